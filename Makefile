@@ -1,0 +1,42 @@
+# Two entry points on a fresh machine: `make run` (the app) and `make test` (lint, types, tests).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The exact pair that installs offline on these machines; pyproject.toml keeps ranges.
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+PORT ?= 8501
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed-run
+	$(VENV)/bin/explorer app --port $(PORT)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.installed-test
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed-test
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-run
+	$(PY) benchmarks/trace_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Streamlit pages and widgets: thin, they read state, call `explorer` and render."""

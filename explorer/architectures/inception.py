@@ -1,0 +1,1 @@
+"""Paper-faithful inception family (registered on import). Filled in by the catalog work."""

@@ -1,0 +1,1 @@
+"""One module per `explorer` subcommand (discovered by explorer.cli)."""

@@ -1,0 +1,45 @@
+"""Every error the explorer raises on purpose derives from ExplorerError.
+
+The UI and the CLI catch ExplorerError and show its message as one plain sentence; anything
+else is a bug. Each subclass also derives from the built-in error a caller would expect.
+"""
+
+from __future__ import annotations
+
+
+class ExplorerError(Exception):
+    """Base of all deliberate, user-facing errors."""
+
+
+class UnknownArchitectureError(ExplorerError, KeyError):
+    """An architecture name that is not in the catalog."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"Unknown architecture {name!r}.{hint} Run `explorer list` to see all.")
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return str(self.args[0])
+
+
+class InputTooSmallError(ExplorerError, ValueError):
+    """The input's spatial size fell below 1 somewhere inside the network."""
+
+
+class SpecError(ExplorerError, ValueError):
+    """A malformed typed layer stack; `position` is the offending token's character offset."""
+
+    def __init__(self, message: str, *, token: str = "", position: int = -1) -> None:
+        self.token = token
+        self.position = position
+        super().__init__(message)
+
+
+class ImageError(ExplorerError, ValueError):
+    """Image bytes that cannot be accepted: empty, corrupt, not an image, too big."""
+
+
+class WeightsError(ExplorerError, ValueError):
+    """Weights that cannot be found, downloaded or loaded into a model."""
