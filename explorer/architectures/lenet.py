@@ -46,7 +46,7 @@ class LeNet5(nn.Module):
             nn.Linear(84, num_classes),
         )
 
-    def forward(self, x):  # type: ignore[no-untyped-def]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.features(x)))
 
 
@@ -183,6 +183,8 @@ class RBFOutput(nn.Module):
     """The output layer: y_i = sum_j (x_j - w_ij)^2 with FIXED prototypes w (a buffer, not a
     parameter: the paper chooses them by hand and never trains them). The smallest y wins."""
 
+    prototypes: torch.Tensor
+
     def __init__(self, in_features: int = 84, num_classes: int = 10) -> None:
         super().__init__()
         self.in_features = in_features
@@ -190,7 +192,7 @@ class RBFOutput(nn.Module):
         self.register_buffer("prototypes", _rbf_prototypes(num_classes, in_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w: torch.Tensor = self.prototypes
+        w = self.prototypes
         # ||x - w||^2 = ||x||^2 - 2 x.w + ||w||^2: the x.w products are the layer's multiply-adds.
         return (x * x).sum(1, keepdim=True) - 2 * x @ w.t() + (w * w).sum(1)
 
