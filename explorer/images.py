@@ -1,0 +1,303 @@
+"""The one safe door for image bytes: limits, format checks, EXIF orientation, mode conversion.
+
+Every page and CLI command that reads an image calls `decode_image`. It checks, in this order,
+and stops at the first problem with an `ImageError` whose message a person understands:
+
+1. the byte count (before anything is parsed),
+2. the format, from the file's header, against an allow-list (JPEG, PNG, WebP, GIF, BMP, TIFF),
+3. width × height from the header against `max_pixels` (before a single pixel is decoded),
+4. the pixel data itself (truncated or corrupt data is an error, never a partial picture),
+
+then applies the EXIF orientation and converts the mode (alpha composited on white, CMYK to
+RGB, 16-bit scaled to 8-bit). Pillow's global `Image.MAX_IMAGE_PIXELS` is neither read nor
+changed: the header is parsed by the format plugins directly, so our own limit applies.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+from explorer.errors import ImageError
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "SAMPLES_DIR",
+    "decode_image",
+    "load_sample",
+    "sample_names",
+    "sample_path",
+    "to_png_bytes",
+]
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # matches maxUploadSize = 20 in .streamlit/config.toml
+DEFAULT_MAX_PIXELS = 40_000_000  # 40 megapixels: a 7000×5700 photo; ~160 MB as RGBA
+
+# Pillow format names we accept (MPO is how Pillow names a multi-picture camera JPEG).
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+_HUMAN_FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+# The plugins asked to parse a header, in the order tried (MPO comes back from the JPEG one).
+_OPEN_ORDER = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
+
+# Magic numbers of common files that are not images we accept, for a specific message.
+_NOT_IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "This file is a PDF, not an image. Export the page as PNG or JPEG first."),
+    (b"PK\x03\x04", "This file is a ZIP archive (or an Office document), not an image."),
+    (b"PK\x05\x06", "This file is an empty ZIP archive, not an image."),
+    (b"\x1f\x8b", "This file is gzip-compressed data, not an image."),
+    (b"Rar!", "This file is a RAR archive, not an image."),
+    (b"7z\xbc\xaf\x27\x1c", "This file is a 7-Zip archive, not an image."),
+    (b"%!PS", "This file is PostScript, not an image. Export it as PNG or JPEG first."),
+    (b"8BPS", "This file is a Photoshop document; save it as PNG or JPEG first."),
+    (b"\x00\x00\x01\x00", "This file is a Windows icon (ICO), which is not supported."),
+    (b"\x7fELF", "This file is a program, not an image."),
+    (b"MZ", "This file is a Windows program, not an image."),
+    (b"ID3", "This file is audio (MP3), not an image."),
+    (b"OggS", "This file is audio or video (Ogg), not an image."),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000 images are not supported; convert to JPEG or PNG."),
+)
+# Signatures of the formats we accept: a file that starts like one but fails is damaged.
+_IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def decode_image(
+    data: bytes | bytearray | memoryview,
+    *,
+    mode: str = "RGB",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Decode untrusted image bytes into a fully loaded `mode` ("RGB" or "L") Pillow image.
+
+    Raises `ImageError` (a ValueError) for empty, oversized, corrupt or non-image input; the
+    message names the problem ("This file is a PDF, not an image"). GIF, WebP and TIFF give
+    their first frame. The returned image owns its pixels (no open file behind it) and its
+    `info` holds `source_format` and `source_mode`.
+    """
+    if mode not in ("RGB", "L"):
+        raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"decode_image needs bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if not data:
+        raise ImageError("The file is empty (0 bytes).")
+    if len(data) > max_bytes:
+        raise ImageError(
+            f"The file is {_human_bytes(len(data))}; the limit is {_human_bytes(max_bytes)}."
+        )
+
+    image = _open_header(data)
+    fmt = image.format or "image"
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(f"The {fmt} file says the image is {width}×{height} pixels: empty.")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image is {width}×{height} pixels ({_human_pixels(width * height)}); "
+            f"the limit is {_human_pixels(max_pixels)}."
+        )
+
+    source_mode = image.mode
+    try:
+        image.seek(0)  # first frame of an animation or of a multi-page TIFF
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
+        raise ImageError(
+            f"The {fmt} file is truncated or damaged: its pixels cannot be read."
+        ) from exc
+    except Image.DecompressionBombError as exc:  # defensive: a plugin may check on its own
+        raise ImageError(f"The image is too large to decode safely ({exc}).") from None
+
+    oriented = _apply_exif_orientation(image)
+    try:
+        result = _to_mode(oriented, mode)
+    except (OSError, ValueError) as exc:
+        raise ImageError(
+            f"The {fmt} image's colour mode {source_mode} cannot be converted ({exc})."
+        ) from None
+    result.info = {"source_format": fmt, "source_mode": source_mode}
+    return result
+
+
+def _open_header(data: bytes) -> ImageFile.ImageFile:
+    """Parse the header with the allowed format plugins only; no pixels are decoded here.
+
+    This is what `Image.open(fp, formats=...)` does, minus its decompression-bomb check against
+    the process-wide `Image.MAX_IMAGE_PIXELS`: the caller applies its own limit instead.
+    """
+    Image.init()
+    prefix = data[:16]
+    for name in _OPEN_ORDER:
+        if name not in Image.OPEN:  # a Pillow built without this codec (e.g. no WebP)
+            continue
+        factory, accept = Image.OPEN[name]
+        accepted = accept(prefix) if accept is not None else True
+        if isinstance(accepted, str) or not accepted:  # a str is Pillow's "maybe" warning
+            continue
+        try:
+            image = factory(io.BytesIO(data), "")
+        except (SyntaxError, IndexError, TypeError, struct.error, EOFError, ValueError, OSError):
+            continue  # the header is damaged; _not_an_image says so below
+        if image.format not in ALLOWED_FORMATS:
+            continue
+        return image
+    raise ImageError(_not_an_image(data))
+
+
+def _not_an_image(data: bytes) -> str:
+    """The most specific explanation for bytes that no allowed plugin could open."""
+    head = data[:64]
+    for signature, message in _NOT_IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return message
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+            return "HEIC/HEIF photos are not supported; export the photo as JPEG first."
+        if brand in (b"avif", b"avis"):
+            return "AVIF images are not supported; convert the image to JPEG or PNG first."
+        return "This file is a video (MP4/QuickTime), not an image."
+    for signature, fmt in _IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return f"The file starts like a {fmt} image but is truncated or damaged."
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "The file starts like a WebP image but is truncated or damaged."
+    text = _as_text(data[:4096])
+    if text is not None:
+        lowered = text.lstrip().lower()
+        if lowered.startswith("<svg") or (lowered.startswith("<?xml") and "<svg" in lowered):
+            return "This file is an SVG drawing; export it as PNG first."
+        if lowered.startswith(("<!doctype html", "<html")):
+            return "This file is a web page (HTML), not an image."
+        return "This file is text, not an image."
+    return f"This file is not an image in a supported format ({_HUMAN_FORMATS})."
+
+
+def _as_text(chunk: bytes) -> str | None:
+    """The chunk as text if it looks like text (UTF-8 without control bytes), else None."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character cut at the chunk's end is still text.
+        try:
+            text = chunk[:-3].decode("utf-8") if len(chunk) > 3 else ""
+        except UnicodeDecodeError:
+            return None
+        if not text:
+            return None
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    return text if controls == 0 else None
+
+
+def _apply_exif_orientation(image: Image.Image) -> Image.Image:
+    """Rotate/flip as the EXIF Orientation tag says; damaged EXIF metadata is ignored."""
+    try:
+        rotated = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+        return image  # the pixels are fine; only the metadata is unreadable
+    return rotated if rotated is not None else image
+
+
+def _to_mode(image: Image.Image, mode: str) -> Image.Image:
+    """Convert any decoded mode to 8-bit "RGB" or "L"; transparency becomes white."""
+    src = image.mode
+    if src in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        gray = _scale_to_8bit(image)
+    elif src in ("1", "L"):
+        gray = image.convert("L")
+    elif src in ("LA", "La", "PA", "RGBA", "RGBa") or (
+        src == "P" and "transparency" in image.info
+    ):
+        return _on_white(image.convert("RGBA")).convert(mode)
+    elif src == "P" and image.palette is not None and image.palette.mode == "L":
+        gray = image.convert("L")
+    else:  # RGB, RGBX, CMYK, YCbCr, LAB, HSV, P
+        return image.convert("RGB").convert(mode)
+    return gray if mode == "L" else gray.convert("RGB")
+
+
+def _scale_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit and 32-bit grayscale to 8 bits: full range 0..65535 maps to 0..255.
+
+    Float images in [0, 1] map to 0..255; any other float range is stretched min..max.
+    """
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = float(values.min()), float(values.max())
+        if lo >= 0.0 and hi <= 1.0:
+            scaled = values * 255.0
+        else:
+            scaled = (values - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(values)
+        return Image.fromarray(np.rint(scaled).astype(np.uint8), mode="L")
+    values = np.asarray(image).astype(np.int64)
+    values = np.clip(values, 0, 65535)
+    # Round to nearest: 65535 -> 255, 257 -> 1 (the same as taking the high byte, rounded).
+    scaled = (values * 255 + 32767) // 65535
+    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _human_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
+
+
+def _human_pixels(n: int) -> str:
+    mp = n / 1_000_000
+    return f"{mp:.0f} megapixels" if mp == int(mp) else f"{mp:.1f} megapixels"
+
+
+# --- samples shipped in assets/samples (licences in assets/README.md) -------------------------
+
+
+def sample_names() -> list[str]:
+    """Names of the bundled sample images ("cat", "coffee", ...), sorted."""
+    if not SAMPLES_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in SAMPLES_DIR.glob("*.jpg"))
+
+
+def sample_path(name: str) -> Path:
+    """The file of a bundled sample; ImageError for an unknown name."""
+    names = sample_names()
+    if name not in names:
+        raise ImageError(f"Unknown sample image {name!r}. Available: {', '.join(names)}.")
+    return SAMPLES_DIR / f"{name}.jpg"
+
+
+def load_sample(name: str, *, mode: str = "RGB") -> Image.Image:
+    """A bundled sample image, decoded through the same safe door as an upload."""
+    return decode_image(sample_path(name).read_bytes(), mode=mode)
+
+
+def to_png_bytes(image: Image.Image, **save_options: Any) -> bytes:
+    """Encode a Pillow image as PNG bytes (for downloads)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **save_options)
+    return buffer.getvalue()
