@@ -114,7 +114,7 @@ class PCAColorJitter(v2.Transform):
             return v2.functional.to_pil_image(self.transform(tensor, params), mode=inpt.mode)
         is_image = isinstance(inpt, (tv_tensors.Image, tv_tensors.Video))
         is_plain = type(inpt) is torch.Tensor
-        if not (is_image or is_plain) or inpt.shape[-3] != 3:
+        if not (is_image or is_plain) or inpt.ndim < 3 or inpt.shape[-3] != 3:
             return inpt  # boxes, masks, labels, grayscale: colour augmentation does not apply
         if self.eigval is None:
             eigval, eigvec = self.eigen_of(inpt.reshape(-1, *inpt.shape[-3:])[0])
