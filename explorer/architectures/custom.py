@@ -440,18 +440,19 @@ def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _same_padding(layer: LayerSpec, kernel: tuple[int, int], stride: int) -> tuple[int, int] | str:
+def _same_padding(
+    layer: LayerSpec, kernel: tuple[int, int], stride: int, index: int
+) -> tuple[int, int] | str:
     if all(k % 2 == 1 for k in kernel):
         return (kernel[0] // 2, kernel[1] // 2)
     if stride == 1:
         return "same"  # even kernel: PyTorch pads asymmetrically
-    raise _layer_error(layer, "'same' padding with stride > 1 needs an odd kernel size")
+    raise _layer_error(layer, "'same' padding with stride > 1 needs an odd kernel size", index)
 
 
-def _layer_error(layer: LayerSpec, what: str, index: int | None = None) -> SpecError:
-    where = f"Layer {index}" if index is not None else "Layer"
+def _layer_error(layer: LayerSpec, what: str, index: int) -> SpecError:
     text = _layer_to_text(layer)
-    return SpecError(f"{where} ('{text}'): {what}.", token=text.split()[0],
+    return SpecError(f"Layer {index} ('{text}'): {what}.", token=text.split()[0],
                      position=layer.position)  # fmt: skip
 
 
@@ -492,7 +493,7 @@ def _modules(layers: list[LayerSpec]) -> tuple[list[tuple[str, nn.Module]], tupl
             assert layer.units is not None and layer.kernel is not None
             stride = layer.stride or 1
             if layer.padding == "same":
-                pad = _same_padding(layer, layer.kernel, stride)
+                pad = _same_padding(layer, layer.kernel, stride, index)
             else:
                 assert isinstance(layer.padding, int)
                 pad = (layer.padding, layer.padding)
@@ -575,7 +576,7 @@ def spec_from_text(text: str) -> ArchSpec:
     body = layers[1:] if has_input else layers
     if not body:
         raise SpecError(
-            "The stack has only an input layer; expected layers after it, e.g. "
+            "Layer 1: the stack has only an input layer; expected layers after it, e.g. "
             f"'{to_text(layers)} | conv 6 5x5'.",
             token="input",
             position=layers[0].position,
