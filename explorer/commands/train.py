@@ -1,0 +1,49 @@
+"""`explorer train lenet5-digits`: reproduce the shipped LeNet-5 digits weights."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "train"
+HELP = "train lenet5-digits (LeNet-5 on scikit-learn's digits) reproducibly"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from explorer import digits
+
+    parser.add_argument("model", choices=[digits.WEIGHTS_NAME])
+    parser.add_argument("--epochs", type=int, default=digits.DEFAULT_EPOCHS)
+    parser.add_argument("--seed", type=int, default=digits.DEFAULT_SEED)
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="lenet5-digits.safetensors",
+        help="weights file to write (a .json with the training metadata goes next to it)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer import digits
+
+    if args.epochs < 1:
+        print("error: --epochs must be at least 1", file=sys.stderr)
+        return 2
+    print(f"training LeNet-5 on sklearn digits: {args.epochs} epochs, seed {args.seed}", flush=True)
+
+    def progress(epoch: int, epochs: int, loss: float, acc: float) -> None:
+        bar = "#" * round(20 * epoch / epochs)
+        print(
+            f"  [{bar:<20}] epoch {epoch:>3}/{epochs}  loss {loss:.4f}  "
+            f"held-out accuracy {acc:.2%}",
+            flush=True,
+        )
+
+    model, report = digits.train(epochs=args.epochs, seed=args.seed, progress=progress)
+    path = digits.save(model, report, args.output)
+    print(
+        f"held-out accuracy: {report.test_accuracy:.2%} "
+        f"({report.test_correct}/{report.test_size}) in {report.seconds:.0f} s"
+    )
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0

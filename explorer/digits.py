@@ -1,0 +1,293 @@
+"""`lenet5-digits`: the lecture's LeNet-5 trained on scikit-learn's handwritten digits.
+
+The data: `sklearn.datasets.load_digits`, 1,797 images of 8×8 pixels with values 0..16, white
+ink on black. A photo of a digit on paper goes through exactly the same preparation as those
+8×8 images (`prepare_digit`), so that what the network sees at test time looks like what it saw
+in training:
+
+1. grayscale in [0, 1]; if the border is light (dark ink on paper), invert;
+2. stretch the contrast from the background level to the ink level;
+3. crop to the ink's bounding box and pad it to a square;
+4. resize to 64×64 and thicken thin pen strokes until the ink covers about as much of the
+   square as in the training digits (a no-op for those);
+5. resize to 24×24 and centre it in a 32×32 canvas (a 4-pixel margin, like MNIST's);
+6. normalise to [-1, 1] (`(x - 0.5) / 0.5`), the range of LeNet's tanh units.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from explorer.errors import ImageError
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+WEIGHTS_FILE = ASSETS / "lenet5-digits.safetensors"
+META_FILE = ASSETS / "lenet5-digits.json"
+WEIGHTS_NAME = "lenet5-digits"
+CATEGORIES = tuple(str(d) for d in range(10))
+
+SIZE = 32  # LeNet-5's input
+BOX = 24  # the digit's longest side inside the 32×32 canvas
+WORK = 64  # working resolution for stroke thickening
+INK_LEVEL = 0.25  # a pixel is ink above this (after contrast stretch)
+INK_COVER = 0.30  # thicken strokes until the ink covers this share of the square
+MEAN, STD = 0.5, 0.5
+
+DEFAULT_SEED = 0
+DEFAULT_EPOCHS = 20
+TEST_SIZE = 0.2
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def prepare_digit(gray: np.ndarray) -> torch.Tensor:
+    """A (1, 32, 32) tensor in [0, 1], white ink on black, from a 2-D grayscale array in [0, 1].
+
+    Works the same for an 8×8 training digit and for a photo of a digit on paper.
+    """
+    a = np.asarray(gray, dtype=np.float32)
+    if a.ndim != 2 or min(a.shape) < 2:
+        raise ImageError("A digit image must be a 2-D picture at least 2×2 pixels.")
+    border = np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # dark ink on light paper
+        a = 1.0 - a
+        background = 1.0 - background
+    ink = float(np.percentile(a, 99))
+    if ink - background < 0.05:
+        raise ImageError("No digit found: the image has almost no contrast (is it blank?).")
+    a = np.clip((a - background) / (ink - background), 0.0, 1.0)
+
+    rows = np.flatnonzero((a > INK_LEVEL).any(axis=1))
+    cols = np.flatnonzero((a > INK_LEVEL).any(axis=0))
+    crop = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    side = max(h, w)
+    square = np.zeros((side, side), dtype=np.float32)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top : top + h, left : left + w] = crop
+
+    t = torch.from_numpy(square)[None, None]
+    t = F.interpolate(t, size=(WORK, WORK), mode="bilinear", align_corners=False, antialias=True)
+    for _ in range(8):  # thin pen strokes: dilate until the ink covers like the training digits
+        if float((t > INK_LEVEL).float().mean()) >= INK_COVER:
+            break
+        t = F.max_pool2d(t, kernel_size=3, stride=1, padding=1)
+    t = F.interpolate(t, size=(BOX, BOX), mode="bilinear", align_corners=False, antialias=True)
+    canvas = torch.zeros(1, 1, SIZE, SIZE)
+    margin = (SIZE - BOX) // 2
+    canvas[:, :, margin : margin + BOX, margin : margin + BOX] = t.clamp(0, 1)
+    return canvas[0]
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    return (x - MEAN) / STD
+
+
+def image_to_gray(image: Image.Image, max_side: int = 512) -> np.ndarray:
+    """A PIL image as a grayscale array in [0, 1], downscaled so its longest side <= max_side."""
+    gray = image.convert("L")
+    if max(gray.size) > max_side:
+        gray = gray.copy()
+        gray.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(gray, dtype=np.float32) / 255.0
+
+
+def preprocess_photo(image: Image.Image) -> torch.Tensor:
+    """What `lenet5-digits` sees of a photo: a normalised (1, 32, 32) tensor."""
+    return normalize(prepare_digit(image_to_gray(image)))
+
+
+class DigitTransform:
+    """The `lenet5-digits` preprocessing as a transform (PIL image -> (1, 32, 32) tensor)."""
+
+    crop_size = (SIZE, SIZE)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return preprocess_photo(image)
+
+    def __repr__(self) -> str:
+        return "DigitTransform(grayscale, auto-invert, crop to ink, pad, 32×32, [-1, 1])"
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class DigitsData:
+    """sklearn's digits, prepared: x in [0, 1] (N, 1, 32, 32), labels (N,), fixed split."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    raw_test: np.ndarray  # the held-out 8×8 images (0..16), for display
+
+
+_DATA_CACHE: dict[int, DigitsData] = {}
+
+
+def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
+    """The digits with a stratified 80/20 split fixed by `seed` (360 held-out images)."""
+    if seed in _DATA_CACHE:
+        return _DATA_CACHE[seed]
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = digits.images.astype(np.float32) / 16.0
+    prepared = torch.stack([prepare_digit(img) for img in images])
+    labels = torch.as_tensor(digits.target, dtype=torch.long)
+    idx_train, idx_test = train_test_split(
+        np.arange(len(labels)), test_size=TEST_SIZE, stratify=digits.target, random_state=seed
+    )
+    data = DigitsData(
+        x_train=prepared[idx_train],
+        y_train=labels[idx_train],
+        x_test=prepared[idx_test],
+        y_test=labels[idx_test],
+        raw_test=digits.images[idx_test],
+    )
+    _DATA_CACHE[seed] = data
+    return data
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Small random rotations (±10°), scalings (0.9-1.1) and shifts (±2 px), per image."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * (10 * np.pi / 180)
+    scale = 0.9 + 0.2 * torch.rand(n, generator=gen)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * 2 / SIZE)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, x01: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of images in [0, 1] (N, 1, 32, 32) that `model` classifies correctly."""
+    model.eval()
+    pred = model(normalize(x01)).argmax(1)
+    return float((pred == y).float().mean())
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    train_size: int
+    test_size: int
+    test_correct: int
+    test_accuracy: float
+    seconds: float
+    losses: tuple[float, ...]
+
+
+Progress = Callable[[int, int, float, float], None]  # epoch, epochs, loss, test accuracy
+
+
+def train(
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = DEFAULT_SEED,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    progress: Progress | None = None,
+) -> tuple[nn.Module, TrainReport]:
+    """Train the lecture's LeNet-5 on the digits' training split, reproducibly from `seed`."""
+    from explorer.building import build_model
+
+    if epochs < 1:
+        raise ValueError("epochs must be at least 1")
+    start = time.perf_counter()
+    data = load_data(seed)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = build_model("lenet5")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    losses = []
+    n = len(data.y_train)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            xb = normalize(_augment(data.x_train[idx], gen))
+            loss = F.cross_entropy(model(xb), data.y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        losses.append(total / n)
+        if progress is not None:
+            progress(epoch, epochs, losses[-1], accuracy(model, data.x_test, data.y_test))
+    model.eval()
+    acc = accuracy(model, data.x_test, data.y_test)
+    report = TrainReport(
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        train_size=n,
+        test_size=len(data.y_test),
+        test_correct=round(acc * len(data.y_test)),
+        test_accuracy=acc,
+        seconds=time.perf_counter() - start,
+        losses=tuple(losses),
+    )
+    return model, report
+
+
+def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
+    """Write the weights as safetensors and the training metadata as JSON next to them."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata={"architecture": "lenet5", "weights": WEIGHTS_NAME})
+    meta: dict[str, Any] = {
+        "architecture": "lenet5",
+        "weights": WEIGHTS_NAME,
+        "dataset": "sklearn.datasets.load_digits (1,797 8×8 images)",
+        "split": f"stratified train_test_split(test_size={TEST_SIZE}, random_state=seed)",
+        "preprocessing": "explorer.digits.prepare_digit, then (x - 0.5) / 0.5",
+        "augmentation": "random rotation ±10°, scale 0.9-1.1, shift ±2 px",
+        "optimizer": "Adam, cosine learning-rate schedule, cross-entropy",
+        **{k: v for k, v in asdict(report).items() if k not in ("losses", "seconds")},
+        "final_train_loss": report.losses[-1],
+        "torch": torch.__version__,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "command": f"explorer train lenet5-digits --epochs {report.epochs} --seed {report.seed}",
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def shipped_metadata() -> dict[str, Any]:
+    """The training metadata of the shipped weights (assets/lenet5-digits.json)."""
+    return dict(json.loads(META_FILE.read_text()))

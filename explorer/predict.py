@@ -1,0 +1,341 @@
+"""Classifying an image: preprocessing, top-k, ten-crop test-time augmentation, ensembles.
+
+Inference runs under `torch.inference_mode()` in eval mode; on CUDA the input is channels-last
+and the forward pass runs under autocast (bf16 where supported, else fp16). Probabilities are
+always computed in float32. Latencies are wall-clock milliseconds of the forward pass (the
+device is synchronised before and after); preprocessing is timed separately.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms import InterpolationMode, v2
+from torchvision.transforms import functional as TF
+
+from explorer import digits
+from explorer.devices import autocast, synchronize
+from explorer.errors import WeightsError
+from explorer.weights import RANDOM_LABEL, LoadedModel
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# torchvision's TenCrop order: four corners and the centre, then the same of the flipped image.
+CROP_POSITIONS = (
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
+    "centre",
+    "flipped top-left",
+    "flipped top-right",
+    "flipped bottom-left",
+    "flipped bottom-right",
+    "flipped centre",
+)
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+class Preprocessor:
+    """Turns a PIL image into the model's input: one tensor, or ten crops."""
+
+    def single(self, image: Image.Image) -> torch.Tensor:  # (C, H, W)
+        raise NotImplementedError
+
+    def ten_crop(self, image: Image.Image) -> torch.Tensor:  # (10, C, H, W)
+        raise NotImplementedError
+
+    def to_display(self, x: torch.Tensor) -> np.ndarray:
+        """A preprocessed (C, H, W) tensor as an 8-bit picture (H, W) or (H, W, 3)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ImagePreprocessor(Preprocessor):
+    """torchvision's ImageClassification recipe: resize the shorter side, centre crop, normalise."""
+
+    resize_size: int
+    crop_size: tuple[int, int]
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    interpolation: InterpolationMode = InterpolationMode.BILINEAR
+    channels: int = 3
+
+    @classmethod
+    def from_weights(cls, member: Any) -> ImagePreprocessor:
+        t = member.transforms()  # torchvision.transforms._presets.ImageClassification
+        crop = t.crop_size
+        return cls(
+            resize_size=int(t.resize_size[0]),
+            crop_size=(int(crop[0]), int(crop[-1])),
+            mean=tuple(t.mean),
+            std=tuple(t.std),
+            interpolation=t.interpolation,
+        )
+
+    @classmethod
+    def for_input(cls, input_size: tuple[int, int, int]) -> ImagePreprocessor:
+        c, h, w = input_size
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,) * c, (0.5,) * c)
+        return cls(
+            resize_size=round(min(h, w) * 256 / 224),
+            crop_size=(h, w),
+            mean=mean,
+            std=std,
+            channels=c,
+        )
+
+    def _resized(self, image: Image.Image) -> Image.Image:
+        image = image.convert("L" if self.channels == 1 else "RGB")
+        return TF.resize(
+            image, [self.resize_size], interpolation=self.interpolation, antialias=True
+        )
+
+    def _tensor(self, image: Image.Image) -> torch.Tensor:
+        x = TF.convert_image_dtype(TF.pil_to_tensor(image), torch.float32)
+        return TF.normalize(x, list(self.mean), list(self.std))
+
+    def single(self, image: Image.Image) -> torch.Tensor:
+        return self._tensor(TF.center_crop(self._resized(image), list(self.crop_size)))
+
+    def ten_crop(self, image: Image.Image) -> torch.Tensor:
+        crops = v2.TenCrop(list(self.crop_size))(self._resized(image))
+        return torch.stack([self._tensor(c) for c in crops])
+
+    def to_display(self, x: torch.Tensor) -> np.ndarray:
+        mean = torch.tensor(self.mean).view(-1, 1, 1)
+        std = torch.tensor(self.std).view(-1, 1, 1)
+        pixels = ((x.detach().float().cpu() * std + mean).clamp(0, 1) * 255).round().byte()
+        return pixels.permute(1, 2, 0).squeeze(-1).numpy()
+
+
+class DigitPreprocessor(Preprocessor):
+    """lenet5-digits: explorer.digits.prepare_digit; ten crops of 32×32 from a 36×36 canvas."""
+
+    def single(self, image: Image.Image) -> torch.Tensor:
+        return digits.preprocess_photo(image)
+
+    def ten_crop(self, image: Image.Image) -> torch.Tensor:
+        canvas = torch.nn.functional.pad(
+            digits.prepare_digit(digits.image_to_gray(image)), (2,) * 4
+        )
+        return digits.normalize(torch.stack(v2.TenCrop(digits.SIZE)(canvas)))
+
+    def to_display(self, x: torch.Tensor) -> np.ndarray:
+        pixels = ((x.detach().float().cpu() * digits.STD + digits.MEAN).clamp(0, 1) * 255).round()
+        return pixels.byte()[0].numpy()
+
+
+def preprocessor_for(loaded: LoadedModel) -> Preprocessor:
+    if loaded.architecture == "lenet5" and loaded.input_size == (1, 32, 32):
+        return DigitPreprocessor()
+    if loaded.tv_weights is not None:
+        return ImagePreprocessor.from_weights(loaded.tv_weights)
+    return ImagePreprocessor.for_input(loaded.input_size)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class TopClass:
+    label: str
+    index: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One model's verdict on one image (averaged over crops when `crops` > 1)."""
+
+    architecture: str
+    weights: str
+    random_weights: bool
+    device: str
+    top: tuple[TopClass, ...]
+    latency_ms: float  # forward pass(es)
+    preprocess_ms: float
+    crops: int = 1
+    probabilities: np.ndarray = field(
+        default_factory=lambda: np.zeros(0), repr=False, compare=False
+    )
+
+    @property
+    def note(self) -> str:
+        return RANDOM_LABEL if self.random_weights else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "architecture": self.architecture,
+            "weights": self.weights,
+            "random_weights": self.random_weights,
+            "note": self.note,
+            "device": self.device,
+            "crops": self.crops,
+            "top": [t.__dict__ for t in self.top],
+            "latency_ms": round(self.latency_ms, 3),
+            "preprocess_ms": round(self.preprocess_ms, 3),
+        }
+
+
+@dataclass(frozen=True)
+class CropResult:
+    position: str
+    image: np.ndarray = field(repr=False, compare=False)  # what the network saw, 8-bit
+    top: TopClass
+
+
+@dataclass(frozen=True)
+class TenCropPrediction:
+    averaged: Prediction  # mean of the ten crops' softmax outputs
+    crops: tuple[CropResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.averaged.to_dict()
+        out["crop_results"] = [{"position": c.position, **c.top.__dict__} for c in self.crops]
+        return out
+
+
+@dataclass(frozen=True)
+class EnsemblePrediction:
+    members: tuple[Prediction, ...]
+    averaged: Prediction  # mean of the members' probabilities
+    agreement: float  # share of members whose top class is the ensemble's top class
+
+    @property
+    def latency_ms(self) -> float:
+        return sum(m.latency_ms for m in self.members)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.averaged.to_dict()
+        out["agreement"] = self.agreement
+        out["members"] = [m.to_dict() for m in self.members]
+        return out
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def probabilities(loaded: LoadedModel, batch: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Softmax outputs (float32, CPU) of a preprocessed batch, and the forward latency in ms."""
+    device = loaded.device
+    x = batch.to(device)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    synchronize(device)
+    start = time.perf_counter()
+    with torch.inference_mode(), autocast(device):
+        out = loaded.model(x)
+        logits = out if isinstance(out, torch.Tensor) else out[0]  # e.g. a namedtuple of heads
+        probs = logits.float().softmax(dim=-1)
+    synchronize(device)
+    latency = (time.perf_counter() - start) * 1000
+    return probs.cpu(), latency
+
+
+def top_k(
+    probs: torch.Tensor | np.ndarray, categories: Sequence[str], k: int = 5
+) -> tuple[TopClass, ...]:
+    p = torch.as_tensor(probs).flatten()
+    values, indices = p.topk(max(1, min(int(k), p.numel())))
+    return tuple(
+        TopClass(label=categories[i], index=int(i), probability=float(v))
+        for v, i in zip(values.tolist(), indices.tolist())
+    )
+
+
+def _prediction(
+    loaded: LoadedModel, probs: torch.Tensor, k: int, latency: float, prep: float, crops: int
+) -> Prediction:
+    return Prediction(
+        architecture=loaded.architecture,
+        weights=loaded.weights,
+        random_weights=loaded.random,
+        device=str(loaded.device),
+        top=top_k(probs, loaded.categories, k),
+        latency_ms=latency,
+        preprocess_ms=prep,
+        crops=crops,
+        probabilities=probs.numpy(),
+    )
+
+
+def predict(loaded: LoadedModel, image: Image.Image, top: int = 5) -> Prediction:
+    """The model's top-`top` classes for one image."""
+    start = time.perf_counter()
+    x = preprocessor_for(loaded).single(image)[None]
+    prep = (time.perf_counter() - start) * 1000
+    probs, latency = probabilities(loaded, x)
+    return _prediction(loaded, probs[0], top, latency, prep, 1)
+
+
+def predict_many(
+    loaded: LoadedModel, images: Sequence[Image.Image], top: int = 5
+) -> list[Prediction]:
+    """One batched forward pass for several images (latency is the whole batch's)."""
+    start = time.perf_counter()
+    pre = preprocessor_for(loaded)
+    x = torch.stack([pre.single(im) for im in images])
+    prep = (time.perf_counter() - start) * 1000
+    probs, latency = probabilities(loaded, x)
+    return [_prediction(loaded, p, top, latency, prep, 1) for p in probs]
+
+
+def ten_crop_predict(loaded: LoadedModel, image: Image.Image, top: int = 5) -> TenCropPrediction:
+    """Ten-crop test-time augmentation: the softmax outputs of ten crops, averaged (10× compute)."""
+    start = time.perf_counter()
+    pre = preprocessor_for(loaded)
+    x = pre.ten_crop(image)
+    prep = (time.perf_counter() - start) * 1000
+    probs, latency = probabilities(loaded, x)
+    crops = tuple(
+        CropResult(
+            position=pos, image=pre.to_display(x[i]), top=top_k(probs[i], loaded.categories, 1)[0]
+        )
+        for i, pos in enumerate(CROP_POSITIONS)
+    )
+    averaged = _prediction(loaded, probs.mean(dim=0), top, latency, prep, len(crops))
+    return TenCropPrediction(averaged=averaged, crops=crops)
+
+
+def ensemble_predict(
+    models: Sequence[LoadedModel], image: Image.Image, top: int = 5, ten_crop: bool = False
+) -> EnsemblePrediction:
+    """Each model's prediction and the average of their probabilities."""
+    if not models:
+        raise WeightsError("Pick at least one model for the ensemble.")
+    first = models[0]
+    for m in models[1:]:
+        if m.categories != first.categories:
+            raise WeightsError(
+                f"{m.label} and {first.label} predict different classes "
+                f"({len(m.categories)} vs {len(first.categories)}), so their outputs cannot be "
+                "averaged; pick models trained on the same labels."
+            )
+    members = tuple(
+        ten_crop_predict(m, image, top).averaged if ten_crop else predict(m, image, top)
+        for m in models
+    )
+    mean = torch.from_numpy(np.mean([m.probabilities for m in members], axis=0))
+    best = int(mean.argmax())
+    agreement = sum(m.top[0].index == best for m in members) / len(members)
+    averaged = Prediction(
+        architecture="ensemble of " + ", ".join(m.architecture for m in members),
+        weights=", ".join(m.weights for m in members),
+        random_weights=any(m.random_weights for m in members),
+        device=", ".join(sorted({m.device for m in members})),
+        top=top_k(mean, first.categories, top),
+        latency_ms=sum(m.latency_ms for m in members),
+        preprocess_ms=sum(m.preprocess_ms for m in members),
+        crops=members[0].crops,
+        probabilities=mean.numpy(),
+    )
+    return EnsemblePrediction(members=members, averaged=averaged, agreement=agreement)

@@ -1,0 +1,428 @@
+"""Weights: which exist, whether they are cached, downloading them, loading them safely.
+
+Three sources, one result (`LoadedModel`):
+- torchvision's weights (`spec.weights`, a WeightsEnum): everything shown about them (size,
+  ImageNet accuracy, categories) comes from offline metadata; the file lives in torch's hub
+  cache, `torch.hub.get_dir()/checkpoints/<basename of url>` (TORCH_HOME), and is downloaded
+  only on request, with its SHA-256 prefix checked;
+- the shipped `lenet5-digits` weights (assets/, see explorer.digits);
+- a user's own file: `.safetensors`, or `.pt`/`.pth` read with `torch.load(weights_only=True)`,
+  which refuses to unpickle arbitrary objects.
+`random` builds the architecture with fresh random weights; predictions say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from explorer import digits
+from explorer.architectures import ArchSpec, get, names, resolve
+from explorer.building import build_model
+from explorer.devices import pick_device
+from explorer.errors import WeightsError
+
+RANDOM = "random"
+DEFAULT = "DEFAULT"
+RANDOM_LABEL = "random weights — predictions are meaningless"
+USER_SUFFIXES = (".safetensors", ".pt", ".pth")
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
+
+Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when unknown)
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """One set of weights for one architecture, from offline metadata."""
+
+    architecture: str
+    name: str  # "IMAGENET1K_V2", or "lenet5-digits"
+    is_default: bool
+    source: str  # "torchvision" or "shipped"
+    url: str
+    path: Path  # where the file is (or would be) on this machine
+    size_mb: float
+    num_params: int
+    categories: tuple[str, ...]
+    metrics: tuple[tuple[str, float], ...]  # ("ImageNet-1K acc@1", 80.858), ...
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def cached(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def top1(self) -> float | None:
+        for key, value in self.metrics:
+            if key.endswith("acc@1"):
+                return value
+        return None
+
+
+def checkpoint_dir() -> Path:
+    """torch's hub cache for weights files (follows TORCH_HOME at call time)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _tv_info(arch: str, member: Any, default: Any) -> WeightsInfo:
+    meta = member.meta
+    metrics = tuple(
+        (f"{dataset} {metric}", float(value))
+        for dataset, values in meta.get("_metrics", {}).items()
+        for metric, value in values.items()
+    )
+    return WeightsInfo(
+        architecture=arch,
+        name=member.name,
+        is_default=member is default,
+        source="torchvision",
+        url=member.url,
+        path=checkpoint_dir() / os.path.basename(member.url),
+        size_mb=float(meta.get("_file_size", 0.0)),
+        num_params=int(meta.get("num_params", 0)),
+        categories=tuple(meta.get("categories", ())),
+        metrics=metrics,
+    )
+
+
+def _digits_info() -> WeightsInfo:
+    accuracy: tuple[tuple[str, float], ...] = ()
+    if digits.META_FILE.is_file():
+        meta = digits.shipped_metadata()
+        accuracy = (("sklearn digits (held-out) acc@1", round(100 * meta["test_accuracy"], 2)),)
+    size = digits.WEIGHTS_FILE.stat().st_size / 1e6 if digits.WEIGHTS_FILE.is_file() else 0.0
+    return WeightsInfo(
+        architecture="lenet5",
+        name=digits.WEIGHTS_NAME,
+        is_default=True,
+        source="shipped",
+        url="",
+        path=digits.WEIGHTS_FILE,
+        size_mb=round(size, 3),
+        num_params=61_706,
+        categories=digits.CATEGORIES,
+        metrics=accuracy,
+    )
+
+
+def available(arch: str | ArchSpec) -> list[WeightsInfo]:
+    """Every set of weights known for `arch` (default first); [] if it has none."""
+    spec = resolve(arch)
+    if spec.name == "lenet5":
+        return [_digits_info()]
+    if spec.weights is None:
+        return []
+    default = getattr(spec.weights, "DEFAULT", None)
+    infos = [_tv_info(spec.name, m, default) for m in spec.weights]
+    return sorted(infos, key=lambda i: not i.is_default)
+
+
+def with_weights() -> list[str]:
+    """Catalog names that have pretrained weights ("lenet5-digits" stands for lenet5's)."""
+    out = [digits.WEIGHTS_NAME]
+    out += [n for n in names() if n != "lenet5" and get(n).weights is not None]
+    return out
+
+
+def cached() -> list[WeightsInfo]:
+    """The weights whose files are on this machine now (the shipped ones always are)."""
+    found = [_digits_info()] if digits.WEIGHTS_FILE.is_file() else []
+    folder = checkpoint_dir()
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    if present:
+        for name in names():
+            spec = get(name)
+            if spec.weights is None or name == "lenet5":
+                continue
+            for member in spec.weights:
+                if os.path.basename(member.url) in present:
+                    found.append(_tv_info(name, member, getattr(spec.weights, "DEFAULT", None)))
+    return found
+
+
+def split_name(arch: str, weights: str | None = None) -> tuple[str, str]:
+    """("lenet5-digits", None) -> ("lenet5", "lenet5-digits"); else (arch, weights or DEFAULT)."""
+    if arch.strip() == digits.WEIGHTS_NAME:
+        if weights not in (None, DEFAULT, digits.WEIGHTS_NAME):
+            return "lenet5", weights  # e.g. lenet5-digits --weights random
+        return "lenet5", digits.WEIGHTS_NAME
+    return arch.strip(), (weights or DEFAULT)
+
+
+def find(arch: str | ArchSpec, name: str = DEFAULT) -> WeightsInfo:
+    """The named weights of `arch` ("DEFAULT" is its recommended set)."""
+    spec = resolve(arch)
+    infos = available(spec)
+    if not infos:
+        raise WeightsError(
+            f"{spec.name} has no pretrained weights. Use --weights random (predictions are "
+            "meaningless) or your own weights file."
+        )
+    wanted = name.strip()
+    for info in infos:
+        if info.name.lower() == wanted.lower() or (wanted.upper() == DEFAULT and info.is_default):
+            return info
+    choices = ", ".join([DEFAULT, *(i.name for i in infos)])
+    raise WeightsError(f"{spec.name} has no weights named {name!r}; choose one of: {choices}.")
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _needed_message(info: WeightsInfo) -> str:
+    return (
+        f"The weights file {info.filename} (~{info.size_mb:.1f} MB) for {info.architecture} is "
+        f"not on this machine. Download it from {info.url} and put it at {info.path} "
+        f"(or run `explorer weights {info.architecture} --download {info.name}` with a network)."
+    )
+
+
+def download(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1 << 20) -> Path:
+    """Fetch `info`'s file into the hub cache, checking the SHA-256 prefix in its name."""
+    if info.cached:
+        return info.path
+    if not info.url:
+        raise WeightsError(f"{info.name} cannot be downloaded; it should be at {info.path}.")
+    info.path.parent.mkdir(parents=True, exist_ok=True)
+    partial = info.path.with_name(info.path.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(info.url, timeout=30) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while block := response.read(chunk):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        partial.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise WeightsError(f"Download failed ({reason}). {_needed_message(info)}") from None
+    match = _HASH_IN_NAME.search(info.filename)
+    if match and not digest.hexdigest().startswith(match.group(1)):
+        partial.unlink(missing_ok=True)
+        raise WeightsError(
+            f"The downloaded {info.filename} is corrupt: its SHA-256 starts with "
+            f"{digest.hexdigest()[: len(match.group(1))]}, not {match.group(1)}. Try again."
+        )
+    partial.replace(info.path)
+    return info.path
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a weights file, without ever unpickling arbitrary objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"No weights file at {path}.")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state: Any = load_file(str(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise WeightsError(f"{path.name} is not a valid safetensors file ({exc}).") from None
+    elif suffix in (".pt", ".pth"):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise WeightsError(
+                f"{path.name} contains Python objects other than tensors, so it was not loaded "
+                f"(files are read with weights_only=True; arbitrary pickles can run code). {first}"
+            ) from None
+        except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
+            raise WeightsError(
+                f"{path.name} is corrupt or not a PyTorch weights file ({exc})."
+            ) from None
+    else:
+        raise WeightsError(
+            f"{path.name}: unsupported weights file type; use one of {', '.join(USER_SUFFIXES)}."
+        )
+    return _as_state_dict(state, path.name)
+
+
+def _as_state_dict(state: Any, source: str) -> dict[str, torch.Tensor]:
+    if isinstance(state, Mapping):
+        for key in ("state_dict", "model_state_dict", "model"):  # common checkpoint layouts
+            inner = state.get(key)
+            if isinstance(inner, Mapping):
+                state = inner
+                break
+    if not isinstance(state, Mapping) or not state:
+        raise WeightsError(f"{source} does not hold a state dict (a mapping of names to tensors).")
+    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise WeightsError(f"{source}: these entries are not tensors: {_listing(bad)}.")
+    out = {str(k): v for k, v in state.items()}
+    if all(k.startswith("module.") for k in out):  # saved from DataParallel
+        out = {k[len("module.") :]: v for k, v in out.items()}
+    return out
+
+
+def _listing(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" … and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _fix_legacy_keys(arch: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torchvision's densenet files use old key names ('norm.1'); rename as torchvision does."""
+    if not arch.startswith("densenet"):
+        return state
+    pattern = re.compile(
+        r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+    )
+    fixed = {}
+    for key, value in state.items():
+        m = pattern.match(key)
+        fixed[m.group(1) + m.group(2) if m else key] = value
+    return fixed
+
+
+def apply_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load `state` into `model`; any missing, unexpected or mis-shaped key is a clear error."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_listing(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_listing(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches: {_listing(shapes)}")
+        raise WeightsError(f"{source} does not fit this model: " + "; ".join(parts) + ".")
+    model.load_state_dict(dict(state), strict=True)
+
+
+# --------------------------------------------------------------------------- loading a model
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready for inference, with what is needed to preprocess and label its inputs."""
+
+    architecture: str  # catalog name ("lenet5", "resnet50")
+    weights: str  # "IMAGENET1K_V2", "lenet5-digits", "file: my.pth", "random"
+    model: nn.Module
+    device: torch.device
+    categories: tuple[str, ...]
+    input_size: tuple[int, int, int]  # (C, H, W)
+    tv_weights: Any = None  # torchvision Weights member whose transforms() preprocess, if any
+
+    @property
+    def random(self) -> bool:
+        return self.weights == RANDOM
+
+    @property
+    def label(self) -> str:
+        """Display name: 'resnet50 (IMAGENET1K_V2)', or '... — random weights …'."""
+        if self.random:
+            return f"{self.architecture} ({RANDOM_LABEL})"
+        if self.weights == digits.WEIGHTS_NAME:
+            return digits.WEIGHTS_NAME
+        return f"{self.architecture} ({self.weights})"
+
+
+def _categories(spec: ArchSpec, num_classes: int, member: Any) -> tuple[str, ...]:
+    if spec.name == "lenet5" and num_classes == 10:
+        return digits.CATEGORIES
+    source = member if member is not None else getattr(spec.weights, "DEFAULT", None)
+    if source is not None and len(source.meta.get("categories", ())) == num_classes:
+        return tuple(source.meta["categories"])
+    return tuple(f"class {i}" for i in range(num_classes))
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith(USER_SUFFIXES) or os.sep in text or Path(text).is_file()
+
+
+def load(
+    arch: str,
+    weights: str | Path | None = DEFAULT,
+    *,
+    device: str | torch.device | None = "auto",
+    download_missing: bool = False,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """Build `arch` with `weights` (DEFAULT, a weights name, a file path, or "random")."""
+    arch_name, choice = split_name(str(arch), None if weights is None else str(weights))
+    spec = resolve(arch_name)
+    dev = pick_device(device)
+    member = None
+    kwargs: dict[str, Any] = {}
+    state: dict[str, torch.Tensor] | None = None
+    if choice.lower() == RANDOM:
+        label = RANDOM
+    elif _looks_like_path(choice):
+        path = Path(choice).expanduser()
+        state = read_state_dict(path)
+        label = f"file: {path.name}"
+    else:
+        info = find(spec, choice)
+        if not info.cached:
+            if not download_missing:
+                raise WeightsError(_needed_message(info))
+            download(info, progress)
+        label = info.name
+        if info.source == "torchvision":
+            from explorer.architectures.tv import default_build_kwargs
+
+            member = spec.weights[info.name]
+            kwargs = default_build_kwargs(spec.name, member)
+        state = read_state_dict(info.path)
+    model = build_model(spec, **kwargs)
+    if state is not None:
+        apply_state_dict(model, _fix_legacy_keys(spec.name, state), label.removeprefix("file: "))
+    model = model.to(dev).eval()
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    num_classes = int(kwargs.get("num_classes", spec.num_classes))
+    input_size = spec.input_size
+    if member is not None:
+        from explorer.architectures.tv import default_input_size
+
+        input_size = default_input_size(member)
+    return LoadedModel(
+        architecture=spec.name,
+        weights=label,
+        model=model,
+        device=dev,
+        categories=_categories(spec, num_classes, member),
+        input_size=input_size,
+        tv_weights=member if member is not None else _tv_default(spec, label),
+    )
+
+
+def _tv_default(spec: ArchSpec, label: str) -> Any:
+    """For random weights or a user's file of a torchvision model: its DEFAULT preprocessing."""
+    if spec.weights is None or spec.name == "lenet5":
+        return None
+    return getattr(spec.weights, "DEFAULT", None)

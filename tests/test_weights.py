@@ -1,0 +1,195 @@
+"""Weights: metadata, the hub cache, downloads and loading files, all offline and for real.
+
+A real (randomly initialised) squeezenet1_1 state dict is saved into a temporary TORCH_HOME
+under the exact file name torchvision expects; loading goes through the path users take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from explorer import weights
+from explorer.building import build_model
+from explorer.errors import WeightsError
+
+ARCH = "squeezenet1_1"  # 1.2M parameters: the smallest ImageNet model in torchvision
+
+
+@pytest.fixture()
+def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "torch"
+
+
+@pytest.fixture(scope="module")
+def squeeze_state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return build_model(ARCH).state_dict()
+
+
+def test_metadata_is_offline_and_points_into_the_hub_cache(torch_home: Path) -> None:
+    infos = weights.available("resnet50")
+    assert [i.name for i in infos] == ["IMAGENET1K_V2", "IMAGENET1K_V1"]
+    default = infos[0]
+    assert default.is_default and default.source == "torchvision"
+    assert default.path == torch_home / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth"
+    assert default.size_mb == pytest.approx(97.79)
+    assert default.top1 == pytest.approx(80.858)
+    assert default.num_params == 25_557_032
+    assert len(default.categories) == 1000 and default.categories[281] == "tabby"
+    assert not default.cached
+    assert weights.find("resnet50", "imagenet1k_v1").name == "IMAGENET1K_V1"
+
+
+def test_lenet5_digits_is_a_weights_name_of_lenet5() -> None:
+    assert weights.split_name("lenet5-digits") == ("lenet5", "lenet5-digits")
+    assert weights.split_name("lenet5-digits", "random") == ("lenet5", "random")
+    (info,) = weights.available("lenet5")
+    assert info.name == "lenet5-digits" and info.cached and info.source == "shipped"
+    assert info.categories == tuple("0123456789")
+    assert "lenet5-digits" in weights.with_weights() and "resnet50" in weights.with_weights()
+    assert "lenet5" not in weights.with_weights()
+
+
+def test_unknown_weights_name_lists_the_choices() -> None:
+    with pytest.raises(WeightsError, match=r"IMAGENET1K_V2.*IMAGENET1K_V1|choose one of"):
+        weights.find("resnet50", "IMAGENET22K")
+    with pytest.raises(WeightsError, match="no pretrained weights"):
+        weights.find("vgg16-paper" if "vgg16-paper" in weights.names() else "plain18")
+
+
+def test_missing_file_offline_says_what_and_where(torch_home: Path) -> None:
+    with pytest.raises(WeightsError) as err:
+        weights.load(ARCH)
+    msg = str(err.value)
+    info = weights.find(ARCH)
+    assert info.filename in msg and str(info.path) in msg and "MB" in msg
+
+
+def test_cached_torchvision_file_loads_through_the_user_path(
+    torch_home: Path, squeeze_state: dict[str, torch.Tensor]
+) -> None:
+    info = weights.find(ARCH)
+    info.path.parent.mkdir(parents=True)
+    torch.save(squeeze_state, info.path)
+    assert info.cached
+    assert any(i.architecture == ARCH for i in weights.cached())
+    loaded = weights.load(ARCH, device="cpu")
+    assert loaded.weights == "IMAGENET1K_V1" and not loaded.random
+    assert len(loaded.categories) == 1000
+    for key, value in loaded.model.state_dict().items():
+        assert torch.equal(value, squeeze_state[key]), key
+    assert not loaded.model.training
+
+
+def test_download_checks_the_hash_and_reports_progress(
+    tmp_path: Path, torch_home: Path, squeeze_state: dict[str, torch.Tensor]
+) -> None:
+    source = tmp_path / "server.pth"
+    torch.save(squeeze_state, source)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    real = weights.find(ARCH)
+    good = weights.WeightsInfo(
+        **{**real.__dict__, "url": source.as_uri(), "path": real.path.with_name(f"sq-{digest[:8]}.pth")}
+    )
+    seen: list[tuple[int, int]] = []
+    path = weights.download(good, progress=lambda done, total: seen.append((done, total)), chunk=4096)
+    assert path.read_bytes() == source.read_bytes()
+    assert seen[-1][0] == source.stat().st_size and len(seen) > 1
+
+    bad = weights.WeightsInfo(**{**good.__dict__, "path": real.path.with_name("sq-deadbeef.pth")})
+    with pytest.raises(WeightsError, match="corrupt"):
+        weights.download(bad)
+    assert not bad.path.exists() and not list(bad.path.parent.glob("*.partial"))
+
+
+def test_download_without_network_names_the_file(torch_home: Path) -> None:
+    real = weights.find(ARCH)
+    offline = weights.WeightsInfo(**{**real.__dict__, "url": "http://127.0.0.1:9/squeezenet.pth"})
+    with pytest.raises(WeightsError) as err:
+        weights.download(offline)
+    assert "Download failed" in str(err.value) and str(real.path) in str(err.value)
+
+
+def test_user_safetensors_and_checkpoint_layouts(
+    tmp_path: Path, squeeze_state: dict[str, torch.Tensor]
+) -> None:
+    st = tmp_path / "mine.safetensors"
+    save_file({k: v.contiguous() for k, v in squeeze_state.items()}, str(st))
+    loaded = weights.load(ARCH, st, device="cpu")
+    assert loaded.weights == "file: mine.safetensors" and not loaded.random
+    # A training checkpoint saved from DataParallel: {"state_dict": {"module.x": ...}, "epoch": 3}
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in squeeze_state.items()}, "epoch": 3}, ckpt)
+    state = weights.read_state_dict(ckpt)
+    assert set(state) == set(squeeze_state)
+
+
+def test_mismatched_keys_and_shapes_are_listed(
+    tmp_path: Path, squeeze_state: dict[str, torch.Tensor]
+) -> None:
+    state = dict(squeeze_state)
+    del state["features.0.bias"]
+    state["extra.weight"] = torch.zeros(3)
+    state["classifier.1.weight"] = torch.zeros(10, 512, 1, 1)
+    path = tmp_path / "wrong.pth"
+    torch.save(state, path)
+    with pytest.raises(WeightsError) as err:
+        weights.load(ARCH, path, device="cpu")
+    msg = str(err.value)
+    assert "missing keys: features.0.bias" in msg
+    assert "unexpected keys: extra.weight" in msg
+    assert "classifier.1.weight (file (10, 512, 1, 1), model (1000, 512, 1, 1))" in msg
+
+
+class _Bomb:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("touch PWNED",))
+
+
+def test_pickle_bomb_is_refused_and_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, payload in (("bomb.pth", {"weight": _Bomb()}), ("bomb2.pt", _Bomb())):
+        path = tmp_path / name
+        torch.save(payload, path)
+        with pytest.raises(WeightsError, match="weights_only"):
+            weights.read_state_dict(path)
+    raw = tmp_path / "raw.pth"  # a plain pickle, not a torch zip file
+    raw.write_bytes(pickle.dumps(_Bomb()))
+    with pytest.raises(WeightsError):
+        weights.read_state_dict(raw)
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("corrupt.pth", b"PK\x03\x04 not really a zip", "corrupt"),
+        ("corrupt.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage", "safetensors"),
+        ("weights.h5", b"HDF", "unsupported"),
+    ],
+)
+def test_corrupt_and_unsupported_files(tmp_path: Path, name: str, content: bytes, match: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match=match):
+        weights.read_state_dict(path)
+
+
+def test_non_tensor_entries_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.pt"
+    torch.save({"weight": torch.zeros(2), "note": "hello"}, path)
+    with pytest.raises(WeightsError, match="not tensors: note"):
+        weights.read_state_dict(path)
+
+
+def test_random_weights_are_labelled() -> None:
+    loaded = weights.load("lenet5", "random", device="cpu")
+    assert loaded.random and "predictions are meaningless" in loaded.label
