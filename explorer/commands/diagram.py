@@ -1,0 +1,62 @@
+"""`explorer diagram ARCH`: the block diagram as DOT, SVG or PNG."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from explorer.errors import ExplorerError
+
+NAME = "diagram"
+HELP = "draw an architecture's block diagram (graphviz DOT, SVG or PNG)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", help="catalog name (see `explorer list`) or a layer-stack spec")
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="detail level: 1 = top-level blocks, larger = expand blocks (default: the most "
+        "detailed level that stays readable)",
+    )
+    parser.add_argument("--format", choices=("dot", "svg", "png"), default="dot")
+    parser.add_argument("-o", "--output", type=Path, help="write to FILE (default: stdout)")
+    parser.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), default=None)
+    parser.add_argument(
+        "--no-collapse", action="store_true", help="draw every block, even identical repeats"
+    )
+    parser.add_argument("--left-right", action="store_true", help="draw left to right")
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer import diagram
+    from explorer.graph import data_flow
+
+    if args.depth is not None and args.depth < 1:
+        raise ExplorerError("--depth must be 1 or more.")
+    if args.format == "png" and args.output is None and sys.stdout.isatty():
+        raise ExplorerError("PNG is binary: write it to a file with -o FILE.")
+    graph = data_flow(
+        args.arch,
+        tuple(args.input_size) if args.input_size else None,
+        args.depth,
+        collapse=not args.no_collapse,
+    )
+    rankdir = "LR" if args.left_right else "TB"
+    if args.format == "dot":
+        data = diagram.to_dot(graph, rankdir=rankdir).encode()
+    else:
+        data = diagram.render(graph, args.format, rankdir=rankdir)
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        args.output.write_bytes(data)
+        print(
+            f"wrote {args.output} ({graph.architecture}, depth {graph.depth}, "
+            f"{len(graph.nodes)} boxes)",
+            file=sys.stderr,
+        )
+    return 0
