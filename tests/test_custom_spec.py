@@ -86,7 +86,8 @@ def test_lenet_stack_is_the_catalog_lenet5() -> None:
 
 def test_resolve_routes_text_and_builds_a_working_model() -> None:
     text = "input 8x8x3 | conv 4 3 same relu | bn | maxpool 2 | dropout 0.1 | fc 5 | bn | softmax"
-    assert looks_like_spec(text) and not looks_like_spec("resnet50-paper")
+    assert looks_like_spec(text) and looks_like_spec("conv 8 3\nrelu")
+    assert not looks_like_spec("resnet50-paper") and not looks_like_spec("vgg16")
     spec = resolve(text)
     model = spec.build().eval()
     assert isinstance(model, nn.Sequential)
@@ -101,9 +102,10 @@ def test_resolve_routes_text_and_builds_a_working_model() -> None:
 
 def test_shapes_strides_and_padding() -> None:
     t = trace(spec_from_text("input 227x227x3 | conv 96 11 s4 | maxpool 3 s2 | conv 256 5 p2 "
-                             "| conv 8 4 same | globalavgpool"))  # fmt: skip
+                             "| conv 8 3 same | conv 8 3 s2 same | globalavgpool"))  # fmt: skip
     shapes = [r.output_shape[1:] for r in t.leaves()]
-    assert shapes == [(96, 55, 55), (96, 27, 27), (256, 27, 27), (8, 27, 27), (8, 1, 1)]
+    assert shapes == [(96, 55, 55), (96, 27, 27), (256, 27, 27), (8, 27, 27), (8, 14, 14),
+                      (8, 1, 1)]  # fmt: skip
 
 
 def test_missing_input_defaults_to_224_and_says_so() -> None:
@@ -134,7 +136,7 @@ ERRORS = [
     ("input 4x4x1 | conv 6 5", "conv", 14, 2, ["5x5 kernel does not fit", "4x4x1"]),
     ("input 4x4x1 | fc 10 | conv 3 3", "conv", 22, 3, ["needs an image"]),
     ("input 4x4x1 | maxpool 8", "maxpool", 14, 2, ["does not fit"]),
-    ("input 8x8x1 | conv 2 4 s2 same", "conv", 14, 2, ["odd kernel"]),
+    ("input 8x8x1 | conv 2 4 same", "conv", 14, 2, ["odd kernel", "p1"]),
     ("input 8x8x1 | maxpool 2 p2", "maxpool", 14, 2, ["half the pool size"]),
     ("input 224x224x3 | fc 100000 | fc 9", "fc", 18, 2, ["parameters", "pooling"]),
     ("__import__('os').system('true')", "__import__('os').system('true')", 0, 1,

@@ -62,7 +62,7 @@ _NO_ARGS = ("relu", "tanh", "sigmoid", "softmax", "batchnorm", "flatten", "globa
 def looks_like_spec(text: str) -> bool:
     """True when `text` is a layer-stack spec rather than a catalog name."""
     t = text.strip().lower()
-    return "|" in t or t.startswith("input ")
+    return any(sep in t for sep in SEPARATORS) or t.startswith("input ")
 
 
 # --- Data ----------------------------------------------------------------------------------
@@ -440,14 +440,12 @@ def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _same_padding(
-    layer: LayerSpec, kernel: tuple[int, int], stride: int, index: int
-) -> tuple[int, int] | str:
-    if all(k % 2 == 1 for k in kernel):
-        return (kernel[0] // 2, kernel[1] // 2)
-    if stride == 1:
-        return "same"  # even kernel: PyTorch pads asymmetrically
-    raise _layer_error(layer, "'same' padding with stride > 1 needs an odd kernel size", index)
+def _same_padding(layer: LayerSpec, kernel: tuple[int, int], index: int) -> tuple[int, int]:
+    """The lecture's 'same' padding p = (f - 1) / 2, which needs an odd f."""
+    if any(k % 2 == 0 for k in kernel):
+        raise _layer_error(layer, "'same' padding p = (f - 1)/2 needs an odd kernel size f; "
+                           "give the padding explicitly, e.g. 'p1'", index)  # fmt: skip
+    return (kernel[0] // 2, kernel[1] // 2)
 
 
 def _layer_error(layer: LayerSpec, what: str, index: int) -> SpecError:
@@ -493,16 +491,13 @@ def _modules(layers: list[LayerSpec]) -> tuple[list[tuple[str, nn.Module]], tupl
             assert layer.units is not None and layer.kernel is not None
             stride = layer.stride or 1
             if layer.padding == "same":
-                pad = _same_padding(layer, layer.kernel, stride, index)
+                pad = _same_padding(layer, layer.kernel, index)
             else:
                 assert isinstance(layer.padding, int)
                 pad = (layer.padding, layer.padding)
             c, h, w = shape
-            if isinstance(pad, str):
-                oh, ow = h, w
-            else:
-                oh = _out_size(h, layer.kernel[0], stride, pad[0])
-                ow = _out_size(w, layer.kernel[1], stride, pad[1])
+            oh = _out_size(h, layer.kernel[0], stride, pad[0])
+            ow = _out_size(w, layer.kernel[1], stride, pad[1])
             if oh < 1 or ow < 1:
                 raise _layer_error(layer, f"a {layer.kernel[0]}x{layer.kernel[1]} kernel does "
                                    f"not fit its {h}x{w}x{c} input", index)  # fmt: skip
