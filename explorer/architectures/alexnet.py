@@ -56,13 +56,14 @@ class AlexNetPaper(nn.Module):
             nn.MaxPool2d(kernel_size=3, stride=2),  # -> 6x6x256
         )
         self.flatten = nn.Flatten()  # -> 9216
+        # Section 4.2: dropout (p = 0.5) on the outputs of the first two FC layers.
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
             nn.Linear(256 * 6 * 6, 4096),
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
             nn.Linear(4096, 4096),
             nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
 

@@ -194,7 +194,8 @@ class RBFOutput(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.prototypes
         # ||x - w||^2 = ||x||^2 - 2 x.w + ||w||^2: the x.w products are the layer's multiply-adds.
-        return (x * x).sum(1, keepdim=True) - 2 * x @ w.t() + (w * w).sum(1)
+        distances = (x * x).sum(1, keepdim=True) - 2 * x @ w.t() + (w * w).sum(1)
+        return distances.clamp_min(0)  # rounding must not make a squared distance negative
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, fixed"
