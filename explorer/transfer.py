@@ -1,0 +1,293 @@
+"""Transfer learning: the lecture's three freezing regimes and few-shot training of a new head.
+
+Regimes, on one scale `k` = how many of the network's parameterised blocks are frozen:
+- k = 0: fine-tune everything (a lot of data);
+- 0 < k < n: freeze the first k blocks, train the rest (some data);
+- k = n: freeze everything but a new softmax head (little data).
+
+Few-shot training uses the lecture's "precompute activations" trick: with the backbone frozen,
+the input of the head is a fixed function of the image, so it is computed once per image and a
+small linear head is trained on those vectors alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from explorer.architectures import resolve
+from explorer.building import build_meta
+from explorer.errors import ExplorerError
+from explorer.trace import trace
+from explorer.weights import LoadedModel
+
+
+class TransferError(ExplorerError, ValueError):
+    """A network or a data set that transfer learning cannot use as given."""
+
+
+# --------------------------------------------------------------------------- blocks and freezing
+
+
+def blocks(model: nn.Module) -> list[str]:
+    """Names of the model's parameterised blocks in forward order: top-level children, with
+    top-level `nn.Sequential`s opened one level (resnet: conv1, bn1, layer1.0, …, fc)."""
+    out: list[str] = []
+    if any(True for _ in model.parameters(recurse=False)):
+        out.append("")  # parameters held by the root itself (e.g. a ViT's class token)
+    for name, child in model.named_children():
+        parts = list(child.named_children()) if isinstance(child, nn.Sequential) else []
+        for sub, module in parts or [("", child)]:
+            if any(True for _ in module.parameters()):
+                out.append(f"{name}.{sub}" if sub else name)
+    if len(out) < 2:
+        raise TransferError("This network has fewer than two parameterised blocks to freeze.")
+    return out
+
+
+def _module(model: nn.Module, name: str) -> nn.Module:
+    return model if name == "" else model.get_submodule(name)
+
+
+def _params(model: nn.Module, name: str) -> list[nn.Parameter]:
+    module = _module(model, name)
+    return list(module.parameters(recurse=name != ""))
+
+
+def replace_head(model: nn.Module, num_classes: int) -> str:
+    """Swap the last block (a Linear or a 1×1-style Conv2d) for a fresh one with
+    `num_classes` outputs; returns the head's name."""
+    head = blocks(model)[-1]
+    old = _module(model, head)
+    if isinstance(old, nn.Sequential):  # e.g. vit's `heads`: its last parameterised layer
+        inner = [n for n, m in old.named_children() if any(True for _ in m.parameters())]
+        head, old = f"{head}.{inner[-1]}", old.get_submodule(inner[-1])
+    device = next(old.parameters()).device
+    new: nn.Module
+    if isinstance(old, nn.Linear):
+        new = nn.Linear(old.in_features, num_classes, device=device)
+    elif isinstance(old, nn.Conv2d):
+        kernel = cast(tuple[int, int], old.kernel_size)
+        stride = cast(tuple[int, int], old.stride)
+        new = nn.Conv2d(old.in_channels, num_classes, kernel, stride, device=device)
+    else:
+        raise TransferError(
+            f"The last block {head!r} is a {type(old).__name__}, not a layer "
+            "that can be replaced by a new softmax head."
+        )
+    model.set_submodule(head, new)
+    return head
+
+
+def freeze_first(model: nn.Module, k: int) -> None:
+    """Freeze (requires_grad=False) the first k parameterised blocks; the last is never frozen."""
+    names = blocks(model)
+    if not 0 <= k < len(names):
+        raise TransferError(f"k must be between 0 and {len(names) - 1}, not {k}.")
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for name in names[:k]:
+        for p in _params(model, name):
+            p.requires_grad_(False)
+
+
+def regime(k: int, n: int) -> str:
+    """The lecture's name for freezing k of n blocks (the last block is the head)."""
+    if k == 0:
+        return "fine-tune everything (much data)"
+    if k >= n - 1:
+        return "freeze everything but a new softmax head (little data)"
+    return f"freeze the first {k} blocks, train the rest (some data)"
+
+
+@dataclass(frozen=True)
+class BlockState:
+    name: str
+    type: str
+    params: int
+    trainable_params: int
+
+    @property
+    def frozen(self) -> bool:
+        return self.trainable_params == 0
+
+
+@dataclass(frozen=True)
+class FreezePlan:
+    architecture: str
+    k: int
+    regime: str
+    blocks: tuple[BlockState, ...]  # the last is the (new) head
+    total_params: int
+    trainable_params: int
+    head: str
+
+    @property
+    def frozen_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    @property
+    def frozen_blocks(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.blocks if b.frozen)
+
+
+def freeze_plan(arch: str, k: int, num_classes: int | None = None) -> FreezePlan:
+    """What freezing the first k blocks of `arch` leaves trainable, counted by explorer.trace
+    on a meta-device copy (no weights are allocated). `num_classes` swaps in a new head."""
+    spec = resolve(arch)
+    model = build_meta(spec)
+    head = blocks(model)[-1]
+    if num_classes is not None:
+        head = replace_head(model, num_classes)
+    freeze_first(model, k)
+    t = trace(model, spec.input_size, name=spec.name)
+    states = []
+    for name in blocks(model):
+        if name == "":
+            own = sum(p.numel() for p in model.parameters(recurse=False))
+            trainable = sum(p.numel() for p in model.parameters(recurse=False) if p.requires_grad)
+            states.append(BlockState("(root)", "own parameters", own, trainable))
+            continue
+        record = t.layer(name)
+        states.append(BlockState(name, record.type, record.params, record.trainable_params))
+    return FreezePlan(
+        architecture=spec.name,
+        k=k,
+        regime=regime(k, len(states)),
+        blocks=tuple(states),
+        total_params=t.total_params,
+        trainable_params=t.trainable_params,
+        head=head,
+    )
+
+
+# --------------------------------------------------------------------------- precomputed features
+
+
+def head_module(loaded: LoadedModel) -> nn.Module:
+    name = blocks(loaded.model)[-1]
+    module = _module(loaded.model, name)
+    if isinstance(module, nn.Sequential):
+        module = [m for m in module if any(True for _ in m.parameters())][-1]
+    return module
+
+
+def features(loaded: LoadedModel, batch: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """The frozen backbone's output for a preprocessed batch: the input of the model's head,
+    flattened to (N, D), float32 on the CPU."""
+    from explorer.devices import autocast
+
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
+        captured.append(args[0].detach().float().flatten(1).cpu())
+
+    handle = head_module(loaded).register_forward_pre_hook(hook)
+    try:
+        with torch.inference_mode(), autocast(loaded.device):
+            for i in range(0, len(batch), chunk):
+                loaded.model(batch[i : i + chunk].to(loaded.device))
+    finally:
+        handle.remove()
+    return torch.cat(captured)
+
+
+def image_features(loaded: LoadedModel, images: Sequence[Image.Image]) -> torch.Tensor:
+    from explorer.predict import preprocessor_for
+
+    pre = preprocessor_for(loaded)
+    return features(loaded, torch.stack([pre.single(im) for im in images]))
+
+
+# --------------------------------------------------------------------------- a new head
+
+
+@dataclass(frozen=True)
+class TrainedHead:
+    """A linear softmax head on standardised backbone features."""
+
+    class_names: tuple[str, ...]
+    weight: torch.Tensor  # (K, D)
+    bias: torch.Tensor  # (K,)
+    mean: torch.Tensor  # (D,) feature standardisation, from the training features
+    std: torch.Tensor
+    losses: tuple[float, ...]
+    train_accuracy: float
+
+    def probabilities(self, feats: torch.Tensor) -> torch.Tensor:
+        z = (feats.float() - self.mean) / self.std
+        return F.linear(z, self.weight, self.bias).softmax(dim=-1)
+
+    def accuracy(self, feats: torch.Tensor, labels: torch.Tensor) -> float:
+        return float((self.probabilities(feats).argmax(1) == labels).float().mean())
+
+
+HeadProgress = Callable[[int, int, float], None]  # step, steps, loss
+
+
+def train_head(
+    feats: torch.Tensor,
+    labels: torch.Tensor,
+    class_names: Sequence[str],
+    *,
+    steps: int = 200,
+    lr: float = 0.05,
+    weight_decay: float = 1e-3,
+    seed: int = 0,
+    progress: HeadProgress | None = None,
+) -> TrainedHead:
+    """Full-batch Adam on a new linear head (the backbone is frozen: features are fixed)."""
+    k = len(class_names)
+    if k < 2:
+        raise TransferError("A classifier needs at least two classes.")
+    counts = torch.bincount(labels, minlength=k)
+    if len(labels) != len(feats) or int(counts.min()) < 1:
+        empty = [class_names[i] for i in range(k) if counts[i] == 0]
+        raise TransferError(
+            f"Every class needs at least one example; none for: {', '.join(empty)}."
+        )
+    x = feats.float()
+    mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    z = (x - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    head = nn.Linear(z.shape[1], k)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.01)
+        head.bias.zero_()
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    losses = []
+    every = max(1, steps // 50)
+    for step in range(1, steps + 1):
+        loss = F.cross_entropy(head(z), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if progress is not None and (step % every == 0 or step == steps):
+            progress(step, steps, losses[-1])
+    trained = TrainedHead(
+        class_names=tuple(class_names),
+        weight=head.weight.detach().clone(),
+        bias=head.bias.detach().clone(),
+        mean=mean,
+        std=std,
+        losses=tuple(losses),
+        train_accuracy=0.0,
+    )
+    return TrainedHead(**{**trained.__dict__, "train_accuracy": trained.accuracy(x, labels)})
+
+
+def few_shot_indices(labels: torch.Tensor, shots: int, seed: int = 0) -> torch.Tensor:
+    """`shots` examples of each class, picked by a seeded shuffle."""
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=gen)
+    picked: list[int] = []
+    for c in labels.unique().tolist():
+        picked += order[labels[order] == c][:shots].tolist()
+    return torch.tensor(sorted(picked), dtype=torch.long)
