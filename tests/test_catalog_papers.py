@@ -17,6 +17,7 @@ from explorer.architectures.blocks import (
 from explorer.architectures.inception import Inception
 from explorer.architectures.lenet import C3_TABLE
 from explorer.building import build_meta, build_model
+from explorer.errors import SpecError
 from explorer.trace import Trace, trace
 
 OURS = [
@@ -326,9 +327,9 @@ def test_sized_block_builders_follow_the_formula() -> None:
                                     pool_proj=64))  # fmt: skip
     in_net = traced("googlenet-paper").layer("inception4a")
     assert (t.total_macs, hw_c(t.output_shape)) == (in_net.macs, (14, 14, 512))
-    with pytest.raises(ValueError, match="odd"):
+    with pytest.raises(SpecError, match="odd"):
         naive_conv_spec(kernel_size=4)
-    with pytest.raises(ValueError, match="out_channels"):
+    with pytest.raises(SpecError, match="out_channels"):
         naive_conv_spec(out_channels=0)
 
 

@@ -15,6 +15,7 @@ from torch import nn
 from explorer.architectures.inception import SZEGEDY_2014, SZEGEDY_2014_URL, Inception
 from explorer.architectures.registry import ArchSpec, Published, register
 from explorer.architectures.resnet import HE_2015, HE_2015_URL, BasicBlock
+from explorer.errors import SpecError
 
 LIN_2013 = "M. Lin, Q. Chen, S. Yan. Network In Network. ICLR 2014 (arXiv:1312.4400, 2013)."
 LIN_2013_URL = "https://arxiv.org/abs/1312.4400"
@@ -25,12 +26,18 @@ MAX_SIZE = 100_000  # no block of the lecture comes near; larger is a typo
 def _check(**sizes: int) -> None:
     for name, value in sizes.items():
         if not isinstance(value, int) or value < 1 or value > MAX_SIZE:
-            raise ValueError(f"{name} must be a whole number from 1 to {MAX_SIZE}, not {value!r}")
+            raise SpecError(
+                f"{name} must be a whole number from 1 to {MAX_SIZE:,}, not {value!r}.",
+                token=name,
+            )
 
 
 def _same_conv(in_channels: int, out_channels: int, kernel_size: int, bias: bool) -> nn.Conv2d:
     if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd for a 'same' convolution, not {kernel_size}")
+        raise SpecError(
+            f"kernel_size must be odd for a 'same' convolution, not {kernel_size}.",
+            token="kernel_size",
+        )
     return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
 
 
