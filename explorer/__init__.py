@@ -7,6 +7,7 @@ from explorer.building import build_meta, build_model
 from explorer.errors import (
     ExplorerError,
     ImageError,
+    InputSizeError,
     InputTooSmallError,
     SpecError,
     UnknownArchitectureError,
@@ -20,6 +21,7 @@ __all__ = [
     "ArchSpec",
     "ExplorerError",
     "ImageError",
+    "InputSizeError",
     "InputTooSmallError",
     "LayerRecord",
     "SpecError",

@@ -108,7 +108,9 @@ def build_meta(arch: str | ArchSpec, **kwargs: Any) -> nn.Module:
     return model.eval()
 
 
-def build_model(arch: str | ArchSpec, *, device: str | torch.device = "cpu", **kwargs: Any) -> nn.Module:
+def build_model(
+    arch: str | ArchSpec, *, device: str | torch.device = "cpu", **kwargs: Any
+) -> nn.Module:
     """A real, randomly initialised model (weights are loaded by explorer.weights)."""
     spec = resolve(arch)
     model = spec.builder(**kwargs)
@@ -120,7 +122,9 @@ def meta_copy(model: nn.Module) -> nn.Module:
     and no weight data is copied."""
     memo: dict[int, Any] = {}
     for p in model.parameters():
-        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
+        memo[id(p)] = nn.Parameter(
+            torch.empty_like(p, device="meta"), requires_grad=p.requires_grad
+        )
     for b in model.buffers():
         memo[id(b)] = torch.empty_like(b, device="meta")
     return copy.deepcopy(model, memo).eval()

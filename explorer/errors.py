@@ -24,7 +24,11 @@ class UnknownArchitectureError(ExplorerError, KeyError):
         return str(self.args[0])
 
 
-class InputTooSmallError(ExplorerError, ValueError):
+class InputSizeError(ExplorerError, ValueError):
+    """An input size the network cannot take (wrong channels, fixed-size layers, bad value)."""
+
+
+class InputTooSmallError(InputSizeError):
     """The input's spatial size fell below 1 somewhere inside the network."""
 
 

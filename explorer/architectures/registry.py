@@ -46,7 +46,9 @@ class Published:
     macs_tolerance: int = 0
     modules: tuple[PublishedModule, ...] = ()
     note: str = ""
-    extra: tuple[tuple[str, str], ...] = ()  # other published facts, e.g. ("ImageNet top-1", "69.8")
+    extra: tuple[
+        tuple[str, str], ...
+    ] = ()  # other published facts, e.g. ("ImageNet top-1", "69.8")
 
 
 @dataclass(frozen=True)
@@ -137,4 +139,3 @@ def families() -> dict[str, list[str]]:
     for spec in specs():
         out.setdefault(spec.family, []).append(spec.name)
     return out
-

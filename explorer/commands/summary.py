@@ -1,0 +1,32 @@
+"""`explorer summary ARCH`: the per-layer table of a catalog architecture or a layer-stack spec."""
+
+from __future__ import annotations
+
+import argparse
+
+from explorer import report
+from explorer.trace import trace
+
+NAME = "summary"
+HELP = "per-layer output shapes, parameters and multiply-adds of an architecture"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", help="catalog name (see `explorer list`) or a layer-stack spec")
+    parser.add_argument(
+        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: the architecture's)"
+    )
+    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="show modules down to this depth (default: every module)",
+    )
+    parser.add_argument("--format", choices=[f.value for f in report.OutputFormat], default="table")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = trace(args.arch, input_size=args.input, batch_size=args.batch)
+    print(report.render(result, args.format, args.depth))
+    return 0

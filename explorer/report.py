@@ -1,0 +1,185 @@
+"""Plain-text views of a Trace: shapes in the lecture's style, tables, CSV, Markdown, JSON.
+
+Shared by the CLI and the app, so both show the same numbers the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from explorer.trace import LayerRecord, Trace
+
+
+class OutputFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+
+
+def lecture_shape(shape: Sequence[int]) -> str:
+    """(N, C, H, W) -> '28×28×192' (n_H × n_W × n_C, batch dropped); (N, F) -> '9216'."""
+    dims = list(shape[1:]) if len(shape) > 1 else list(shape)
+    if len(dims) == 3:
+        c, h, w = dims
+        return f"{h}×{w}×{c}"
+    if len(dims) == 4:  # video-like (C, T, H, W)
+        c, t, h, w = dims
+        return f"{t}×{h}×{w}×{c}"
+    return "×".join(str(d) for d in dims) if dims else "–"
+
+
+def human(n: float, unit: str = "") -> str:
+    """1234567 -> '1.23 M'. Exact figures are always shown elsewhere with thousands separators."""
+    for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= threshold:
+            return f"{n / threshold:.2f} {suffix}{unit}"
+    return f"{n:.0f} {unit}".rstrip()
+
+
+def layer_rows(trace: Trace, depth: int | None = None) -> list[dict[str, Any]]:
+    """One dict per layer shown at `depth` (None: every module), root excluded."""
+    layers = trace.layers[1:] if depth is None else trace.at_depth(depth)
+    total = trace.total_macs or 1
+    return [_row(r, total) for r in layers]
+
+
+def _row(r: LayerRecord, total_macs: int) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "type": r.type,
+        "depth": r.depth,
+        "output": lecture_shape(r.output_shape) if r.output_shape else "(not run)",
+        "output_shape": list(r.output_shape),
+        "params": r.params,
+        "trainable_params": r.trainable_params,
+        "macs": r.macs,
+        "mac_share": r.macs / total_macs,
+    }
+
+
+def to_json(trace: Trace, depth: int | None = None) -> str:
+    """The CLI's JSON contract: one object, containers carrying aggregate params and MACs."""
+    layers = trace.layers[1:] if depth is None else trace.at_depth(depth)
+    doc = {
+        "architecture": trace.architecture,
+        "input_shape": list(trace.input_shape),
+        "output_shape": list(trace.output_shape),
+        "total_params": trace.total_params,
+        "trainable_params": trace.trainable_params,
+        "total_macs": trace.total_macs,
+        "total_flops": trace.total_flops,
+        "param_bytes": trace.param_bytes,
+        "activation_bytes": trace.activation_bytes,
+        "layers": [
+            {
+                "name": r.name,
+                "type": r.type,
+                "depth": r.depth,
+                "parent": r.parent,
+                "is_leaf": r.is_leaf,
+                "input_shapes": [list(s) for s in r.input_shapes],
+                "output_shape": list(r.output_shape),
+                "params": r.params,
+                "trainable_params": r.trainable_params,
+                "macs": r.macs,
+                "calls": r.calls,
+                "hyper": {k: list(v) if isinstance(v, tuple) else v for k, v in r.hyper.items()},
+            }
+            for r in layers
+        ],
+    }
+    return json.dumps(doc, indent=2)
+
+
+_COLUMNS = (
+    ("Layer", "name"),
+    ("Type", "type"),
+    ("Output (H×W×C)", "output"),
+    ("Params", "params"),
+    ("MACs", "macs"),
+    ("% MACs", "mac_share"),
+)
+
+
+def _cells(row: dict[str, Any], indent: bool) -> list[str]:
+    name = ("  " * (row["depth"] - 1) if indent else "") + row["name"]
+    return [
+        name,
+        row["type"],
+        row["output"],
+        f"{row['params']:,}",
+        f"{row['macs']:,}",
+        f"{100 * row['mac_share']:.1f}",
+    ]
+
+
+def _totals(trace: Trace) -> list[str]:
+    return [
+        f"Input: {lecture_shape(trace.input_shape)} (batch {trace.input_shape[0]})",
+        f"Total params: {trace.total_params:,}  (trainable {trace.trainable_params:,})",
+        f"Total MACs: {trace.total_macs:,} ({human(trace.total_macs)})  FLOPs = 2 × MACs",
+        f"Weights: {trace.param_bytes / 2**20:.1f} MiB  Activations: "
+        f"{trace.activation_bytes / 2**20:.1f} MiB (float32)",
+    ]
+
+
+def to_table(trace: Trace, depth: int | None = None) -> str:
+    rows = [_cells(r, indent=True) for r in layer_rows(trace, depth)]
+    header = [c for c, _ in _COLUMNS]
+    widths = [
+        max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
+        for i in range(len(header))
+    ]
+    right = {3, 4, 5}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    out = [trace.architecture, rule, line(header), rule, *(line(r) for r in rows), rule]
+    return "\n".join(out + _totals(trace))
+
+
+def to_csv(trace: Trace, depth: int | None = None) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["name", "type", "depth", "output_shape", "params", "trainable_params", "macs"])
+    for r in layer_rows(trace, depth):
+        shape = "x".join(map(str, r["output_shape"]))
+        writer.writerow(
+            [r["name"], r["type"], r["depth"], shape, r["params"], r["trainable_params"], r["macs"]]
+        )
+    return buf.getvalue()
+
+
+def to_markdown(trace: Trace, depth: int | None = None) -> str:
+    header = [c for c, _ in _COLUMNS]
+    out = [
+        f"### {trace.architecture}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * 3 + ["---:"] * 3) + "|",
+    ]
+    for r in layer_rows(trace, depth):
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(r, indent=False)) + " |")
+    out.append("")
+    out.extend(f"- {t}" for t in _totals(trace))
+    return "\n".join(out) + "\n"
+
+
+def render(trace: Trace, fmt: str | OutputFormat, depth: int | None = None) -> str:
+    fmt = OutputFormat(fmt)
+    return {
+        OutputFormat.TABLE: to_table,
+        OutputFormat.JSON: to_json,
+        OutputFormat.CSV: to_csv,
+        OutputFormat.MARKDOWN: to_markdown,
+    }[fmt](trace, depth)
