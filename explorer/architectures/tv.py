@@ -37,6 +37,42 @@ _FAMILY_PREFIXES = (
 )
 
 
+# The paper behind each torchvision family (title, authors, venue, year), for the info panel.
+_PAPERS: dict[str, tuple[str, int]] = {
+    "AlexNet": ("Krizhevsky, Sutskever, Hinton. ImageNet Classification with Deep Convolutional "
+                "Neural Networks. NeurIPS 2012 (torchvision follows the one-GPU variant of "
+                "'One weird trick', Krizhevsky 2014).", 2012),
+    "VGG": ("Simonyan, Zisserman. Very Deep Convolutional Networks for Large-Scale Image "
+            "Recognition. ICLR 2015.", 2015),
+    "ResNet": ("He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016 "
+               "(torchvision's bottleneck nets are v1.5: stride in the 3×3 conv).", 2015),
+    "ResNeXt": ("Xie, Girshick, Dollár, Tu, He. Aggregated Residual Transformations for Deep "
+                "Neural Networks. CVPR 2017.", 2017),
+    "Wide ResNet": ("Zagoruyko, Komodakis. Wide Residual Networks. BMVC 2016.", 2016),
+    "Inception": ("Szegedy et al. Going Deeper with Convolutions (GoogLeNet), CVPR 2015; "
+                  "Rethinking the Inception Architecture (Inception v3), CVPR 2016.", 2014),
+    "DenseNet": ("Huang, Liu, van der Maaten, Weinberger. Densely Connected Convolutional "
+                 "Networks. CVPR 2017.", 2017),
+    "SqueezeNet": ("Iandola et al. SqueezeNet: AlexNet-level accuracy with 50x fewer "
+                   "parameters and <0.5MB model size. 2016.", 2016),
+    "MobileNet": ("Sandler et al. MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR "
+                  "2018; Howard et al. Searching for MobileNetV3, ICCV 2019.", 2018),
+    "MnasNet": ("Tan et al. MnasNet: Platform-Aware Neural Architecture Search for Mobile. "
+                "CVPR 2019.", 2019),
+    "ShuffleNet": ("Ma, Zhang, Zheng, Sun. ShuffleNet V2: Practical Guidelines for Efficient "
+                   "CNN Architecture Design. ECCV 2018.", 2018),
+    "EfficientNet": ("Tan, Le. EfficientNet: Rethinking Model Scaling for Convolutional Neural "
+                     "Networks, ICML 2019; EfficientNetV2, ICML 2021.", 2019),
+    "RegNet": ("Radosavovic et al. Designing Network Design Spaces. CVPR 2020.", 2020),
+    "ConvNeXt": ("Liu et al. A ConvNet for the 2020s. CVPR 2022.", 2022),
+    "Vision Transformer": ("Dosovitskiy et al. An Image is Worth 16x16 Words: Transformers for "
+                           "Image Recognition at Scale. ICLR 2021.", 2020),
+    "Swin Transformer": ("Liu et al. Swin Transformer: Hierarchical Vision Transformer using "
+                         "Shifted Windows. ICCV 2021.", 2021),
+    "MaxViT": ("Tu et al. MaxViT: Multi-Axis Vision Transformer. ECCV 2022.", 2022),
+}
+
+
 def family_of(name: str) -> str:
     for prefix, family in _FAMILY_PREFIXES:
         if name.startswith(prefix):
@@ -95,15 +131,18 @@ def register_all() -> None:
         weights = enum.DEFAULT if hasattr(enum, "DEFAULT") else None
         kwargs = default_build_kwargs(name, weights)
         builder = functools.partial(_build, name, kwargs)
+        family = family_of(name)
+        paper, year = _PAPERS.get(family, ("", None))
         register(
             ArchSpec(
                 name=name,
-                family=family_of(name),
+                family=family,
                 title=f"{name} (torchvision)",
                 builder=builder,
                 input_size=default_input_size(weights),
                 num_classes=kwargs.get("num_classes", 1000),
-                paper=weights.meta.get("recipe", "") if weights is not None else "",
+                paper=paper,
+                year=year,
                 url=weights.meta.get("recipe", "") if weights is not None else "",
                 source="torchvision",
                 weights=enum,
