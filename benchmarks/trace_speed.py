@@ -31,14 +31,16 @@ for _ in range(repeat):
         tr = explorer.trace(name)
         params, macs = tr.total_params, tr.total_macs
     else:
-        model = torchvision.models.get_model(name, weights=None, **tv.default_build_kwargs(name, spec.weights.DEFAULT))
+        kwargs = tv.default_build_kwargs(name, spec.weights.DEFAULT)
+        model = torchvision.models.get_model(name, weights=None, **kwargs)
         s = torchinfo.summary(model, input_size=(1, *spec.input_size), verbose=0)
         params, macs = s.total_params, s.total_mult_adds
         del model, s
     times.append(time.perf_counter() - t)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"time": statistics.median(times), "first": times[0], "peak_mb": (peak - floor) / 1024,
-                  "floor_mb": floor / 1024, "params": params, "macs": macs}))
+print(json.dumps({"time": statistics.median(times), "first": times[0],
+                  "peak_mb": (peak - floor) / 1024, "floor_mb": floor / 1024,
+                  "params": params, "macs": macs}))
 """
 
 
