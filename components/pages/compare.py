@@ -1,6 +1,165 @@
-"""compare page (placeholder until its issue lands)."""
+"""Compare page: 2–6 architectures side by side (numbers, scatter, top-1, depth)."""
 
+from __future__ import annotations
+
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("compare")
-st.info("This page is being built.")
+import explorer
+from components import cache, widgets
+from explorer.layer_math import commas
+
+# The lecture's classic line-up, oldest first.
+CLASSICS = ["lenet5", "alexnet", "vgg16", "resnet152", "googlenet"]
+KEY = "compare_names"
+
+st.title("Compare architectures")
+st.caption("Pick 2 to 6 networks. Each is traced at its own default input size.")
+
+all_names = explorer.names()
+if KEY not in st.session_state:
+    st.session_state[KEY] = [n for n in ("alexnet", "vgg16", "resnet50") if n in all_names]
+
+
+def _classics() -> None:
+    st.session_state[KEY] = [n for n in CLASSICS if n in all_names]
+
+
+st.button(
+    "LeNet-5 → AlexNet → VGG-16 → ResNet-152 → GoogLeNet",
+    on_click=_classics,
+    help="The lecture's classic networks in one click.",
+    key="compare_preset",
+)
+chosen: list[str] = st.multiselect(
+    "Architectures",
+    all_names,
+    key=KEY,
+    max_selections=6,
+    format_func=widgets.label_of,
+)
+if len(chosen) < 2:
+    st.info("Choose at least two architectures to compare.")
+    st.stop()
+
+
+def top1(spec: explorer.ArchSpec) -> float | None:
+    if spec.published is None:
+        return None
+    for key, value in spec.published.extra:
+        if key.lower().startswith("imagenet") and "top-1" in key.lower():
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+rows = []
+for name in chosen:
+    spec = explorer.get(name)
+    try:
+        t = cache.trace(name, None, 1)
+        depth = cache.weight_layer_depth(name)
+    except explorer.ExplorerError as exc:
+        st.error(f"{name}: {exc}")
+        continue
+    rows.append(
+        {
+            "Architecture": name,
+            "Year": spec.year,
+            "Input": f"{spec.input_size[1]}×{spec.input_size[2]}×{spec.input_size[0]}",
+            "Params": t.total_params,
+            "MACs": t.total_macs,
+            "Weight layers": depth,
+            "ImageNet top-1 %": top1(spec),
+            "Weights MB": round(t.param_bytes / 2**20, 1),
+            "MACs per param": round(t.total_macs / max(t.total_params, 1), 1),
+        }
+    )
+if len(rows) < 2:
+    st.stop()
+
+st.dataframe(
+    rows,
+    hide_index=True,
+    key="compare_table",
+    column_config={
+        "Year": st.column_config.NumberColumn(format="%d"),
+        "Params": st.column_config.NumberColumn(format="localized"),
+        "MACs": st.column_config.NumberColumn(format="localized"),
+        "Weight layers": st.column_config.NumberColumn(
+            help="conv and FC layers on the longest input→output path (the papers' depth)"
+        ),
+        "ImageNet top-1 %": st.column_config.NumberColumn(
+            format="%.2f", help="torchvision's offline weights metadata; empty where none"
+        ),
+    },
+)
+
+scatter = go.Figure(
+    go.Scatter(
+        x=[r["Params"] for r in rows],
+        y=[r["MACs"] for r in rows],
+        mode="markers+text",
+        text=[r["Architecture"] for r in rows],
+        textposition="top center",
+        marker={"size": 14, "color": "#1f78b4"},
+        customdata=[[commas(r["Params"]), commas(r["MACs"])] for r in rows],
+        hovertemplate="<b>%{text}</b><br>params %{customdata[0]}<br>MACs %{customdata[1]}"
+        "<extra></extra>",
+    )
+)
+scatter.update_layout(
+    title="Parameters vs multiply-accumulates (log scales)",
+    height=420,
+    xaxis={"title": "parameters", "type": "log", "tickformat": "~s"},
+    yaxis={"title": "MACs per image", "type": "log", "tickformat": "~s"},
+    margin={"l": 10, "r": 10, "t": 40, "b": 10},
+)
+st.plotly_chart(scatter, key="compare_scatter")
+
+left, right = st.columns(2)
+with_top1 = [r for r in rows if r["ImageNet top-1 %"] is not None]
+if with_top1:
+    bar = go.Figure(
+        go.Bar(
+            x=[r["Architecture"] for r in with_top1],
+            y=[r["ImageNet top-1 %"] for r in with_top1],
+            marker_color="#33a02c",
+            text=[f"{r['ImageNet top-1 %']:.1f}" for r in with_top1],
+        )
+    )
+    bar.update_layout(
+        title="ImageNet top-1 accuracy (torchvision weights)",
+        height=360,
+        yaxis_title="top-1 %",
+        xaxis_title="architecture",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    left.plotly_chart(bar, key="compare_top1")
+else:
+    left.info("None of these has an ImageNet top-1 figure in torchvision's metadata.")
+depth_bar = go.Figure(
+    go.Bar(
+        x=[r["Architecture"] for r in rows],
+        y=[r["Weight layers"] for r in rows],
+        marker_color="#ff7f00",
+        text=[r["Weight layers"] for r in rows],
+    )
+)
+depth_bar.update_layout(
+    title="Depth: conv + FC layers on the longest path",
+    height=360,
+    yaxis_title="weight layers",
+    xaxis_title="architecture",
+    margin={"l": 10, "r": 10, "t": 40, "b": 10},
+)
+right.plotly_chart(depth_bar, key="compare_depth")
+missing = [r["Architecture"] for r in rows if r["ImageNet top-1 %"] is None]
+if missing:
+    st.caption(f"No ImageNet top-1 for: {', '.join(missing)} (no torchvision weights).")
+st.caption(
+    "Top-1 comes from torchvision's DEFAULT weights; some (e.g. ResNet-152's IMAGENET1K_V2) "
+    "were trained with a newer recipe and score higher than the original paper."
+)

@@ -1,6 +1,190 @@
-"""cost_lab page (placeholder until its issue lands)."""
+"""Cost lab: the lecture's computational-cost example, 1×1 convolutions, inception modules."""
 
+from __future__ import annotations
+
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("cost_lab")
-st.info("This page is being built.")
+import explorer
+from components import cache
+from explorer.layer_math import (
+    LECTURE_6X6,
+    BottleneckComparison,
+    commas,
+    conv1x1_single_channel,
+    lecture_shape,
+    short,
+)
+
+st.title("Cost lab: why 1×1 convolutions")
+st.caption(
+    "Every formula is written out with your numbers and checked against a trace of the "
+    "real PyTorch modules."
+)
+
+# --- 1. naive vs bottleneck ----------------------------------------------------------------
+st.header("1 · The cost of a convolution, and the 1×1 bottleneck")
+c = st.columns(6)
+h = c[0].slider("Height n_H", 1, 224, 28, key="cost_h")
+w = c[1].slider("Width n_W", 1, 224, 28, key="cost_w")
+c_in = c[2].slider("Input channels n_C", 1, 1024, 192, key="cost_cin")
+c_out = c[3].slider("Filters (output n_C)", 1, 1024, 32, key="cost_cout")
+f = c[4].select_slider("Filter size f", [1, 3, 5, 7, 9, 11], 5, key="cost_f")
+b = c[5].slider(
+    "Bottleneck width", 1, 1024, 16, key="cost_b", help="Channels after the 1×1 convolution"
+)
+
+cmp = BottleneckComparison(h=h, w=w, c_in=c_in, c_out=c_out, f=f, bottleneck=b)
+size = dict(height=h, width=w, in_channels=c_in, out_channels=c_out, kernel_size=f)
+try:
+    naive_t = cache.block_trace("naive_conv_spec", tuple(size.items()))
+    bott_t = cache.block_trace("bottleneck_conv_spec", (*size.items(), ("bottleneck_channels", b)))
+except (explorer.ExplorerError, ValueError) as exc:
+    st.error(str(exc))
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    st.markdown(f"**Naive:** {f}×{f} conv, {h}×{w}×{c_in} → {h}×{w}×{c_out}")
+    st.markdown(f"outputs × multiplies per output  \n`{cmp.naive.formula}`")
+    st.metric("Naive MACs", commas(cmp.naive.macs), help=short(cmp.naive.macs))
+with right:
+    st.markdown(f"**Bottleneck:** 1×1 conv to {b} channels, then the {f}×{f} conv")
+    st.markdown(
+        f"`{cmp.reduce.formula}`  \n+ `{cmp.expand.formula}`  \n= **{commas(cmp.bottleneck_macs)}**"
+    )
+    st.metric("Bottleneck MACs", commas(cmp.bottleneck_macs), help=short(cmp.bottleneck_macs))
+
+ratio_text = (
+    f"{cmp.ratio:.1f}× cheaper"
+    if cmp.ratio >= 1
+    else f"{1 / cmp.ratio:.1f}× more expensive (the bottleneck is too wide)"
+)
+st.success(f"{cmp.summary.split(' (')[0]}: the bottleneck version is **{ratio_text}**.")
+
+check_rows = [
+    {
+        "Block": "naive",
+        "Formula": commas(cmp.naive.macs),
+        "Traced": commas(naive_t.total_macs),
+        "Match": "✓" if naive_t.total_macs == cmp.naive.macs else "✗",
+        "Params (traced)": commas(naive_t.total_params),
+    },
+    {
+        "Block": "bottleneck",
+        "Formula": commas(cmp.bottleneck_macs),
+        "Traced": commas(bott_t.total_macs),
+        "Match": "✓" if bott_t.total_macs == cmp.bottleneck_macs else "✗",
+        "Params (traced)": commas(bott_t.total_params),
+    },
+]
+st.dataframe(check_rows, hide_index=True, key="cost_check")
+
+bars = go.Figure()
+bars.add_trace(
+    go.Bar(
+        name=f"{f}×{f} conv",
+        x=["naive", "bottleneck"],
+        y=[cmp.naive.macs, cmp.expand.macs],
+        marker_color="#1f78b4",
+    )
+)
+bars.add_trace(
+    go.Bar(
+        name="1×1 reduce", x=["naive", "bottleneck"], y=[0, cmp.reduce.macs], marker_color="#fdbf6f"
+    )
+)
+bars.update_layout(
+    barmode="stack",
+    height=320,
+    title="Multiply-accumulates",
+    yaxis_title="MACs",
+    yaxis_tickformat="~s",
+    xaxis_title="design",
+    margin={"l": 10, "r": 10, "t": 40, "b": 10},
+)
+st.plotly_chart(bars, key="cost_bars")
+
+# --- 2. the 1×1 convolution ----------------------------------------------------------------
+st.header("2 · What a 1×1 convolution does")
+one, many = st.columns(2)
+with one:
+    st.markdown("**One channel:** 6×6×1 ∗ 1×1×1 just multiplies every pixel by one number.")
+    weight = st.number_input("The 1×1 filter's value", -10.0, 10.0, 2.0, 0.5, key="cost_weight")
+    result = conv1x1_single_channel(LECTURE_6X6, weight)
+    a, op, r = st.columns([5, 1, 5])
+    a.dataframe([list(row) for row in LECTURE_6X6], hide_index=True, key="cost_6x6_in")
+    op.markdown(
+        f"<div style='font-size:1.4rem;padding-top:4rem'>∗&nbsp;{weight:g}</div>",
+        unsafe_allow_html=True,
+    )
+    r.dataframe([[round(v, 3) for v in row] for row in result], hide_index=True, key="cost_6x6_out")
+with many:
+    st.markdown(
+        "**Many channels:** 6×6×32 ∗ 1×1×32: each filter takes a weighted sum of the 32 "
+        "values at a pixel (then ReLU) — a small fully connected layer at every "
+        "position. It changes n_C and leaves n_H, n_W alone."
+    )
+    filters = st.slider("Number of 1×1 filters", 1, 128, 32, key="cost_filters")
+    spec_args = (
+        ("height", 6),
+        ("width", 6),
+        ("in_channels", 32),
+        ("out_channels", filters),
+        ("kernel_size", 1),
+    )
+    t1 = cache.block_trace("naive_conv_spec", spec_args)
+    macs = 6 * 6 * filters * 32
+    st.markdown(
+        f"Output **{lecture_shape(t1.output_shape)}**; cost "
+        f"`6×6×{filters} × 1×1×32 = {commas(macs)}` MACs "
+        f"(traced: {commas(t1.total_macs)} {'✓' if t1.total_macs == macs else '✗'}), "
+        f"{commas(t1.total_params)} parameters (32 weights + 1 bias per filter)."
+    )
+
+# --- 3. inception module -------------------------------------------------------------------
+st.header("3 · Build an inception module")
+st.caption("Defaults are GoogLeNet's inception (3a): 28×28×192 → 28×28×256.")
+i = st.columns(9)
+fields = [
+    ("height", "n_H", 28),
+    ("width", "n_W", 28),
+    ("in_channels", "n_C in", 192),
+    ("ch1x1", "1×1", 64),
+    ("ch3x3red", "3×3 reduce", 96),
+    ("ch3x3", "3×3", 128),
+    ("ch5x5red", "5×5 reduce", 16),
+    ("ch5x5", "5×5", 32),
+    ("pool_proj", "pool proj", 32),
+]
+inc = tuple(
+    (key, int(col.number_input(label, 1, 2048, default, key=f"cost_inc_{key}")))
+    for col, (key, label, default) in zip(i, fields)
+)
+try:
+    inc_t = cache.block_trace("inception_module_spec", inc)
+    inc_dot = cache.block_dot("inception_module_spec", inc, 2)
+except (explorer.ExplorerError, ValueError) as exc:
+    st.error(str(exc))
+    st.stop()
+m = st.columns(3)
+m[0].metric("Output", lecture_shape(inc_t.output_shape))
+m[1].metric("Parameters", commas(inc_t.total_params), help=short(inc_t.total_params))
+m[2].metric("MACs", commas(inc_t.total_macs), help=short(inc_t.total_macs))
+branch_rows = [
+    {
+        "Branch": r.name,
+        "Output": lecture_shape(r.output_shape),
+        "Params": commas(r.params),
+        "MACs": commas(r.macs),
+        "Share of MACs": f"{100 * r.macs / max(inc_t.total_macs, 1):.1f}%",
+    }
+    for r in inc_t.children("")
+]
+left, right = st.columns([2, 3])
+left.dataframe(branch_rows, hide_index=True, key="cost_inc_branches")
+left.caption(
+    "The 5×5 branch would cost far more without its 1×1 reduction: try raising "
+    "'5×5 reduce' to the input's channel count."
+)
+right.graphviz_chart(inc_dot, width="stretch")

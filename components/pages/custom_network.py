@@ -1,6 +1,101 @@
-"""custom_network page (placeholder until its issue lands)."""
+"""Custom network page: type a layer stack, see it traced, tabulated and drawn."""
+
+from __future__ import annotations
+
+import html
 
 import streamlit as st
 
-st.title("custom_network")
-st.info("This page is being built.")
+import explorer
+from components import cache, widgets
+
+EXAMPLES = {
+    "LeNet-5 (lecture)": "input 32x32x1 | conv 6 5x5 tanh | avgpool 2 | conv 16 5x5 tanh | "
+    "avgpool 2 | fc 120 tanh | fc 84 tanh | fc 10",
+    "Small VGG-style": "input 32x32x3 | conv 32 3x3 same relu | conv 32 3x3 same relu | "
+    "maxpool 2 | conv 64 3x3 same relu | conv 64 3x3 same relu | maxpool 2 | fc 256 relu | "
+    "dropout 0.5 | fc 10",
+    "AlexNet's first layers": "input 227x227x3 | conv 96 11x11 s4 relu | maxpool 3 s2 | "
+    "conv 256 5x5 same relu | maxpool 3 s2 | conv 384 3x3 same relu",
+}
+KEY = "custom_spec"
+
+st.title("Custom network")
+st.markdown(
+    "Type a stack of layers separated by `|` (or new lines). "
+    "`input HxWxC`, `conv N KxK [sS] [pP | same] [relu]`, `maxpool K [sS]`, `avgpool K`, "
+    "`fc N [relu]`, `relu`, `batchnorm`, `dropout P`, `flatten`, `globalavgpool`."
+)
+
+
+def _load(example: str) -> None:
+    st.session_state[KEY] = EXAMPLES[example]
+
+
+cols = st.columns(len(EXAMPLES))
+for col, example in zip(cols, EXAMPLES):
+    col.button(
+        example,
+        on_click=_load,
+        args=(example,),
+        key=f"custom_ex_{example}",
+        use_container_width=True,
+    )
+if KEY not in st.session_state:
+    st.session_state[KEY] = EXAMPLES["LeNet-5 (lecture)"]
+text = st.text_area("Layer stack", key=KEY, height=110)
+
+
+def show_spec_error(source: str, exc: explorer.SpecError) -> None:
+    """The message, then the stack with the offending token marked."""
+    st.error(str(exc))
+    pos, token = exc.position, exc.token
+    if 0 <= pos <= len(source):
+        end = pos + max(len(token), 1)
+        marked = (
+            html.escape(source[:pos])
+            + "<mark style='background:#ffb3b3;border-bottom:2px solid #d62728'>"
+            + html.escape(source[pos:end] or " ")
+            + "</mark>"
+            + html.escape(source[end:])
+        )
+        st.markdown(
+            "<pre style='white-space:pre-wrap;font-size:0.95rem'>" + marked + "</pre>",
+            unsafe_allow_html=True,
+        )
+        st.caption(f"Problem at character {pos + 1}" + (f": `{token}`" if token else ""))
+
+
+if not text.strip():
+    st.info("Type a layer stack above, or load an example.")
+    st.stop()
+if not explorer.architectures.custom.looks_like_spec(text):
+    st.error(
+        "This does not look like a layer stack: start with `input HxWxC` or separate layers "
+        "with `|`. (To look at a catalog network, use the Architecture page.)"
+    )
+    st.stop()
+
+try:
+    trace = cache.trace(text, None, 1)
+except explorer.SpecError as exc:
+    show_spec_error(text, exc)
+    st.stop()
+except explorer.ExplorerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+widgets.metrics(trace)
+dot = cache.diagram_dot(text, None, 1, None, False)
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("#### Layers")
+    max_depth = max(r.depth for r in trace.layers)
+    rows = widgets.layer_rows(trace, max_depth, cache.receptive_fields(text, None))
+    widgets.layer_table(rows, key="custom_layers")
+    st.plotly_chart(widgets.shape_chart(trace), key="custom_shape_chart")
+with right:
+    st.markdown("#### Diagram")
+    with st.container(height=700, border=True):
+        st.graphviz_chart(dot, width="content")
+st.download_button("Diagram (DOT)", dot, "custom_network.dot", "text/vnd.graphviz")

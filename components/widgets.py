@@ -1,0 +1,329 @@
+"""Shared widgets and view helpers of the Explore pages (architecture picker, input-size
+controls, metric cards, layer table rows, plotly charts). Numbers come from `explorer`;
+this module only arranges and formats them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+import explorer
+from explorer.architectures import ArchSpec
+from explorer.layer_math import commas, lecture_shape, mebibytes, output_size_formula, short
+from explorer.receptive import describe as describe_rf
+from explorer.trace import LayerRecord, Trace
+
+MAX_SIDE = 1024  # pixels: larger inputs make tracing slow on a classroom server
+MAX_BATCH = 512
+
+
+def family_options() -> dict[str, list[str]]:
+    return explorer.families()
+
+
+def label_of(name: str) -> str:
+    """'resnet50 — ResNet-50 (torchvision)' for select boxes."""
+    try:
+        spec = explorer.get(name)
+    except explorer.ExplorerError:
+        return name
+    title = spec.title if spec.title and spec.title != name else ""
+    return f"{name} — {title}" if title else name
+
+
+def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
+    """Family filter plus a searchable select box (type to search); ?arch=NAME preselects."""
+    groups = family_options()
+    wanted = st.query_params.get("arch", default)
+    all_names = [n for names in groups.values() for n in names]
+    if wanted not in all_names:
+        wanted = default if default in all_names else all_names[0]
+    wanted_family = next(f for f, names in groups.items() if wanted in names)
+    families = ["All families", *groups]
+    cols = st.columns([1, 2])
+    family = cols[0].selectbox(
+        "Family",
+        families,
+        index=families.index(wanted_family),
+        key=f"{key}_family",
+        help="Narrow the list to one family; the box on the right also searches as you type.",
+    )
+    options = all_names if family == "All families" else groups[family]
+    index = options.index(wanted) if wanted in options else 0
+    name: str = cols[1].selectbox(
+        "Architecture",
+        options,
+        index=index,
+        key=f"{key}_name",
+        format_func=label_of,
+        help="Type to search. Names with -paper are built exactly as the paper describes; "
+        "the others are torchvision's models.",
+    )
+    return name
+
+
+def input_controls(spec: ArchSpec, key: str = "arch") -> tuple[tuple[int, int, int], int]:
+    """Height, width and batch size (channels are fixed by the first layer)."""
+    c, h, w = spec.input_size
+    cols = st.columns(3)
+    height = cols[0].number_input(
+        "Input height n_H",
+        min_value=1,
+        max_value=MAX_SIDE,
+        value=h,
+        step=1,
+        key=f"{key}_h_{spec.name}",
+    )
+    width = cols[1].number_input(
+        "Input width n_W",
+        min_value=1,
+        max_value=MAX_SIDE,
+        value=w,
+        step=1,
+        key=f"{key}_w_{spec.name}",
+    )
+    batch = cols[2].number_input(
+        "Batch size",
+        min_value=1,
+        max_value=MAX_BATCH,
+        value=1,
+        step=1,
+        key=f"{key}_batch",
+        help="Changes activation memory (and MACs, which scale with the batch).",
+    )
+    return (c, int(height), int(width)), int(batch)
+
+
+def metrics(trace: Trace) -> None:
+    """The headline numbers, exact, with commas (short form in the help)."""
+    leaves = [r for r in trace.leaves() if r.calls > 0]
+    weighted = [r for r in leaves if r.own_params > 0]
+    cards = [
+        (
+            "Parameters",
+            commas(trace.total_params),
+            f"{short(trace.total_params)} weights and biases",
+        ),
+        ("Trainable", commas(trace.trainable_params), "parameters with requires_grad"),
+        (
+            "MACs",
+            commas(trace.total_macs),
+            f"{short(trace.total_macs)} multiply-accumulates "
+            "(conv, FC, matmul; additions of biases not counted)",
+        ),
+        ("FLOPs", commas(trace.total_flops), f"{short(trace.total_flops)} = 2 × MACs"),
+        ("Weights", mebibytes(trace.param_bytes), "float32 parameters and buffers"),
+        (
+            "Activations",
+            mebibytes(trace.activation_bytes),
+            f"float32 outputs of every layer for a batch of {trace.input_shape[0]}",
+        ),
+        ("Layers", commas(len(leaves)), f"{len(weighted)} with weights, {len(leaves)} in all"),
+    ]
+    top = st.columns(4)
+    bottom = st.columns(4)
+    for col, (label, value, help_text) in zip([*top, *bottom], cards):
+        col.metric(label, value, help=help_text)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def shape_text(record: LayerRecord) -> str:
+    if not record.output_shape:
+        return "not used"
+    text = lecture_shape(record.output_shape)
+    if len(record.output_shapes) > 1:
+        text += f" (+{len(record.output_shapes) - 1} more)"
+    return text
+
+
+def layer_rows(
+    trace: Trace, depth: int, fields: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """One row per layer shown at `depth`: what a teacher reads off the table."""
+    total = trace.total_macs or 1
+    fields = fields or {}
+    side = trace.input_shape[2] if len(trace.input_shape) == 4 else 0
+    rows = []
+    for r in trace.at_depth(depth):
+        formula = None
+        if r.input_shapes and r.calls > 0:
+            formula = output_size_formula(r.hyper, r.input_shapes[0])
+        rows.append(
+            {
+                "Layer": r.name,
+                "Type": r.type,
+                "Output n_H×n_W×n_C": shape_text(r),
+                "Params": r.params,
+                "MACs": r.macs,
+                "Share of MACs %": round(100 * r.macs / total, 2),
+                "Receptive field": describe_rf(fields.get(r.name), side)
+                if r.name in fields
+                else "",
+                "Output size ⌊(n + 2p − f)/s⌋ + 1": formula or "",
+            }
+        )
+    return rows
+
+
+TABLE_CONFIG = {
+    "Params": st.column_config.NumberColumn(
+        format="localized", help="parameters of this layer (and everything inside it)"
+    ),
+    "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates"),
+    "Share of MACs %": st.column_config.ProgressColumn(
+        format="%.1f%%", min_value=0, max_value=100, help="this layer's share of all MACs"
+    ),
+    "Output size ⌊(n + 2p − f)/s⌋ + 1": st.column_config.TextColumn(width="large"),
+}
+
+
+def layer_table(rows: list[dict[str, Any]], key: str) -> None:
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config=TABLE_CONFIG,
+        key=key,
+        height=min(38 + 35 * len(rows), 560),
+    )
+
+
+def published_rows(spec: ArchSpec, trace: Trace) -> list[dict[str, str]]:
+    """Our exact figures beside the published ones: ✓ within the source's rounding, else Δ."""
+    pub = spec.published
+    if pub is None:
+        return []
+    rows = []
+
+    def row(what: str, ours: int, theirs: int | None, tolerance: int, note: str = "") -> None:
+        if theirs is None:
+            return
+        diff = ours - theirs
+        if abs(diff) <= tolerance:
+            check = "✓" if diff == 0 else f"✓ (within ±{commas(tolerance)})"
+        else:
+            pct = f" ({100 * diff / theirs:+.2f}%)" if theirs else ""
+            check = f"Δ {diff:+,}{pct}"
+        rows.append(
+            {
+                "Figure": what,
+                "Ours": commas(ours),
+                "Published": commas(theirs),
+                "Check": check,
+                "Note": note,
+            }
+        )
+
+    row("Parameters", trace.total_params, pub.params, pub.params_tolerance)
+    row("MACs", trace.total_macs, pub.macs, pub.macs_tolerance)
+    for m in pub.modules:
+        try:
+            record = trace.layer(m.name)
+        except KeyError:
+            continue
+        row(f"{m.name} params", record.params, m.params, m.params_tolerance, m.note)
+        row(f"{m.name} MACs", record.macs, m.macs, m.macs_tolerance, m.note)
+    return rows
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def bar_chart(rows: Sequence[dict[str, Any]], column: str, title: str, colour: str) -> go.Figure:
+    shown = [r for r in rows if r[column]]
+    fig = go.Figure(
+        go.Bar(
+            x=[r["Layer"] for r in shown],
+            y=[r[column] for r in shown],
+            marker_color=colour,
+            customdata=[[commas(r[column]), r["Type"], r["Output n_H×n_W×n_C"]] for r in shown],
+            hovertemplate="<b>%{x}</b> (%{customdata[1]})<br>"
+            + column
+            + ": %{customdata[0]}<br>output %{customdata[2]}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=360,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis_title="layer (in forward order)",
+        yaxis_title=column,
+        yaxis_tickformat="~s",
+        xaxis_type="category",
+    )
+    return fig
+
+
+def shape_chart(trace: Trace) -> go.Figure:
+    """n_H, n_W ↓ and n_C ↑: spatial size and channels after each conv/pool layer."""
+    points = [
+        r
+        for r in trace.leaves()
+        if r.calls > 0 and len(r.output_shape) == 4 and ("Conv" in r.type or "Pool" in r.type)
+    ]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = [r.name for r in points]
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[r.output_shape[2] for r in points],
+            name="n_H (height)",
+            mode="lines+markers",
+            line={"color": "#1f78b4"},
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[r.output_shape[3] for r in points],
+            name="n_W (width)",
+            mode="lines",
+            line={"color": "#a6cee3", "dash": "dot"},
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[r.output_shape[1] for r in points],
+            name="n_C (channels)",
+            mode="lines+markers",
+            line={"color": "#e31a1c"},
+        ),
+        secondary_y=True,
+    )
+    fig.update_layout(
+        title="n_H, n_W ↓ while n_C ↑ (after each conv / pool layer)",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis_type="category",
+        legend={"orientation": "h", "y": -0.25},
+        xaxis_title="conv / pool layer",
+    )
+    fig.update_yaxes(title_text="n_H, n_W (pixels)", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="n_C (channels)", secondary_y=True, rangemode="tozero")
+    return fig
+
+
+def show_error(exc: BaseException, what: str = "") -> None:
+    st.error(f"{what}{exc}")
+
+
+def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    rows = list(rows)
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,79 @@
+"""`explorer diagram`: DOT on stdout, SVG/PNG files, clear errors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from explorer.cli import main
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's dot")
+
+
+def _edges(dot: str) -> list[tuple[str, str]]:
+    return re.findall(r"^\s*(\w+) -> (\w+)", dot, flags=re.M)
+
+
+def _node_ids(dot: str, label_part: str) -> list[str]:
+    return re.findall(rf'^\s*(\w+) \[label="[^"]*{re.escape(label_part)}', dot, flags=re.M)
+
+
+def test_inception_3a_branches_meet_in_one_concat(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagram", "inception-3a"]) == 0
+    dot = capsys.readouterr().out
+    assert dot.startswith("digraph")
+    concat = _node_ids(dot, "concat")
+    assert len(concat) == 1
+    into = [src for src, dst in _edges(dot) if dst == concat[0]]
+    assert len(into) == 4  # branch1..branch4
+    assert "28×28×256" in dot
+
+
+def test_resnet18_additions_have_two_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagram", "resnet18", "--depth", "3", "--no-collapse"]) == 0
+    dot = capsys.readouterr().out
+    adds = re.findall(r'^\s*(\w+) \[label="\+"', dot, flags=re.M)
+    assert len(adds) == 8
+    edges = _edges(dot)
+    for node in adds:
+        assert len([s for s, d in edges if d == node]) == 2
+
+
+def test_default_depth_shows_resnet18_additions_and_repeats(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["diagram", "resnet18"]) == 0
+    dot = capsys.readouterr().out
+    edges = _edges(dot)
+    adds = re.findall(r'^\s*(\w+) \[label="\+"', dot, flags=re.M)
+    assert adds and all(len([s for s, d in edges if d == a]) == 2 for a in adds)
+    assert "BasicBlock ×2" in dot  # layer1.0 and layer1.1 are identical
+
+
+@needs_dot
+def test_svg_and_png_files(tmp_path: Path) -> None:
+    svg = tmp_path / "lenet.svg"
+    assert main(["diagram", "lenet5", "--format", "svg", "-o", str(svg)]) == 0
+    assert b"<svg" in svg.read_bytes()
+    png = tmp_path / "lenet.png"
+    assert main(["diagram", "lenet5", "--format", "png", "-o", str(png), "--left-right"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_layer_stack_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagram", "input 32x32x1 | conv 6 5x5 | maxpool 2 | fc 10"]) == 0
+    dot = capsys.readouterr().out
+    assert "5×5 conv, 6" in dot and "28×28×6" in dot
+
+
+def test_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagram", "resnet19"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Unknown architecture 'resnet19'") and "resnet18" in err
+    assert main(["diagram", "lenet5", "--depth", "0"]) == 2
+    assert "--depth" in capsys.readouterr().err
+    assert main(["diagram", "alexnet", "--input-size", "3", "16", "16"]) == 2
+    assert "too small" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""The Explore pages under Streamlit's AppTest: values shown, errors shown (never a traceback)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import explorer
+from explorer.layer_math import commas
+
+PAGES = Path(__file__).resolve().parents[1] / "components" / "pages"
+TIMEOUT = 120
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def table(at: AppTest, column: str):  # type: ignore[no-untyped-def]
+    """The first dataframe shown with `column` (AppTest does not expose dataframe keys)."""
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_architecture_page_shows_exact_numbers_and_published_check() -> None:
+    at = page("architecture")
+    at.query_params["arch"] = "resnet18"
+    at.run()
+    assert not at.exception
+    shown = metrics(at)
+    t = explorer.trace("resnet18")
+    assert shown["Parameters"] == "11,689,512"
+    assert shown["MACs"] == commas(t.total_macs)
+    assert shown["FLOPs"] == commas(2 * t.total_macs)
+    published = table(at, "Check")
+    assert published["Check"].iloc[0] == "✓"  # 11,689,512 is torchvision's num_params
+    layers = table(at, "Layer")
+    conv1 = layers[layers["Layer"] == "conv1"].iloc[0]
+    assert conv1["Output n_H×n_W×n_C"] == "112×112×64"
+    assert conv1["Output size ⌊(n + 2p − f)/s⌋ + 1"] == "⌊(224 + 2·3 − 7)/2⌋ + 1 = 112"
+    assert conv1["Receptive field"] == "7×7"
+    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("graphviz_chart")) == 1
+
+    # A smaller input: every number follows.
+    at.number_input(key="arch_h_resnet18").set_value(112)
+    at.number_input(key="arch_w_resnet18").set_value(112).run()
+    assert not at.exception
+    small = explorer.trace("resnet18", input_size=(3, 112, 112))
+    assert metrics(at)["MACs"] == commas(small.total_macs)
+    assert at.warning, "published figures are for 224×224: the page must say so"
+
+
+def test_architecture_page_switches_network_and_reports_bad_sizes() -> None:
+    at = page("architecture")
+    at.run()
+    at.selectbox(key="arch_family").set_value("LeNet").run()
+    at.selectbox(key="arch_name").set_value("lenet5").run()
+    assert not at.exception
+    assert metrics(at)["Parameters"] == "61,706"
+    at.number_input(key="arch_h_lenet5").set_value(28).run()  # fc 400 now gets 256 features
+    assert not at.exception
+    assert at.error and "lenet5" in at.error[0].value
+    assert not at.metric  # nothing half-drawn after the error
+
+
+def test_compare_classics_preset() -> None:
+    at = page("compare")
+    at.run()
+    assert not at.exception
+    at.button(key="compare_preset").click().run()
+    assert not at.exception
+    shown = table(at, "Architecture")
+    assert list(shown["Architecture"]) == ["lenet5", "alexnet", "vgg16", "resnet152", "googlenet"]
+    depth = dict(zip(shown["Architecture"], shown["Weight layers"]))
+    assert depth == {"lenet5": 5, "alexnet": 8, "vgg16": 16, "resnet152": 152, "googlenet": 22}
+    params = dict(zip(shown["Architecture"], shown["Params"]))
+    assert params["vgg16"] == 138_357_544
+    top1 = dict(zip(shown["Architecture"], shown["ImageNet top-1 %"]))
+    assert top1["resnet152"] == pytest.approx(82.284)  # DEFAULT = IMAGENET1K_V2 weights
+    assert len(at.get("plotly_chart")) == 3
+
+    at.multiselect(key="compare_names").set_value(["vgg16"]).run()
+    assert at.info and not at.exception  # one network: a hint, not an error
+
+
+def test_cost_lab_lecture_numbers_and_cross_check() -> None:
+    at = page("cost_lab")
+    at.run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Naive MACs"] == "120,422,400"
+    assert shown["Bottleneck MACs"] == "12,443,648"
+    assert "9.7× cheaper" in at.success[0].value
+    check = table(at, "Match")
+    assert list(check["Match"]) == ["✓", "✓"]
+    assert shown["Output"] == "28×28×256" and shown["MACs"] == "128,049,152"
+    matrices = [df.value for df in at.dataframe if df.value.shape == (6, 6)]
+    assert list(matrices[0].iloc[0]) == [1, 2, 3, 6, 5, 8]  # the lecture's 6×6 example
+    assert list(matrices[1].iloc[0]) == [2, 4, 6, 12, 10, 16]  # ∗ 2
+
+    at.select_slider(key="cost_f").set_value(3)
+    at.slider(key="cost_b").set_value(192).run()  # a bottleneck as wide as the input
+    shown = metrics(at)
+    assert shown["Naive MACs"] == commas(28 * 28 * 32 * 3 * 3 * 192)
+    assert shown["Bottleneck MACs"] == commas(28 * 28 * 192 * 192 + 28 * 28 * 32 * 3 * 3 * 192)
+    assert "more expensive" in at.success[0].value
+    assert list(table(at, "Match")["Match"]) == ["✓", "✓"]
+
+
+def test_custom_network_traces_and_marks_the_bad_token() -> None:
+    at = page("custom_network")
+    at.run()
+    assert not at.exception
+    assert metrics(at)["Parameters"] == "61,706"  # the lecture's LeNet-5
+    assert len(at.get("graphviz_chart")) == 1
+
+    at.text_area(key="custom_spec").set_value("input 32x32x1 | conv 6 5x5 | avgpol 2 | fc 10")
+    at.run()
+    assert not at.exception
+    assert "avgpool" in at.error[0].value  # did you mean
+    assert any("<mark" in m.value and ">avgpol</mark>" in m.value for m in at.markdown)
+    assert any("character 30" in c.value for c in at.caption)
+
+    at.text_area(key="custom_spec").set_value("resnet50").run()
+    assert not at.exception and "layer stack" in at.error[0].value
+
+
+def test_app_entry_routes_to_the_architecture_page() -> None:
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Architecture"
