@@ -291,3 +291,15 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
 def shipped_metadata() -> dict[str, Any]:
     """The training metadata of the shipped weights (assets/lenet5-digits.json)."""
     return dict(json.loads(META_FILE.read_text()))
+
+
+def sample_photo(index: int, seed: int = DEFAULT_SEED) -> tuple[Image.Image, int]:
+    """A held-out digit drawn as dark ink on light paper (160×160 RGB), and its label: what a
+    photo of a handwritten digit looks like, for trying the preprocessing."""
+    data = load_data(seed)
+    raw = data.raw_test[index % len(data.raw_test)] / 16.0
+    small = Image.fromarray(np.uint8(235 - 215 * raw), mode="L")
+    big = small.resize((112, 112), Image.Resampling.BICUBIC)
+    paper = Image.new("L", (160, 160), 235)
+    paper.paste(big, (24, 24))
+    return paper.convert("RGB"), int(data.y_test[index % len(data.y_test)])

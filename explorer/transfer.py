@@ -233,7 +233,7 @@ HeadProgress = Callable[[int, int, float], None]  # step, steps, loss
 
 def train_head(
     feats: torch.Tensor,
-    labels: torch.Tensor,
+    labels: torch.Tensor | Sequence[int],
     class_names: Sequence[str],
     *,
     steps: int = 200,
@@ -243,6 +243,7 @@ def train_head(
     progress: HeadProgress | None = None,
 ) -> TrainedHead:
     """Full-batch Adam on a new linear head (the backbone is frozen: features are fixed)."""
+    labels = torch.as_tensor(labels, dtype=torch.long)
     k = len(class_names)
     if k < 2:
         raise TransferError("A classifier needs at least two classes.")
@@ -291,3 +292,56 @@ def few_shot_indices(labels: torch.Tensor, shots: int, seed: int = 0) -> torch.T
     for c in labels.unique().tolist():
         picked += order[labels[order] == c][:shots].tolist()
     return torch.tensor(sorted(picked), dtype=torch.long)
+
+
+def digits_features(
+    loaded: LoadedModel, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Backbone features of the digits' training and held-out splits (computed once: cache it)."""
+    from explorer import digits
+
+    data = digits.load_data(seed)
+    return (
+        features(loaded, digits.normalize(data.x_train)),
+        data.y_train,
+        features(loaded, digits.normalize(data.x_test)),
+        data.y_test,
+    )
+
+
+def predict_with_head(
+    loaded: LoadedModel, head: TrainedHead, image: Image.Image, top: int = 3
+) -> tuple[Any, ...]:
+    """The new head's top classes for an image seen through the frozen backbone."""
+    from explorer.predict import top_k
+
+    probs = head.probabilities(image_features(loaded, [image]))[0]
+    return top_k(probs, head.class_names, top)
+
+
+@dataclass(frozen=True)
+class FewShotResult:
+    head: TrainedHead
+    shots: int  # examples per class
+    examples: int
+    test_accuracy: float  # on the digits' 360 held-out images
+
+
+def few_shot_digits(
+    digit_features: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    shots: int,
+    *,
+    steps: int = 200,
+    seed: int = 0,
+    progress: HeadProgress | None = None,
+) -> FewShotResult:
+    """A new head trained on `shots` digits per class (precomputed features), tested on the
+    held-out split."""
+    from explorer import digits
+
+    f_train, y_train, f_test, y_test = digit_features
+    idx = few_shot_indices(y_train, shots, seed)
+    head = train_head(
+        f_train[idx], y_train[idx], digits.CATEGORIES, steps=steps, seed=seed, progress=progress
+    )
+    return FewShotResult(head, shots, len(idx), head.accuracy(f_test, y_test))

@@ -95,7 +95,7 @@ def _tv_info(arch: str, member: Any, default: Any) -> WeightsInfo:
         path=checkpoint_dir() / os.path.basename(member.url),
         size_mb=float(meta.get("_file_size", 0.0)),
         num_params=int(meta.get("num_params", 0)),
-        categories=tuple(meta.get("categories", ())),
+        categories=tuple(meta.get("categories") or ()),
         metrics=metrics,
     )
 
@@ -120,9 +120,16 @@ def _digits_info() -> WeightsInfo:
     )
 
 
+def _spec(arch: str | ArchSpec) -> ArchSpec:
+    """resolve(), also accepting the weights name lenet5-digits for its architecture."""
+    if isinstance(arch, str) and arch.strip() == digits.WEIGHTS_NAME:
+        return get("lenet5")
+    return resolve(arch)
+
+
 def available(arch: str | ArchSpec) -> list[WeightsInfo]:
     """Every set of weights known for `arch` (default first); [] if it has none."""
-    spec = resolve(arch)
+    spec = _spec(arch)
     if spec.name == "lenet5":
         return [_digits_info()]
     if spec.weights is None:
@@ -166,7 +173,7 @@ def split_name(arch: str, weights: str | None = None) -> tuple[str, str]:
 
 def find(arch: str | ArchSpec, name: str = DEFAULT) -> WeightsInfo:
     """The named weights of `arch` ("DEFAULT" is its recommended set)."""
-    spec = resolve(arch)
+    spec = _spec(arch)
     infos = available(spec)
     if not infos:
         raise WeightsError(
@@ -392,6 +399,11 @@ def load(
                 raise WeightsError(_needed_message(info))
             download(info, progress)
         label = info.name
+        if not info.categories:
+            raise WeightsError(
+                f"{spec.name} {info.name} are feature-extractor weights without a classifier; "
+                f"choose {find(spec).name} to classify images."
+            )
         if info.source == "torchvision":
             from explorer.architectures.tv import default_build_kwargs
 

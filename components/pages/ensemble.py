@@ -1,6 +1,94 @@
-"""ensemble page (placeholder until its issue lands)."""
+"""Ensembles: several networks vote by averaging their probabilities."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("ensemble")
-st.info("This page is being built.")
+from components import cache
+from components import prediction_widgets as w
+from explorer import digits, predict, weights
+from explorer.errors import ExplorerError
+
+st.title("👥 Ensembles")
+st.caption(
+    "The lecture's competition trick: train several networks and average their outputs. "
+    "Typically 1-2% better, at the cost of running every network (the latency adds up). "
+    "All members must predict the same classes."
+)
+
+
+def _default_members() -> list[str]:
+    cached = [i.architecture for i in weights.cached() if i.source == "torchvision"]
+    return sorted(set(cached))[:3] or [digits.WEIGHTS_NAME]
+
+
+def run() -> None:
+    left, right = st.columns([1, 2])
+    with left:
+        members = st.multiselect(
+            "Models",
+            weights.with_weights(),
+            default=_default_members(),
+            key="ensemble_models",
+            format_func=w.model_label,
+        )
+        allow_random = st.checkbox(
+            "Use random weights where the weights file is missing",
+            key="ensemble_random",
+            help="Only to see the mechanics: such predictions are meaningless.",
+        )
+        device = w.device_picker("ensemble_device")
+        image = w.image_picker("ensemble_image")
+        top = st.slider("Top classes", 1, 10, 5, key="ensemble_top")
+        ten = st.toggle("Ten-crop each model", key="ensemble_ten_crop")
+    with right:
+        if image is not None:
+            st.image(image, caption="Input", width=200)
+        if not members or image is None:
+            st.info("Pick at least one model and an image.")
+            return
+        loaded = []
+        for name in members:
+            info = weights.find(name)
+            if info.cached:
+                loaded.append(cache.loaded_model(name, "DEFAULT", device))
+            elif allow_random:
+                loaded.append(cache.loaded_model(name, weights.RANDOM, device))
+            else:
+                st.warning(
+                    f"{name}: {info.filename} (~{info.size_mb:.0f} MB) is not downloaded; "
+                    "download it on the Predict page, or tick 'use random weights'."
+                )
+        if not loaded:
+            return
+        result = predict.ensemble_predict(loaded, image, top, ten_crop=ten)
+        w.random_warning(result.averaged.random_weights)
+        best = result.averaged.top[0]
+        st.subheader(f"Ensemble: {best.label} — {best.probability:.1%}")
+        a, b, c = st.columns(3)
+        a.metric("Members", len(result.members))
+        b.metric(
+            "Agreement",
+            f"{result.agreement:.0%}",
+            help="Share of members whose own top class is the ensemble's top class.",
+        )
+        c.metric(
+            "Total latency", f"{result.latency_ms:.1f} ms", help="Sum of every member's forward."
+        )
+        t1, t2 = st.columns(2)
+        t1.dataframe(w.top_table(result.averaged.top), hide_index=True, width="stretch")
+        t2.plotly_chart(
+            w.top_chart(result.averaged.top, "Averaged"), width="stretch", key="ens_avg"
+        )
+        st.markdown("**Each member**")
+        cols = st.columns(min(len(result.members), 3))
+        for i, (member, model) in enumerate(zip(result.members, loaded)):
+            with cols[i % len(cols)]:
+                st.markdown(f"**{model.label}** · {member.latency_ms:.1f} ms")
+                st.dataframe(w.top_table(member.top), hide_index=True, width="stretch")
+
+
+try:
+    run()
+except ExplorerError as exc:
+    st.error(str(exc))

@@ -1,6 +1,188 @@
-"""transfer page (placeholder until its issue lands)."""
+"""Transfer learning: the three freezing regimes, and few-shot training of a new softmax head."""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-st.title("transfer")
-st.info("This page is being built.")
+from components import cache
+from components import prediction_widgets as w
+from explorer import digits, images, names, transfer, weights
+from explorer.errors import ExplorerError
+
+st.title("🔁 Transfer learning")
+st.caption(
+    "Start from someone else's trained network. Little data: freeze everything and train a new "
+    "softmax head. More data: freeze fewer layers. A lot of data: fine-tune everything."
+)
+
+
+def regimes() -> None:
+    st.header("1 · What gets trained")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        arch = st.selectbox(
+            "Network", names(), index=names().index("resnet18"), key="transfer_arch"
+        )
+        classes = st.number_input("Classes of the new head", 2, 1000, 3, key="transfer_classes")
+        n = len(cache.freeze_plan(str(arch), 0, int(classes)).blocks)
+        k = st.slider(
+            "Frozen blocks (0 = fine-tune all, max = only the new head trains)",
+            0,
+            n - 1,
+            n - 1,
+            key="transfer_k",
+        )
+        plan = cache.freeze_plan(str(arch), int(k), int(classes))
+        st.info(f"**{plan.regime}**")
+        st.metric("Trainable parameters", f"{plan.trainable_params:,}")
+        st.metric("Frozen parameters", f"{plan.frozen_params:,}")
+        st.caption(f"New head: `{plan.head}` with {classes} outputs.")
+    with c2:
+        rows = [
+            {
+                "block": b.name,
+                "type": b.type,
+                "parameters": b.params,
+                "trainable": b.trainable_params,
+                "state": "frozen" if b.frozen else "trained",
+            }
+            for b in plan.blocks
+        ]
+
+        def shade(row: pd.Series) -> list[str]:
+            frozen = row["state"] == "frozen"
+            colour = (
+                "background-color: #d9d9d9; color: #555" if frozen else "background-color: #d9f2d0"
+            )
+            return [colour] * len(row)
+
+        frame = pd.DataFrame(rows)
+        st.dataframe(
+            frame.style.apply(shade, axis=1).format({"parameters": "{:,}", "trainable": "{:,}"}),
+            hide_index=True,
+            width="stretch",
+            height=min(40 + 35 * len(rows), 560),
+        )
+        st.caption(
+            "Grey: frozen (requires_grad=False). Green: trained. Counts from explorer.trace."
+        )
+
+
+def _progress(bar):  # type: ignore[no-untyped-def]
+    def progress(step: int, total: int, loss: float) -> None:
+        bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.3f}")
+
+    return progress
+
+
+def few_shot_digits(device: str) -> None:
+    st.markdown(
+        "Backbone: `lenet5-digits` with its last layer replaced. Its 84 features per image are "
+        "computed **once** for all 1,797 digits (cached); training the head then touches only "
+        "those vectors, which is why it takes a moment and not minutes."
+    )
+    shots = st.slider("Training examples per digit", 1, 50, 5, key="fs_shots")
+    steps = st.slider("Training steps", 20, 500, 200, step=20, key="fs_steps")
+    f_all = cache.digits_features(device)
+    if st.button("Train the new head", key="fs_train", type="primary"):
+        bar = st.progress(0.0, text="Training the new head…")
+        st.session_state["fs_result"] = transfer.few_shot_digits(
+            f_all, int(shots), steps=int(steps), progress=_progress(bar)
+        )
+    result = st.session_state.get("fs_result")
+    if result is None:
+        return
+    meta = digits.shipped_metadata()
+    a, b = st.columns(2)
+    a.metric(
+        f"Held-out accuracy, {result.shots} per digit ({result.examples} images)",
+        f"{result.test_accuracy:.1%}",
+    )
+    b.metric("The fully trained network (1,437 images)", f"{meta['test_accuracy']:.1%}")
+    image = w.image_picker("fs_predict")
+    if image is not None:
+        loaded = cache.loaded_model("lenet5-digits", "DEFAULT", device)
+        top = transfer.predict_with_head(loaded, result.head, image, 3)
+        st.image(image, width=120)
+        st.dataframe(w.top_table(top), hide_index=True)
+
+
+def few_shot_uploads(device: str) -> None:
+    st.markdown(
+        "Upload a handful of pictures per class (e.g. your two cats and 'neither'). The frozen "
+        "backbone's features are computed once per picture; only the new head is trained."
+    )
+    local = [f"{i.architecture}|{i.name}" for i in weights.cached()]
+    choices = [*local, "resnet18|random", "squeezenet1_1|random"]
+    backbone = st.selectbox(
+        "Backbone (weights on this machine)",
+        choices,
+        key="up_backbone",
+        format_func=lambda c: c.replace(
+            "|random", " (random weights — meaningless features)"
+        ).replace("|", " · "),
+    )
+    arch, weights_name = str(backbone).split("|")
+    if weights_name == weights.RANDOM:
+        w.random_warning(True)
+    count = st.number_input("Classes", 2, 6, 3, key="up_count")
+    defaults = ["Tigger", "Misty", "Neither", "Class 4", "Class 5", "Class 6"]
+    class_names: list[str] = []
+    blobs: list[bytes] = []
+    labels: list[int] = []
+    cols = st.columns(int(count))
+    for c, col in enumerate(cols):
+        with col:
+            name = st.text_input("Name", defaults[c], key=f"up_name_{c}")
+            files = st.file_uploader(
+                "Pictures",
+                accept_multiple_files=True,
+                key=f"up_files_{c}",
+                type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
+            )
+            class_names.append(name.strip() or defaults[c])
+            for f in files or []:
+                blobs.append(f.getvalue())
+                labels.append(c)
+    if len(set(class_names)) != len(class_names):
+        st.error("Give every class a different name.")
+        return
+    steps = st.slider("Training steps", 20, 500, 200, step=20, key="up_steps")
+    if st.button("Train the new head", key="up_train", type="primary", disabled=not blobs):
+        feats = cache.upload_features(arch, weights_name, device, tuple(blobs))
+        bar = st.progress(0.0, text="Training the new head…")
+        head = transfer.train_head(
+            feats, labels, class_names, steps=int(steps), progress=_progress(bar)
+        )
+        st.session_state["up_head"] = (arch, weights_name, head)
+    trained = st.session_state.get("up_head")
+    if trained is None:
+        return
+    arch, weights_name, head = trained
+    st.metric("Accuracy on the training pictures", f"{head.train_accuracy:.0%}")
+    upload = st.file_uploader("A new picture to classify", key="up_query")
+    if upload is not None:
+        picture = images.decode_image(upload.getvalue())
+        loaded = cache.loaded_model(arch, weights_name, device)
+        st.image(picture, width=160)
+        st.dataframe(
+            w.top_table(transfer.predict_with_head(loaded, head, picture, 3)), hide_index=True
+        )
+
+
+def run() -> None:
+    regimes()
+    st.header("2 · Few-shot: train only a new head")
+    device = w.device_picker("transfer_device")
+    tab1, tab2 = st.tabs(["Digits (offline demo)", "Your own pictures"])
+    with tab1:
+        few_shot_digits(device)
+    with tab2:
+        few_shot_uploads(device)
+
+
+try:
+    run()
+except ExplorerError as exc:
+    st.error(str(exc))

@@ -1,0 +1,153 @@
+"""Widgets shared by the Predict, Ensembles and Transfer learning pages (issue 6)."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from explorer import devices, digits, images, weights
+from explorer.errors import ExplorerError
+
+RANDOM_CHOICE = "random weights (predictions are meaningless)"
+FILE_CHOICE = "my own weights file (.safetensors, .pt, .pth)"
+DIGIT_PREFIX = "handwritten digit #"
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "explorer-weights-uploads"
+
+
+def model_label(name: str) -> str:
+    if name == digits.WEIGHTS_NAME:
+        return "lenet5-digits — LeNet-5 trained on handwritten digits (shipped, offline)"
+    info = weights.find(name)
+    mark = "✓ cached" if info.cached else f"{info.size_mb:.0f} MB, not downloaded"
+    top1 = f", ImageNet top-1 {info.top1:.1f}%" if info.top1 is not None else ""
+    return f"{name} ({mark}{top1})"
+
+
+def device_picker(key: str) -> str:
+    options = ["auto", *devices.available_devices()]
+    choice = st.selectbox(
+        "Device",
+        options,
+        key=key,
+        format_func=lambda d: f"auto ({devices.pick_device('auto')})" if d == "auto" else d,
+        help="cuda > mps > cpu. On a GPU the model runs channels-last under autocast (bf16/fp16).",
+    )
+    return str(choice)
+
+
+def _save_upload(data: bytes, filename: str) -> str:
+    """A user's weights file on disk (named by its hash), so the model cache can key on it."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in weights.USER_SUFFIXES:
+        raise ExplorerError(f"{filename}: use one of {', '.join(weights.USER_SUFFIXES)}.")
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = UPLOAD_DIR / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+def weights_picker(arch: str, key: str) -> str | None:
+    """Which weights to use for `arch`: a name, a file path or "random"; None until usable."""
+    infos = weights.available(arch)
+    options = [i.name for i in infos] + [RANDOM_CHOICE, FILE_CHOICE]
+    choice = st.selectbox("Weights", options, key=key)
+    if choice == RANDOM_CHOICE:
+        return weights.RANDOM
+    if choice == FILE_CHOICE:
+        upload = st.file_uploader(
+            "Weights file",
+            type=["safetensors", "pt", "pth"],
+            key=f"{key}_file",
+            help="Loaded with safetensors or torch.load(weights_only=True): never unpickled.",
+        )
+        return None if upload is None else _save_upload(upload.getvalue(), upload.name)
+    info = next(i for i in infos if i.name == choice)
+    if info.cached:
+        return info.name
+    st.warning(f"{info.filename} (~{info.size_mb:.1f} MB) is not on this machine yet.")
+    if st.button(f"Download {info.filename}", key=f"{key}_download"):
+        bar = st.progress(0.0, text="Downloading…")
+
+        def progress(done: int, total: int) -> None:
+            if total:
+                bar.progress(
+                    min(done / total, 1.0), text=f"{done / 1e6:.1f} / {total / 1e6:.1f} MB"
+                )
+
+        try:
+            weights.download(info, progress)
+        except ExplorerError as exc:
+            st.error(str(exc))
+            return None
+        st.rerun()
+    st.caption(f"Without a network, copy the file to `{info.path}`, or choose random weights.")
+    return None
+
+
+def _sample_options() -> list[str]:
+    return [f"{DIGIT_PREFIX}{i}" for i in range(10)] + images.sample_names()
+
+
+def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
+    """An uploaded image (through explorer.images.decode_image) or a sample."""
+    source = st.radio("Image", ["sample", "upload"], horizontal=True, key=f"{key}_source")
+    if source == "upload":
+        upload = st.file_uploader(
+            "Your image",
+            type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
+            key=f"{key}_upload",
+        )
+        if upload is None:
+            return None
+        try:
+            return images.decode_image(upload.getvalue())
+        except ExplorerError as exc:
+            st.error(str(exc))
+            return None
+    options = _sample_options()
+    default = 0 if default_digit or not images.sample_names() else 10
+    name = st.selectbox("Sample", options, index=default, key=f"{key}_sample")
+    if str(name).startswith(DIGIT_PREFIX):
+        picture, label = digits.sample_photo(int(str(name).removeprefix(DIGIT_PREFIX)))
+        st.caption(f"A held-out digit (label {label}) drawn as dark ink on light paper.")
+        return picture
+    return images.load_sample(str(name))
+
+
+def random_warning(is_random: bool) -> None:
+    if is_random:
+        st.warning(f"⚠️ {weights.RANDOM_LABEL}.")
+
+
+def top_table(top: Any) -> list[dict[str, Any]]:
+    return [
+        {"rank": r, "class": t.label, "index": t.index, "probability": f"{t.probability:.2%}"}
+        for r, t in enumerate(top, 1)
+    ]
+
+
+def top_chart(top: Any, title: str = "") -> go.Figure:
+    labels = [t.label for t in top][::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=[t.probability for t in top][::-1],
+            y=labels,
+            orientation="h",
+            text=[f"{t.probability:.1%}" for t in top][::-1],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(
+        title=title or None,
+        height=60 + 32 * len(labels),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"range": [0, 1], "tickformat": ".0%"},
+    )
+    return fig
