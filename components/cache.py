@@ -95,3 +95,33 @@ def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
     )
     return _diagram.to_dot(graph)
 
+# --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
+from typing import Any  # noqa: E402
+
+from explorer import transfer as _transfer  # noqa: E402
+from explorer import weights as _weights  # noqa: E402
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model and its weights…")
+def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> _weights.LoadedModel:
+    """A model ready for inference, shared by all sessions (weights: name, file path, random)."""
+    return _weights.load(arch, weights, device=device)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def freeze_plan(arch: str, k: int, num_classes: int | None = None) -> _transfer.FreezePlan:
+    return _transfer.freeze_plan(arch, k, num_classes)
+
+
+@st.cache_data(max_entries=4, show_spinner="Computing the frozen backbone's features once…")
+def digits_features(device: str = "auto") -> tuple[Any, Any, Any, Any]:
+    return _transfer.digits_features(loaded_model("lenet5-digits", "DEFAULT", device))
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing the frozen backbone's features…")
+def upload_features(arch: str, weights: str, device: str, images: tuple[bytes, ...]) -> Any:
+    """Backbone features of uploaded images (keyed by their bytes: computed once per image set)."""
+    from explorer.images import decode_image
+
+    pictures = [decode_image(b) for b in images]
+    return _transfer.image_features(loaded_model(arch, weights, device), pictures)
