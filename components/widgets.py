@@ -26,13 +26,18 @@ def family_options() -> dict[str, list[str]]:
 
 
 def label_of(name: str) -> str:
-    """'resnet50 — ResNet-50 (torchvision)' for select boxes."""
+    """'vgg16-paper — VGG-16 (configuration D)'; torchvision titles that repeat the name are
+    shortened to 'resnet50 (torchvision)'."""
     try:
         spec = explorer.get(name)
     except explorer.ExplorerError:
         return name
-    title = spec.title if spec.title and spec.title != name else ""
-    return f"{name} — {title}" if title else name
+    title = spec.title or ""
+    if not title or title == name:
+        return name
+    if title.startswith(name):
+        return f"{name}{title[len(name) :]}"
+    return f"{name} — {title}"
 
 
 def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
@@ -172,14 +177,26 @@ def layer_rows(
 
 
 TABLE_CONFIG = {
+    "Layer": st.column_config.TextColumn(width=150),
+    "Type": st.column_config.TextColumn(width=130),
+    "Output n_H×n_W×n_C": st.column_config.TextColumn(width=125),
     "Params": st.column_config.NumberColumn(
-        format="localized", help="parameters of this layer (and everything inside it)"
+        format="localized", width=100, help="parameters of this layer (and everything inside it)"
     ),
-    "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates"),
+    "MACs": st.column_config.NumberColumn(
+        format="localized", width=125, help="multiply-accumulates"
+    ),
     "Share of MACs %": st.column_config.ProgressColumn(
-        format="%.1f%%", min_value=0, max_value=100, help="this layer's share of all MACs"
+        format="%.1f%%",
+        min_value=0,
+        max_value=100,
+        width=105,
+        help="this layer's share of all MACs",
     ),
-    "Output size ⌊(n + 2p − f)/s⌋ + 1": st.column_config.TextColumn(width="large"),
+    "Receptive field": st.column_config.TextColumn(
+        width=110, help="input pixels (along n_H) that one output value can see"
+    ),
+    "Output size ⌊(n + 2p − f)/s⌋ + 1": st.column_config.TextColumn(width=210),
 }
 
 
@@ -228,6 +245,9 @@ def published_rows(spec: ArchSpec, trace: Trace) -> list[dict[str, str]]:
             continue
         row(f"{m.name} params", record.params, m.params, m.params_tolerance, m.note)
         row(f"{m.name} MACs", record.macs, m.macs, m.macs_tolerance, m.note)
+    if not any(r["Note"] for r in rows):
+        for r in rows:
+            del r["Note"]
     return rows
 
 
@@ -267,7 +287,10 @@ def shape_chart(trace: Trace) -> go.Figure:
         if r.calls > 0 and len(r.output_shape) == 4 and ("Conv" in r.type or "Pool" in r.type)
     ]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    x = [r.name for r in points]
+    # Long networks: number the layers (names in the hover) so the axis stays readable.
+    x: list[Any] = (
+        [r.name for r in points] if len(points) <= 30 else list(range(1, len(points) + 1))
+    )
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -307,7 +330,13 @@ def shape_chart(trace: Trace) -> go.Figure:
         xaxis_title="conv / pool layer",
     )
     fig.update_yaxes(title_text="n_H, n_W (pixels)", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text="n_C (channels)", secondary_y=True, rangemode="tozero")
+    fig.update_yaxes(
+        title_text="n_C (channels)",
+        secondary_y=True,
+        rangemode="tozero",
+        showgrid=False,
+        tickmode="auto",
+    )
     return fig
 
 
@@ -327,3 +356,21 @@ def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def matrix_html(matrix: Sequence[Sequence[float]], caption: str) -> str:
+    """A small numeric matrix as a compact HTML grid (the lecture's 6×6 examples)."""
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f"<td style='border:1px solid #bbb;padding:2px 8px;text-align:right'>{v:g}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in matrix
+    )
+    return (
+        "<table style='display:inline-table;border-collapse:collapse;vertical-align:middle;"
+        f"font-family:monospace'><caption style='caption-side:bottom'>{caption}</caption>"
+        f"{cells}</table>"
+    )

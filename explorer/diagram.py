@@ -48,6 +48,9 @@ KIND_NAMES: dict[str, str] = {
 }
 
 
+_ACT_NAMES = {"relu": "ReLU", "relu_": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU"}
+
+
 def dot_available() -> bool:
     return shutil.which("dot") is not None
 
@@ -97,7 +100,10 @@ def _label(node: GraphNode, show_shapes: bool) -> str:
         return f"output\n{lecture_shape(node.output_shape)}" if node.output_shapes else "output"
     if node.kind in ("add", "mul"):
         return "+" if node.kind == "add" else "×"
-    lines = [describe(node)]
+    what = describe(node)
+    if node.folded:
+        what += "".join(f" + {_ACT_NAMES.get(t, t)}" for t in node.folded)
+    lines = [what]
     # Activations, norms and dropout say what they are; their path is in the tooltip.
     if node.kind not in ("concat", "flatten", "op", "act", "norm", "dropout") and node.name:
         lines.insert(0, node.name if node.call == 1 else f"{node.name} (again)")
@@ -108,6 +114,8 @@ def _label(node: GraphNode, show_shapes: bool) -> str:
 
 def tooltip(node: GraphNode) -> str:
     parts = [node.name or node.type, f"type: {node.type}"]
+    if node.folded:
+        parts.append("followed by: " + ", ".join(_ACT_NAMES.get(t, t) for t in node.folded))
     if node.members:
         parts.append(f"{node.repeat} identical blocks: {', '.join(node.members)}")
     if node.output_shapes:

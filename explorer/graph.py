@@ -17,7 +17,7 @@ edges follow tensor identity. The recording is then *replayed* at any depth:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -152,6 +152,7 @@ class GraphNode:
     members: tuple[str, ...] = ()  # the module paths a collapsed box stands for
     hyper: dict[str, Any] = field(default_factory=dict)
     call: int = 1  # which call of a module used more than once (ResNet's shared ReLU)
+    folded: tuple[str, ...] = ()  # activations drawn inside this box ("ReLU")
 
     @property
     def output_shape(self) -> Shape:
@@ -382,9 +383,14 @@ def build_graph(
     depth: int = 1,
     *,
     collapse: bool = True,
+    fold_activations: bool = True,
     macs: Mapping[str, int] | None = None,
 ) -> DataFlowGraph:
-    """Replay a recording at `depth`; `macs` maps module paths to multiply-accumulates."""
+    """Replay a recording at `depth`; `macs` maps module paths to multiply-accumulates.
+
+    `fold_activations` draws an activation that only follows one layer inside that layer's
+    box ("3×3 conv, 128 + ReLU"), as the lecture's figures do.
+    """
     macs = macs or {}
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
@@ -495,7 +501,43 @@ def build_graph(
     )
     if collapse:
         graph = _collapse(graph, rec, macs)
+    if fold_activations:
+        graph = _fold_activations(graph)
     return graph
+
+
+_FOLD_INTO = ("conv", "norm", "linear", "pool", "block", "attention")
+
+
+def _fold_activations(graph: DataFlowGraph) -> DataFlowGraph:
+    nodes = {n.id: n for n in graph.nodes}
+    edges = list(graph.edges)
+    removed: set[str] = set()
+    for act in graph.nodes:
+        if act.kind != "act" or act.repeat > 1:
+            continue
+        into = [e for e in edges if e.dst == act.id]
+        if len(into) != 1:
+            continue
+        src = nodes[into[0].src]
+        if src.kind not in _FOLD_INTO or src.id in removed:
+            continue
+        if [e.dst for e in edges if e.src == src.id] != [act.id]:
+            continue  # the layer's output also goes elsewhere: keep the activation visible
+        nodes[src.id] = replace(
+            src, folded=(*src.folded, act.type), output_shapes=act.output_shapes
+        )
+        removed.add(act.id)
+        edges = [
+            GraphEdge(src.id, e.dst, e.shape) if e.src == act.id else e
+            for e in edges
+            if e.dst != act.id
+        ]
+    return replace(
+        graph,
+        nodes=tuple(nodes[n.id] for n in graph.nodes if n.id not in removed),
+        edges=tuple(edges),
+    )
 
 
 def _op_hyper(ev: Event) -> dict[str, Any]:

@@ -99,10 +99,11 @@ def _shrinks_to_1(ev: Event) -> bool:
 
 
 def describe(rf: int | None, input_size: int) -> str:
-    """'11×11', 'whole input' for GLOBAL or a field at least as large as the input."""
+    """'11×11'; 'whole input' for GLOBAL; 'all (435×435)' for a field at least the input's size."""
     if rf is None:
         return ""
     if rf == GLOBAL:
         return "whole input"
-    note = " (≥ input)" if rf >= input_size else ""
-    return f"{rf}×{rf}{note}"
+    if rf >= input_size:
+        return f"all ({rf}×{rf})"
+    return f"{rf}×{rf}"

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from components import cache
+from components import cache, widgets
 from explorer.layer_math import (
     LECTURE_6X6,
     BottleneckComparison,
@@ -51,7 +51,8 @@ with left:
 with right:
     st.markdown(f"**Bottleneck:** 1×1 conv to {b} channels, then the {f}×{f} conv")
     st.markdown(
-        f"`{cmp.reduce.formula}`  \n+ `{cmp.expand.formula}`  \n= **{commas(cmp.bottleneck_macs)}**"
+        f"1×1 reduce: `{cmp.reduce.formula}`  \n{f}×{f} conv: `{cmp.expand.formula}`  \n"
+        f"total: **{commas(cmp.bottleneck_macs)}**"
     )
     st.metric("Bottleneck MACs", commas(cmp.bottleneck_macs), help=short(cmp.bottleneck_macs))
 
@@ -112,13 +113,12 @@ with one:
     st.markdown("**One channel:** 6×6×1 ∗ 1×1×1 just multiplies every pixel by one number.")
     weight = st.number_input("The 1×1 filter's value", -10.0, 10.0, 2.0, 0.5, key="cost_weight")
     result = conv1x1_single_channel(LECTURE_6X6, weight)
-    a, op, r = st.columns([5, 1, 5])
-    a.dataframe([list(row) for row in LECTURE_6X6], hide_index=True, key="cost_6x6_in")
-    op.markdown(
-        f"<div style='font-size:1.4rem;padding-top:4rem'>∗&nbsp;{weight:g}</div>",
+    st.markdown(
+        widgets.matrix_html(LECTURE_6X6, "6×6×1 input")
+        + f"<span style='font-size:1.6rem;margin:0 0.8rem'>∗ {weight:g} =</span>"
+        + widgets.matrix_html(result, "6×6×1 output"),
         unsafe_allow_html=True,
     )
-    r.dataframe([[round(v, 3) for v in row] for row in result], hide_index=True, key="cost_6x6_out")
 with many:
     st.markdown(
         "**Many channels:** 6×6×32 ∗ 1×1×32: each filter takes a weighted sum of the 32 "
@@ -163,7 +163,7 @@ inc = tuple(
 )
 try:
     inc_t = cache.block_trace("inception_module_spec", inc)
-    inc_dot = cache.block_dot("inception_module_spec", inc, 2)
+    inc_dot = cache.block_dot("inception_module_spec", inc, 3)
 except (explorer.ExplorerError, ValueError) as exc:
     st.error(str(exc))
     st.stop()
