@@ -16,6 +16,7 @@ from explorer.trace import Trace
 def trace(arch: str, input_size: tuple[int, int, int] | None = None, batch_size: int = 1) -> Trace:
     return explorer.trace(arch, input_size=input_size, batch_size=batch_size)
 
+
 # --- Explore pages: data-flow graphs, diagrams, receptive fields (issue 4) ------------------
 from explorer import diagram as _diagram  # noqa: E402
 from explorer import graph as _graph  # noqa: E402
@@ -95,6 +96,7 @@ def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
     )
     return _diagram.to_dot(graph)
 
+
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
 from typing import Any  # noqa: E402
 
@@ -125,3 +127,91 @@ def upload_features(arch: str, weights: str, device: str, images: tuple[bytes, .
 
     pictures = [decode_image(b) for b in images]
     return _transfer.image_features(loaded_model(arch, weights, device), pictures)
+
+
+# --- Augmentation lab (issue 5) ---------------------------------------------------------------
+from PIL import Image as _PILImage  # noqa: E402
+
+from explorer import augment as _augment  # noqa: E402
+from explorer import images as _images  # noqa: E402
+
+AUGMENT_MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the image…")
+def lab_image(kind: str, value: str | bytes) -> _PILImage.Image:
+    """("sample", name) or ("upload", bytes) -> RGB image, longer side ≤ 512; ImageError if bad."""
+    if kind == "sample":
+        image = _images.load_sample(str(value))
+    else:
+        image = _images.decode_image(bytes(value))
+    return _images.fit_within(image, AUGMENT_MAX_SIDE)
+
+
+@st.cache_data(max_entries=32, show_spinner="Augmenting…")
+def augment_grid(
+    kind: str, value: str | bytes, pipeline_json: str, n: int, seed: int, columns: int
+) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    """The grid of n seeded samples as PNG bytes, and each sample's (width, height)."""
+    samples = _augment.Pipeline.from_json(pipeline_json).samples(lab_image(kind, value), n, seed)
+    grid = _augment.grid_image(samples, columns, max_cell=AUGMENT_MAX_SIDE)
+    sizes = tuple((int(s.shape[-1]), int(s.shape[-2])) for s in samples)
+    return _images.to_png_bytes(grid, compress_level=1), sizes
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def lab_image_eigen(kind: str, value: str | bytes) -> _augment.Eigen:
+    return _augment.image_eigen(lab_image(kind, value))
+
+
+@st.cache_data(max_entries=32, show_spinner="Mixing…")
+def mix_preview(
+    a: tuple[str, str | bytes], b: tuple[str, str | bytes], method: str, alpha: float, seed: int
+) -> tuple[bytes, float]:
+    """MixUp/CutMix of image a with image b: (PNG bytes, a's share of the soft label)."""
+    mixed = _augment.mix_preview(lab_image(*a), lab_image(*b), method=method, alpha=alpha,
+                                 seed=seed)
+    return _images.to_png_bytes(_augment.to_pil(mixed.image)), mixed.weight_a
+
+
+# --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
+from explorer import residual_experiment as _residual  # noqa: E402
+
+
+class ResidualNotRunYet(LookupError):
+    """No finished experiment with these settings yet (exceptions are never cached)."""
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def residual_experiment(
+    depths: tuple[int, ...], epochs: int, seed: int,
+    _finished: _residual.ExperimentResult | None = None,
+) -> _residual.ExperimentResult:
+    """Finished experiments, keyed by (depths, epochs, seed), shared by all sessions.
+
+    The page trains with a live chart outside the cache (st calls inside a cached function
+    would be replayed on every hit), then stores the result by passing it as `_finished`.
+    Without `_finished` a miss raises ResidualNotRunYet, so looking never trains or caches.
+    """
+    if _finished is None:
+        raise ResidualNotRunYet(f"{depths} {epochs} {seed}")
+    return _finished
+
+
+def residual_lookup(
+    depths: tuple[int, ...], epochs: int, seed: int
+) -> _residual.ExperimentResult | None:
+    try:
+        return residual_experiment(depths, epochs, seed)
+    except ResidualNotRunYet:
+        return None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def identity_demo(
+    in_features: int, out_features: int, zero_weight: bool, zero_bias: bool, nonnegative: bool
+) -> _residual.IdentityDemo:
+    return _residual.identity_demo(
+        in_features, out_features, zero_weight=zero_weight, zero_bias=zero_bias,
+        nonnegative_input=nonnegative,
+    )
