@@ -13,11 +13,13 @@ run inside `torch.random.fork_rng()` so the caller's global RNG state is left un
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,12 +35,32 @@ __all__ = [
     "IMAGENET_EIGVAL",
     "IMAGENET_EIGVEC",
     "PRESETS",
+    "Affine",
     "Augmentation",
+    "AutoAugment",
+    "CenterCrop",
+    "ColorShift",
     "Eigen",
+    "ElasticWarp",
+    "Grayscale",
+    "HorizontalFlip",
     "MixPreview",
+    "PCAColor",
     "PCAColorJitter",
+    "Pad",
     "ParamSpec",
+    "Perspective",
     "Pipeline",
+    "RandAugment",
+    "RandomCrop",
+    "RandomErasing",
+    "RandomResizedCrop",
+    "Resize",
+    "Rotation",
+    "ScaleJitter",
+    "Shear",
+    "TrivialAugment",
+    "VerticalFlip",
     "grid_image",
     "image_eigen",
     "imagenet_eigen",
@@ -46,8 +68,8 @@ __all__ = [
     "to_pil",
 ]
 
-# ImageNet RGB covariance eigen-decomposition for pixels in [0, 1], as used by fb.resnet.torch
-# (and torchvision's reference scripts of old) for the AlexNet paper's §4.1 "altering the
+# ImageNet RGB covariance eigen-decomposition for pixels in [0, 1], from fb.resnet.torch
+# (datasets/transforms.lua, "Lighting"), for the AlexNet paper's §4.1 "altering the
 # intensities of the RGB channels". Eigenvectors are the columns of IMAGENET_EIGVEC.
 IMAGENET_EIGVAL: tuple[float, float, float] = (0.2175, 0.0188, 0.0045)
 IMAGENET_EIGVEC: tuple[tuple[float, float, float], ...] = (
@@ -138,6 +160,14 @@ class Eigen:
     vectors: tuple[tuple[float, float, float], ...]
     source: str  # "ImageNet (fb.resnet.torch)" or "this image"
 
+    def offset_std(self, std: float) -> tuple[float, float, float]:
+        """Standard deviation of each channel's offset, in 0..255 units, for alpha ~ N(0, std²)."""
+        return tuple(  # type: ignore[return-value]
+            255.0 * std * math.sqrt(sum((self.vectors[i][j] * self.values[j]) ** 2
+                                        for j in range(3)))
+            for i in range(3)
+        )
+
     def shift(self, alpha: Sequence[float]) -> tuple[float, float, float]:
         """The RGB offset [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T for these alphas, in [0, 1] units."""
         return tuple(  # type: ignore[return-value]
@@ -154,7 +184,8 @@ def image_eigen(image: PIL.Image.Image | torch.Tensor) -> Eigen:
     tensor = _as_image_tensor(image)
     if tensor.shape[0] != 3:
         raise SpecError("PCA colour augmentation needs an RGB image.")
-    values, vectors = PCAColorJitter.eigen_of(tensor)
+    with _one_intra_op_thread():
+        values, vectors = PCAColorJitter.eigen_of(tensor)
     return Eigen(
         tuple(float(v) for v in values),  # type: ignore[arg-type]
         tuple(tuple(float(x) for x in row) for row in vectors.tolist()),  # type: ignore[misc]
@@ -726,7 +757,7 @@ class Pipeline:
             raise SpecError(f"Between 0 and 256 samples, please (not {n}).")
         transform = self.to_transform()
         out: list[torch.Tensor] = []
-        with torch.random.fork_rng(devices=[]):
+        with _one_intra_op_thread(), torch.random.fork_rng(devices=[]):
             for k in range(n):
                 torch.manual_seed(seed + k)
                 result = transform(image)
@@ -850,11 +881,28 @@ def to_pil(tensor: torch.Tensor) -> PIL.Image.Image:
 
 
 def grid_image(
-    images: Sequence[torch.Tensor], columns: int = 4, *, gap: int = 4, background: int = 255
+    images: Sequence[torch.Tensor],
+    columns: int = 4,
+    *,
+    gap: int = 4,
+    background: int = 255,
+    max_cell: int | None = None,
 ) -> PIL.Image.Image:
-    """Tile uint8 (3, H, W) tensors of any sizes into one picture, each centred in its cell."""
+    """Tile uint8 (3, H, W) tensors of any sizes into one picture, each centred in its cell.
+
+    With `max_cell`, tiles larger than max_cell×max_cell are shrunk (aspect kept) to fit.
+    """
     if not images:
         raise SpecError("There are no images to put in a grid.")
+    with _one_intra_op_thread():
+        return _grid(images, columns, gap, background, max_cell)
+
+
+def _grid(
+    images: Sequence[torch.Tensor], columns: int, gap: int, background: int, max_cell: int | None
+) -> PIL.Image.Image:
+    if max_cell is not None:
+        images = [_shrink(t.as_subclass(torch.Tensor), max_cell) for t in images]
     columns = max(1, min(columns, len(images)))
     rows = math.ceil(len(images) / columns)
     cell_h = max(int(t.shape[-2]) for t in images)
@@ -871,6 +919,35 @@ def grid_image(
         left = (i % columns) * (cell_w + gap) + (cell_w - w) // 2
         canvas[:, top:top + h, left:left + w] = tile
     return to_pil(canvas)
+
+
+def _shrink(tile: torch.Tensor, max_side: int) -> torch.Tensor:
+    h, w = int(tile.shape[-2]), int(tile.shape[-1])
+    if max(h, w) <= max_side:
+        return tile
+    scale = max_side / max(h, w)
+    size = [max(1, round(h * scale)), max(1, round(w * scale))]
+    return v2.functional.resize(tile, size, antialias=True)
+
+
+_THREADS_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread() -> Iterator[None]:
+    """Run previews with one intra-op thread, restoring the previous setting afterwards.
+
+    A preview is many small operations on one image; on a busy 2-core machine OpenMP's thread
+    hand-offs made them 10-100× slower than one thread (see benchmarks/augment_speed.py). The
+    lock serialises previews from concurrent sessions so that the restore is never lost.
+    """
+    with _THREADS_LOCK:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -905,11 +982,12 @@ def mix_preview(
         raise SpecError(f"size must be in [8, 1024], not {size}.", token="size")
     prepare = v2.Compose([v2.ToImage(), v2.Resize(size, antialias=True), v2.CenterCrop(size),
                           v2.ToDtype(torch.float32, scale=True)])
-    batch = torch.stack([prepare(_as_image_tensor(image_a)), prepare(_as_image_tensor(image_b))])
     labels = torch.tensor([0, 1])
     mixer = v2.MixUp(alpha=alpha, num_classes=2) if method == "mixup" else v2.CutMix(
         alpha=alpha, num_classes=2)
-    with torch.random.fork_rng(devices=[]):
+    with _one_intra_op_thread(), torch.random.fork_rng(devices=[]):
+        batch = torch.stack([prepare(_as_image_tensor(image_a)),
+                             prepare(_as_image_tensor(image_b))])
         torch.manual_seed(seed)
         mixed, soft = mixer(batch, labels)
     # v2 mixes each sample with the batch rolled by one: row 0 is A mixed with B.

@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SAMPLES_DIR",
     "decode_image",
+    "fit_within",
     "load_sample",
     "sample_names",
     "sample_path",
@@ -89,7 +90,7 @@ def decode_image(
     Raises `ImageError` (a ValueError) for empty, oversized, corrupt or non-image input; the
     message names the problem ("This file is a PDF, not an image"). GIF, WebP and TIFF give
     their first frame. The returned image owns its pixels (no open file behind it) and its
-    `info` holds `source_format` and `source_mode`.
+    `info` holds `source_format`, `source_mode` and `source_size` (as stored, before EXIF).
     """
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
@@ -132,7 +133,7 @@ def decode_image(
         raise ImageError(
             f"The {fmt} image's colour mode {source_mode} cannot be converted ({exc})."
         ) from None
-    result.info = {"source_format": fmt, "source_mode": source_mode}
+    result.info = {"source_format": fmt, "source_mode": source_mode, "source_size": (width, height)}
     return result
 
 
@@ -301,3 +302,18 @@ def to_png_bytes(image: Image.Image, **save_options: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", **save_options)
     return buffer.getvalue()
+
+
+def fit_within(image: Image.Image, max_side: int) -> Image.Image:
+    """The image shrunk (aspect kept, Lanczos) so that neither side exceeds max_side pixels,
+    with its previous size in `info["unshrunk_size"]`; the same image when it already fits."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be positive, not {max_side}")
+    width, height = image.size
+    if max(width, height) <= max_side:
+        return image
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    resized.info = {**image.info, "unshrunk_size": (width, height)}
+    return resized
