@@ -211,8 +211,8 @@ class ExperimentConfig:
     depths: tuple[int, ...] = DEFAULT_DEPTHS
     epochs: int = 10
     seed: int = 0
-    batch_size: int = 64
-    lr: float = 0.05
+    batch_size: int = 128
+    lr: float = 0.1
     momentum: float = 0.9
     widths: tuple[int, int, int] = (8, 16, 32)
     train_size: int = 1200

@@ -1,0 +1,93 @@
+"""`explorer experiment residual`: train plain and residual networks of several depths."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from explorer.residual_experiment import (
+    DEFAULT_DEPTHS,
+    EpochMetrics,
+    ExperimentConfig,
+    ExperimentResult,
+    RunId,
+    run_experiment,
+)
+
+NAME = "experiment"
+HELP = "run a small training experiment (residual: plain vs residual networks on digits)"
+
+_DEFAULTS = ExperimentConfig()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=["residual"], help="which experiment")
+    parser.add_argument(
+        "--depths", type=int, nargs="+", default=list(DEFAULT_DEPTHS),
+        help="network depths, each 6n+2 (8 14 20 32 44 56 ...)",
+    )
+    parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
+    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="SGD learning rate")
+    parser.add_argument(
+        "--threads", type=int, default=_DEFAULTS.threads, help="CPU threads for torch (1 or 2)"
+    )
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = ExperimentConfig(
+        depths=tuple(args.depths),
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        threads=max(1, min(2, args.threads)),
+    )
+
+    def progress(run_id: RunId, epoch: int, m: EpochMetrics) -> bool:
+        if not args.quiet:
+            print(
+                f"{run_id.label:>12}  epoch {epoch:>3}/{config.epochs}  "
+                f"loss {m.train_loss:.4f}  error {100 * m.train_error:5.1f}%  "
+                f"({m.seconds:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return True
+
+    result = run_experiment(config, progress)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def format_table(result: ExperimentResult) -> str:
+    """Per-epoch training error and loss, one column per network, then a final summary."""
+    labels = [r.label for r in result.runs]
+    width = max(12, *(len(label) + 2 for label in labels))
+    head = "epoch" + "".join(f"{label:>{width}}" for label in labels)
+    lines = []
+    epochs = max(len(r.epochs) for r in result.runs)
+    for title, key, scale, fmt in (
+        ("Training error (%)", "train_error", 100.0, "{:.1f}"),
+        ("Training loss", "train_loss", 1.0, "{:.4f}"),
+    ):
+        lines += [title, head]
+        for e in range(epochs):
+            cells = []
+            for r in result.runs:
+                values = getattr(r, key)
+                text = fmt.format(scale * values[e]) if e < len(values) else "-"
+                cells.append(f"{text:>{width}}")
+            lines.append(f"{e + 1:>5}" + "".join(cells))
+        lines.append("")
+    lines.append("Final training error: " + ", ".join(
+        f"{r.label} {100 * r.train_error[-1]:.1f}%" for r in result.runs if r.epochs
+    ))
+    return "\n".join(lines)
