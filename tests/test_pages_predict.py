@@ -1,0 +1,81 @@
+"""AppTest: the Predict, Ensembles and Transfer learning pages, driven like a student would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import digits
+
+PAGES = Path(__file__).resolve().parents[1] / "components" / "pages"
+
+
+def _page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120)
+
+
+def test_predict_page_classifies_a_digit_and_shows_ten_crops() -> None:
+    at = _page("predict").run()
+    assert not at.exception and not at.error
+    _, label = digits.sample_photo(0)
+    assert at.subheader[0].value.startswith(f"{label} — ")
+    assert [m.label for m in at.metric] == ["Device", "Forward pass", "Preprocessing"]
+    assert at.metric[0].value == "cpu"
+    assert not at.warning  # trained weights: no random-weights label
+
+    at.toggle(key="predict_ten_crop").set_value(True).run()
+    assert not at.exception
+    assert any("Ten crops" in m.value for m in at.markdown)
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert len(captions) == 11  # the input and the ten crops
+    positions = [c.split(":")[0] for c in captions[1:]]
+    assert positions[0] == "top-left" and positions[4] == "centre"
+    assert positions[9] == "flipped centre"
+
+
+def test_predict_page_labels_random_weights() -> None:
+    at = _page("predict").run()
+    at.selectbox(key="predict_weights").set_value("random weights (predictions are meaningless)")
+    at.run()
+    assert not at.exception
+    assert any("predictions are meaningless" in w.value for w in at.warning)
+
+
+def test_predict_page_missing_imagenet_weights_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    at = _page("predict").run()
+    at.selectbox(key="predict_model").set_value("resnet18").run()
+    assert not at.exception
+    assert any("resnet18-f37072fd.pth" in w.value for w in at.warning)
+    assert any(str(tmp_path) in c.value for c in at.caption)
+    assert at.button(key="predict_weights_download")
+
+
+def test_ensemble_page_averages() -> None:
+    at = _page("ensemble").run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("Ensemble: ")
+    assert [m.label for m in at.metric] == ["Members", "Agreement", "Total latency"]
+
+
+def test_transfer_page_regimes_and_few_shot_head() -> None:
+    at = _page("transfer").run()
+    assert not at.exception and not at.error
+    head_only = at.metric[0].value
+    assert head_only == "1,539"  # resnet18's new 3-way head: 512 × 3 + 3
+    at.slider(key="transfer_k").set_value(0).run()
+    assert at.metric[0].value == "11,178,051" and at.metric[1].value == "0"
+    assert "fine-tune everything" in at.info[0].value
+
+    at.slider(key="fs_shots").set_value(5)
+    at.slider(key="fs_steps").set_value(100)
+    at.button(key="fs_train").click().run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Held-out accuracy, 5 per digit (50 images)" in labels
+    acc = at.metric[labels.index("Held-out accuracy, 5 per digit (50 images)")].value
+    assert float(acc.rstrip("%")) >= 85
