@@ -1,6 +1,211 @@
-"""residual page (placeholder until its issue lands)."""
+"""Why ResNets work: plain vs residual networks trained live, and the identity argument."""
+
+from __future__ import annotations
+
+import json
 
 import streamlit as st
 
-st.title("residual")
-st.info("This page is being built.")
+from components import cache
+from components.residual_charts import (
+    curves_figure,
+    gradients_figure,
+    identity_figure,
+    summary_rows,
+)
+from explorer.errors import ExplorerError
+from explorer.residual_experiment import (
+    DEFAULT_DEPTHS,
+    SUPPORTED_DEPTHS,
+    EpochMetrics,
+    ExperimentConfig,
+    ExperimentResult,
+    RunId,
+    RunResult,
+    run_experiment,
+)
+
+MAX_PAGE_EPOCHS = 40
+PARTIAL = "residual_partial"  # session key: the runs finished before a Cancel
+CANCELLED = "residual_cancelled"  # session key: set by the Cancel button's callback
+
+st.title("Why ResNets work")
+st.markdown(
+    "In theory a deeper network can only do better on its training set: the extra layers "
+    "could just copy their input. In reality, **plain** deep networks train *worse* as they "
+    "get deeper, while **residual** networks (He et al. 2015) keep improving. Train both "
+    "here, on the 8×8 handwritten digits that ship with scikit-learn, and see it yourself."
+)
+
+# --- 1. The experiment -------------------------------------------------------------------
+st.header("1 · Plain vs residual, trained on your CPU")
+with st.expander("The networks", expanded=False):
+    st.markdown(
+        "The CIFAR networks of the paper (§4.2), sized for 8×8 digits: a 3×3 convolution, then "
+        "three stages of 2n 3×3 convolutions with 8, 16 and 32 filters on 8×8, 4×4 and 2×2 "
+        "feature maps, BatchNorm after every convolution, global average pooling and a 10-way "
+        "fully connected layer: **6n + 2 weighted layers** (n = 1, 3, 9 → 8, 20, 56). "
+        "The residual network adds the block's input before its last ReLU, "
+        "a[l+2] = ReLU(z[l+2] + a[l]); where the shape changes, the shortcut subsamples and "
+        "pads the new channels with zeros (the paper's option A, no parameters). So both "
+        "twins have exactly the same weights, start from the same random values (same seed) "
+        "and see the same mini-batches: **the shortcut is the only difference**. "
+        "Training: SGD, momentum 0.9, learning rate 0.1 (as in the paper), no weight decay, "
+        "batch 128, 1,200 training images (the other 597 give the test error)."
+    )
+
+c1, c2, c3 = st.columns([3, 1, 1])
+depths_chosen = c1.multiselect(
+    "Depths (weighted layers, 6n+2)", SUPPORTED_DEPTHS, default=list(DEFAULT_DEPTHS),
+    key="residual_depths",
+)
+epochs = int(c2.number_input("Epochs", 1, MAX_PAGE_EPOCHS, 10, key="residual_epochs"))
+seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="residual_seed"))
+depths = tuple(sorted(int(d) for d in depths_chosen))
+run_clicked = st.button(
+    "Run the experiment", type="primary", key="residual_run", disabled=not depths
+)
+if not depths:
+    st.info("Choose at least one depth.")
+
+
+def _partial_result(
+    config: ExperimentConfig, partial: dict[RunId, list[EpochMetrics]]
+) -> ExperimentResult:
+    runs = tuple(
+        RunResult(run.depth, run.kind, 0, tuple(history), (), (), False)
+        for run, history in partial.items()
+    )
+    return ExperimentResult(config, runs, cancelled=True)
+
+
+def _mark_cancelled() -> None:
+    st.session_state[CANCELLED] = True
+
+
+def _train_live(config: ExperimentConfig) -> ExperimentResult:
+    """Train with a progress bar and a live chart. Cancel reruns the page, which stops the
+    training at the end of the current epoch (Streamlit interrupts at the next update)."""
+    st.button("Cancel", key="residual_cancel", on_click=_mark_cancelled)
+    bar = st.progress(0.0, text="Starting…")
+    chart = st.empty()
+    partial: dict[RunId, list[EpochMetrics]] = {}
+    total = len(config.run_ids) * config.epochs
+
+    def progress(run: RunId, epoch: int, metrics: EpochMetrics) -> bool:
+        partial.setdefault(run, []).append(metrics)
+        st.session_state[PARTIAL] = _partial_result(config, partial)
+        done = sum(len(h) for h in partial.values())
+        bar.progress(
+            done / total,
+            text=f"{run.label}: epoch {epoch}/{config.epochs}, training error "
+            f"{100 * metrics.train_error:.1f}%, loss {metrics.train_loss:.3f}",
+        )
+        figure = curves_figure(_partial_result(config, partial).runs, config.epochs)
+        chart.plotly_chart(figure, key=f"residual_live_{done}")
+        return True
+
+    result = run_experiment(config, progress)
+    bar.empty()
+    chart.empty()
+    st.session_state.pop(PARTIAL, None)
+    return result
+
+
+def _show(result: ExperimentResult) -> None:
+    runs = result.runs
+    st.plotly_chart(curves_figure(runs, result.config.epochs), key="residual_curves")
+    st.caption(
+        "Dashed: plain, solid: residual; one colour per depth. Training loss and error are "
+        "averaged over each epoch's mini-batches, as in the paper's training curves."
+    )
+    rows = summary_rows(runs)
+    if rows:
+        st.dataframe(rows, hide_index=True, key="residual_summary")
+    if result.cancelled:
+        return
+    st.subheader("Gradient flow at the first step")
+    st.plotly_chart(gradients_figure(runs), key="residual_gradients")
+    st.caption(
+        "‖∂L/∂W‖ of each convolution and the final fully connected layer after the first "
+        "mini-batch, before any update (log scale). In a plain network the gradient must "
+        "pass through every layer on its way back; in the residual twin each shortcut hands "
+        "it to earlier layers unchanged. With BatchNorm the plain stack's gradients do not "
+        "simply vanish: they swing by orders of magnitude from layer to layer, which makes "
+        "the deep plain network hard to optimise."
+    )
+    st.download_button(
+        "Download the numbers (JSON)", json.dumps(result.to_dict(), indent=2),
+        file_name=f"residual-{'-'.join(map(str, result.config.depths))}-"
+        f"e{result.config.epochs}-s{result.config.seed}.json",
+        mime="application/json", key="residual_download",
+    )
+
+
+try:
+    result = cache.residual_lookup(depths, epochs, seed) if depths else None
+    cancelled_partial = st.session_state.pop(PARTIAL, None)
+    if st.session_state.pop(CANCELLED, False) and cancelled_partial is not None:
+        st.warning("Training cancelled. The epochs finished so far:")
+        _show(cancelled_partial)
+    elif cancelled_partial is not None and result is None:
+        st.info("Training stopped because a setting changed. Press **Run the experiment** "
+                "to start again.")
+    elif result is not None:
+        if run_clicked:
+            st.success("Already trained with these settings: here are the cached results.")
+        _show(result)
+    elif run_clicked:
+        config = ExperimentConfig(depths=depths, epochs=epochs, seed=seed)
+        result = _train_live(config)
+        if not result.cancelled:
+            cache.residual_experiment(depths, epochs, seed, _finished=result)
+        st.success(f"Trained {len(result.runs)} networks in {result.seconds:.0f} s "
+                   "(cached: these settings show at once next time).")
+        _show(result)
+    elif depths:
+        st.info(
+            "Press **Run the experiment**. 8, 20 and 56 layers for 10 epochs take about "
+            "a minute on two CPU cores; results are cached, so a re-visit is instant."
+        )
+except ExplorerError as exc:
+    st.error(str(exc))
+
+# --- 2. The identity argument ------------------------------------------------------------
+st.header("2 · The identity argument")
+st.markdown(
+    "A residual block computes a[l+2] = ReLU(z[l+2] + a[l]) with z[l+2] = W[l+2] a[l+1] + "
+    "b[l+2]. If weight decay (or training) drives W[l+2] and b[l+2] to zero, then "
+    "z[l+2] = 0 and a[l+2] = ReLU(a[l]) = a[l], because a[l] is itself the output of a ReLU "
+    "and so never negative. The identity function is therefore *easy* for a residual block to "
+    "learn, so adding blocks does not hurt: at worst they copy their input, and anything "
+    "better they learn is a bonus. A plain layer has to learn the identity from scratch, "
+    "which is hard. When the shapes differ, a matrix W_s maps a[l] to the new size and the "
+    "same argument gives a[l+2] = ReLU(W_s a[l])."
+)
+shape = st.radio(
+    "Block", ["same", "projection"], horizontal=True, key="residual_block_shape",
+    format_func=lambda s: "Same shape: a[l] and a[l+2] ∈ ℝ²⁵⁶" if s == "same"
+    else "Shapes change: a[l] ∈ ℝ¹²⁸, a[l+2] ∈ ℝ²⁵⁶, W_s is 256×128",
+)
+t1, t2, t3 = st.columns(3)
+zero_w = t1.toggle("Set W[l+2] = 0", value=True, key="residual_zero_w")
+zero_b = t2.toggle("Set b[l+2] = 0", value=True, key="residual_zero_b")
+nonneg = t3.toggle("a[l] ≥ 0 (it comes out of a ReLU)", value=True, key="residual_nonneg")
+try:
+    demo = cache.identity_demo(128 if shape == "projection" else 256, 256, zero_w, zero_b, nonneg)
+    m1, m2 = st.columns(2)
+    m1.metric(f"max |a[l+2] − {demo.expected_label}|", f"{demo.max_abs_difference:.6g}")
+    m2.metric("bit-for-bit equal (torch.equal)", "yes" if demo.exact else "no")
+    if demo.exact:
+        st.success(f"a[l+2] = {demo.expected_label} exactly: every one of the "
+                   f"{demo.out_features} outputs equals its target, difference 0.")
+    elif not nonneg and zero_w and zero_b:
+        st.warning("The negative entries of a[l] are cut to 0 by the last ReLU: the identity "
+                   "needs a[l] ≥ 0, which holds inside a network because a[l] is a ReLU output.")
+    else:
+        st.warning(f"With {'W[l+2]' if not zero_w else 'b[l+2]'} not zero, z[l+2] ≠ 0 and "
+                   f"the block no longer returns {demo.expected_label}.")
+    st.plotly_chart(identity_figure(demo), key="residual_identity_chart")
+except ExplorerError as exc:
+    st.error(str(exc))

@@ -1,0 +1,78 @@
+"""AppTest for the "Why ResNets work" page: a tiny experiment through the UI, the cache, the
+cancelled state and the identity demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from explorer.residual_experiment import EpochMetrics, ExperimentConfig, ExperimentResult, RunResult
+
+PAGE = str(Path(__file__).resolve().parents[1] / "components" / "pages" / "residual.py")
+TIMEOUT = 60
+
+
+def _page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+
+
+def _tiny(at: AppTest, seed: int) -> AppTest:
+    at.multiselect(key="residual_depths").set_value([8])
+    at.number_input(key="residual_epochs").set_value(1)
+    at.number_input(key="residual_seed").set_value(seed)
+    return at
+
+
+def test_page_loads_without_training() -> None:
+    at = _page().run()
+    assert not at.exception
+    assert at.title[0].value == "Why ResNets work"
+    assert any("Run the experiment" in i.value for i in at.info)
+    assert not at.dataframe  # nothing trained on a plain visit
+
+
+def test_tiny_experiment_through_the_ui_then_cached() -> None:
+    at = _tiny(_page().run(), seed=11)
+    at.button(key="residual_run").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Trained 2 networks") for s in at.success)
+    table = at.dataframe[0].value
+    assert list(table["network"]) == ["plain-8", "residual-8"]
+    assert list(table["epochs"]) == [1, 1]
+    assert len(at.get("plotly_chart")) == 3  # curves, gradient norms, identity demo
+    # A new session with the same settings shows the cached result without pressing Run.
+    again = _tiny(_page().run(), seed=11).run()
+    assert not again.exception
+    assert list(again.dataframe[0].value["training loss"]) == list(table["training loss"])
+    assert not any(s.value.startswith("Trained") for s in again.success)
+
+
+def test_cancelled_run_shows_the_finished_epochs() -> None:
+    config = ExperimentConfig(depths=(8, 20), epochs=3, seed=0)
+    done = tuple(EpochMetrics(e, 2.0 / e, 0.5 / e, 0.4, 0.1) for e in (1, 2))
+    partial = ExperimentResult(config, (RunResult(8, "plain", 0, done, (), (), False),), True)
+    at = _page()
+    at.session_state["residual_partial"] = partial
+    at.session_state["residual_cancelled"] = True
+    at.run()
+    assert not at.exception
+    assert any("cancelled" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table["network"]) == ["plain-8"] and list(table["epochs"]) == [2]
+
+
+def test_identity_demo_controls() -> None:
+    at = _page().run()
+    assert [m.value for m in at.metric] == ["0", "yes"]
+    at.toggle(key="residual_zero_w").set_value(False).run()
+    assert at.metric[1].value == "no" and float(at.metric[0].value) > 0
+    at.toggle(key="residual_zero_w").set_value(True)
+    at.toggle(key="residual_nonneg").set_value(False).run()
+    assert at.metric[1].value == "no"
+    assert any("a[l] ≥ 0" in w.value for w in at.warning)
+    at.toggle(key="residual_nonneg").set_value(True)
+    at.radio(key="residual_block_shape").set_value("projection").run()
+    assert not at.exception
+    assert "ReLU(W_s a[l])" in at.metric[0].label
+    assert [m.value for m in at.metric] == ["0", "yes"]
