@@ -10,22 +10,18 @@ import streamlit as st
 from components import cache
 from explorer.augment import (
     AUGMENTATIONS,
+    DEFAULT_PIPELINE,
     PRESETS,
     Augmentation,
-    ColorShift,
     Eigen,
-    HorizontalFlip,
     ParamSpec,
     PCAColor,
     Pipeline,
-    RandomResizedCrop,
     imagenet_eigen,
 )
 from explorer.errors import ExplorerError
 from explorer.images import sample_names
 
-DEFAULT_STEPS: tuple[Augmentation, ...] = (
-    RandomResizedCrop(), HorizontalFlip(), ColorShift(), PCAColor())
 DEFAULT_SAMPLE = "cat"
 ImageSource = tuple[str, Any]  # ("sample", name) or ("upload", bytes)
 
@@ -35,7 +31,7 @@ ImageSource = tuple[str, Any]  # ("sample", name) or ("upload", bytes)
 
 def _state() -> list[tuple[int, Augmentation]]:
     if "aug_steps" not in st.session_state:
-        _set_steps(DEFAULT_STEPS)
+        _set_steps(DEFAULT_PIPELINE.steps)
     steps: list[tuple[int, Augmentation]] = st.session_state["aug_steps"]
     return steps
 

@@ -1,0 +1,90 @@
+"""How long the Augmentation lab takes to render 16 samples of a 512×512 image.
+
+The issue's target: 16 samples of a 512×512 image in under a second on this machine. Prints,
+for the page's default pipeline, each preset and each single augmentation, the median time of
+`Pipeline.samples` (16 samples), of the grid + PNG encoding the page adds, and the ratio of the
+total to the 1-second target. Also compares running the previews on one intra-op thread (what
+`Pipeline.samples` does) with torch's default thread count.
+
+    .venv/bin/python benchmarks/augment_speed.py [--repeats 3] [--n 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from explorer.augment import AUGMENTATIONS, DEFAULT_PIPELINE, PRESETS, Pipeline, grid_image
+from explorer.images import load_sample, to_png_bytes
+
+TARGET_S = 1.0
+PAGE_DEFAULT = "page default (resized crop, flip, colour, PCA)"
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: kernels, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def default_threads_samples(pipeline: Pipeline, image: object, n: int) -> list[torch.Tensor]:
+    """Pipeline.samples without the one-thread context: torch's default intra-op threads."""
+    transform = pipeline.to_transform()
+    with torch.random.fork_rng(devices=[]):
+        out = []
+        for k in range(n):
+            torch.manual_seed(k)
+            out.append(transform(image))
+    return out
+
+
+def report(name: str, pipeline: Pipeline, image: object, n: int, repeats: int) -> float:
+    sample_s = median_time(lambda: pipeline.samples(image, n, seed=0), repeats)
+    samples = pipeline.samples(image, n, seed=0)
+    page_s = median_time(
+        lambda: to_png_bytes(grid_image(samples, 4, max_cell=512), compress_level=1), repeats)
+    total = sample_s + page_s
+    print(f"{name[:52]:52s} {sample_s * 1000:8.0f} {page_s * 1000:8.0f} {total * 1000:8.0f}"
+          f" {total / TARGET_S:6.2f}")
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=16)
+    args = parser.parse_args()
+
+    image = load_sample("astronaut")
+    assert image.size == (512, 512)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{args.n} samples of a 512×512 image; torch {torch.__version__}, "
+          f"{os.cpu_count()} CPUs, {torch.get_num_threads()} default intra-op threads, "
+          f"load average {load:.1f}; median of {args.repeats}")
+    print(f"{'pipeline':52s} {'samples':>8s} {'grid+png':>8s} {'total ms':>8s} {'/1 s':>6s}")
+    report(PAGE_DEFAULT, DEFAULT_PIPELINE, image, args.n, args.repeats)
+    for name, pipeline in PRESETS.items():
+        report(name, pipeline, image, args.n, args.repeats)
+    print("-- single steps (default parameters) --")
+    for kind, cls in AUGMENTATIONS.items():
+        report(kind, Pipeline((cls(),)), image, args.n, args.repeats)
+
+    print("-- one intra-op thread (as Pipeline.samples runs) vs torch's default --")
+    one = median_time(lambda: DEFAULT_PIPELINE.samples(image, args.n, seed=0), args.repeats)
+    default = median_time(lambda: default_threads_samples(DEFAULT_PIPELINE, image, args.n),
+                          args.repeats)
+    print(f"{PAGE_DEFAULT}: one thread {one * 1000:.0f} ms, default threads "
+          f"{default * 1000:.0f} ms, ratio default/one = {default / one:.2f}")
+
+
+if __name__ == "__main__":
+    main()
