@@ -254,14 +254,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            what = f" It refers to {found.group(1)}." if found else ""
             raise WeightsError(
                 f"{path.name} contains Python objects other than tensors, so it was not loaded "
-                f"(files are read with weights_only=True; arbitrary pickles can run code). {first}"
+                f"(files are read with weights_only=True: an arbitrary pickle can run code).{what}"
             ) from None
         except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
+            first = str(exc).split(". ")[0].strip().rstrip(".")
             raise WeightsError(
-                f"{path.name} is corrupt or not a PyTorch weights file ({exc})."
+                f"{path.name} is corrupt or not a PyTorch weights file ({first})."
             ) from None
     else:
         raise WeightsError(
