@@ -215,3 +215,16 @@ def identity_demo(
         in_features, out_features, zero_weight=zero_weight, zero_bias=zero_bias,
         nonnegative_input=nonnegative,
     )
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def layer_view(
+    arch: str, input_size: Size, batch_size: int, depth: int
+) -> tuple[list[dict[str, object]], dict[str, object], dict[str, object], dict[str, object]]:
+    """The Architecture page's layer table and its three charts (plotly dicts), built once."""
+    from components import widgets
+
+    t = trace(arch, input_size, batch_size)
+    rows = widgets.layer_rows(t, depth, receptive_fields(arch, input_size))
+    macs = widgets.bar_chart(rows, "MACs", "Multiply-accumulates per layer", "#1f78b4")
+    params = widgets.bar_chart(rows, "Params", "Parameters per layer", "#33a02c")
+    return rows, macs.to_dict(), params.to_dict(), widgets.shape_chart(t).to_dict()

@@ -101,8 +101,7 @@ depth = st.slider(
     disabled=max_depth <= 1,
     help="1 = top-level blocks; the deepest level lists every single layer.",
 )
-fields = cache.receptive_fields(name, input_size)
-table = widgets.layer_rows(trace, depth, fields)
+table, macs_chart, params_chart, shape_chart = cache.layer_view(name, input_size, batch, depth)
 widgets.layer_table(table, key="arch_layers")
 st.caption(
     "Output size of a conv/pool layer: ⌊(n + 2p − f)/s⌋ + 1 (n input size, p padding, "
@@ -110,22 +109,23 @@ st.caption(
 )
 
 left, right = st.columns(2)
-left.plotly_chart(
-    widgets.bar_chart(table, "MACs", "Multiply-accumulates per layer", "#1f78b4"),
-    key="arch_macs_chart",
-)
-right.plotly_chart(
-    widgets.bar_chart(table, "Params", "Parameters per layer", "#33a02c"), key="arch_params_chart"
-)
-st.plotly_chart(widgets.shape_chart(trace), key="arch_shape_chart")
+left.plotly_chart(macs_chart, key="arch_macs_chart")
+right.plotly_chart(params_chart, key="arch_params_chart")
+st.plotly_chart(shape_chart, key="arch_shape_chart")
 
 # --- downloads -----------------------------------------------------------------------------
 st.markdown("#### Downloads")
 stem = f"{name}_{input_size[1]}x{input_size[2]}"
 d = st.columns(5)
-d[0].download_button("Layer table (CSV)", widgets.rows_to_csv(table), f"{stem}.csv", "text/csv")
+# CSV and JSON are made when clicked (a classroom mostly does not download).
+d[0].download_button(
+    "Layer table (CSV)", lambda: widgets.rows_to_csv(table), f"{stem}.csv", "text/csv"
+)
 d[1].download_button(
-    "Trace (JSON)", json.dumps(trace.to_dict(), indent=1), f"{stem}.json", "application/json"
+    "Trace (JSON)",
+    lambda: json.dumps(trace.to_dict(), indent=1),
+    f"{stem}.json",
+    "application/json",
 )
 d[2].download_button("Diagram (DOT)", dot, f"{stem}.dot", "text/vnd.graphviz")
 if dot_available():
