@@ -389,3 +389,24 @@ def test_mixup_blends_and_cutmix_pastes_with_matching_labels():
     assert mix_preview(red, blue, seed=3).weight_a == mix.weight_a
     with pytest.raises(SpecError, match="mixup"):
         mix_preview(red, blue, method="blend")
+
+
+def test_previews_leave_the_thread_count_as_they_found_it():
+    before = torch.get_num_threads()
+    Pipeline((HorizontalFlip(),)).samples(pattern(), 2)
+    grid_image([pattern()])
+    assert torch.get_num_threads() == before
+
+
+def test_grid_shrinks_tiles_over_max_cell():
+    big = torch.zeros((3, 100, 50), dtype=torch.uint8)
+    assert grid_image([big, big], columns=2, gap=0, max_cell=40).size == (2 * 20, 40)
+    assert grid_image([big], max_cell=200).size == (50, 100)
+
+
+def test_offset_std_matches_the_formula():
+    eigen = imagenet_eigen()
+    red = 255 * 0.1 * math.sqrt(sum((eigen.vectors[0][j] * eigen.values[j]) ** 2
+                                    for j in range(3)))
+    assert math.isclose(eigen.offset_std(0.1)[0], red)
+    assert math.isclose(red, 3.17, abs_tol=0.005)  # what the page shows for ImageNet, σ = 0.1

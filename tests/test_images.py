@@ -275,3 +275,20 @@ def test_samples_are_shipped_small_and_licensed(repo_root):
 def test_unknown_sample_is_a_clear_error():
     with pytest.raises(ImageError, match=r"Unknown sample image 'dog'\. Available: "):
         load_sample("dog")
+
+
+def test_fit_within_shrinks_only_large_images_and_records_the_size():
+    from explorer.images import fit_within
+
+    wide = Image.new("RGB", (1024, 600), "red")
+    shrunk = fit_within(wide, 512)
+    assert shrunk.size == (512, 300) and shrunk.info["unshrunk_size"] == (1024, 600)
+    small = Image.new("RGB", (100, 80))
+    assert fit_within(small, 512) is small
+    with pytest.raises(ValueError):
+        fit_within(small, 0)
+
+
+def test_source_size_is_reported():
+    decoded = decode_image(encode(Image.new("RGB", (30, 20)), "PNG"))
+    assert decoded.info["source_size"] == (30, 20)

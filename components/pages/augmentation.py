@@ -89,16 +89,17 @@ def _param_widget(step_id: int, spec: ParamSpec, value: Any) -> Any:
 def _step_editor(position: int, step_id: int, step: Augmentation, count: int) -> Augmentation:
     """Controls for one step; returns the step with the values the sliders now hold."""
     with st.container(border=True):
-        head, up, down, drop = st.columns([6, 1, 1, 1], vertical_alignment="center")
         badge = "" if step.LECTURE else " · *beyond the lecture*"
-        head.markdown(f"**{position + 1}. {step.TITLE}**{badge}")
-        up.button("↑", key=f"aug_up{step_id}", on_click=_move_step, args=(step_id, -1),
-                  disabled=position == 0, help="Move up")
-        down.button("↓", key=f"aug_down{step_id}", on_click=_move_step, args=(step_id, 1),
-                    disabled=position == count - 1, help="Move down")
-        drop.button("✕", key=f"aug_del{step_id}", on_click=_remove_step, args=(step_id,),
-                    help="Remove this step")
+        st.markdown(f"**{position + 1}. {step.TITLE}**{badge}")
         st.caption(step.DESCRIPTION)
+        up, down, drop = st.columns(3, gap="small")
+        up.button("↑", key=f"aug_up{step_id}", on_click=_move_step, args=(step_id, -1),
+                  disabled=position == 0, help="Move this step earlier", width="stretch")
+        down.button("↓", key=f"aug_down{step_id}", on_click=_move_step, args=(step_id, 1),
+                    disabled=position == count - 1, help="Move this step later",
+                    width="stretch")
+        drop.button("✕", key=f"aug_del{step_id}", on_click=_remove_step, args=(step_id,),
+                    help="Remove this step", width="stretch")
         values = {spec.name: _param_widget(step_id, spec, getattr(step, spec.name))
                   for spec in step.params()}
         try:
@@ -140,8 +141,8 @@ def _pipeline_import() -> None:
     st.rerun()
 
 
-def _image_source() -> tuple[ImageSource, str] | None:
-    """The chosen image as a cache key, and its name; None (with st.error) for a bad upload."""
+def _image_source() -> tuple[ImageSource, str] | str:
+    """The chosen image as a cache key and its name, or why an upload cannot be used."""
     names = sample_names()
     st.subheader("Image")
     name = st.selectbox("Sample image", names, key="aug_sample",
@@ -153,8 +154,7 @@ def _image_source() -> tuple[ImageSource, str] | None:
     try:
         cache.lab_image(*source)
     except ExplorerError as exc:
-        st.error(f"Cannot use **{upload.name if upload else name}**: {exc}")
-        return None
+        return f"Cannot use **{upload.name if upload else name}**: {exc}"
     return source, (upload.name if upload else name)
 
 
@@ -253,7 +253,8 @@ def _mix_view(source: ImageSource, label: str) -> None:
     a, b, mixed = st.columns(3)
     a.image(cache.lab_image(*source), caption=f"A: {label}")
     b.image(cache.lab_image("sample", other), caption=f"B: {other}")
-    mixed.image(png, caption=f"label = {weight_a:.3f} × {label} + {1 - weight_a:.3f} × {other}")
+    mixed.image(png, caption=f"label = {weight_a:.3f} × {label} + {1 - weight_a:.3f} × {other} "
+                             "(both centre-cropped to 256×256 first)")
 
 
 def main() -> None:
@@ -263,8 +264,10 @@ def main() -> None:
     with st.sidebar:
         chosen = _image_source()
         pipeline = _pipeline_builder()
-    if chosen is None:
-        st.error("Choose a sample image or upload a JPEG, PNG, WebP, GIF, BMP or TIFF file.")
+    if isinstance(chosen, str):
+        st.error(chosen)
+        st.info("Remove the upload to go back to the sample, or upload a JPEG, PNG, WebP, GIF, "
+                "BMP or TIFF picture.")
         return
     source, label = chosen
     tab_samples, tab_pca, tab_mix = st.tabs(
