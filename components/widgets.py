@@ -177,26 +177,26 @@ def layer_rows(
 
 
 TABLE_CONFIG = {
-    "Layer": st.column_config.TextColumn(width=150),
-    "Type": st.column_config.TextColumn(width=130),
-    "Output n_H×n_W×n_C": st.column_config.TextColumn(width=125),
+    "Layer": st.column_config.TextColumn(width=130),
+    "Type": st.column_config.TextColumn(width=105),
+    "Output n_H×n_W×n_C": st.column_config.TextColumn(width=115),
     "Params": st.column_config.NumberColumn(
-        format="localized", width=100, help="parameters of this layer (and everything inside it)"
+        format="localized", width=85, help="parameters of this layer (and everything inside it)"
     ),
     "MACs": st.column_config.NumberColumn(
-        format="localized", width=125, help="multiply-accumulates"
+        format="localized", width=110, help="multiply-accumulates"
     ),
     "Share of MACs %": st.column_config.ProgressColumn(
         format="%.1f%%",
         min_value=0,
         max_value=100,
-        width=105,
+        width=95,
         help="this layer's share of all MACs",
     ),
     "Receptive field": st.column_config.TextColumn(
-        width=110, help="input pixels (along n_H) that one output value can see"
+        width=100, help="input pixels (along n_H) that one output value can see"
     ),
-    "Output size ⌊(n + 2p − f)/s⌋ + 1": st.column_config.TextColumn(width=210),
+    "Output size ⌊(n + 2p − f)/s⌋ + 1": st.column_config.TextColumn(width=200),
 }
 
 
@@ -324,11 +324,15 @@ def shape_chart(trace: Trace) -> go.Figure:
     fig.update_layout(
         title="n_H, n_W ↓ while n_C ↑ (after each conv / pool layer)",
         height=380,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis_type="category",
-        legend={"orientation": "h", "y": -0.25},
-        xaxis_title="conv / pool layer",
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        xaxis_type="category" if len(points) <= 30 else "linear",
+        legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        xaxis_title="conv / pool layers in forward order"
+        + ("" if len(points) <= 30 else " (numbered; hover for names)"),
+        hovermode="x unified",
     )
+    for line in fig.data:
+        line.hovertext = [r.name for r in points]
     fig.update_yaxes(title_text="n_H, n_W (pixels)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(
         title_text="n_C (channels)",
@@ -371,6 +375,7 @@ def matrix_html(matrix: Sequence[Sequence[float]], caption: str) -> str:
     )
     return (
         "<table style='display:inline-table;border-collapse:collapse;vertical-align:middle;"
-        f"font-family:monospace'><caption style='caption-side:bottom'>{caption}</caption>"
+        "font-family:monospace;font-size:0.9rem'>"
+        f"<caption style='caption-side:bottom'>{caption}</caption>"
         f"{cells}</table>"
     )

@@ -114,9 +114,11 @@ with one:
     weight = st.number_input("The 1×1 filter's value", -10.0, 10.0, 2.0, 0.5, key="cost_weight")
     result = conv1x1_single_channel(LECTURE_6X6, weight)
     st.markdown(
-        widgets.matrix_html(LECTURE_6X6, "6×6×1 input")
-        + f"<span style='font-size:1.6rem;margin:0 0.8rem'>∗ {weight:g} =</span>"
-        + widgets.matrix_html(result, "6×6×1 output"),
+        "<div style='display:flex;align-items:center;gap:0.8rem;flex-wrap:nowrap'>"
+        + widgets.matrix_html(LECTURE_6X6, "6×6×1 input")
+        + f"<span style='font-size:1.5rem;white-space:nowrap'>∗ {weight:g} =</span>"
+        + widgets.matrix_html(result, "6×6×1 output")
+        + "</div>",
         unsafe_allow_html=True,
     )
 with many:
@@ -177,14 +179,13 @@ branch_rows = [
         "Output": lecture_shape(r.output_shape),
         "Params": commas(r.params),
         "MACs": commas(r.macs),
-        "Share of MACs": f"{100 * r.macs / max(inc_t.total_macs, 1):.1f}%",
+        "MACs %": f"{100 * r.macs / max(inc_t.total_macs, 1):.1f}%",
     }
     for r in inc_t.children("")
 ]
-left, right = st.columns([2, 3])
-left.dataframe(branch_rows, hide_index=True, key="cost_inc_branches")
-left.caption(
+st.dataframe(branch_rows, hide_index=True, key="cost_inc_branches")
+st.caption(
     "The 5×5 branch would cost far more without its 1×1 reduction: try raising "
     "'5×5 reduce' to the input's channel count."
 )
-right.graphviz_chart(inc_dot, width="stretch")
+st.graphviz_chart(inc_dot, width="content")

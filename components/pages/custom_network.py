@@ -87,15 +87,15 @@ except explorer.ExplorerError as exc:
 
 widgets.metrics(trace)
 dot = cache.diagram_dot(text, None, 1, None, False)
+st.markdown("#### Layers")
+max_depth = max(r.depth for r in trace.layers)
+rows = widgets.layer_rows(trace, max_depth, cache.receptive_fields(text, None))
+widgets.layer_table(rows, key="custom_layers")
 left, right = st.columns([3, 2])
 with left:
-    st.markdown("#### Layers")
-    max_depth = max(r.depth for r in trace.layers)
-    rows = widgets.layer_rows(trace, max_depth, cache.receptive_fields(text, None))
-    widgets.layer_table(rows, key="custom_layers")
     st.plotly_chart(widgets.shape_chart(trace), key="custom_shape_chart")
 with right:
     st.markdown("#### Diagram")
-    with st.container(height=700, border=True):
+    with st.container(height=520, border=True):
         st.graphviz_chart(dot, width="content")
 st.download_button("Diagram (DOT)", dot, "custom_network.dot", "text/vnd.graphviz")
