@@ -119,12 +119,17 @@ def decode_image(
     try:
         image.seek(0)  # first frame of an animation or of a multi-page TIFF
         image.load()
+    except _BOMB_ERRORS as exc:  # a plugin's own check while reading frames or tiles
+        raise _bomb_error(exc) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         raise ImageError(
             f"The {fmt} file is truncated or damaged: its pixels cannot be read."
         ) from exc
-    except Image.DecompressionBombError as exc:  # defensive: a plugin may check on its own
-        raise ImageError(f"The image is too large to decode safely ({exc}).") from None
+    if image.size != (width, height) and image.size[0] * image.size[1] > max_pixels:
+        raise ImageError(  # a frame or tile grew the canvas while loading
+            f"The image is {image.size[0]}×{image.size[1]} pixels; "
+            f"the limit is {_human_pixels(max_pixels)}."
+        )
 
     oriented = _apply_exif_orientation(image)
     try:
@@ -154,12 +159,27 @@ def _open_header(data: bytes) -> ImageFile.ImageFile:
             continue
         try:
             image = factory(io.BytesIO(data), "")
+        except _BOMB_ERRORS as exc:
+            # A few plugins check frame/tile sizes themselves against Pillow's global limit
+            # while parsing (e.g. a GIF frame larger than its screen).
+            raise _bomb_error(exc) from None
         except (SyntaxError, IndexError, TypeError, struct.error, EOFError, ValueError, OSError):
             continue  # the header is damaged; _not_an_image says so below
         if image.format not in ALLOWED_FORMATS:
             continue
         return image
     raise ImageError(_not_an_image(data))
+
+
+# Pillow's own decompression-bomb signals (the warning too, in case warnings are errors).
+_BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+
+def _bomb_error(exc: Exception) -> ImageError:
+    return ImageError(
+        f"The image is too large to decode safely: Pillow refused it as a possible "
+        f"decompression bomb ({exc})."
+    )
 
 
 def _not_an_image(data: bytes) -> str:
@@ -240,19 +260,18 @@ def _scale_to_8bit(image: Image.Image) -> Image.Image:
     Float images in [0, 1] map to 0..255; any other float range is stretched min..max.
     """
     if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=np.float32)
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
         lo, hi = float(values.min()), float(values.max())
         if lo >= 0.0 and hi <= 1.0:
             scaled = values * 255.0
         else:
             scaled = (values - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(values)
-        return Image.fromarray(np.rint(scaled).astype(np.uint8), mode="L")
-    values = np.asarray(image).astype(np.int64)
-    values = np.clip(values, 0, 65535)
+        return Image.fromarray(np.rint(scaled).astype(np.uint8))
+    values = np.clip(np.asarray(image).astype(np.int32), 0, 65535)
     # Round to nearest: 65535 -> 255, 257 -> 1 (the same as taking the high byte, rounded).
     scaled = (values * 255 + 32767) // 65535
-    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+    return Image.fromarray(scaled.astype(np.uint8))
 
 
 def _on_white(rgba: Image.Image) -> Image.Image:

@@ -292,3 +292,22 @@ def test_fit_within_shrinks_only_large_images_and_records_the_size():
 def test_source_size_is_reported():
     decoded = decode_image(encode(Image.new("RGB", (30, 20)), "PNG"))
     assert decoded.info["source_size"] == (30, 20)
+
+
+def test_gif_frame_bigger_than_its_screen_is_refused():
+    """Screen 1×1, first frame 60000×60000: Pillow's GIF parser grows the canvas on its own."""
+    screen = struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    frame = b"," + struct.pack("<HHHHB", 0, 0, 60_000, 60_000, 0)
+    with pytest.raises(ImageError, match="too large to decode safely"):
+        decode_image(b"GIF89a" + screen + frame + b"\x02\x02\x44\x01\x00;")
+
+
+def test_32_bit_integer_and_float_tiffs_become_8_bit():
+    ints = Image.fromarray(np.array([[0, 257, 65535, 70000]], dtype=np.int32))
+    assert ints.mode == "I"
+    assert np.asarray(decode_image(encode(ints, "TIFF"), mode="L")).tolist() == [[0, 1, 255, 255]]
+    floats = Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32))
+    assert floats.mode == "F"
+    assert np.asarray(decode_image(encode(floats, "TIFF"), mode="L")).tolist() == [[0, 128, 255]]
+    wide = Image.fromarray(np.array([[-10.0, 0.0, 10.0]], dtype=np.float32))
+    assert np.asarray(decode_image(encode(wide, "TIFF"), mode="L")).tolist() == [[0, 128, 255]]
