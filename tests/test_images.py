@@ -311,3 +311,32 @@ def test_32_bit_integer_and_float_tiffs_become_8_bit():
     assert np.asarray(decode_image(encode(floats, "TIFF"), mode="L")).tolist() == [[0, 128, 255]]
     wide = Image.fromarray(np.array([[-10.0, 0.0, 10.0]], dtype=np.float32))
     assert np.asarray(decode_image(encode(wide, "TIFF"), mode="L")).tolist() == [[0, 128, 255]]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about the corrupt metadata
+def test_mutated_files_give_an_image_or_an_image_error_never_anything_else():
+    """A small seeded fuzz: flipped bytes, cuts and insertions in every accepted format."""
+    rng = np.random.default_rng(0)
+    base = noise_rgb(40)
+    seeds = [encode(base, fmt) for fmt in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")]
+    seeds.append(encode(base.convert("CMYK"), "JPEG"))
+    outcomes = {"image": 0, "error": 0}
+    for i in range(300):
+        data = bytearray(seeds[i % len(seeds)])
+        if i % 3 == 0:
+            for pos in rng.integers(0, len(data), 4):
+                data[pos] = int(rng.integers(0, 256))
+        elif i % 3 == 1:
+            data = data[: int(rng.integers(0, len(data)))]
+        else:
+            pos = int(rng.integers(0, len(data)))
+            data[pos:pos] = rng.integers(0, 256, 20, dtype=np.uint8).tobytes()
+        try:
+            image = decode_image(bytes(data))
+        except ImageError as exc:
+            assert str(exc)[0].isupper() and str(exc).endswith(".")
+            outcomes["error"] += 1
+        else:
+            assert image.mode == "RGB" and image.size[0] * image.size[1] > 0
+            outcomes["image"] += 1
+    assert outcomes["image"] > 0 and outcomes["error"] > 0
