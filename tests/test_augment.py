@@ -410,3 +410,38 @@ def test_offset_std_matches_the_formula():
                                     for j in range(3)))
     assert math.isclose(eigen.offset_std(0.1)[0], red)
     assert math.isclose(red, 3.17, abs_tol=0.005)  # what the page shows for ImageNet, σ = 0.1
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+
+def test_cli_draws_a_grid_and_writes_code(tmp_path, capsys):
+    from explorer.cli import main
+
+    out, code = tmp_path / "grid.png", tmp_path / "aug.py"
+    assert main(["augment", "--sample", "coffee", "--preset", "vgg", "--n", "3", "--columns", "3",
+                 "--out", str(out), "--code", str(code)]) == 0
+    printed = capsys.readouterr().out
+    assert "v2.RandomResize(min_size=256, max_size=513, antialias=True)" in printed
+    assert "3 samples (seeds 0…2), sizes 224×224" in printed
+    assert Image.open(out).size == (3 * 224 + 2 * 4, 224)
+    assert code.read_text() == PRESETS["VGG 2014 (scale jittering S∈[256,512], crop, mirror)"
+                                       ].to_python()
+
+
+def test_cli_errors_are_one_clear_line(tmp_path, capsys):
+    from explorer.cli import main
+
+    pdf = tmp_path / "photo.jpg"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    assert main(["augment", str(pdf), "--out", str(tmp_path / "g.png")]) == 2
+    assert capsys.readouterr().err == (
+        "error: This file is a PDF, not an image. Export the page as PNG or JPEG first.\n")
+    assert main(["augment", "--preset", "net"]) == 2
+    assert "matches several presets" in capsys.readouterr().err
+    bad = tmp_path / "p.json"
+    bad.write_text('{"format": "cnn-explorer-augmentation", "version": 1, '
+                   '"steps": [{"type": "pad", "padding": -1}]}')
+    assert main(["augment", "--pipeline", str(bad)]) == 2
+    assert "pad.padding = -1 is outside the allowed range [0, 256]" in capsys.readouterr().err
+    assert not (tmp_path / "g.png").exists()
