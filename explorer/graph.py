@@ -375,7 +375,10 @@ def kind_of(type_name: str, is_leaf: bool = True) -> str:
 
 
 def _is_unit(info: ModuleInfo, depth: int) -> bool:
-    return info.depth == depth or (info.is_leaf and info.depth < depth)
+    """A box at this depth, when no box is open around it: a module at `depth`, a shallower
+    leaf, or a deeper module whose ancestor at `depth` is never called itself (the children
+    of a ModuleList are called directly by their grandparent)."""
+    return info.depth >= depth or info.is_leaf
 
 
 def build_graph(

@@ -186,3 +186,24 @@ def test_render_svg_has_tooltips_with_params_and_macs() -> None:
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "params: 12,352" in svg  # branch1: 192·64 + 64
     assert "28×28×256" in svg
+
+
+def test_children_of_a_module_list_are_boxes() -> None:
+    class Stack(nn.Module):  # the ModuleList itself is never called (as in maxvit)
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.ReLU()) for _ in range(3)
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    rec = record_architecture(Stack(), (2, 6, 6))
+    full = build_graph(rec, 1, collapse=False)
+    assert [n.name for n in full.nodes] == ["input", "blocks.0", "blocks.1", "blocks.2", "output"]
+    short = build_graph(rec, 1)
+    assert [(n.name, n.repeat) for n in short.nodes][1] == ("blocks.0 … blocks.2", 3)
+    assert short.nodes[1].params == 3 * (2 * 2 * 9 + 2)
