@@ -757,14 +757,31 @@ class Pipeline:
         """
         if not 0 <= n <= 256:
             raise SpecError(f"Between 0 and 256 samples, please (not {n}).")
-        transform = self.to_transform()
+        if isinstance(image, PIL.Image.Image) and image.mode != "RGB":
+            image = image.convert("RGB")
+        # The steps run one by one, exactly as v2.Compose runs them (same random draws), so
+        # that a step that cannot handle this image is named in the error.
+        transforms = self.to_transform().transforms
         out: list[torch.Tensor] = []
         with _one_intra_op_thread(), torch.random.fork_rng(devices=[]):
             for k in range(n):
                 torch.manual_seed(seed + k)
-                result = transform(image)
+                result: Any = image
+                for index, transform in enumerate(transforms):
+                    result = self._run_step(index, transform, result)
                 out.append(result.as_subclass(torch.Tensor))
         return out
+
+    def _run_step(self, index: int, transform: Any, image: Any) -> Any:
+        try:
+            return transform(image)
+        except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+            if index == 0:  # v2.ToImage: not a picture at all; a programming error
+                raise
+            step = self.steps[index - 1]
+            height, width = image.shape[-2:]
+            raise SpecError(f"Step {index} ({step.TITLE}) cannot be applied to a "
+                            f"{width}×{height} image: {exc}", token=step.KIND) from exc
 
     # serialising
     def to_dict(self) -> dict[str, Any]:

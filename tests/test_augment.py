@@ -445,3 +445,11 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["augment", "--pipeline", str(bad)]) == 2
     assert "pad.padding = -1 is outside the allowed range [0, 256]" in capsys.readouterr().err
     assert not (tmp_path / "g.png").exists()
+
+
+def test_a_step_that_cannot_handle_the_image_is_named():
+    pipeline = Pipeline((HorizontalFlip(), RandomCrop(size=64, pad_if_needed=False)))
+    with pytest.raises(SpecError, match=r"Step 2 \(Random cropping\) cannot be applied to a "
+                                        r"40×24 image: Required crop size \(64, 64\)"):
+        pipeline.samples(pattern(), 1)
+    assert run(RandomCrop(size=64, pad_if_needed=True), pattern()).shape == (3, 64, 64)
