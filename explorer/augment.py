@@ -82,6 +82,7 @@ IMAGENET_EIGVEC: tuple[tuple[float, float, float], ...] = (
 JSON_FORMAT = "cnn-explorer-augmentation"
 JSON_VERSION = 1
 MAX_STEPS = 32
+MAX_SAMPLE_PIXELS = 64_000_000  # all samples of one call together: ~190 MB of uint8 RGB
 MAX_JSON_CHARS = 100_000
 
 
@@ -763,6 +764,7 @@ class Pipeline:
         # that a step that cannot handle this image is named in the error.
         transforms = self.to_transform().transforms
         out: list[torch.Tensor] = []
+        total = 0
         with _one_intra_op_thread(), torch.random.fork_rng(devices=[]):
             for k in range(n):
                 torch.manual_seed(seed + k)
@@ -770,6 +772,11 @@ class Pipeline:
                 for index, transform in enumerate(transforms):
                     result = self._run_step(index, transform, result)
                 out.append(result.as_subclass(torch.Tensor))
+                total += out[-1].shape[-2] * out[-1].shape[-1]
+                if total > MAX_SAMPLE_PIXELS:
+                    raise SpecError(
+                        f"{n} samples of {out[-1].shape[-1]}×{out[-1].shape[-2]} pixels are too "
+                        f"many pixels to preview; use fewer samples or a smaller output size.")
         return out
 
     def _run_step(self, index: int, transform: Any, image: Any) -> Any:

@@ -453,3 +453,9 @@ def test_a_step_that_cannot_handle_the_image_is_named():
                                         r"40×24 image: Required crop size \(64, 64\)"):
         pipeline.samples(pattern(), 1)
     assert run(RandomCrop(size=64, pad_if_needed=True), pattern()).shape == (3, 64, 64)
+
+
+def test_previews_have_a_pixel_budget():
+    huge = Pipeline((Resize(size=1024), Pad(padding=256)))  # 2560×1536 each, 126 M for 32
+    with pytest.raises(SpecError, match="too many pixels to preview"):
+        huge.samples(pattern(8, 16), 32)
