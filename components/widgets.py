@@ -210,12 +210,16 @@ def layer_table(rows: list[dict[str, Any]], key: str) -> None:
     )
 
 
-def published_rows(spec: ArchSpec, trace: Trace) -> list[dict[str, str]]:
-    """Our exact figures beside the published ones: ✓ within the source's rounding, else Δ."""
+def published_rows(spec: ArchSpec, trace: Trace) -> tuple[list[dict[str, str]], list[str]]:
+    """Our exact figures beside the published ones: ✓ within the source's rounding, else Δ.
+
+    Returns the rows and the source's notes (errata), which rows refer to as "note 1", ...
+    """
     pub = spec.published
     if pub is None:
-        return []
-    rows = []
+        return [], []
+    rows: list[dict[str, str]] = []
+    notes: list[str] = []
 
     def row(what: str, ours: int, theirs: int | None, tolerance: int, note: str = "") -> None:
         if theirs is None:
@@ -226,13 +230,15 @@ def published_rows(spec: ArchSpec, trace: Trace) -> list[dict[str, str]]:
         else:
             pct = f" ({100 * diff / theirs:+.2f}%)" if theirs else ""
             check = f"Δ {diff:+,}{pct}"
+        if note and note not in notes:
+            notes.append(note)
         rows.append(
             {
                 "Figure": what,
                 "Ours": commas(ours),
                 "Published": commas(theirs),
                 "Check": check,
-                "Note": note,
+                "Note": f"note {notes.index(note) + 1}" if note else "",
             }
         )
 
@@ -245,10 +251,10 @@ def published_rows(spec: ArchSpec, trace: Trace) -> list[dict[str, str]]:
             continue
         row(f"{m.name} params", record.params, m.params, m.params_tolerance, m.note)
         row(f"{m.name} MACs", record.macs, m.macs, m.macs_tolerance, m.note)
-    if not any(r["Note"] for r in rows):
+    if not notes:
         for r in rows:
             del r["Note"]
-    return rows
+    return rows, notes
 
 
 # --------------------------------------------------------------------------- charts

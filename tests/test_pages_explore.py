@@ -73,6 +73,27 @@ def test_architecture_page_switches_network_and_reports_bad_sizes() -> None:
     assert not at.metric  # nothing half-drawn after the error
 
 
+def test_architecture_page_paper_figures_and_diagram_depth() -> None:
+    at = page("architecture")
+    at.query_params["arch"] = "googlenet-paper"
+    at.run()
+    assert not at.exception
+    published = table(at, "Check")
+    assert "inception3a MACs" in list(published["Figure"])
+    assert any(e.label.startswith("Notes on the published figures") for e in at.expander)
+    layers = table(at, "Layer")  # opened at the level of Table 1's rows
+    row = layers[layers["Layer"] == "inception3a"].iloc[0]
+    assert row["MACs"] == explorer.trace("googlenet-paper").layer("inception3a").macs
+    assert row["Output n_H×n_W×n_C"] == "28×28×256"
+
+    at.checkbox(key="arch_auto_depth").uncheck().run()
+    at.slider(key="arch_diagram_depth_googlenet-paper").set_value(1).run()
+    assert not at.exception
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert "inception3a\n" in dot and "inception5b\n" in dot
+    assert "branch1" not in dot  # depth 1: each inception module is one box
+
+
 def test_compare_classics_preset() -> None:
     at = page("compare")
     at.run()

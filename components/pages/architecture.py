@@ -29,7 +29,7 @@ if spec.notes:
 widgets.metrics(trace)
 
 # --- published figures ---------------------------------------------------------------------
-rows = widgets.published_rows(spec, trace)
+rows, notes = widgets.published_rows(spec, trace)
 if spec.published is not None and (rows or spec.published.extra):
     st.markdown(f"#### Published figures — {spec.published.source}")
     if input_size != spec.input_size and rows:
@@ -39,6 +39,9 @@ if spec.published is not None and (rows or spec.published.extra):
         )
     if rows:
         st.dataframe(rows, hide_index=True, key="arch_published")
+    if notes:
+        with st.expander(f"Notes on the published figures ({len(notes)})"):
+            st.markdown("\n".join(f"{i}. {note}" for i, note in enumerate(notes, 1)))
     if spec.published.extra:
         st.markdown("  \n".join(f"**{k}:** {v}" for k, v in spec.published.extra))
     if spec.published.note:
@@ -62,12 +65,13 @@ collapse = cols[2].checkbox(
 )
 depth_choice = None
 if not auto and max_depth > 1:
+    auto_graph = cache.data_flow(name, input_size, batch, None, collapse)
     depth_choice = cols[0].slider(
         "Diagram detail (depth)",
         1,
         max_depth,
-        1,
-        key="arch_diagram_depth",
+        min(auto_graph.depth, max_depth),
+        key=f"arch_diagram_depth_{name}",
         help="1 = top-level blocks; larger numbers open the blocks up.",
     )
 try:
@@ -92,12 +96,16 @@ st.markdown(
 
 # --- layer table and charts ----------------------------------------------------------------
 st.markdown("#### Layers")
+# Where the paper publishes per-module figures, open the table at those modules' level.
+table_depth_default = min(2, max_depth) or 1
+if spec.published is not None and spec.published.modules:
+    table_depth_default = min(spec.published.modules[0].name.count(".") + 1, max_depth)
 depth = st.slider(
     "Table detail (depth)",
     1,
     max(max_depth, 1),
-    min(2, max_depth) or 1,
-    key="arch_table_depth",
+    table_depth_default,
+    key=f"arch_table_depth_{name}",
     disabled=max_depth <= 1,
     help="1 = top-level blocks; the deepest level lists every single layer.",
 )
