@@ -68,6 +68,8 @@ def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
         help="Type to search. Names with -paper are built exactly as the paper describes; "
         "the others are torchvision's models.",
     )
+    if st.query_params.get("arch") != name:
+        st.query_params["arch"] = name  # the address bar names the network: links can be shared
     return name
 
 
