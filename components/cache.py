@@ -174,6 +174,21 @@ def mix_preview(
     return _images.to_png_bytes(_augment.to_pil(mixed.image)), mixed.weight_a
 
 
+GALLERY_SIDE = 256  # the gallery shows every augmentation, so it works on a smaller copy
+
+
+@st.cache_data(max_entries=16, show_spinner="Drawing every augmentation…")
+def augment_gallery(kind: str, value: str | bytes, n: int, seed: int) -> dict[str, bytes]:
+    """For every augmentation with its default parameters: n seeded samples in one row (PNG)."""
+    image = _images.fit_within(lab_image(kind, value), GALLERY_SIDE)
+    rows = {}
+    for name, cls in _augment.AUGMENTATIONS.items():
+        samples = _augment.Pipeline((cls(),)).samples(image, n, seed)
+        grid = _augment.grid_image(samples, n, max_cell=GALLERY_SIDE)
+        rows[name] = _images.to_png_bytes(grid, compress_level=1)
+    return rows
+
+
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
 from explorer import residual_experiment as _residual  # noqa: E402
 

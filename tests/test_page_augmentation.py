@@ -135,3 +135,17 @@ def _png_header_claiming(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_gallery_shows_every_augmentation_alone(page):
+    from explorer.augment import AUGMENTATIONS
+
+    assert len(page.main.get("image")) == 5  # the gallery is drawn only on request
+    page.toggle(key="aug_gallery").set_value(True).run()
+    assert not page.exception and not page.error
+    assert len(page.main.get("image")) == 5 + len(AUGMENTATIONS)
+    shown = " ".join(m.value for m in page.main.markdown)
+    for cls in AUGMENTATIONS.values():
+        assert f"**{cls.TITLE}**" in shown
+    assert [h.value for h in page.main.subheader] == ["Geometry", "Colour", "Occlusion",
+                                                       "Policies"]

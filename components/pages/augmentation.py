@@ -233,6 +233,31 @@ def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
                        f"R {spread[0]:.2f}, G {spread[1]:.2f}, B {spread[2]:.2f} (0–255 scale).")
 
 
+def _gallery_view(source: ImageSource) -> None:
+    st.markdown("Each augmentation alone, with its default parameters, four seeded samples "
+                "each. Add one to the pipeline (sidebar) to change its parameters.")
+    if not st.toggle("Draw the gallery (a few seconds the first time)", key="aug_gallery"):
+        return
+    seed = int(st.session_state.get("aug_seed", 0))
+    try:
+        rows = cache.augment_gallery(*source, 4, seed)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        return
+    groups: dict[str, list[str]] = {}
+    for kind, cls in AUGMENTATIONS.items():
+        groups.setdefault(cls.GROUP, []).append(kind)
+    for group, kinds in groups.items():
+        st.subheader(group)
+        for kind in kinds:
+            cls = AUGMENTATIONS[kind]
+            text, picture = st.columns([1, 2])
+            badge = "" if cls.LECTURE else " · *beyond the lecture*"
+            text.markdown(f"**{cls.TITLE}**{badge}  \n`{kind}`")
+            text.caption(cls.DESCRIPTION)
+            picture.image(rows[kind])
+
+
 def _mix_view(source: ImageSource, label: str) -> None:
     st.markdown("MixUp blends two images and their labels; CutMix pastes a box of one into "
                 "the other and weights the labels by area. Both train on soft labels.")
@@ -270,10 +295,12 @@ def main() -> None:
                 "BMP or TIFF picture.")
         return
     source, label = chosen
-    tab_samples, tab_pca, tab_mix = st.tabs(
-        ["Samples", "PCA colour (AlexNet)", "MixUp / CutMix"])
+    tab_samples, tab_gallery, tab_pca, tab_mix = st.tabs(
+        ["Samples", "Every method", "PCA colour (AlexNet)", "MixUp / CutMix"])
     with tab_samples:
         _samples_view(source, label, pipeline)
+    with tab_gallery:
+        _gallery_view(source)
     with tab_pca:
         _pca_view(source, label, pipeline)
     with tab_mix:
