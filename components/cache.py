@@ -242,4 +242,14 @@ def layer_view(
     rows = widgets.layer_rows(t, depth, receptive_fields(arch, input_size))
     macs = widgets.bar_chart(rows, "MACs", "Multiply-accumulates per layer", "#1f78b4")
     params = widgets.bar_chart(rows, "Params", "Parameters per layer", "#33a02c")
-    return rows, macs.to_dict(), params.to_dict(), widgets.shape_chart(t).to_dict()
+    return rows, _light(macs), _light(params), _light(widgets.shape_chart(t))
+
+
+def _light(fig: object) -> dict[str, object]:
+    """A figure as a dict without plotly's default template (Streamlit applies its own theme),
+    which is most of the work of re-validating it on every rerun."""
+    d: dict[str, object] = fig.to_dict()  # type: ignore[attr-defined]
+    layout = d.get("layout")
+    if isinstance(layout, dict):
+        layout.pop("template", None)
+    return d
