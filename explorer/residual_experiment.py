@@ -112,6 +112,7 @@ class CifarStyleNet(nn.Module):
         widths: tuple[int, int, int] = (8, 16, 32),
         in_channels: int = 1,
         num_classes: int = 10,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         n = _blocks_per_stage(depth)
@@ -132,7 +133,11 @@ class CifarStyleNet(nn.Module):
         self.fc = nn.Linear(in_ch, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(
+                    m.weight, mode="fan_out", nonlinearity="relu", generator=generator
+                )
+            elif isinstance(m, nn.Linear):
+                _default_linear_init(m, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.relu(self.bn1(self.conv1(x)))
@@ -144,6 +149,15 @@ class CifarStyleNet(nn.Module):
         return [
             (name, m) for name, m in self.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)
         ]
+
+
+def _default_linear_init(layer: nn.Linear, generator: torch.Generator | None) -> None:
+    """nn.Linear's own initialisation, drawn from `generator` instead of the global RNG
+    (two Streamlit sessions training at once must not share one random stream)."""
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    if layer.bias is not None:
+        bound = 1 / math.sqrt(layer.in_features)
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 def _blocks_per_stage(depth: int) -> int:
@@ -161,9 +175,8 @@ def build_network(
     """A plain or residual 6n+2-layer network for 1×8×8 digits; `seed` fixes its weights."""
     if kind not in KINDS:
         raise ExperimentError(f"Unknown network kind {kind!r}: use 'plain' or 'residual'.")
-    if seed is not None:
-        torch.manual_seed(seed)
-    return CifarStyleNet(depth, kind, widths)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return CifarStyleNet(depth, kind, widths, generator=generator)
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,6 +244,8 @@ class ExperimentConfig:
             raise ExperimentError("Batch size must be at least 2 (BatchNorm needs two samples).")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ExperimentError("The learning rate must be a positive number.")
+        if self.threads not in (1, 2):
+            raise ExperimentError("Use 1 or 2 CPU threads.")
 
     @property
     def run_ids(self) -> tuple[RunId, ...]:
@@ -445,7 +460,9 @@ class DenseResidualBlock(nn.Module):
                                      a[l+2] = ReLU(z[l+2] + W_s a[l])    (W_s: n_out × n_in)
     """
 
-    def __init__(self, in_features: int, out_features: int) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__()
         self.layer1 = nn.Linear(in_features, out_features)  # W[l+1], b[l+1]
         self.layer2 = nn.Linear(out_features, out_features)  # W[l+2], b[l+2]
@@ -454,6 +471,9 @@ class DenseResidualBlock(nn.Module):
             if in_features != out_features
             else None
         )
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                _default_linear_init(m, generator)
 
     def shortcut(self, a: Tensor) -> Tensor:
         return a if self.projection is None else self.projection(a)
@@ -502,8 +522,7 @@ def identity_demo(
         if not 1 <= n <= 4096:
             raise ExperimentError("Layer sizes must be between 1 and 4096 units.")
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    block = DenseResidualBlock(in_features, out_features).eval()
+    block = DenseResidualBlock(in_features, out_features, generator).eval()
     a = torch.randn(1, in_features, generator=generator)
     if nonnegative_input:
         a = F.relu(a)  # a[l] is itself the output of a ReLU
