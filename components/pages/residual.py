@@ -184,14 +184,14 @@ except ExplorerError as exc:
 # --- 2. The identity argument ------------------------------------------------------------
 st.header("2 · The identity argument")
 st.markdown(
-    "A residual block computes a[l+2] = ReLU(z[l+2] + a[l]) with z[l+2] = W[l+2] a[l+1] + "
-    "b[l+2]. If weight decay (or training) drives W[l+2] and b[l+2] to zero, then "
-    "z[l+2] = 0 and a[l+2] = ReLU(a[l]) = a[l], because a[l] is itself the output of a ReLU "
-    "and so never negative. The identity function is therefore *easy* for a residual block to "
-    "learn, so adding blocks does not hurt: at worst they copy their input, and anything "
-    "better they learn is a bonus. A plain layer has to learn the identity from scratch, "
-    "which is hard. When the shapes differ, a matrix W_s maps a[l] to the new size and the "
-    "same argument gives a[l+2] = ReLU(W_s a[l])."
+    "A residual block computes a[l+2] = ReLU(z[l+2] + a[l]), with z[l+2] = W[l+2] a[l+1] + "
+    "b[l+2]. If weight decay drives W[l+2] and b[l+2] to zero, then z[l+2] = 0 and "
+    "a[l+2] = ReLU(a[l]) = a[l], because a[l] is itself the output of a ReLU and never "
+    "negative. So the identity function is *easy* for a residual block to learn: an added "
+    "block can at worst copy its input, adding it does not hurt performance, and anything "
+    "more it learns is a bonus. A plain layer would have to learn the identity with its "
+    "weights, which is hard. When the shapes differ, a matrix W_s maps a[l] to the new size "
+    "and the same argument gives a[l+2] = ReLU(W_s a[l])."
 )
 shape = st.radio(
     "Block", ["same", "projection"], horizontal=True, key="residual_block_shape",
@@ -214,8 +214,9 @@ try:
         st.warning("The negative entries of a[l] are cut to 0 by the last ReLU: the identity "
                    "needs a[l] ≥ 0, which holds inside a network because a[l] is a ReLU output.")
     else:
-        st.warning(f"With {'W[l+2]' if not zero_w else 'b[l+2]'} not zero, z[l+2] ≠ 0 and "
-                   f"the block no longer returns {demo.expected_label}.")
+        kept = " and ".join(n for n, z in (("W[l+2]", zero_w), ("b[l+2]", zero_b)) if not z)
+        st.warning(f"With {kept} not zero, z[l+2] ≠ 0 and the block no longer returns "
+                   f"{demo.expected_label}.")
     st.plotly_chart(identity_figure(demo), key="residual_identity_chart")
 except ExplorerError as exc:
     st.error(str(exc))
