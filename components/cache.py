@@ -178,15 +178,19 @@ GALLERY_SIDE = 256  # the gallery shows every augmentation, so it works on a sma
 
 
 @st.cache_data(max_entries=16, show_spinner="Drawing every augmentation…")
-def augment_gallery(kind: str, value: str | bytes, n: int, seed: int) -> dict[str, bytes]:
-    """For every augmentation with its default parameters: n seeded samples in one row (PNG)."""
+def augment_gallery(
+    kind: str, value: str | bytes, n: int, seed: int
+) -> tuple[tuple[int, int], dict[str, tuple[bytes, str]]]:
+    """The gallery's input size, and for every augmentation with its default parameters: n
+    seeded samples in one row (PNG, tiles at their true relative sizes) and their sizes."""
     image = _images.fit_within(lab_image(kind, value), GALLERY_SIDE)
     rows = {}
     for name, cls in _augment.AUGMENTATIONS.items():
         samples = _augment.Pipeline((cls(),)).samples(image, n, seed)
-        grid = _augment.grid_image(samples, n, max_cell=GALLERY_SIDE)
-        rows[name] = _images.to_png_bytes(grid, compress_level=1)
-    return rows
+        grid = _augment.grid_image(samples, n)
+        sizes = ", ".join(f"{s.shape[-1]}×{s.shape[-2]}" for s in samples)
+        rows[name] = (_images.to_png_bytes(grid, compress_level=1), sizes)
+    return image.size, rows
 
 
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------

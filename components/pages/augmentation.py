@@ -240,7 +240,7 @@ def _gallery_view(source: ImageSource) -> None:
         return
     seed = int(st.session_state.get("aug_seed", 0))
     try:
-        rows = cache.augment_gallery(*source, 4, seed)
+        (width, height), rows = cache.augment_gallery(*source, 4, seed)
     except ExplorerError as exc:
         st.error(str(exc))
         return
@@ -255,7 +255,8 @@ def _gallery_view(source: ImageSource) -> None:
             badge = "" if cls.LECTURE else " · *beyond the lecture*"
             text.markdown(f"**{cls.TITLE}**{badge}  \n`{kind}`")
             text.caption(cls.DESCRIPTION)
-            picture.image(rows[kind])
+            png, sizes = rows[kind]
+            picture.image(png, caption=f"from {width}×{height}: {sizes}")
 
 
 def _mix_view(source: ImageSource, label: str) -> None:
