@@ -116,5 +116,11 @@ def test_explore_pages_render_diagram_and_charts(app_url: str, tmp_path: Path) -
                 assert page.get_by_text("Traceback").count() == 0
                 shot = _save(page, tmp_path, name)
                 assert shot.stat().st_size > 10_000
+                if name == "architecture" and shutil.which("dot"):
+                    # SVG is rendered by `dot` only when clicked (a deferred download).
+                    with page.expect_download(timeout=60_000) as download:
+                        page.get_by_text("Diagram (SVG)").click()
+                    svg = Path(download.value.path()).read_text()
+                    assert "<svg" in svg and "BasicBlock ×2" in svg
         finally:
             browser.close()
