@@ -1,26 +1,33 @@
-"""Entry file: routing only."""
+"""Entry file: routing only (Material icons: emoji fonts are often missing)."""
 
 import streamlit as st
 
-st.set_page_config(page_title="CNN Architecture Explorer", page_icon="🧠", layout="wide")
+st.set_page_config(
+    page_title="CNN Architecture Explorer", page_icon=":material/neurology:", layout="wide"
+)
 
 PAGES = {
     "Explore": [
-        st.Page("pages/architecture.py", title="Architecture", icon="🏗️", default=True),
-        st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-        st.Page("pages/cost_lab.py", title="Cost lab (1×1 convs)", icon="🧮"),
-        st.Page("pages/custom_network.py", title="Custom network", icon="✏️"),
+        st.Page(
+            "pages/architecture.py",
+            title="Architecture",
+            icon=":material/account_tree:",
+            default=True,
+        ),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/cost_lab.py", title="Cost lab (1×1 convs)", icon=":material/calculate:"),
+        st.Page("pages/custom_network.py", title="Custom network", icon=":material/edit_note:"),
     ],
     "Data": [
-        st.Page("pages/augmentation.py", title="Augmentation lab", icon="🎨"),
+        st.Page("pages/augmentation.py", title="Augmentation lab", icon=":material/photo_filter:"),
     ],
     "Use a trained network": [
-        st.Page("pages/predict.py", title="Predict", icon="🔮"),
-        st.Page("pages/ensemble.py", title="Ensembles", icon="👥"),
-        st.Page("pages/transfer.py", title="Transfer learning", icon="🔁"),
+        st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+        st.Page("pages/ensemble.py", title="Ensembles", icon=":material/groups:"),
+        st.Page("pages/transfer.py", title="Transfer learning", icon=":material/sync_alt:"),
     ],
     "Why ResNets work": [
-        st.Page("pages/residual.py", title="Plain vs residual", icon="➰"),
+        st.Page("pages/residual.py", title="Plain vs residual", icon=":material/conversion_path:"),
     ],
 }
 
