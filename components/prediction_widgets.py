@@ -23,6 +23,8 @@ UPLOAD_DIR = Path(tempfile.gettempdir()) / "explorer-weights-uploads"
 def model_label(name: str) -> str:
     if name == digits.WEIGHTS_NAME:
         return "lenet5-digits — LeNet-5 trained on handwritten digits (shipped, offline)"
+    if name in digits.SHIPPED:
+        return f"{name} — the same, trained from another seed (shipped, offline)"
     info = weights.find(name)
     mark = "✓ cached" if info.cached else f"{info.size_mb:.0f} MB, not downloaded"
     top1 = f", ImageNet top-1 {info.top1:.1f}%" if info.top1 is not None else ""
@@ -149,5 +151,6 @@ def top_chart(top: Any, title: str = "") -> go.Figure:
         height=60 + 32 * len(labels),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis={"range": [0, 1], "tickformat": ".0%"},
+        yaxis={"type": "category"},  # digit labels "7" are names, not numbers
     )
     return fig

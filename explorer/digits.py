@@ -33,9 +33,10 @@ from torch import nn
 from explorer.errors import ImageError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-WEIGHTS_FILE = ASSETS / "lenet5-digits.safetensors"
-META_FILE = ASSETS / "lenet5-digits.json"
 WEIGHTS_NAME = "lenet5-digits"
+# The shipped weights: the default model and two more trained from other seeds (same split),
+# so that the Ensembles page has members that work offline.
+SHIPPED = (WEIGHTS_NAME, f"{WEIGHTS_NAME}-seed1", f"{WEIGHTS_NAME}-seed2")
 CATEGORIES = tuple(str(d) for d in range(10))
 
 SIZE = 32  # LeNet-5's input
@@ -193,6 +194,7 @@ def accuracy(model: nn.Module, x01: torch.Tensor, y: torch.Tensor) -> float:
 @dataclass(frozen=True)
 class TrainReport:
     seed: int
+    split_seed: int
     epochs: int
     batch_size: int
     lr: float
@@ -211,17 +213,20 @@ def train(
     *,
     epochs: int = DEFAULT_EPOCHS,
     seed: int = DEFAULT_SEED,
+    split_seed: int = DEFAULT_SEED,
     batch_size: int = 64,
     lr: float = 3e-3,
     progress: Progress | None = None,
 ) -> tuple[nn.Module, TrainReport]:
-    """Train the lecture's LeNet-5 on the digits' training split, reproducibly from `seed`."""
+    """Train the lecture's LeNet-5 on the digits' training split, reproducibly from `seed`
+    (initialisation, shuffling, augmentation); `split_seed` fixes the held-out split, the same
+    for every model so that their accuracies (and an ensemble's) are comparable."""
     from explorer.building import build_model
 
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
     start = time.perf_counter()
-    data = load_data(seed)
+    data = load_data(split_seed)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = build_model("lenet5")
@@ -249,6 +254,7 @@ def train(
     acc = accuracy(model, data.x_test, data.y_test)
     report = TrainReport(
         seed=seed,
+        split_seed=split_seed,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -269,12 +275,12 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"architecture": "lenet5", "weights": WEIGHTS_NAME})
+    save_file(state, str(path), metadata={"architecture": "lenet5", "weights": path.stem})
     meta: dict[str, Any] = {
         "architecture": "lenet5",
-        "weights": WEIGHTS_NAME,
+        "weights": path.stem,
         "dataset": "sklearn.datasets.load_digits (1,797 8×8 images)",
-        "split": f"stratified train_test_split(test_size={TEST_SIZE}, random_state=seed)",
+        "split": f"stratified train_test_split(test_size={TEST_SIZE}, random_state=split_seed)",
         "preprocessing": "explorer.digits.prepare_digit, then (x - 0.5) / 0.5",
         "augmentation": "random rotation ±10°, scale 0.9-1.1, shift ±2 px",
         "optimizer": "Adam, cosine learning-rate schedule, cross-entropy",
@@ -282,15 +288,39 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
         "final_train_loss": report.losses[-1],
         "torch": torch.__version__,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "command": f"explorer train lenet5-digits --epochs {report.epochs} --seed {report.seed}",
+        "command": (
+            f"explorer train lenet5-digits --epochs {report.epochs} --seed {report.seed} "
+            f"-o {path.name}"
+        ),
     }
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
-def shipped_metadata() -> dict[str, Any]:
-    """The training metadata of the shipped weights (assets/lenet5-digits.json)."""
-    return dict(json.loads(META_FILE.read_text()))
+def weights_file(name: str = WEIGHTS_NAME) -> Path:
+    return ASSETS / f"{name}.safetensors"
+
+
+def shipped_metadata(name: str = WEIGHTS_NAME) -> dict[str, Any]:
+    """The training metadata of shipped weights (assets/<name>.json)."""
+    return dict(json.loads(weights_file(name).with_suffix(".json").read_text()))
+
+
+@torch.inference_mode()
+def held_out_accuracies(
+    models: list[nn.Module], seed: int = DEFAULT_SEED
+) -> tuple[list[float], float]:
+    """Each model's accuracy on the held-out split, and that of their averaged probabilities."""
+    data = load_data(seed)
+    x = normalize(data.x_test)
+    probs = []
+    for model in models:
+        model.eval()
+        device = next(model.parameters()).device
+        probs.append(model(x.to(device)).float().softmax(-1).cpu())
+    each = [float((p.argmax(1) == data.y_test).float().mean()) for p in probs]
+    mean = torch.stack(probs).mean(0)
+    return each, float((mean.argmax(1) == data.y_test).float().mean())
 
 
 def sample_photo(index: int, seed: int = DEFAULT_SEED) -> tuple[Image.Image, int]:

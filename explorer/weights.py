@@ -100,19 +100,20 @@ def _tv_info(arch: str, member: Any, default: Any) -> WeightsInfo:
     )
 
 
-def _digits_info() -> WeightsInfo:
+def _digits_info(name: str = digits.WEIGHTS_NAME) -> WeightsInfo:
+    path = digits.weights_file(name)
     accuracy: tuple[tuple[str, float], ...] = ()
-    if digits.META_FILE.is_file():
-        meta = digits.shipped_metadata()
+    if path.with_suffix(".json").is_file():
+        meta = digits.shipped_metadata(name)
         accuracy = (("sklearn digits (held-out) acc@1", round(100 * meta["test_accuracy"], 2)),)
-    size = digits.WEIGHTS_FILE.stat().st_size / 1e6 if digits.WEIGHTS_FILE.is_file() else 0.0
+    size = path.stat().st_size / 1e6 if path.is_file() else 0.0
     return WeightsInfo(
         architecture="lenet5",
-        name=digits.WEIGHTS_NAME,
-        is_default=True,
+        name=name,
+        is_default=name == digits.WEIGHTS_NAME,
         source="shipped",
         url="",
-        path=digits.WEIGHTS_FILE,
+        path=path,
         size_mb=round(size, 3),
         num_params=61_706,
         categories=digits.CATEGORIES,
@@ -120,9 +121,13 @@ def _digits_info() -> WeightsInfo:
     )
 
 
+def _shipped() -> list[str]:
+    return [n for n in digits.SHIPPED if digits.weights_file(n).is_file()]
+
+
 def _spec(arch: str | ArchSpec) -> ArchSpec:
     """resolve(), also accepting the weights name lenet5-digits for its architecture."""
-    if isinstance(arch, str) and arch.strip() == digits.WEIGHTS_NAME:
+    if isinstance(arch, str) and arch.strip() in digits.SHIPPED:
         return get("lenet5")
     return resolve(arch)
 
@@ -131,7 +136,7 @@ def available(arch: str | ArchSpec) -> list[WeightsInfo]:
     """Every set of weights known for `arch` (default first); [] if it has none."""
     spec = _spec(arch)
     if spec.name == "lenet5":
-        return [_digits_info()]
+        return [_digits_info(n) for n in _shipped()]
     if spec.weights is None:
         return []
     default = getattr(spec.weights, "DEFAULT", None)
@@ -141,14 +146,14 @@ def available(arch: str | ArchSpec) -> list[WeightsInfo]:
 
 def with_weights() -> list[str]:
     """Catalog names that have pretrained weights ("lenet5-digits" stands for lenet5's)."""
-    out = [digits.WEIGHTS_NAME]
+    out = _shipped()
     out += [n for n in names() if n != "lenet5" and get(n).weights is not None]
     return out
 
 
 def cached() -> list[WeightsInfo]:
     """The weights whose files are on this machine now (the shipped ones always are)."""
-    found = [_digits_info()] if digits.WEIGHTS_FILE.is_file() else []
+    found = [_digits_info(n) for n in _shipped()]
     folder = checkpoint_dir()
     present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     if present:
@@ -163,11 +168,13 @@ def cached() -> list[WeightsInfo]:
 
 
 def split_name(arch: str, weights: str | None = None) -> tuple[str, str]:
-    """("lenet5-digits", None) -> ("lenet5", "lenet5-digits"); else (arch, weights or DEFAULT)."""
-    if arch.strip() == digits.WEIGHTS_NAME:
-        if weights not in (None, DEFAULT, digits.WEIGHTS_NAME):
+    """("lenet5-digits", None) -> ("lenet5", "lenet5-digits"); else (arch, weights or DEFAULT).
+
+    The shipped digits weights' names stand for lenet5 with those weights."""
+    if arch.strip() in digits.SHIPPED:
+        if weights not in (None, DEFAULT, arch.strip()):
             return "lenet5", weights  # e.g. lenet5-digits --weights random
-        return "lenet5", digits.WEIGHTS_NAME
+        return "lenet5", arch.strip()
     return arch.strip(), (weights or DEFAULT)
 
 
@@ -355,8 +362,8 @@ class LoadedModel:
         """Display name: 'resnet50 (IMAGENET1K_V2)', or '... — random weights …'."""
         if self.random:
             return f"{self.architecture} ({RANDOM_LABEL})"
-        if self.weights == digits.WEIGHTS_NAME:
-            return digits.WEIGHTS_NAME
+        if self.weights in digits.SHIPPED:
+            return self.weights
         return f"{self.architecture} ({self.weights})"
 
 

@@ -20,16 +20,30 @@ def lenet() -> weights.LoadedModel:
     return weights.load("lenet5-digits", device="cpu")
 
 
-def test_shipped_weights_reach_the_reported_held_out_accuracy(lenet: weights.LoadedModel) -> None:
-    meta = digits.shipped_metadata()
-    data = digits.load_data(meta["seed"])
+@pytest.mark.parametrize("name", digits.SHIPPED)
+def test_shipped_weights_reach_the_reported_held_out_accuracy(name: str) -> None:
+    lenet = weights.load(name, device="cpu")
+    meta = digits.shipped_metadata(name)
+    assert meta["weights"] == name and meta["split_seed"] == digits.DEFAULT_SEED
+    data = digits.load_data(meta["split_seed"])
     assert len(data.y_test) == meta["test_size"] == 360
     assert len(data.y_train) == meta["train_size"] == 1437
     acc = digits.accuracy(lenet.model, data.x_test, data.y_test)
     assert acc == pytest.approx(meta["test_accuracy"])
     assert round(acc * 360) == meta["test_correct"]
     assert acc >= 0.97
-    assert set(load_file(str(digits.WEIGHTS_FILE))) == set(lenet.model.state_dict())
+    assert set(load_file(str(digits.weights_file(name)))) == set(lenet.model.state_dict())
+
+
+def test_ensemble_of_the_shipped_models_averages_probabilities() -> None:
+    models = [weights.load(name, device="cpu").model for name in digits.SHIPPED]
+    each, together = digits.held_out_accuracies(models)
+    data = digits.load_data()
+    with torch.inference_mode():
+        probs = [m(digits.normalize(data.x_test)).softmax(-1) for m in models]
+    manual = (sum(probs) / 3).argmax(1)
+    assert together == float((manual == data.y_test).float().mean())
+    assert each == [digits.shipped_metadata(n)["test_accuracy"] for n in digits.SHIPPED]
 
 
 def _paper(draw, size=(300, 400), width=14) -> Image.Image:  # type: ignore[no-untyped-def]

@@ -60,6 +60,9 @@ def test_ensemble_page_averages() -> None:
     assert not at.exception and not at.error
     assert at.subheader[0].value.startswith("Ensemble: ")
     assert [m.label for m in at.metric] == ["Members", "Agreement", "Total latency"]
+    assert at.metric[0].value == "3"  # the three shipped digits models, offline
+    held_out = at.dataframe[1].value
+    assert list(held_out["model"])[-1] == "ensemble (averaged probabilities)"
 
 
 def test_transfer_page_regimes_and_few_shot_head() -> None:

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from explorer import weights
+from explorer import digits, weights
 from explorer.building import build_model
 from explorer.errors import WeightsError
 
@@ -51,9 +51,12 @@ def test_metadata_is_offline_and_points_into_the_hub_cache(torch_home: Path) -> 
 def test_lenet5_digits_is_a_weights_name_of_lenet5() -> None:
     assert weights.split_name("lenet5-digits") == ("lenet5", "lenet5-digits")
     assert weights.split_name("lenet5-digits", "random") == ("lenet5", "random")
-    (info,) = weights.available("lenet5")
-    assert info.name == "lenet5-digits" and info.cached and info.source == "shipped"
-    assert info.categories == tuple("0123456789")
+    infos = weights.available("lenet5")
+    assert [i.name for i in infos] == list(digits.SHIPPED)
+    info = infos[0]
+    assert info.name == "lenet5-digits" and info.is_default and info.cached
+    assert info.source == "shipped" and info.categories == tuple("0123456789")
+    assert weights.split_name("lenet5-digits-seed1") == ("lenet5", "lenet5-digits-seed1")
     assert "lenet5-digits" in weights.with_weights() and "resnet50" in weights.with_weights()
     assert "lenet5" not in weights.with_weights()
 
@@ -97,10 +100,16 @@ def test_download_checks_the_hash_and_reports_progress(
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     real = weights.find(ARCH)
     good = weights.WeightsInfo(
-        **{**real.__dict__, "url": source.as_uri(), "path": real.path.with_name(f"sq-{digest[:8]}.pth")}
+        **{
+            **real.__dict__,
+            "url": source.as_uri(),
+            "path": real.path.with_name(f"sq-{digest[:8]}.pth"),
+        }
     )
     seen: list[tuple[int, int]] = []
-    path = weights.download(good, progress=lambda done, total: seen.append((done, total)), chunk=4096)
+    path = weights.download(
+        good, progress=lambda done, total: seen.append((done, total)), chunk=4096
+    )
     assert path.read_bytes() == source.read_bytes()
     assert seen[-1][0] == source.stat().st_size and len(seen) > 1
 
@@ -127,7 +136,9 @@ def test_user_safetensors_and_checkpoint_layouts(
     assert loaded.weights == "file: mine.safetensors" and not loaded.random
     # A training checkpoint saved from DataParallel: {"state_dict": {"module.x": ...}, "epoch": 3}
     ckpt = tmp_path / "ckpt.pt"
-    torch.save({"state_dict": {f"module.{k}": v for k, v in squeeze_state.items()}, "epoch": 3}, ckpt)
+    torch.save(
+        {"state_dict": {f"module.{k}": v for k, v in squeeze_state.items()}, "epoch": 3}, ckpt
+    )
     state = weights.read_state_dict(ckpt)
     assert set(state) == set(squeeze_state)
 
@@ -155,7 +166,9 @@ class _Bomb:
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
-def test_pickle_bomb_is_refused_and_never_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pickle_bomb_is_refused_and_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     for name, payload in (("bomb.pth", {"weight": _Bomb()}), ("bomb2.pt", _Bomb())):
         path = tmp_path / name
@@ -178,7 +191,9 @@ def test_pickle_bomb_is_refused_and_never_runs(tmp_path: Path, monkeypatch: pyte
         ("weights.h5", b"HDF", "unsupported"),
     ],
 )
-def test_corrupt_and_unsupported_files(tmp_path: Path, name: str, content: bytes, match: str) -> None:
+def test_corrupt_and_unsupported_files(
+    tmp_path: Path, name: str, content: bytes, match: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(WeightsError, match=match):

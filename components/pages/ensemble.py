@@ -18,8 +18,23 @@ st.caption(
 
 
 def _default_members() -> list[str]:
-    cached = [i.architecture for i in weights.cached() if i.source == "torchvision"]
-    return sorted(set(cached))[:3] or [digits.WEIGHTS_NAME]
+    cached = sorted({i.architecture for i in weights.cached() if i.source == "torchvision"})
+    return (
+        cached[:3]
+        if len(cached) >= 2
+        else [n for n in weights.with_weights() if n in digits.SHIPPED]
+    )
+
+
+def _held_out(loaded: list[weights.LoadedModel]) -> None:
+    """For the shipped digits models: accuracy on the 360 held-out digits, alone and together."""
+    if len(loaded) < 2 or not all(m.weights in digits.SHIPPED for m in loaded):
+        return
+    each, together = digits.held_out_accuracies([m.model for m in loaded])
+    st.markdown("**On all 360 held-out digits**")
+    rows = [{"model": m.label, "accuracy": f"{a:.2%}"} for m, a in zip(loaded, each)]
+    rows.append({"model": "ensemble (averaged probabilities)", "accuracy": f"{together:.2%}"})
+    st.dataframe(rows, hide_index=True)
 
 
 def run() -> None:
@@ -80,6 +95,7 @@ def run() -> None:
         t2.plotly_chart(
             w.top_chart(result.averaged.top, "Averaged"), width="stretch", key="ens_avg"
         )
+        _held_out(loaded)
         st.markdown("**Each member**")
         cols = st.columns(min(len(result.members), 3))
         for i, (member, model) in enumerate(zip(result.members, loaded)):

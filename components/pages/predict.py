@@ -28,7 +28,7 @@ def run() -> None:
         image = w.image_picker("predict_image", default_digit=arch == "lenet5-digits")
         top = st.slider("Top classes", 1, 10, 5, key="predict_top")
         ten = st.toggle(
-            "Ten-crop test-time augmentation",
+            "Ten-crop",
             key="predict_ten_crop",
             help="Four corners and the centre, and the same of the mirrored image: 10 forward "
             "passes whose probabilities are averaged (10× the compute of one).",
