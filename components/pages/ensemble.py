@@ -45,7 +45,6 @@ def run() -> None:
             weights.with_weights(),
             default=_default_members(),
             key="ensemble_models",
-            format_func=w.model_label,
         )
         allow_random = st.checkbox(
             "Use random weights where the weights file is missing",
