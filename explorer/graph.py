@@ -25,6 +25,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from explorer.trace import module_hyper, plain_value
+
 Shape = tuple[int, ...]
 
 # Tensor functions that are a node whenever they see a tracked tensor outside a box.
@@ -79,24 +81,6 @@ _ARITHMETIC = {
     "bmm": "linear",
 }
 _OP_TITLES = {"concat": "concat", "add": "+", "mul": "×"}
-
-_HYPER_ATTRS = (
-    "in_channels",
-    "out_channels",
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "groups",
-    "in_features",
-    "out_features",
-    "num_features",
-    "output_size",
-    "ceil_mode",
-    "size",
-    "p",
-    "start_dim",
-)
 
 
 @dataclass(frozen=True)
@@ -198,27 +182,6 @@ class DataFlowGraph:
 # --------------------------------------------------------------------------- recording
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    if isinstance(value, tuple | list):
-        return tuple(_plain(v) for v in value)
-    return str(value)
-
-
-def module_hyper(module: nn.Module) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for attr in _HYPER_ATTRS:
-        value = getattr(module, attr, None)
-        if (
-            value is not None
-            and not callable(value)
-            and not isinstance(value, nn.Module | torch.Tensor)
-        ):
-            out[attr] = _plain(value)
-    return out
-
-
 def _module_infos(model: nn.Module) -> dict[str, ModuleInfo]:
     infos: dict[str, ModuleInfo] = {}
     named = list(model.named_modules(remove_duplicate=False))
@@ -270,9 +233,11 @@ class _Recorder(TorchFunctionMode):
                 name = getattr(func, "__name__", str(func))
                 if name.startswith("_") and not name.startswith("__"):  # F._max_pool2d
                     name = name.lstrip("_")
-                plain = tuple(_plain(a) for a in args[1:] if not isinstance(a, torch.Tensor))
+                plain = tuple(plain_value(a) for a in args[1:] if not isinstance(a, torch.Tensor))
                 plain += tuple(
-                    (k, _plain(v)) for k, v in kwargs.items() if not isinstance(v, torch.Tensor)
+                    (k, plain_value(v))
+                    for k, v in kwargs.items()
+                    if not isinstance(v, torch.Tensor)
                 )
                 self.events.append(Event("op", name, inputs, outputs, plain))
         return result

@@ -142,23 +142,24 @@ _NO_DECOMPOSE = {
 }
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """Hyper-parameter values as plain ints/floats/strings/tuples (JSON- and cache-friendly)."""
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     if isinstance(value, tuple | list):
-        return tuple(_plain(v) for v in value)
+        return tuple(plain_value(v) for v in value)
     return str(value)
 
 
-def _hyper(module: nn.Module) -> dict[str, Any]:
+def module_hyper(module: nn.Module) -> dict[str, Any]:
+    """A layer's hyper-parameters (kernel_size, stride, ...) as plain values."""
     out: dict[str, Any] = {}
     attrs = vars(module)
     for attr in _HYPER_ATTRS:
         value = attrs.get(attr)
         if value is None or isinstance(value, nn.Module | torch.Tensor) or callable(value):
             continue
-        out[attr] = _plain(value)
+        out[attr] = plain_value(value)
     if "bias" in module._parameters:
         out["bias"] = module._parameters["bias"] is not None
     return out
@@ -407,7 +408,7 @@ def _trace_module(
                 macs=agg_macs[i],
                 own_macs=own_macs[i],
                 calls=calls[i],
-                hyper=_hyper(module) if not children[i] else {},
+                hyper=module_hyper(module) if not children[i] else {},
             )
         )
     param_bytes = sum(t.numel() * t.element_size() for t in model.parameters())
@@ -445,7 +446,7 @@ def _too_small(
     """A clear error naming the layer where the input stopped fitting, with the arithmetic."""
     mod_name, module = named[i]
     size = "×".join(map(str, input_shape[1:]))
-    hyper = _hyper(module)
+    hyper = module_hyper(module)
     detail = _describe(hyper)
     if mod_name:
         where = f"layer {mod_name!r} ({type(module).__name__}"
