@@ -105,7 +105,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (0: torch's default); 1 is steadiest"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = devices.pick_device(args.device)
     torch.manual_seed(0)
     resnet_weights = "DEFAULT" if weights.find("resnet50").cached else weights.RANDOM
