@@ -129,6 +129,11 @@ def upload_features(arch: str, weights: str, device: str, images: tuple[bytes, .
     return _transfer.image_features(loaded_model(arch, weights, device), pictures)
 
 
+@st.cache_data(max_entries=64, show_spinner="Shading the frozen layers…")
+def frozen_dot(arch: str, frozen_blocks: tuple[str, ...]) -> str:
+    return _transfer.frozen_dot(arch, frozen_blocks)
+
+
 # --- Augmentation lab (issue 5) ---------------------------------------------------------------
 from PIL import Image as _PILImage  # noqa: E402
 

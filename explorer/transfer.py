@@ -345,3 +345,37 @@ def few_shot_digits(
         f_train[idx], y_train[idx], digits.CATEGORIES, steps=steps, seed=seed, progress=progress
     )
     return FewShotResult(head, shots, len(idx), head.accuracy(f_test, y_test))
+
+
+FROZEN_FILL = "#bdbdbd"
+_OPS = ("add", "mul", "concat", "op")
+
+
+def _inside(name: str, blocks_: tuple[str, ...]) -> bool:
+    return any(name == b or name.startswith(b + ".") for b in blocks_ if b)
+
+
+def frozen_dot(arch: str, frozen_blocks: tuple[str, ...], depth: int = 2) -> str:
+    """The block diagram (explorer.diagram) with the layers of `frozen_blocks` shaded grey and
+    marked "frozen"; trained layers keep their colours."""
+    from explorer import diagram, graph
+
+    rec = graph.record_architecture(arch)
+    g = graph.build_graph(rec, min(depth, max(rec.max_depth, 1)), collapse=False)
+    dot = diagram.to_digraph(g)
+    for node in g.nodes:
+        if node.kind in ("input", "output"):
+            continue
+        # A layer box stands for modules; an addition or concatenation belongs to the block
+        # whose forward made it (its scope; "" is the root's own forward, in no block).
+        names = (node.members or (node.name,)) if node.params or node.kind not in _OPS else ()
+        where = names or ((node.scope,) if node.scope else ())
+        if where and all(_inside(n, frozen_blocks) for n in where):
+            dot.node(
+                node.id,
+                fillcolor=FROZEN_FILL,
+                fontcolor="#333333",
+                color="#777777",
+                tooltip=f"frozen: {', '.join(where)}",
+            )
+    return dot.source

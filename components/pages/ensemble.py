@@ -9,7 +9,7 @@ from components import prediction_widgets as w
 from explorer import digits, predict, weights
 from explorer.errors import ExplorerError
 
-st.title("👥 Ensembles")
+st.title("Ensembles")
 st.caption(
     "The lecture's competition trick: train several networks and average their outputs. "
     "Typically 1-2% better, at the cost of running every network (the latency adds up). "

@@ -9,7 +9,7 @@ from components import prediction_widgets as w
 from explorer import predict, weights
 from explorer.errors import ExplorerError
 
-st.title("🔮 Predict")
+st.title("Predict")
 st.caption(
     "Use an open-source network with its pretrained weights on your own picture. "
     "`lenet5-digits` works offline (LeNet-5 trained on handwritten digits); ImageNet models "

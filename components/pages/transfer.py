@@ -10,7 +10,7 @@ from components import prediction_widgets as w
 from explorer import digits, images, names, transfer, weights
 from explorer.errors import ExplorerError
 
-st.title("🔁 Transfer learning")
+st.title("Transfer learning")
 st.caption(
     "Start from someone else's trained network. Little data: freeze everything and train a new "
     "softmax head. More data: freeze fewer layers. A lot of data: fine-tune everything."
@@ -66,6 +66,12 @@ def regimes() -> None:
         )
         st.caption(
             "Grey: frozen (requires_grad=False). Green: trained. Counts from explorer.trace."
+        )
+    with st.expander("Block diagram with the frozen layers shaded grey"):
+        st.graphviz_chart(cache.frozen_dot(str(arch), plan.frozen_blocks))
+        st.caption(
+            f"The diagram shows the original head; it is replaced by `{plan.head}` "
+            f"with {classes} outputs."
         )
 
 
