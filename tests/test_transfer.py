@@ -115,3 +115,16 @@ def test_few_shot_digits_on_precomputed_features() -> None:
     photo, label = digits.sample_photo(3)
     top = transfer.predict_with_head(loaded, result.head, photo, 3)
     assert len(top) == 3 and top[0].label == digits.CATEGORIES[label]
+
+
+def test_frozen_layers_are_shaded_in_the_diagram() -> None:
+    plan = transfer.freeze_plan("lenet5", 3)
+    assert plan.frozen_blocks == ("features.0", "features.3", "classifier.0")
+    dot = transfer.frozen_dot("lenet5", plan.frozen_blocks)
+    shaded = [line for line in dot.splitlines() if transfer.FROZEN_FILL in line]
+    assert len(shaded) == 3
+    assert all(
+        "frozen: features.0" in d or "frozen: features.3" in d or "frozen: classifier.0" in d
+        for d in shaded
+    )
+    assert transfer.FROZEN_FILL not in transfer.frozen_dot("lenet5", ())
