@@ -240,6 +240,7 @@ def identity_demo(
         nonnegative_input=nonnegative,
     )
 
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def layer_view(
     arch: str, input_size: Size, batch_size: int, depth: int
