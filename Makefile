@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 PORT ?= 8501
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench bench-load clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,17 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# Timings live here, never in tests: each script prints its measurements and ratios.
 bench: $(VENV)/.installed-run
 	$(PY) benchmarks/trace_speed.py
+	$(PY) benchmarks/trace_speed.py --all
+	$(PY) benchmarks/augment_speed.py
+	$(PY) benchmarks/predict_latency.py --threads 1
+	$(PY) benchmarks/residual_speed.py
+
+# 30 concurrent browser sessions against a local server (loopback only, bounded).
+bench-load: $(VENV)/.installed-run
+	$(PY) benchmarks/classroom_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
