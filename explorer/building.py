@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from explorer.architectures import ArchSpec, resolve
+from explorer.architectures.registry import is_registered
 
 _local = threading.local()
 _patch_lock = threading.Lock()
@@ -106,6 +108,37 @@ def build_meta(arch: str | ArchSpec, **kwargs: Any) -> nn.Module:
     with empty_init():
         model = spec.builder(**kwargs)
     return model.eval()
+
+
+# Meta models of catalog architectures, kept for re-tracing (another input size or batch is a
+# new trace of the same model). One is about 1-3 MB of Python objects. Each has its own lock:
+# a trace adds hooks to the model, so two threads never trace the same model at once.
+META_CACHE_SIZE = 32
+_meta_cache: OrderedDict[str, tuple[nn.Module, threading.Lock]] = OrderedDict()
+_meta_cache_lock = threading.Lock()
+
+
+@contextmanager
+def borrowed_meta_model(arch: str | ArchSpec) -> Iterator[nn.Module]:
+    """A meta model of `arch`, held exclusively while the block runs; cached for catalog
+    entries, built fresh for anything else (layer stacks, unregistered specs)."""
+    spec = resolve(arch)
+    if not is_registered(spec):
+        yield build_meta(spec)
+        return
+    with _meta_cache_lock:
+        entry = _meta_cache.get(spec.name)
+        if entry is not None:
+            _meta_cache.move_to_end(spec.name)
+    if entry is None:
+        built = (build_meta(spec), threading.Lock())
+        with _meta_cache_lock:
+            entry = _meta_cache.setdefault(spec.name, built)
+            while len(_meta_cache) > META_CACHE_SIZE:
+                _meta_cache.popitem(last=False)
+    model, lock = entry
+    with lock:
+        yield model
 
 
 def build_model(

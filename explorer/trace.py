@@ -10,10 +10,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
+from torch.utils.flop_counter import conv_flop_count, flop_registry
 
 from explorer.architectures import ArchSpec, resolve
-from explorer.building import build_meta, meta_copy
+from explorer.building import borrowed_meta_model, meta_copy
 from explorer.errors import ExplorerError, InputSizeError, InputTooSmallError
 
 
@@ -142,6 +142,63 @@ _NO_DECOMPOSE = {
 }
 
 
+def _shape_check(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether a norm layer would accept x (else run the real forward, which raises)."""
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return x.dim() >= 2 and x.shape[1] == module.num_features
+    if isinstance(module, nn.GroupNorm):
+        return x.dim() >= 2 and x.shape[1] == module.num_channels
+    if isinstance(module, nn.LayerNorm):
+        n = len(module.normalized_shape)
+        return tuple(x.shape[-n:]) == tuple(module.normalized_shape)
+    return True
+
+
+# Layers that keep their input's shape and do no multiply-accumulates. While tracing, a layer
+# whose forward is exactly one of these (not a subclass that overrides it) passes its input
+# through: the meta kernels of norms and activations are Python code and were half of a
+# ResNet-152 trace. test_macs_equal_flop_counter_mode checks the totals do not change.
+_PASSTHROUGH_FORWARDS = {
+    cls.forward
+    for cls in (
+        nn.BatchNorm1d,
+        nn.BatchNorm2d,
+        nn.BatchNorm3d,
+        nn.LayerNorm,
+        nn.GroupNorm,
+        nn.LocalResponseNorm,
+        nn.Dropout,
+        nn.Dropout2d,
+        nn.Dropout3d,
+        nn.AlphaDropout,
+        nn.Identity,
+        nn.ReLU,
+        nn.ReLU6,
+        nn.LeakyReLU,
+        nn.ELU,
+        nn.GELU,
+        nn.SiLU,
+        nn.Mish,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.Hardswish,
+        nn.Hardsigmoid,
+        nn.Hardtanh,
+    )
+}
+
+
+def _passthrough(module: nn.Module) -> Any:
+    real = module.forward
+
+    def forward(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, torch.Tensor) and not args and not kwargs and _shape_check(module, x):
+            return x
+        return real(x, *args, **kwargs)
+
+    return forward
+
+
 def plain_value(value: Any) -> Any:
     """Hyper-parameter values as plain ints/floats/strings/tuples (JSON- and cache-friendly)."""
     if isinstance(value, bool | int | float | str) or value is None:
@@ -215,6 +272,21 @@ class _Recorder(TorchDispatchMode):
             kept = x.shape[: x.dim() - len(normalized)]
             stats = x.new_empty((*kept, *([1] * len(normalized))))
             return (torch.empty_like(x), stats, stats)
+        if func is _CONVOLUTION and not kwargs:
+            out = _conv_output(*args)
+            if out is not None:
+                x, w, transposed = args[0], args[1], args[6]
+                shapes = (list(x.shape), list(w.shape), list(out.shape))
+                macs = conv_flop_count(*shapes, transposed=transposed) // 2
+                self.own_macs[self.stack[-1]] += macs
+                return out
+        if func in _MATMULS and not kwargs:
+            out = _matmul_output(func, args)
+            if out is not None:
+                self.own_macs[self.stack[-1]] += flop_registry[func._overloadpacket](
+                    *args, out_val=out
+                ) // 2
+                return out
         packet = func._overloadpacket
         counter = flop_registry.get(packet)
         try:
@@ -233,6 +305,56 @@ class _Recorder(TorchDispatchMode):
         if counter is not None:
             self.own_macs[self.stack[-1]] += counter(*args, **kwargs, out_val=out) // 2
         return out
+
+
+# Fast paths for the two ops that dominate a meta trace. PyTorch's meta kernels for them are
+# Python (0.1 ms for a convolution, 0.36 ms for an addmm); the output shape of the ordinary
+# case is the lecture's formula. Anything unusual (transposed, a size that does not fit,
+# mismatched channels) returns None and takes PyTorch's own kernel, which raises its errors.
+_CONVOLUTION = _aten.convolution.default
+_MATMULS = {_aten.addmm.default, _aten.mm.default, _aten.bmm.default}
+
+
+def _conv_output(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    transposed: bool,
+    output_padding: Any,
+    groups: int,
+) -> torch.Tensor | None:
+    spatial = x.dim() - 2
+    if transposed or spatial < 1 or w.dim() != x.dim() or x.shape[1] != w.shape[1] * groups:
+        return None
+    if not (len(stride) == len(padding) == len(dilation) == spatial):
+        return None
+    out = []
+    for n, k, s, p, d in zip(x.shape[2:], w.shape[2:], stride, padding, dilation):
+        size = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        if size < 1:
+            return None
+        out.append(size)
+    return x.new_empty((x.shape[0], w.shape[0], *out))
+
+
+def _matmul_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
+    a, b = (args[1], args[2]) if func is _aten.addmm.default else (args[0], args[1])
+    if func is _aten.bmm.default:
+        if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+            return None
+        return a.new_empty((a.shape[0], a.shape[1], b.shape[2]))
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        return None
+    if func is _aten.addmm.default:
+        bias = args[0]
+        if bias.dim() > 2 or (bias.dim() >= 1 and bias.shape[-1] not in (1, b.shape[1])):
+            return None
+        if not all(isinstance(v, int | float) for v in args[3:]):
+            return None
+    return a.new_empty((a.shape[0], b.shape[1]))
 
 
 def _as_input_size(input_size: Any) -> tuple[int, int, int]:
@@ -269,18 +391,16 @@ def trace(
     """
     if batch_size < 1:
         raise InputSizeError(f"Batch size must be at least 1, got {batch_size}.")
-    spec: ArchSpec | None = None
     if isinstance(arch, nn.Module):
-        model = meta_copy(arch)
-        label = name or type(arch).__name__
         if input_size is None:
             raise InputSizeError("Tracing a module needs an input_size (C, H, W).")
-    else:
-        spec = resolve(arch)
-        model = build_meta(spec)
-        label = name or spec.name
-    size = _as_input_size(input_size if input_size is not None else spec.input_size)  # type: ignore[union-attr]
-    return _trace_module(model, label, (batch_size, *size), spec)
+        size = _as_input_size(input_size)
+        label = name or type(arch).__name__
+        return _trace_module(meta_copy(arch), label, (batch_size, *size), None)
+    spec = resolve(arch)
+    size = _as_input_size(input_size if input_size is not None else spec.input_size)
+    with borrowed_meta_model(spec) as model:
+        return _trace_module(model, name or spec.name, (batch_size, *size), spec)
 
 
 def _trace_module(
@@ -321,15 +441,21 @@ def _trace_module(
 
         return hook
 
+    # `model` is a private meta model (build_meta or meta_copy): nobody else sees these hooks
+    # or the pass-through forwards, and both are removed again below.
     handles = []
+    passed: list[nn.Module] = []
     recorder = _Recorder(stack, own_macs)
-    was_training = model.training
     try:
         for i, (_, module) in enumerate(named):
-            leaf = next(iter(module.children()), None) is None
+            leaf = not module._modules
             handles.append(module.register_forward_pre_hook(pre_hook(i)))
             handles.append(module.register_forward_hook(post_hook(i, leaf), always_call=True))
-        model.eval()
+            if leaf and type(module).forward in _PASSTHROUGH_FORWARDS:
+                module.forward = _passthrough(module)
+                passed.append(module)
+        if model.training:
+            model.eval()
         x = torch.empty(input_shape, device="meta")
         try:
             with torch.no_grad(), recorder:
@@ -346,13 +472,16 @@ def _trace_module(
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
+        for module in passed:
+            del module.forward
 
     # Tree: children ordered by first call (data-flow order), unused modules last.
     children: dict[int, list[int]] = {i: [] for i in range(n)}
     parent_of = [-1] * n
     for i, (_, module) in enumerate(named):
-        for child in module.children():
+        for child in module._modules.values():
+            if child is None:
+                continue
             j = index[id(child)]
             if parent_of[j] == -1 and j != 0:
                 parent_of[j] = i

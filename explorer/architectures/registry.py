@@ -113,6 +113,12 @@ def get(name: str) -> ArchSpec:
         raise UnknownArchitectureError(name, suggest(name)) from None
 
 
+def is_registered(spec: ArchSpec) -> bool:
+    """True for the catalog's own entry (not a layer stack or a spec built on the fly)."""
+    _ensure_loaded()
+    return _REGISTRY.get(spec.name) is spec
+
+
 def suggest(name: str, n: int = 5) -> list[str]:
     _ensure_loaded()
     key = name.strip().lower()
