@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -89,6 +90,23 @@ def summary_rows(runs: Sequence[RunResult]) -> list[dict[str, object]]:
             "time (s)": round(sum(m.seconds for m in run.epochs), 1),
         })
     return rows
+
+
+def depth_trend(runs: Sequence[RunResult], kind: str) -> str | None:
+    """How one kind's final training loss changes with depth, in words, e.g.
+    "0.5418 → 0.8273 → 2.0418: rises with depth"; None with fewer than two depths."""
+    finals = sorted((r.depth, r.train_loss[-1]) for r in runs if r.kind == kind and r.epochs)
+    if len(finals) < 2:
+        return None
+    losses = [loss for _, loss in finals]
+    pairs = list(pairwise(losses))
+    if all(a < b for a, b in pairs):
+        verdict = "rises with depth"
+    elif all(a > b for a, b in pairs):
+        verdict = "falls with depth"
+    else:
+        verdict = "not monotonic in depth"
+    return " → ".join(f"{loss:.4f}" for loss in losses) + f": {verdict}"
 
 
 def identity_figure(demo: IdentityDemo, units: int = 40) -> go.Figure:

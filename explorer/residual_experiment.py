@@ -32,6 +32,7 @@ from explorer.errors import ExplorerError
 __all__ = [
     "DEFAULT_DEPTHS",
     "KINDS",
+    "SCHEDULES",
     "SUPPORTED_DEPTHS",
     "DenseResidualBlock",
     "DigitsData",
@@ -51,6 +52,8 @@ __all__ = [
 
 Kind = Literal["plain", "residual"]
 KINDS: tuple[Kind, ...] = ("plain", "residual")
+Schedule = Literal["cosine", "constant"]
+SCHEDULES: tuple[Schedule, ...] = ("cosine", "constant")
 #: Depths 6n+2 as in the paper's CIFAR table (n = 1, 2, 3, 5, 7, 9).
 SUPPORTED_DEPTHS = (8, 14, 20, 32, 44, 56)
 DEFAULT_DEPTHS = (8, 20, 56)
@@ -219,13 +222,22 @@ def load_digits_data(seed: int = 0, train_size: int = 1200) -> DigitsData:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything that determines the numbers: same config, same results."""
+    """Everything that determines the numbers: same config, same results.
+
+    The learning rate starts at `lr` and, with `schedule="cosine"`, falls along half a cosine
+    to 0 at the last step (the paper starts at 0.1 and divides it by 10 twice over 64,000
+    steps; a default run here has 100 steps). With the paper's 0.1 the 8- and 20-layer
+    residual nets fit the digits almost perfectly in 10 epochs, leaving depth nothing to
+    improve; at 0.02 the deeper residual nets end lower, as in the paper's figure 6, and the
+    deeper plain nets still end higher.
+    """
 
     depths: tuple[int, ...] = DEFAULT_DEPTHS
     epochs: int = 10
     seed: int = 0
     batch_size: int = 128
-    lr: float = 0.1
+    lr: float = 0.02
+    schedule: Schedule = "cosine"
     momentum: float = 0.9
     widths: tuple[int, int, int] = (8, 16, 32)
     train_size: int = 1200
@@ -244,8 +256,18 @@ class ExperimentConfig:
             raise ExperimentError("Batch size must be at least 2 (BatchNorm needs two samples).")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ExperimentError("The learning rate must be a positive number.")
+        if self.schedule not in SCHEDULES:
+            raise ExperimentError(
+                f"Unknown learning-rate schedule {self.schedule!r}: use 'cosine' or 'constant'."
+            )
         if self.threads not in (1, 2):
             raise ExperimentError("Use 1 or 2 CPU threads.")
+
+    def learning_rate(self, step: int, total_steps: int) -> float:
+        """The learning rate of (0-based) SGD step `step` out of `total_steps`."""
+        if self.schedule == "constant" or total_steps <= 0:
+            return self.lr
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
 
     @property
     def run_ids(self) -> tuple[RunId, ...]:
@@ -364,6 +386,9 @@ def _train_run(
     optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     shuffle = torch.Generator().manual_seed(config.seed)
     n = len(data.y_train)
+    steps_per_epoch = -(-n // config.batch_size) - (n % config.batch_size == 1)
+    total_steps = config.epochs * steps_per_epoch
+    step = 0
     grad_layers: tuple[str, ...] = ()
     grad_norms: tuple[float, ...] = ()
     history: list[EpochMetrics] = []
@@ -382,7 +407,10 @@ def _train_run(
             loss.backward()
             if not grad_norms:
                 grad_layers, grad_norms = _gradient_norms(model)
+            for group in optimiser.param_groups:
+                group["lr"] = config.learning_rate(step, total_steps)
             optimiser.step()
+            step += 1
             loss_sum += loss.item() * len(idx)
             wrong += int((logits.argmax(1) != y).sum())
             seen += len(idx)

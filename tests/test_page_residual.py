@@ -62,6 +62,24 @@ def test_cancelled_run_shows_the_finished_epochs() -> None:
     assert list(table["network"]) == ["plain-8"] and list(table["epochs"]) == [2]
 
 
+def test_final_losses_by_depth_are_described_per_kind() -> None:
+    def run(depth: int, kind: str, loss: float) -> RunResult:
+        return RunResult(depth, kind, 0, (EpochMetrics(1, loss, loss / 4, 0.4, 0.1),), (), (),
+                         False)
+
+    config = ExperimentConfig(depths=(8, 20, 56), epochs=1, seed=0)
+    runs = (run(8, "plain", 0.5), run(8, "residual", 0.3), run(20, "plain", 0.8),
+            run(20, "residual", 0.05), run(56, "plain", 2.0))
+    at = _page()
+    at.session_state["residual_partial"] = ExperimentResult(config, runs, True)
+    at.session_state["residual_cancelled"] = True
+    at.run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**plain** 0.5000 → 0.8000 → 2.0000: rises with depth" in text
+    assert "**residual** 0.3000 → 0.0500: falls with depth" in text
+
+
 def test_identity_demo_controls() -> None:
     at = _page().run()
     assert [m.value for m in at.metric] == ["0", "yes"]

@@ -8,6 +8,7 @@ import sys
 
 from explorer.residual_experiment import (
     DEFAULT_DEPTHS,
+    SCHEDULES,
     EpochMetrics,
     ExperimentConfig,
     ExperimentResult,
@@ -30,7 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    parser.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="SGD learning rate")
+    parser.add_argument(
+        "--lr", type=float, default=_DEFAULTS.lr,
+        help=f"SGD learning rate at the first step (default {_DEFAULTS.lr})",
+    )
+    parser.add_argument(
+        "--schedule", choices=SCHEDULES, default=_DEFAULTS.schedule,
+        help="learning rate: cosine decay to 0 over the run, or constant",
+    )
     parser.add_argument(
         "--threads", type=int, default=_DEFAULTS.threads, help="CPU threads for torch (1 or 2)"
     )
@@ -45,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         lr=args.lr,
+        schedule=args.schedule,
         threads=max(1, min(2, args.threads)),
     )
 
@@ -89,5 +98,8 @@ def format_table(result: ExperimentResult) -> str:
         lines.append("")
     lines.append("Final training error: " + ", ".join(
         f"{r.label} {100 * r.train_error[-1]:.1f}%" for r in result.runs if r.epochs
+    ))
+    lines.append("Final training loss: " + ", ".join(
+        f"{r.label} {r.train_loss[-1]:.4f}" for r in result.runs if r.epochs
     ))
     return "\n".join(lines)
