@@ -280,6 +280,14 @@ class _Recorder(TorchDispatchMode):
                 macs = conv_flop_count(*shapes, transposed=transposed) // 2
                 self.own_macs[self.stack[-1]] += macs
                 return out
+        if func in _SOFTMAXES:
+            x = args[0]
+            dtype = args[2] if len(args) > 2 and args[2] is not None else kwargs.get("dtype")
+            return torch.empty_like(x, dtype=dtype or x.dtype)
+        if func in _ARITHMETIC and not kwargs.get("out") and len(args) == 2:
+            out = _arithmetic_output(func, args)
+            if out is not None:
+                return out
         if func in _MATMULS and not kwargs:
             out = _matmul_output(func, args)
             if out is not None:
@@ -338,6 +346,28 @@ def _conv_output(
             return None
         out.append(size)
     return x.new_empty((x.shape[0], w.shape[0], *out))
+
+
+_SOFTMAXES = {_aten._safe_softmax.default, _aten._softmax.default, _aten._log_softmax.default}
+_INPLACE = {_aten.add_.Tensor, _aten.sub_.Tensor, _aten.mul_.Tensor, _aten.add_.Scalar,
+            _aten.sub_.Scalar, _aten.mul_.Scalar}
+_ARITHMETIC = _INPLACE | {_aten.add.Tensor, _aten.sub.Tensor, _aten.mul.Tensor,
+                          _aten.add.Scalar, _aten.sub.Scalar, _aten.mul.Scalar}
+
+
+def _arithmetic_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
+    """+, −, × keep the broadcast shape and the promoted dtype (residual additions, scales)."""
+    a, b = args
+    if not isinstance(a, torch.Tensor):
+        return None
+    b_shape = b.shape if isinstance(b, torch.Tensor) else ()
+    try:
+        shape = torch.broadcast_shapes(a.shape, b_shape)
+    except RuntimeError:
+        return None  # PyTorch's kernel raises its own message
+    if func in _INPLACE:
+        return a if shape == a.shape else None
+    return a.new_empty(shape, dtype=torch.result_type(a, b))
 
 
 def _matmul_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
