@@ -9,25 +9,25 @@ st.set_page_config(
 PAGES = {
     "Explore": [
         st.Page(
-            "pages/architecture.py",
+            "views/architecture.py",
             title="Architecture",
             icon=":material/account_tree:",
             default=True,
         ),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("pages/cost_lab.py", title="Cost lab (1×1 convs)", icon=":material/calculate:"),
-        st.Page("pages/custom_network.py", title="Custom network", icon=":material/edit_note:"),
+        st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("views/cost_lab.py", title="Cost lab (1×1 convs)", icon=":material/calculate:"),
+        st.Page("views/custom_network.py", title="Custom network", icon=":material/edit_note:"),
     ],
     "Data": [
-        st.Page("pages/augmentation.py", title="Augmentation lab", icon=":material/photo_filter:"),
+        st.Page("views/augmentation.py", title="Augmentation lab", icon=":material/photo_filter:"),
     ],
     "Use a trained network": [
-        st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
-        st.Page("pages/ensemble.py", title="Ensembles", icon=":material/groups:"),
-        st.Page("pages/transfer.py", title="Transfer learning", icon=":material/sync_alt:"),
+        st.Page("views/predict.py", title="Predict", icon=":material/image_search:"),
+        st.Page("views/ensemble.py", title="Ensembles", icon=":material/groups:"),
+        st.Page("views/transfer.py", title="Transfer learning", icon=":material/sync_alt:"),
     ],
     "Why ResNets work": [
-        st.Page("pages/residual.py", title="Plain vs residual", icon=":material/conversion_path:"),
+        st.Page("views/residual.py", title="Plain vs residual", icon=":material/conversion_path:"),
     ],
 }
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGE = "components/pages/augmentation.py"
+PAGE = "components/views/augmentation.py"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.residual_experiment import EpochMetrics, ExperimentConfig, ExperimentResult, RunResult
 
-PAGE = str(Path(__file__).resolve().parents[1] / "components" / "pages" / "residual.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "components" / "views" / "residual.py")
 TIMEOUT = 60
 
 

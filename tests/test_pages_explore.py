@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import explorer
 from explorer.layer_math import commas
 
-PAGES = Path(__file__).resolve().parents[1] / "components" / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
 TIMEOUT = 120
 
 

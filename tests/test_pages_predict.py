@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import digits
 
-PAGES = Path(__file__).resolve().parents[1] / "components" / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
 
 
 def _page(name: str) -> AppTest:
