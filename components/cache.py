@@ -6,9 +6,20 @@ st.cache_data: traces, tables, images (small, hashable inputs, copied per sessio
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+from PIL import Image as _PILImage
 
 import explorer
+from explorer import augment as _augment
+from explorer import diagram as _diagram
+from explorer import graph as _graph
+from explorer import images as _images
+from explorer import residual_experiment as _residual
+from explorer import transfer as _transfer
+from explorer import weights as _weights
+from explorer.receptive import receptive_fields as _receptive_fields
 from explorer.trace import Trace
 
 
@@ -18,9 +29,6 @@ def trace(arch: str, input_size: tuple[int, int, int] | None = None, batch_size:
 
 
 # --- Explore pages: data-flow graphs, diagrams, receptive fields (issue 4) ------------------
-from explorer import diagram as _diagram  # noqa: E402
-from explorer import graph as _graph  # noqa: E402
-from explorer.receptive import receptive_fields as _receptive_fields  # noqa: E402
 
 Size = tuple[int, int, int] | None
 
@@ -33,7 +41,10 @@ def recording(arch: str, input_size: Size = None, batch_size: int = 1) -> _graph
 
 @st.cache_data(max_entries=256, show_spinner="Drawing the block diagram…")
 def data_flow(
-    arch: str, input_size: Size = None, batch_size: int = 1, depth: int | None = None,
+    arch: str,
+    input_size: Size = None,
+    batch_size: int = 1,
+    depth: int | None = None,
     collapse: bool = True,
 ) -> _graph.DataFlowGraph:
     rec = recording(arch, input_size, batch_size)
@@ -44,7 +55,10 @@ def data_flow(
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def diagram_dot(
-    arch: str, input_size: Size = None, batch_size: int = 1, depth: int | None = None,
+    arch: str,
+    input_size: Size = None,
+    batch_size: int = 1,
+    depth: int | None = None,
     collapse: bool = True,
 ) -> str:
     return _diagram.to_dot(data_flow(arch, input_size, batch_size, depth, collapse))
@@ -91,17 +105,15 @@ def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
     spec = _block_spec(builder, kwargs)
     t = block_trace(builder, kwargs)
     graph = _graph.build_graph(
-        _graph.record_architecture(spec), depth, collapse=False,
+        _graph.record_architecture(spec),
+        depth,
+        collapse=False,
         macs={r.name: r.macs for r in t.layers},
     )
     return _diagram.to_dot(graph)
 
 
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
-from typing import Any  # noqa: E402
-
-from explorer import transfer as _transfer  # noqa: E402
-from explorer import weights as _weights  # noqa: E402
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model and its weights…")
@@ -135,10 +147,7 @@ def frozen_dot(arch: str, frozen_blocks: tuple[str, ...]) -> str:
 
 
 # --- Augmentation lab (issue 5) ---------------------------------------------------------------
-from PIL import Image as _PILImage  # noqa: E402
 
-from explorer import augment as _augment  # noqa: E402
-from explorer import images as _images  # noqa: E402
 
 AUGMENT_MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this
 
@@ -174,8 +183,9 @@ def mix_preview(
     a: tuple[str, str | bytes], b: tuple[str, str | bytes], method: str, alpha: float, seed: int
 ) -> tuple[bytes, float]:
     """MixUp/CutMix of image a with image b: (PNG bytes, a's share of the soft label)."""
-    mixed = _augment.mix_preview(lab_image(*a), lab_image(*b), method=method, alpha=alpha,
-                                 seed=seed)
+    mixed = _augment.mix_preview(
+        lab_image(*a), lab_image(*b), method=method, alpha=alpha, seed=seed
+    )
     return _images.to_png_bytes(_augment.to_pil(mixed.image)), mixed.weight_a
 
 
@@ -199,7 +209,6 @@ def augment_gallery(
 
 
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
-from explorer import residual_experiment as _residual  # noqa: E402
 
 
 class ResidualNotRunYet(LookupError):
@@ -208,7 +217,9 @@ class ResidualNotRunYet(LookupError):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def residual_experiment(
-    depths: tuple[int, ...], epochs: int, seed: int,
+    depths: tuple[int, ...],
+    epochs: int,
+    seed: int,
     _finished: _residual.ExperimentResult | None = None,
 ) -> _residual.ExperimentResult:
     """Finished experiments, keyed by (depths, epochs, seed), shared by all sessions.
@@ -236,7 +247,10 @@ def identity_demo(
     in_features: int, out_features: int, zero_weight: bool, zero_bias: bool, nonnegative: bool
 ) -> _residual.IdentityDemo:
     return _residual.identity_demo(
-        in_features, out_features, zero_weight=zero_weight, zero_bias=zero_bias,
+        in_features,
+        out_features,
+        zero_weight=zero_weight,
+        zero_bias=zero_bias,
         nonnegative_input=nonnegative,
     )
 
