@@ -13,6 +13,7 @@ from explorer.errors import (
     UnknownArchitectureError,
     WeightsError,
 )
+from explorer.images import decode_image
 from explorer.trace import LayerRecord, Trace, trace
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "__version__",
     "build_meta",
     "build_model",
+    "decode_image",
     "families",
     "get",
     "names",
