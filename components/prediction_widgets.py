@@ -125,7 +125,7 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
 
 def random_warning(is_random: bool) -> None:
     if is_random:
-        st.warning(f"⚠️ {weights.RANDOM_LABEL}.")
+        st.warning(f"{weights.RANDOM_LABEL}.", icon=":material/warning:")
 
 
 def top_table(top: Any) -> list[dict[str, Any]]:

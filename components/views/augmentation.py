@@ -122,7 +122,7 @@ def _pipeline_builder() -> Pipeline:
     kinds = list(AUGMENTATIONS)
     st.selectbox("Add a step", kinds, key="aug_add_kind",
                  format_func=lambda k: AUGMENTATIONS[k].TITLE)
-    st.button("➕ Add step", on_click=_add_step, key="aug_add")
+    st.button("Add step", icon=":material/add:", on_click=_add_step, key="aug_add")
     _pipeline_import()
     return Pipeline(tuple(step for _, step in updated))
 
@@ -166,8 +166,8 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     n = controls[0].slider("Samples", 1, 32, 16, key="aug_n")
     columns = controls[1].slider("Columns", 1, 8, 4, key="aug_columns")
     seed = controls[2].number_input("Seed", 0, 2**31 - 1 - 64, step=1, key="aug_seed")
-    controls[3].button("🎲 Re-roll", on_click=_reroll, args=(n,), key="aug_reroll",
-                       help="Next seeds: new samples, still reproducible")
+    controls[3].button("Re-roll", icon=":material/casino:", on_click=_reroll, args=(n,),
+                       key="aug_reroll", help="Next seeds: new samples, still reproducible")
     image = cache.lab_image(*source)
     try:
         grid_png, sizes = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
@@ -191,12 +191,13 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
 def _downloads(pipeline: Pipeline, grid_png: bytes, seed: int) -> None:
     code = pipeline.to_python()
     a, b, c = st.columns(3)
-    a.download_button("⬇️ Grid (PNG)", grid_png, f"augmentations_seed{seed}.png", "image/png",
-                      key="aug_dl_png")
-    b.download_button("⬇️ Pipeline (JSON)", pipeline.to_json(), "augmentation_pipeline.json",
-                      "application/json", key="aug_dl_json")
-    c.download_button("⬇️ Python code", code, "augmentation_pipeline.py", "text/x-python",
-                      key="aug_dl_py")
+    download = ":material/download:"
+    a.download_button("Grid (PNG)", grid_png, f"augmentations_seed{seed}.png", "image/png",
+                      key="aug_dl_png", icon=download)
+    b.download_button("Pipeline (JSON)", pipeline.to_json(), "augmentation_pipeline.json",
+                      "application/json", key="aug_dl_json", icon=download)
+    c.download_button("Python code", code, "augmentation_pipeline.py", "text/x-python",
+                      key="aug_dl_py", icon=download)
     with st.expander("Python code (torchvision transforms.v2)"):
         st.code(code, language="python")
 
@@ -284,7 +285,7 @@ def _mix_view(source: ImageSource, label: str) -> None:
 
 
 def main() -> None:
-    st.title("🎨 Augmentation lab")
+    st.title("Augmentation lab")
     st.caption("Each augmentation from the lecture (and a few beyond it) on a real picture: build "
                "a pipeline, see seeded samples, export it as torchvision code.")
     with st.sidebar:
