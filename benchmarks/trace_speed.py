@@ -23,6 +23,7 @@ from explorer.architectures import tv
 kind, name, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = explorer.get(name)
 torch.set_num_threads(2)
+import gc; gc.freeze()  # as `explorer` (CLI) and the app do after their imports
 floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 times = []
 for _ in range(repeat):
