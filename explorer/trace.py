@@ -387,7 +387,8 @@ def _matmul_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
     return a.new_empty((a.shape[0], b.shape[1]))
 
 
-def _as_input_size(input_size: Any) -> tuple[int, int, int]:
+def parse_input_size(input_size: Any) -> tuple[int, int, int]:
+    """(C, H, W) from "3x224x224", "3×224×224" or a sequence; clear errors otherwise."""
     if isinstance(input_size, str):
         parts = input_size.lower().replace("×", "x").split("x")
         try:
@@ -424,11 +425,11 @@ def trace(
     if isinstance(arch, nn.Module):
         if input_size is None:
             raise InputSizeError("Tracing a module needs an input_size (C, H, W).")
-        size = _as_input_size(input_size)
+        size = parse_input_size(input_size)
         label = name or type(arch).__name__
         return _trace_module(meta_copy(arch), label, (batch_size, *size), None)
     spec = resolve(arch)
-    size = _as_input_size(input_size if input_size is not None else spec.input_size)
+    size = parse_input_size(input_size if input_size is not None else spec.input_size)
     with borrowed_meta_model(spec) as model:
         return _trace_module(model, name or spec.name, (batch_size, *size), spec)
 

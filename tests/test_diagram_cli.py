@@ -76,4 +76,5 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagram", "lenet5", "--depth", "0"]) == 2
     assert "--depth" in capsys.readouterr().err
     assert main(["diagram", "alexnet", "--input-size", "3", "16", "16"]) == 2
+    assert main(["diagram", "alexnet", "--input", "3x16x16"]) == 2
     assert "too small" in capsys.readouterr().err

@@ -23,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("dot", "svg", "png"), default="dot")
     parser.add_argument("-o", "--output", type=Path, help="write to FILE (default: stdout)")
-    parser.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), default=None)
+    parser.add_argument("--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: "
+                        "the architecture's), as in `explorer summary`")
+    parser.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), default=None,
+                        help="the same as three numbers")
     parser.add_argument(
         "--no-collapse", action="store_true", help="draw every block, even identical repeats"
     )
@@ -33,14 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from explorer import diagram
     from explorer.graph import data_flow
+    from explorer.trace import parse_input_size
 
     if args.depth is not None and args.depth < 1:
         raise ExplorerError("--depth must be 1 or more.")
     if args.format == "png" and args.output is None and sys.stdout.isatty():
         raise ExplorerError("PNG is binary: write it to a file with -o FILE.")
+    size = args.input or args.input_size
     graph = data_flow(
         args.arch,
-        tuple(args.input_size) if args.input_size else None,
+        parse_input_size(size) if size else None,
         args.depth,
         collapse=not args.no_collapse,
     )
