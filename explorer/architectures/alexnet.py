@@ -29,6 +29,20 @@ def paper_lrn(size: int = LRN_SIZE) -> nn.LocalResponseNorm:
     return nn.LocalResponseNorm(size, alpha=LRN_ALPHA * size, beta=LRN_BETA, k=LRN_K)
 
 
+def fc_head(in_features: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """AlexNet's classifier, which VGG kept: FC 4096 → ReLU → dropout, twice, then FC to the
+    classes (dropout on the outputs of the first two FC layers, section 4.2)."""
+    return nn.Sequential(
+        nn.Linear(in_features, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(p=dropout),
+        nn.Linear(4096, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(p=dropout),
+        nn.Linear(4096, num_classes),
+    )
+
+
 class AlexNetPaper(nn.Module):
     """AlexNet exactly as the 2012 paper's Figure 2, on one device.
 
@@ -56,16 +70,7 @@ class AlexNetPaper(nn.Module):
             nn.MaxPool2d(kernel_size=3, stride=2),  # -> 6x6x256
         )
         self.flatten = nn.Flatten()  # -> 9216
-        # Section 4.2: dropout (p = 0.5) on the outputs of the first two FC layers.
-        self.classifier = nn.Sequential(
-            nn.Linear(256 * 6 * 6, 4096),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
-            nn.Linear(4096, num_classes),
-        )
+        self.classifier = fc_head(256 * 6 * 6, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.features(x)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.architectures.alexnet import paper_lrn
+from explorer.architectures.alexnet import fc_head, paper_lrn
 from explorer.architectures.registry import ArchSpec, Published, register
 
 SIMONYAN_2015 = (
@@ -63,15 +63,7 @@ class VGGPaper(nn.Module):
         self.config = config
         self.features = _features(CONFIGS[config])
         self.flatten = nn.Flatten()
-        self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
-            nn.Linear(4096, num_classes),
-        )
+        self.classifier = fc_head(512 * 7 * 7, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.features(x)))
