@@ -7,6 +7,7 @@ channels in, out_channels filters out, 'same' padding (odd kernels keep n_H and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -139,6 +140,14 @@ def residual_block(
 # --- ArchSpecs with custom sizes, for the Cost lab -----------------------------------------
 
 
+def _sized_spec(
+    name: str, title: str, build: Callable[..., nn.Module], size: tuple[int, int, int], out: int
+) -> ArchSpec:
+    """An unregistered ArchSpec for one block at a custom input size (the Cost lab's)."""
+    return ArchSpec(name=name, family="Blocks", title=title, builder=build, input_size=size,
+                    num_classes=out, source="custom")  # fmt: skip
+
+
 def naive_conv_spec(
     *,
     height: int = 28,
@@ -155,15 +164,12 @@ def naive_conv_spec(
         return naive_conv(in_channels=in_channels, out_channels=out_channels,
                           kernel_size=kernel_size)  # fmt: skip
 
-    return ArchSpec(
-        name=f"conv{kernel_size}x{kernel_size}-naive-{height}x{width}x{in_channels}-{out_channels}",
-        family="Blocks",
-        title=f"{kernel_size}×{kernel_size} conv, {height}×{width}×{in_channels} → {out_channels}",
-        builder=build,
-        input_size=(in_channels, height, width),
-        num_classes=out_channels,
-        source="custom",
-    )
+    k = kernel_size
+    return _sized_spec(
+        f"conv{k}x{k}-naive-{height}x{width}x{in_channels}-{out_channels}",
+        f"{k}×{k} conv, {height}×{width}×{in_channels} → {out_channels}",
+        build, (in_channels, height, width), out_channels,
+    )  # fmt: skip
 
 
 def bottleneck_conv_spec(
@@ -185,17 +191,13 @@ def bottleneck_conv_spec(
         return bottleneck_conv(**kwargs)
 
     k = kernel_size
-    return ArchSpec(
-        name=f"conv{k}x{k}-bottleneck-{height}x{width}x{in_channels}-{bottleneck_channels}-"
+    return _sized_spec(
+        f"conv{k}x{k}-bottleneck-{height}x{width}x{in_channels}-{bottleneck_channels}-"
         f"{out_channels}",
-        family="Blocks",
-        title=f"1×1 to {bottleneck_channels}, then {k}×{k}, {height}×{width}×{in_channels} → "
+        f"1×1 to {bottleneck_channels}, then {k}×{k}, {height}×{width}×{in_channels} → "
         f"{out_channels}",
-        builder=build,
-        input_size=(in_channels, height, width),
-        num_classes=out_channels,
-        source="custom",
-    )
+        build, (in_channels, height, width), out_channels,
+    )  # fmt: skip
 
 
 def inception_module_spec(
@@ -208,15 +210,11 @@ def inception_module_spec(
     def build(**kw: object) -> nn.Module:
         return inception_module(in_channels=in_channels, **channels)
 
-    return ArchSpec(
-        name=f"inception-{height}x{width}x{in_channels}-{module.out_channels}",
-        family="Blocks",
-        title=f"Inception module, {height}×{width}×{in_channels} → {module.out_channels}",
-        builder=build,
-        input_size=(in_channels, height, width),
-        num_classes=module.out_channels,
-        source="custom",
-    )
+    return _sized_spec(
+        f"inception-{height}x{width}x{in_channels}-{module.out_channels}",
+        f"Inception module, {height}×{width}×{in_channels} → {module.out_channels}",
+        build, (in_channels, height, width), module.out_channels,
+    )  # fmt: skip
 
 
 # --- The registered lecture demos ----------------------------------------------------------
