@@ -47,3 +47,8 @@ class ImageError(ExplorerError, ValueError):
 
 class WeightsError(ExplorerError, ValueError):
     """Weights that cannot be found, downloaded or loaded into a model."""
+
+
+class BudgetError(ExplorerError, ValueError):
+    """Work over a documented budget (explorer.budgets), refused before it starts; the message
+    names the estimated number and the limit."""
