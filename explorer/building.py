@@ -1,115 +1,129 @@
 """Building models: on the meta device for tracing (no weight memory), or for real.
 
-`empty_init()` is the same trick as accelerate's `init_empty_weights`: parameters and buffers
-are moved to the meta device the moment a module registers them, and torch.nn.init's
-functions do nothing. It works where `with torch.device("meta")` does not (every regnet
-builder calls `.tolist()` on a tensor it creates), and it skips weight initialisation, which
-is most of a meta build's time. The patch is active only in the thread that asked for it, so
-a Streamlit session building a real model at the same moment is not affected.
+Empty-weight builds use a `TorchFunctionMode` (`_EmptyWeights`), entered only in the thread
+that builds. PyTorch keeps the mode stack per thread, so a real build running at the same
+moment in another thread sees no difference: nothing on `nn.Module`, `nn.init` or `torch` is
+patched, and nothing process-wide (not even `torch.device`'s default) is changed.
+
+Inside the mode:
+- allocating factories (`torch.empty`, `zeros`, `ones`, `full`, `rand*`, ...) without an
+  explicit device make meta tensors: every parameter and most buffers are born on meta, and
+  `nn.Parameter(..., requires_grad=False)` keeps its flag, since nothing re-creates it;
+- value factories (`arange`, `linspace`, `tensor`, ...) stay on the CPU, because builders
+  compute structure from them: every regnet builder calls `.tolist()` on widths derived from
+  `torch.arange` (which `with torch.device("meta")` breaks), timm's drop-path rates come from
+  `torch.linspace(...).tolist()`;
+- weight initialisation on meta tensors returns at once (it is most of a real build's time).
+
+The few small CPU tensors left (a relative-position index, a linspace-derived parameter) are
+moved to meta by a final `.to("meta")`. A builder that mixes both kinds in one op makes the
+first attempt fail; it is then built once more with every factory on the CPU and every random
+initialisation skipped (`_SkippedInit`), and moved to meta: slower, uninitialised memory only.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from explorer.architectures import ArchSpec, resolve
 from explorer.architectures.registry import is_registered
 
-_local = threading.local()
-_patch_lock = threading.Lock()
-_patch_users = 0
-_originals: dict[str, Callable[..., Any]] = {}
-
-_INIT_FUNCTIONS = [
-    name
-    for name in dir(nn.init)
-    if name.endswith("_") and not name.startswith("_") and callable(getattr(nn.init, name))
-]
-
-
-def _active() -> bool:
-    return getattr(_local, "depth", 0) > 0
-
-
-def _register_parameter(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
-    _originals["register_parameter"](module, name, param)
-    if param is not None and _active() and param.device.type != "meta":
-        cls = type(param)
-        extra = param.__dict__
-        module._parameters[name] = cls(param.to("meta"), **extra)
-
-
-def _register_buffer(
-    module: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
-) -> None:
-    if tensor is not None and _active() and tensor.device.type != "meta":
-        tensor = tensor.to("meta")
-    _originals["register_buffer"](module, name, tensor, persistent)
+# Factories that allocate storage for a given shape: where parameters and buffers come from.
+_ALLOCATORS = {
+    torch.empty,
+    torch.empty_strided,
+    torch.empty_permuted,
+    torch.zeros,
+    torch.ones,
+    torch.full,
+    torch.rand,
+    torch.randn,
+    torch.randint,
+}
+# In-place operations that change values only, never a shape, a dtype or a flag: what weight
+# initialisation is made of (nn.init.trunc_normal_ is uniform_, erfinv_, mul_, add_, clamp_).
+_VALUE_ONLY = {
+    getattr(torch.Tensor, name)
+    for name in (
+        "uniform_", "normal_", "random_", "bernoulli_", "exponential_", "log_normal_",
+        "cauchy_", "geometric_", "fill_", "zero_", "copy_", "erfinv_", "mul_", "add_", "sub_",
+        "div_", "clamp_", "clamp_min_", "clamp_max_", "sqrt_", "exp_", "abs_", "neg_",
+        "masked_fill_", "index_fill_", "fill_diagonal_",
+    )
+}  # fmt: skip
+_RANDOM = {getattr(torch.Tensor, n) for n in ("uniform_", "normal_", "random_", "bernoulli_")}
+# nn.init functions that hand themselves to the active mode before doing anything.
+_INIT_FUNCTIONS = {nn.init.uniform_, nn.init.normal_, nn.init.constant_, nn.init.kaiming_uniform_}
 
 
-def _init_wrapper(name: str) -> Callable[..., Any]:
-    def init(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        if _active():
-            return tensor
-        return _originals[f"init.{name}"](tensor, *args, **kwargs)
-
-    init.__name__ = name
-    init.__wrapped__ = _originals[f"init.{name}"]  # type: ignore[attr-defined]
-    return init
+def _target(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("tensor")
 
 
-def _install() -> None:
-    _originals["register_parameter"] = nn.Module.register_parameter
-    _originals["register_buffer"] = nn.Module.register_buffer
-    nn.Module.register_parameter = _register_parameter  # type: ignore[method-assign,assignment]
-    nn.Module.register_buffer = _register_buffer  # type: ignore[method-assign,assignment]
-    for name in _INIT_FUNCTIONS:
-        _originals[f"init.{name}"] = getattr(nn.init, name)
-        setattr(nn.init, name, _init_wrapper(name))
+class _EmptyWeights(TorchFunctionMode):
+    """Allocating factories make meta tensors; initialising a meta tensor does nothing."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _ALLOCATORS:
+            if kwargs.get("device") is None:
+                kwargs["device"] = "meta"
+        elif func in _VALUE_ONLY or func in _INIT_FUNCTIONS:
+            target = _target(args, kwargs)
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
 
 
-def _uninstall() -> None:
-    nn.Module.register_parameter = _originals.pop("register_parameter")  # type: ignore[method-assign]
-    nn.Module.register_buffer = _originals.pop("register_buffer")  # type: ignore[method-assign]
-    for name in _INIT_FUNCTIONS:
-        setattr(nn.init, name, _originals.pop(f"init.{name}"))
+class _SkippedInit(TorchFunctionMode):
+    """The fallback: real (uninitialised) CPU tensors, random initialisation skipped."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _RANDOM or func in _INIT_FUNCTIONS:
+            target = _target(args, kwargs)
+            if isinstance(target, torch.Tensor):
+                return target
+        return func(*args, **kwargs)
 
 
 @contextmanager
 def empty_init() -> Iterator[None]:
-    """Inside: modules built in this thread get meta parameters/buffers and skip init."""
-    global _patch_users
-    with _patch_lock:
-        if _patch_users == 0:
-            _install()
-        _patch_users += 1
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
+    """Inside: modules built in this thread get meta weights and skip their initialisation.
+
+    Other threads are unaffected (PyTorch's mode stack is per thread). A few small tensors a
+    builder computes values from stay on the CPU; `build_meta` moves them to meta afterwards.
+    """
+    with _EmptyWeights():
         yield
-    finally:
-        _local.depth -= 1
-        with _patch_lock:
-            _patch_users -= 1
-            if _patch_users == 0:
-                _uninstall()
+
+
+def _to_meta(model: nn.Module) -> nn.Module:
+    if any(not t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
+        model = model.to("meta")
+    return model
 
 
 def build_meta(arch: str | ArchSpec, **kwargs: Any) -> nn.Module:
     """The architecture with every parameter and buffer on the meta device, in eval mode."""
     spec = resolve(arch)
-    with empty_init():
-        model = spec.builder(**kwargs)
-    return model.eval()
-
-
+    try:
+        with _EmptyWeights():
+            model = spec.builder(**kwargs)
+    except Exception:  # a builder that mixes CPU values and meta weights in one op
+        with _SkippedInit():
+            model = spec.builder(**kwargs)
+    return _to_meta(model).eval()
 # Meta models of catalog architectures, kept for re-tracing (another input size or batch is a
 # new trace of the same model). One is about 1-3 MB of Python objects. Each has its own lock:
 # a trace adds hooks to the model, so two threads never trace the same model at once.
