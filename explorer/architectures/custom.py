@@ -1,9 +1,11 @@
 """Typed layer stacks: 'input 32x32x1 | conv 6 5x5 | avgpool 2 | fc 10' -> nn.Sequential.
 
-The text is read by a small hand-written lexer (words, separators, each with its character
-offset) and a parser with one function per layer kind; nothing is ever evaluated. The shapes
-are then walked once, before any module is built, so that a stack which cannot work (a 5x5
-conv on a 3x3 map, 10^12 weights) is rejected with a message that names the layer.
+The text is parsed by explorer.architectures.stack_text (nothing is ever evaluated). The
+shapes are then walked once, with plain integers and no module built (`plan`), so that a stack
+which cannot work (a 5x5 conv on a 3x3 map, 10^12 weights) is rejected with a message that
+names the layer. Like every other architecture, a stack is traced on the meta device (no
+weight memory); real weights are made only by a real build (a prediction), and only after
+explorer.budgets has priced that build and its forward pass.
 
 Grammar (case-insensitive; `|`, `;` or a new line separate layers):
 
@@ -20,424 +22,69 @@ K is `5` or `5x5` (or `3x5`). A `flatten` is inserted before the first fc on an 
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
+from explorer import budgets
 from explorer.architectures.registry import ArchSpec
+from explorer.architectures.stack_text import (
+    DEFAULT_INPUT,
+    KINDS,
+    SEPARATORS,
+    LayerSpec,
+    layer_to_text,
+    looks_like_spec,
+    parse,
+    to_text,
+    tokenize,
+)
 from explorer.errors import SpecError
+from explorer.layer_math import conv_output_size
 
-DEFAULT_INPUT = (3, 224, 224)  # (C, H, W), used when the stack has no `input` layer
-MAX_TEXT = 10_000
-MAX_LAYERS = 500
-MAX_UNITS = 100_000  # filters or fc units
-MAX_KERNEL = 1_000
-MAX_STRIDE = 1_000
-MAX_PADDING = 1_000
-MAX_SPATIAL = 10_000  # input height or width
-MAX_CHANNELS = 100_000
-MAX_PARAMS = 2_000_000_000  # a real model this large would not fit in a laptop's memory
+__all__ = [
+    "DEFAULT_INPUT",
+    "KINDS",
+    "PREDICTION_BATCH",
+    "SEPARATORS",
+    "LayerSpec",
+    "StackPlan",
+    "Step",
+    "build",
+    "looks_like_spec",
+    "parse",
+    "plan",
+    "spec_from_text",
+    "to_text",
+    "tokenize",
+]
 
-SEPARATORS = "|;\n"
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-_ALIASES = {
-    "linear": "fc",
-    "dense": "fc",
-    "bn": "batchnorm",
-    "gap": "globalavgpool",
-    "conv2d": "conv",
-    "pool": "maxpool",
-}
-KINDS = (
-    "input", "conv", "maxpool", "avgpool", "fc", "relu", "tanh", "sigmoid", "softmax",
-    "batchnorm", "dropout", "flatten", "globalavgpool",
-)  # fmt: skip
-_NO_ARGS = ("relu", "tanh", "sigmoid", "softmax", "batchnorm", "flatten", "globalavgpool")
-
-
-def looks_like_spec(text: str) -> bool:
-    """True when `text` is a layer-stack spec rather than a catalog name."""
-    t = text.strip().lower()
-    return any(sep in t for sep in SEPARATORS) or t.startswith("input ")
-
-
-# --- Data ----------------------------------------------------------------------------------
+#: A real build is priced for a ten-crop prediction, the largest batch a prediction runs.
+PREDICTION_BATCH = 10
 
 
 @dataclass(frozen=True)
-class LayerSpec:
-    """One layer of a typed stack. Only the fields its `kind` uses are set.
+class Step:
+    """One module of the stack, as plain data: its name (conv1, relu1, …), kind and the
+    arguments of its constructor (conv: in, out, kernel, stride, padding; fc: in, out; …)."""
 
-    kind: one of KINDS. units: conv filters or fc outputs. kernel: (kH, kW). stride: conv or
-    pool stride (pools: None means "equal to the kernel"). padding: an int or "same".
-    activation: a conv/fc's fused activation. p: dropout probability. shape: the input
-    layer's (H, W, C). position: the layer's character offset in the text (not compared).
-    """
-
+    name: str
     kind: str
-    units: int | None = None
-    kernel: tuple[int, int] | None = None
-    stride: int | None = None
-    padding: int | str = 0
-    activation: str | None = None
-    p: float | None = None
-    shape: tuple[int, int, int] | None = None
-    position: int = field(default=-1, compare=False)
+    args: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
-class Token:
-    text: str  # lower-cased, '×' read as 'x'
-    start: int  # character offset in the original text
-    raw: str  # as the user typed it
+class StackPlan:
+    """A checked stack: the modules to make, the input (C, H, W), parameters and outputs."""
 
-
-# --- Lexer ---------------------------------------------------------------------------------
-
-
-def tokenize(text: str) -> list[list[Token]]:
-    """Split the text into layers of word tokens, keeping each token's character offset.
-    Commas and '=' count as white space ('stride=2', 'conv 6, 5x5')."""
-    layers: list[list[Token]] = [[]]
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in SEPARATORS:
-            layers.append([])
-            i += 1
-        elif ch.isspace() or ch in ",=":
-            i += 1
-        else:
-            start = i
-            while i < n and not (text[i].isspace() or text[i] in SEPARATORS or text[i] in ",="):
-                i += 1
-            raw = text[start:i]
-            layers[-1].append(Token(raw.lower().replace("×", "x"), start, raw))
-    return layers
-
-
-def _is_int(word: str) -> bool:
-    return word.isascii() and word.isdigit()
-
-
-def _is_size(word: str) -> bool:
-    parts = word.split("x")
-    return len(parts) > 1 and all(_is_int(p) for p in parts)
-
-
-# --- Parser --------------------------------------------------------------------------------
-
-
-class _LayerParser:
-    """Reads one layer's tokens: the kind word, then its arguments."""
-
-    def __init__(self, text: str, tokens: list[Token], index: int) -> None:
-        self.text = text
-        self.tokens = tokens
-        self.index = index  # 1-based layer number in the stack
-        self.head = tokens[0]
-        self.args = tokens[1:]
-        self.pos = 0
-
-    # helpers
-    def fail(self, token: Token, what: str) -> SpecError:
-        return SpecError(
-            f"Layer {self.index} ('{self._layer_text()}'): {what} "
-            f"(at '{token.raw}', character {token.start + 1}).",
-            token=token.raw,
-            position=token.start,
-        )
-
-    def _layer_text(self) -> str:
-        return " ".join(t.raw for t in self.tokens)
-
-    def peek(self) -> Token | None:
-        return self.args[self.pos] if self.pos < len(self.args) else None
-
-    def take(self) -> Token:
-        token = self.args[self.pos]
-        self.pos += 1
-        return token
-
-    def int_value(self, token: Token, what: str, low: int, high: int, word: str = "") -> int:
-        body = token.text[len(word) :] if word else token.text
-        if not _is_int(body):
-            raise self.fail(token, f"expected {what} as a whole number")
-        value = int(body)
-        if value < low:
-            raise self.fail(token, f"{what} must be at least {low}, not {value}")
-        if value > high:
-            raise self.fail(token, f"{what} is {value:,}, more than the limit of {high:,}")
-        return value
-
-    def option_value(self, token: Token, what: str, low: int, high: int) -> int:
-        """The number after a word option ('stride 2'), or glued to a letter ('s2')."""
-        if token.text in ("stride", "pad", "padding"):
-            following = self.peek()
-            if following is None:
-                raise self.fail(token, f"expected a number after '{token.raw}'")
-            return self.int_value(self.take(), what, low, high)
-        prefix = token.text[0]
-        return self.int_value(token, what, low, high, word=prefix)
-
-    def kernel(self, token: Token) -> tuple[int, int]:
-        if _is_int(token.text):
-            k = self.int_value(token, "the kernel size", 1, MAX_KERNEL)
-            return (k, k)
-        parts = token.text.split("x")
-        if len(parts) != 2:
-            raise self.fail(token, "expected a kernel size such as 5 or 5x5")
-        kh, kw = (self.int_value(Token(p, token.start, token.raw), "the kernel size", 1,
-                                 MAX_KERNEL) for p in parts)  # fmt: skip
-        return (kh, kw)
-
-    @staticmethod
-    def is_stride(word: str) -> bool:
-        return word == "stride" or (word.startswith("s") and _is_int(word[1:]))
-
-    @staticmethod
-    def is_padding(word: str) -> bool:
-        return word in ("pad", "padding", "same", "valid") or (
-            word.startswith("p") and _is_int(word[1:])
-        )
-
-    def padding(self, token: Token) -> int | str:
-        if token.text == "same":
-            return "same"
-        if token.text == "valid":
-            return 0
-        return self.option_value(token, "the padding", 0, MAX_PADDING)
-
-    # layer kinds
-    def parse(self) -> LayerSpec:
-        kind = _ALIASES.get(self.head.text, self.head.text)
-        if kind not in KINDS:
-            close = difflib.get_close_matches(kind, [*KINDS, *_ALIASES], n=1, cutoff=0.6)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise SpecError(
-                f"Layer {self.index}: unknown layer type '{self.head.raw}' (character "
-                f"{self.head.start + 1}); expected one of {', '.join(KINDS)}.{hint}",
-                token=self.head.raw,
-                position=self.head.start,
-            )
-        layer = getattr(self, f"_{kind}")() if kind not in _NO_ARGS else LayerSpec(kind)
-        extra = self.peek()
-        if extra is not None:
-            raise self.fail(extra, f"unexpected '{extra.raw}' after {self._expected(kind)}")
-        return LayerSpec(**{**layer.__dict__, "position": self.head.start})
-
-    @staticmethod
-    def _expected(kind: str) -> str:
-        return {
-            "input": "'input HxWxC'",
-            "conv": "'conv N K [sS] [pP|same|valid] [relu|tanh|sigmoid]'",
-            "maxpool": "'maxpool K [S] [sS] [pP]'",
-            "avgpool": "'avgpool K [S] [sS] [pP]'",
-            "fc": "'fc N [relu|tanh|sigmoid]'",
-            "dropout": "'dropout P'",
-        }.get(kind, f"'{kind}', which takes no arguments")
-
-    def _input(self) -> LayerSpec:
-        token = self.peek()
-        if token is None:
-            raise self.fail(self.head, "expected the input size, e.g. 'input 32x32x1' (HxWxC)")
-        self.take()
-        parts = token.text.split("x")
-        if not _is_size(token.text) or len(parts) != 3:
-            raise self.fail(token, "expected the input size as HxWxC, e.g. 32x32x1")
-        h, w = (self.int_value(Token(p, token.start, token.raw), "the input size", 1,
-                               MAX_SPATIAL) for p in parts[:2])  # fmt: skip
-        c = self.int_value(Token(parts[2], token.start, token.raw), "the channel count", 1,
-                           MAX_CHANNELS)  # fmt: skip
-        return LayerSpec("input", shape=(h, w, c))
-
-    def _activation(self) -> str | None:
-        token = self.peek()
-        if token is not None and token.text in ACTIVATIONS:
-            self.take()
-            return token.text
-        return None
-
-    def _conv(self) -> LayerSpec:
-        units: int | None = None
-        kernel: tuple[int, int] | None = None
-        stride: int | None = None
-        padding: int | str | None = None
-        activation: str | None = None
-        while (token := self.peek()) is not None:
-            word = token.text
-            if activation is not None:
-                break  # the activation ends the layer; anything after is unexpected
-            if _is_int(word) and units is None:
-                self.take()
-                units = self.int_value(token, "the number of filters", 1, MAX_UNITS)
-            elif (_is_int(word) or _is_size(word)) and kernel is None:
-                self.take()
-                kernel = self.kernel(token)
-            elif self.is_stride(word) and stride is None:
-                self.take()
-                stride = self.option_value(token, "the stride", 1, MAX_STRIDE)
-            elif self.is_padding(word) and padding is None:
-                self.take()
-                padding = self.padding(token)
-            elif word in ACTIVATIONS:
-                activation = self._activation()
-            else:
-                break
-        if units is None:
-            raise self.fail(self.peek() or self.head, "expected the number of filters, e.g. "
-                            "'conv 6 5x5'")  # fmt: skip
-        if kernel is None:
-            raise self.fail(self.peek() or self.head, "expected the kernel size after the "
-                            f"number of filters, e.g. 'conv {units} 5x5'")  # fmt: skip
-        return LayerSpec("conv", units=units, kernel=kernel, stride=stride or 1,
-                         padding=0 if padding is None else padding,
-                         activation=activation)  # fmt: skip
-
-    def _pool(self, kind: str) -> LayerSpec:
-        kernel: tuple[int, int] | None = None
-        stride: int | None = None
-        padding: int | str | None = None
-        while (token := self.peek()) is not None:
-            word = token.text
-            if (_is_int(word) or _is_size(word)) and kernel is None:
-                self.take()
-                kernel = self.kernel(token)
-            elif _is_int(word) and stride is None:
-                self.take()
-                stride = self.int_value(token, "the stride", 1, MAX_STRIDE)
-            elif self.is_stride(word) and stride is None:
-                self.take()
-                stride = self.option_value(token, "the stride", 1, MAX_STRIDE)
-            elif self.is_padding(word) and padding is None and word != "same":
-                self.take()
-                padding = self.padding(token)
-            else:
-                break
-        if kernel is None:
-            raise self.fail(self.peek() or self.head, f"expected the pool size, e.g. '{kind} 2'")
-        return LayerSpec(kind, kernel=kernel, stride=stride,
-                         padding=0 if padding is None else padding)  # fmt: skip
-
-    def _maxpool(self) -> LayerSpec:
-        return self._pool("maxpool")
-
-    def _avgpool(self) -> LayerSpec:
-        return self._pool("avgpool")
-
-    def _fc(self) -> LayerSpec:
-        token = self.peek()
-        if token is None or not _is_int(token.text):
-            raise self.fail(token or self.head, "expected the number of units, e.g. 'fc 120'")
-        self.take()
-        units = self.int_value(token, "the number of units", 1, MAX_UNITS)
-        return LayerSpec("fc", units=units, activation=self._activation())
-
-    def _dropout(self) -> LayerSpec:
-        token = self.peek()
-        if token is None:
-            return LayerSpec("dropout", p=0.5)
-        self.take()
-        try:
-            p = float(token.text)
-        except ValueError:
-            raise self.fail(token, "expected a dropout probability such as 0.5") from None
-        if not (math.isfinite(p) and 0.0 <= p < 1.0):
-            raise self.fail(token, f"the dropout probability must be in [0, 1), not {p}")
-        return LayerSpec("dropout", p=p)
-
-
-def parse(text: str) -> list[LayerSpec]:
-    """The layers of a typed stack, in order. Raises SpecError pointing at the bad token."""
-    if len(text) > MAX_TEXT:
-        raise SpecError(f"The layer stack is {len(text):,} characters long; the limit is "
-                        f"{MAX_TEXT:,}.", token=text[:20], position=0)  # fmt: skip
-    groups = tokenize(text)
-    if all(not g for g in groups):
-        raise SpecError(
-            "The layer stack is empty; expected layers separated by '|', e.g. "
-            "'input 32x32x1 | conv 6 5x5 | avgpool 2 | fc 10'.",
-            token="",
-            position=0,
-        )
-    if len(groups) > MAX_LAYERS:
-        raise SpecError(f"The stack has {len(groups)} layers; the limit is {MAX_LAYERS}.",
-                        token="", position=0)  # fmt: skip
-    layers: list[LayerSpec] = []
-    for index, tokens in enumerate(groups, start=1):
-        if not tokens:
-            at = _separator_offset(text, index)
-            raise SpecError(
-                f"Layer {index} is empty (character {at + 1}): two separators in a row, or "
-                "a separator at the start or end; expected a layer such as 'conv 6 5x5'.",
-                token="|",
-                position=at,
-            )
-        layer = _LayerParser(text, tokens, index).parse()
-        if layer.kind == "input" and index != 1:
-            raise SpecError(
-                f"Layer {index}: 'input' must be the first layer (character "
-                f"{tokens[0].start + 1}).",
-                token=tokens[0].raw,
-                position=tokens[0].start,
-            )
-        layers.append(layer)
-    return layers
-
-
-def _separator_offset(text: str, index: int) -> int:
-    """Character offset of the separator before layer `index` (1-based); 0 for layer 1."""
-    seen = 1
-    for i, ch in enumerate(text):
-        if ch in SEPARATORS:
-            seen += 1
-            if seen == index:
-                return i if index > 1 else 0
-    return max(len(text) - 1, 0)
-
-
-def _layer_to_text(layer: LayerSpec) -> str:
-    k = layer.kind
-    parts = [k]
-    if k == "input":
-        assert layer.shape is not None
-        parts.append("x".join(str(v) for v in layer.shape))
-    elif k in ("conv", "maxpool", "avgpool"):
-        if k == "conv":
-            parts.append(str(layer.units))
-        assert layer.kernel is not None
-        kh, kw = layer.kernel
-        parts.append(str(kh) if k != "conv" and kh == kw else f"{kh}x{kw}")
-        default_stride = 1 if k == "conv" else None
-        if layer.stride is not None and layer.stride != default_stride:
-            parts.append(f"s{layer.stride}")
-        if layer.padding == "same":
-            parts.append("same")
-        elif layer.padding:
-            parts.append(f"p{layer.padding}")
-    elif k == "fc":
-        parts.append(str(layer.units))
-    elif k == "dropout":
-        parts.append(f"{layer.p:g}")
-    if layer.activation:
-        parts.append(layer.activation)
-    return " ".join(parts)
-
-
-def to_text(layers: list[LayerSpec]) -> str:
-    """The canonical text of a stack: parse(to_text(layers)) == layers."""
-    return " | ".join(_layer_to_text(layer) for layer in layers)
-
-
-# --- Shapes and modules --------------------------------------------------------------------
-
-
-def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
+    steps: tuple[Step, ...]
+    input_size: tuple[int, int, int]
+    params: int
+    num_classes: int
 
 
 def _same_padding(layer: LayerSpec, kernel: tuple[int, int], index: int) -> tuple[int, int]:
@@ -449,44 +96,61 @@ def _same_padding(layer: LayerSpec, kernel: tuple[int, int], index: int) -> tupl
 
 
 def _layer_error(layer: LayerSpec, what: str, index: int) -> SpecError:
-    text = _layer_to_text(layer)
+    text = layer_to_text(layer)
     return SpecError(f"Layer {index} ('{text}'): {what}.", token=text.split()[0],
                      position=layer.position)  # fmt: skip
 
 
-def _modules(layers: list[LayerSpec]) -> tuple[list[tuple[str, nn.Module]], tuple[int, ...], int]:
-    """Walk the shapes and make the modules: (named modules, input (C,H,W), parameter count).
+def _pool_output(layer: LayerSpec, shape: tuple[int, ...], index: int) -> tuple[int, int, int]:
+    assert layer.kernel is not None and isinstance(layer.padding, int)
+    stride = layer.stride or layer.kernel[0]
+    c, h, w = shape
+    if layer.padding * 2 > min(layer.kernel):
+        raise _layer_error(layer, "pooling padding must be at most half the pool size", index)
+    oh = conv_output_size(h, layer.kernel[0], layer.padding, stride)
+    ow = conv_output_size(w, layer.kernel[1], layer.padding, stride)
+    if oh < 1 or ow < 1:
+        raise _layer_error(layer, f"a {layer.kernel[0]}x{layer.kernel[1]} pool does "
+                           f"not fit its {h}x{w}x{c} input", index)  # fmt: skip
+    return (c, oh, ow)
 
-    Every check happens here, before anything large is allocated."""
+
+def plan(layers: list[LayerSpec]) -> StackPlan:
+    """Walk the shapes with integers and list the modules to make: every check happens here,
+    before any module (let alone any weight) exists."""
+    if not layers:
+        raise SpecError("The layer stack is empty.", token="", position=0)
     first = layers[0]
     if first.kind == "input":
         assert first.shape is not None
         h, w, c = first.shape
-        input_size: tuple[int, ...] = (c, h, w)
-        body = layers[1:]
+        input_size = (c, h, w)
+        body, offset = layers[1:], 1
     else:
-        input_size = DEFAULT_INPUT
-        body = layers
-    offset = 1 if first.kind == "input" else 0
+        input_size, body, offset = DEFAULT_INPUT, layers, 0
     shape: tuple[int, ...] = input_size
     counts: dict[str, int] = {}
-    named: list[tuple[str, nn.Module]] = []
+    steps: list[Step] = []
     params = 0
+    num_classes = input_size[0]  # the outputs of the last conv or fc layer
 
-    def add(kind: str, module: nn.Module) -> None:
-        counts[kind] = counts.get(kind, 0) + 1
-        once = kind in ("flatten", "softmax", "globalavgpool")
-        named.append((kind if once and counts[kind] == 1 else f"{kind}{counts[kind]}", module))
-
-    def activation(name: str) -> nn.Module:
-        return {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid()}[name]
+    def add(kind: str, *args: Any) -> None:
+        label = "bn" if kind in ("bn1d", "bn2d") else kind
+        counts[label] = counts.get(label, 0) + 1
+        once = label in ("flatten", "softmax", "globalavgpool")
+        name = label if once and counts[label] == 1 else f"{label}{counts[label]}"
+        steps.append(Step(name, kind, args))
 
     for index, layer in enumerate(body, start=1 + offset):
         k = layer.kind
         image = len(shape) == 3
         if k in ("conv", "maxpool", "avgpool", "globalavgpool") and not image:
-            raise _layer_error(layer, f"{k} needs an image (HxWxC) but gets {shape[0]} "
-                               "features from a fully connected or flatten layer", index)
+            raise _layer_error(
+                layer,
+                f"{k} needs an image (HxWxC) but gets {shape[0]} "
+                "features from a fully connected or flatten layer",
+                index,
+            )
         if k == "conv":
             assert layer.units is not None and layer.kernel is not None
             stride = layer.stride or 1
@@ -496,107 +160,130 @@ def _modules(layers: list[LayerSpec]) -> tuple[list[tuple[str, nn.Module]], tupl
                 assert isinstance(layer.padding, int)
                 pad = (layer.padding, layer.padding)
             c, h, w = shape
-            oh = _out_size(h, layer.kernel[0], stride, pad[0])
-            ow = _out_size(w, layer.kernel[1], stride, pad[1])
+            oh = conv_output_size(h, layer.kernel[0], pad[0], stride)
+            ow = conv_output_size(w, layer.kernel[1], pad[1], stride)
             if oh < 1 or ow < 1:
                 raise _layer_error(layer, f"a {layer.kernel[0]}x{layer.kernel[1]} kernel does "
                                    f"not fit its {h}x{w}x{c} input", index)  # fmt: skip
             params += layer.units * (c * layer.kernel[0] * layer.kernel[1] + 1)
-            if params > MAX_PARAMS:
-                raise _layer_error(layer, f"the stack would have over {MAX_PARAMS:,} "
-                                   "parameters", index)  # fmt: skip
-            add("conv", nn.Conv2d(c, layer.units, layer.kernel, stride, pad))
-            shape = (layer.units, oh, ow)
+            if params > budgets.STACK_MAX_PARAMS:
+                raise _layer_error(layer, f"the stack would have over "
+                                   f"{budgets.STACK_MAX_PARAMS:,} parameters", index)  # fmt: skip
+            add("conv", c, layer.units, layer.kernel, stride, pad)
+            shape, num_classes = (layer.units, oh, ow), layer.units
         elif k in ("maxpool", "avgpool"):
-            assert layer.kernel is not None and isinstance(layer.padding, int)
-            stride = layer.stride or layer.kernel[0]
-            c, h, w = shape
-            if layer.padding * 2 > min(layer.kernel):
-                raise _layer_error(layer, "pooling padding must be at most half the pool size",
-                                   index)  # fmt: skip
-            oh = _out_size(h, layer.kernel[0], stride, layer.padding)
-            ow = _out_size(w, layer.kernel[1], stride, layer.padding)
-            if oh < 1 or ow < 1:
-                raise _layer_error(layer, f"a {layer.kernel[0]}x{layer.kernel[1]} pool does "
-                                   f"not fit its {h}x{w}x{c} input", index)  # fmt: skip
-            cls = nn.MaxPool2d if k == "maxpool" else nn.AvgPool2d
-            add(k, cls(layer.kernel, stride, layer.padding))
-            shape = (c, oh, ow)
+            shape = _pool_output(layer, shape, index)
+            assert layer.kernel is not None
+            add(k, layer.kernel, layer.stride or layer.kernel[0], layer.padding)
         elif k == "globalavgpool":
-            add(k, nn.AdaptiveAvgPool2d(1))
+            add(k)
             shape = (shape[0], 1, 1)
         elif k == "flatten":
-            add(k, nn.Flatten())
+            add(k)
             shape = (math.prod(shape),)
         elif k == "fc":
             assert layer.units is not None
             if image:
-                add("flatten", nn.Flatten())
+                add("flatten")
                 shape = (math.prod(shape),)
             params += layer.units * (shape[0] + 1)
-            if params > MAX_PARAMS:
+            if params > budgets.STACK_MAX_PARAMS:
                 raise _layer_error(layer, f"{shape[0]:,} inputs × {layer.units:,} units would "
-                                   f"take the stack over {MAX_PARAMS:,} parameters; add "
-                                   "pooling before it", index)  # fmt: skip
-            add("fc", nn.Linear(shape[0], layer.units))
-            shape = (layer.units,)
+                                   f"take the stack over {budgets.STACK_MAX_PARAMS:,} "
+                                   "parameters; add pooling before it", index)  # fmt: skip
+            add("fc", shape[0], layer.units)
+            shape, num_classes = (layer.units,), layer.units
         elif k == "batchnorm":
             params += 2 * shape[0]
-            add("bn", nn.BatchNorm2d(shape[0]) if image else nn.BatchNorm1d(shape[0]))
+            add("bn2d" if image else "bn1d", shape[0])
         elif k == "dropout":
-            assert layer.p is not None
-            add("dropout", nn.Dropout(layer.p))
-        elif k == "softmax":
-            add(k, nn.Softmax(dim=1))
-        else:  # relu, tanh, sigmoid
-            add(k, activation(k))
+            add("dropout", layer.p)
+        else:  # softmax, relu, tanh, sigmoid
+            add(k)
         if layer.activation:
-            add(layer.activation, activation(layer.activation))
-    return named, tuple(input_size), params
+            add(layer.activation)
+    return StackPlan(tuple(steps), input_size, params, num_classes)
 
 
-def build(layers: list[LayerSpec]) -> nn.Sequential:
-    """The nn.Sequential of a parsed stack, with readable names (conv1, relu1, pool1, fc1)."""
-    if not layers:
-        raise SpecError("The layer stack is empty.", token="", position=0)
-    named, _, _ = _modules(layers)
-    return nn.Sequential(OrderedDict(named))
+def _module(step: Step, device: torch.device | str | None) -> nn.Module:
+    a, k = step.args, step.kind
+    if k == "conv":
+        return nn.Conv2d(a[0], a[1], a[2], a[3], a[4], device=device)
+    if k == "fc":
+        return nn.Linear(a[0], a[1], device=device)
+    if k == "bn2d":
+        return nn.BatchNorm2d(a[0], device=device)
+    if k == "bn1d":
+        return nn.BatchNorm1d(a[0], device=device)
+    if k in ("maxpool", "avgpool"):
+        return (nn.MaxPool2d if k == "maxpool" else nn.AvgPool2d)(*a)
+    if k == "dropout":
+        return nn.Dropout(a[0])
+    if k == "softmax":
+        return nn.Softmax(dim=1)
+    plain: dict[str, type[nn.Module]] = {
+        "globalavgpool": nn.AdaptiveAvgPool2d, "flatten": nn.Flatten, "relu": nn.ReLU,
+        "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+    }  # fmt: skip
+    return plain[k](1) if k == "globalavgpool" else plain[k]()
+
+
+def build(
+    layers: list[LayerSpec] | StackPlan, device: torch.device | str | None = None
+) -> nn.Module:
+    """The nn.Sequential of a stack, with readable names (conv1, relu1, avgpool1, fc1)."""
+    checked = layers if isinstance(layers, StackPlan) else plan(layers)
+    return nn.Sequential(OrderedDict((s.name, _module(s, device)) for s in checked.steps))
+
+
+def _building_on_meta() -> bool:
+    """True inside explorer.building's meta build, whichever way it makes weights meta (a
+    device argument, a torch.device context or a thread-local init mode): a one-weight probe."""
+    return bool(nn.Linear(1, 1).weight.is_meta)
 
 
 def spec_from_text(text: str) -> ArchSpec:
-    """An ArchSpec (family "Custom") for a typed stack; raises SpecError on bad input."""
+    """An ArchSpec (family "Custom") for a typed stack; raises SpecError on bad input.
+
+    Resolving builds nothing. The spec's builder makes meta weights in a meta build; a real
+    build is first priced by explorer.budgets (weights, and a ten-crop forward pass at the
+    stack's input size) and refused over budget with BudgetError."""
     layers = parse(text)
-    named, input_size, _ = _modules(layers)  # validates everything before registering
+    checked = plan(layers)  # validates everything before anything is built
     has_input = layers[0].kind == "input"
-    body = layers[1:] if has_input else layers
-    if not body:
+    if not (layers[1:] if has_input else layers):
         raise SpecError(
             "Layer 1: the stack has only an input layer; expected layers after it, e.g. "
             f"'{to_text(layers)} | conv 6 5x5'.",
             token="input",
             position=layers[0].position,
         )
-    num_classes = input_size[0]  # the number of outputs of the last conv or fc layer
-    for _, module in named:
-        if isinstance(module, nn.Linear):
-            num_classes = module.out_features
-        elif isinstance(module, nn.Conv2d):
-            num_classes = module.out_channels
-    c, h, w = input_size
-    note = "" if has_input else (
-        f" No `input` layer was given, so the input is assumed to be {h}×{w}×{c}."
+    c, h, w = checked.input_size
+    note = (
+        ""
+        if has_input
+        else (f" No `input` layer was given, so the input is assumed to be {h}×{w}×{c}.")
     )
+    name = to_text(layers)
 
     def builder(**kwargs: Any) -> nn.Module:
-        return build(layers)
+        device = kwargs.get("device")
+        on_meta = (device is not None and torch.device(device).type == "meta") or (
+            device is None and _building_on_meta()
+        )
+        if not on_meta:
+            budgets.check_real_build(
+                name, batch_size=PREDICTION_BATCH, why=" (a ten-crop prediction)"
+            )
+        return build(checked, device)
 
     return ArchSpec(
-        name=to_text(layers),
+        name=name,
         family="Custom",
         title="Custom layer stack",
         builder=builder,
         input_size=(c, h, w),
-        num_classes=num_classes,
+        num_classes=checked.num_classes,
         notes="A typed layer stack." + note,
         source="custom",
     )
