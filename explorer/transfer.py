@@ -12,6 +12,7 @@ small linear head is trained on those vectors alone.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from explorer import budgets
 from explorer.architectures import resolve
 from explorer.building import build_meta
 from explorer.errors import ExplorerError
@@ -171,36 +173,54 @@ def freeze_plan(arch: str, k: int, num_classes: int | None = None) -> FreezePlan
 
 
 def head_module(loaded: LoadedModel) -> nn.Module:
-    name = blocks(loaded.model)[-1]
-    module = _module(loaded.model, name)
+    """The model's last parameterised layer: the one a new softmax head replaces."""
+    return _head_of(loaded.model)
+
+
+def _head_of(model: nn.Module) -> nn.Module:
+    name = blocks(model)[-1]
+    module = _module(model, name)
     if isinstance(module, nn.Sequential):
         module = [m for m in module if any(True for _ in m.parameters())][-1]
     return module
 
 
+def _private_view(model: nn.Module) -> nn.Module:
+    """A structural copy of `model` that shares its parameters and buffers (no weight data is
+    copied): hooks on the copy are private to the caller, while the model itself (shared by
+    every Streamlit session through st.cache_resource) is only read."""
+    memo: dict[int, Any] = {id(t): t for t in model.parameters()}
+    memo.update({id(t): t for t in model.buffers()})
+    return copy.deepcopy(model, memo)
+
+
 def features(loaded: LoadedModel, batch: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """The frozen backbone's output for a preprocessed batch: the input of the model's head,
-    flattened to (N, D), float32 on the CPU."""
+    flattened to (N, D), float32 on the CPU.
+
+    The head's input is captured by a hook on a private view of the model (`_private_view`),
+    never on the shared model: two sessions extracting features at once cannot see each
+    other's activations."""
     from explorer.devices import autocast
 
+    view = _private_view(loaded.model)
+    head = _head_of(view)
     captured: list[torch.Tensor] = []
 
     def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
         captured.append(args[0].detach().float().flatten(1).cpu())
 
-    handle = head_module(loaded).register_forward_pre_hook(hook)
-    try:
-        with torch.inference_mode(), autocast(loaded.device):
-            for i in range(0, len(batch), chunk):
-                loaded.model(batch[i : i + chunk].to(loaded.device))
-    finally:
-        handle.remove()
+    head.register_forward_pre_hook(hook)
+    with torch.inference_mode(), autocast(loaded.device):
+        for i in range(0, len(batch), chunk):
+            view(batch[i : i + chunk].to(loaded.device))
     return torch.cat(captured)
 
 
 def image_features(loaded: LoadedModel, images: Sequence[Image.Image]) -> torch.Tensor:
     from explorer.predict import preprocessor_for
 
+    budgets.check_transfer_images(len(images))
     pre = preprocessor_for(loaded)
     return features(loaded, torch.stack([pre.single(im) for im in images]))
 
@@ -253,6 +273,7 @@ def train_head(
         raise TransferError(
             f"Every class needs at least one example; none for: {', '.join(empty)}."
         )
+    budgets.check_transfer_training(len(feats), int(feats[0].numel()) if len(feats) else 0, steps)
     x = feats.float()
     mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
     z = (x - mean) / std

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 from torch import nn
 
 from explorer import build_meta, build_model, digits, transfer, weights
+from explorer.errors import BudgetError
 
 
 def test_blocks_open_top_level_sequentials() -> None:
@@ -78,6 +81,36 @@ def test_features_are_the_input_of_the_head() -> None:
     with torch.inference_mode():
         manual = m.classifier[:4](m.flatten(m.features(x)))
     assert feats.shape == (16, 84) and torch.allclose(feats, manual, atol=1e-6)
+
+
+def test_features_never_touch_the_shared_model() -> None:
+    """Issue 10: a hook on the cached model let one session's images land in another's
+    features (1,437 images gave 1,631 rows). Eight threads share one model here."""
+    loaded = weights.load("lenet5-digits", device="cpu")
+    data = digits.load_data()
+    batches = [digits.normalize(data.x_train[i * 40 : i * 40 + 30 + i]) for i in range(8)]
+    alone = [transfer.features(loaded, b, chunk=7) for b in batches]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda b: transfer.features(loaded, b, chunk=7), batches))
+            for a, t in zip(alone, together, strict=True):
+                assert torch.equal(a, t)
+    hooks = [
+        h for m in loaded.model.modules() for h in (m._forward_pre_hooks, m._forward_hooks) if h
+    ]
+    assert hooks == []
+    assert sum(len(f) for f in alone) == sum(len(b) for b in batches)
+
+
+def test_transfer_budgets_are_checked_before_work() -> None:
+    with pytest.raises(BudgetError, match="2,001 training steps"):
+        transfer.train_head(torch.zeros(4, 3), [0, 1, 0, 1], ["a", "b"], steps=2001)
+    with pytest.raises(BudgetError, match="50,000,000"):
+        transfer.train_head(torch.zeros(2, 30_000_000, dtype=torch.uint8), [0, 1], ["a", "b"])
+    loaded = weights.load("lenet5-digits", device="cpu")
+    photo, _ = digits.sample_photo(1)
+    with pytest.raises(BudgetError, match="501 images"):
+        transfer.image_features(loaded, [photo] * 501)
 
 
 def test_train_head_separates_separable_features() -> None:
