@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
+import threading
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +27,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer import digits
+from explorer import digits, weight_files
 from explorer.architectures import ArchSpec, get, names, resolve
-from explorer.building import build_model
+from explorer.building import build_meta, build_model
 from explorer.devices import pick_device
 from explorer.errors import WeightsError
+from explorer.safe_io import atomic_open, file_lock
 
 RANDOM = "random"
 DEFAULT = "DEFAULT"
 RANDOM_LABEL = "random weights — predictions are meaningless"
-USER_SUFFIXES = (".safetensors", ".pt", ".pth")
+USER_SUFFIXES = weight_files.USER_SUFFIXES
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when unknown)
@@ -64,7 +64,15 @@ class WeightsInfo:
 
     @property
     def cached(self) -> bool:
-        return self.path.is_file()
+        """The file is here and has the size torchvision's metadata gives (a download cut
+        short is never written under this name; an older broken one is not counted)."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return False
+        if self.source != "torchvision" or not self.size_mb:
+            return True
+        return abs(size / (1 << 20) - self.size_mb) < 0.0006  # _file_size: MiB, 3 decimals
 
     @property
     def top1(self) -> float | None:
@@ -207,99 +215,109 @@ def _needed_message(info: WeightsInfo) -> str:
 
 
 def download(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1 << 20) -> Path:
-    """Fetch `info`'s file into the hub cache, checking the SHA-256 prefix in its name."""
+    """Fetch `info`'s file into the hub cache, checking the SHA-256 prefix in its name.
+
+    Safe to call from several sessions or processes at once: a lock file makes them take turns
+    (the second finds the file done), and the data goes to a temporary file that replaces the
+    target only once complete and hash-checked, so a download stopped mid-way leaves nothing
+    that looks cached.
+    """
     if info.cached:
         return info.path
     if not info.url:
         raise WeightsError(f"{info.name} cannot be downloaded; it should be at {info.path}.")
     info.path.parent.mkdir(parents=True, exist_ok=True)
-    partial = info.path.with_name(info.path.name + ".partial")
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(info.url, timeout=30) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while block := response.read(chunk):
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress is not None:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        partial.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
-        raise WeightsError(f"Download failed ({reason}). {_needed_message(info)}") from None
+    with file_lock(info.path):
+        if info.cached:  # another session finished it while we waited
+            return info.path
+        try:
+            with urllib.request.urlopen(info.url, timeout=30) as response, atomic_open(
+                info.path
+            ) as out:
+                total = int(response.headers.get("Content-Length") or 0)
+                digest = hashlib.sha256()
+                done = 0
+                while block := response.read(chunk):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, total)
+                _check_digest(info, digest.hexdigest())  # raising here removes the temp file
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WeightsError(f"Download failed ({reason}). {_needed_message(info)}") from None
+        _mark_verified(info.path)
+    return info.path
+
+
+def _check_digest(info: WeightsInfo, hexdigest: str) -> None:
     match = _HASH_IN_NAME.search(info.filename)
-    if match and not digest.hexdigest().startswith(match.group(1)):
-        partial.unlink(missing_ok=True)
+    if match and not hexdigest.startswith(match.group(1)):
         raise WeightsError(
             f"The downloaded {info.filename} is corrupt: its SHA-256 starts with "
-            f"{digest.hexdigest()[: len(match.group(1))]}, not {match.group(1)}. Try again."
+            f"{hexdigest[: len(match.group(1))]}, not {match.group(1)}. Try again."
         )
-    partial.replace(info.path)
+
+
+# Files whose hash was checked in this process, by (path, size, modification time).
+_VERIFIED: set[tuple[str, int, int]] = set()
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _mark_verified(path: Path) -> None:
+    with _VERIFIED_LOCK:
+        _VERIFIED.add(_stamp(path))
+
+
+def verify_cached(info: WeightsInfo) -> Path:
+    """The cached file, its SHA-256 prefix checked once per process before it is used; a
+    corrupt file is removed (so the next download replaces it) and refused."""
+    if info.source != "torchvision" or not _HASH_IN_NAME.search(info.filename):
+        return info.path
+    with _VERIFIED_LOCK:
+        if _stamp(info.path) in _VERIFIED:
+            return info.path
+    with file_lock(info.path):
+        digest = hashlib.sha256()
+        with info.path.open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+        try:
+            _check_digest(info, digest.hexdigest())
+        except WeightsError:
+            info.path.unlink(missing_ok=True)
+            raise WeightsError(
+                f"The cached {info.filename} was corrupt (its SHA-256 does not match its name) "
+                f"and has been removed. {_needed_message(info)}"
+            ) from None
+    _mark_verified(info.path)
     return info.path
 
 
 # --------------------------------------------------------------------------- reading files
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors from a weights file, without ever unpickling arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"No weights file at {path}.")
-    suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            state: Any = load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise WeightsError(f"{path.name} is not a valid safetensors file ({exc}).") from None
-    elif suffix in (".pt", ".pth"):
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-            what = f" It refers to {found.group(1)}." if found else ""
-            raise WeightsError(
-                f"{path.name} contains Python objects other than tensors, so it was not loaded "
-                f"(files are read with weights_only=True: an arbitrary pickle can run code).{what}"
-            ) from None
-        except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as exc:
-            first = str(exc).split(". ")[0].strip().rstrip(".")
-            raise WeightsError(
-                f"{path.name} is corrupt or not a PyTorch weights file ({first})."
-            ) from None
-    else:
-        raise WeightsError(
-            f"{path.name}: unsupported weights file type; use one of {', '.join(USER_SUFFIXES)}."
-        )
-    return _as_state_dict(state, path.name)
+def read_state_dict(
+    path: str | Path | bytes,
+    *,
+    name: str | None = None,
+    expected_bytes: int | None = None,
+    verified: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Tensors from a weights file, sizes checked first, never unpickling arbitrary objects
+    (explorer.weight_files)."""
+    return weight_files.read_state_dict(
+        path, name=name, expected_bytes=expected_bytes, verified=verified
+    )
 
 
-def _as_state_dict(state: Any, source: str) -> dict[str, torch.Tensor]:
-    if isinstance(state, Mapping):
-        for key in ("state_dict", "model_state_dict", "model"):  # common checkpoint layouts
-            inner = state.get(key)
-            if isinstance(inner, Mapping):
-                state = inner
-                break
-    if not isinstance(state, Mapping) or not state:
-        raise WeightsError(f"{source} does not hold a state dict (a mapping of names to tensors).")
-    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise WeightsError(f"{source}: these entries are not tensors: {_listing(bad)}.")
-    out = {str(k): v for k, v in state.items()}
-    if all(k.startswith("module.") for k in out):  # saved from DataParallel
-        out = {k[len("module.") :]: v for k, v in out.items()}
-    return out
-
-
-def _listing(keys: list[str], limit: int = 8) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f" … and {len(keys) - limit} more" if len(keys) > limit else "")
+_listing = weight_files.listing
 
 
 def _fix_legacy_keys(arch: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -387,19 +405,28 @@ def load(
     device: str | torch.device | None = "auto",
     download_missing: bool = False,
     progress: Progress | None = None,
+    data: bytes | None = None,
 ) -> LoadedModel:
-    """Build `arch` with `weights` (DEFAULT, a weights name, a file path, or "random")."""
+    """Build `arch` with `weights` (DEFAULT, a weights name, a file path, or "random").
+
+    With `data`, the weights are an upload's bytes and `weights` is its file name: they are
+    read from memory, never written to disk.
+    """
     arch_name, choice = split_name(str(arch), None if weights is None else str(weights))
     spec = resolve(arch_name)
     dev = pick_device(device)
     member = None
     kwargs: dict[str, Any] = {}
     state: dict[str, torch.Tensor] | None = None
-    if choice.lower() == RANDOM:
+    if data is not None:
+        name = Path(choice).name
+        state = read_state_dict(data, name=name, expected_bytes=_expected_bytes(spec))
+        label = f"file: {name}"
+    elif choice.lower() == RANDOM:
         label = RANDOM
     elif _looks_like_path(choice):
         path = Path(choice).expanduser()
-        state = read_state_dict(path)
+        state = read_state_dict(path, expected_bytes=_expected_bytes(spec))
         label = f"file: {path.name}"
     else:
         info = find(spec, choice)
@@ -418,7 +445,11 @@ def load(
 
             member = spec.weights[info.name]
             kwargs = default_build_kwargs(spec.name, member)
-        state = read_state_dict(info.path)
+        state = read_state_dict(
+            verify_cached(info),
+            expected_bytes=_expected_bytes(spec, kwargs),
+            verified=info.source == "torchvision",
+        )
     model = build_model(spec, **kwargs)
     if state is not None:
         apply_state_dict(model, _fix_legacy_keys(spec.name, state), label.removeprefix("file: "))
@@ -440,6 +471,11 @@ def load(
         input_size=input_size,
         tv_weights=member if member is not None else _tv_default(spec, label),
     )
+
+
+def _expected_bytes(spec: ArchSpec, kwargs: Mapping[str, Any] | None = None) -> int:
+    """Bytes of the model's state dict, from an empty-weights build (no memory, no init)."""
+    return weight_files.state_bytes(build_meta(spec, **(kwargs or {})))
 
 
 def _tv_default(spec: ArchSpec, label: str) -> Any:

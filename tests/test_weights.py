@@ -6,6 +6,7 @@ under the exact file name torchvision expects; loading goes through the path use
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -76,20 +77,39 @@ def test_missing_file_offline_says_what_and_where(torch_home: Path) -> None:
     assert info.filename in msg and str(info.path) in msg and "MB" in msg
 
 
-def test_cached_torchvision_file_loads_through_the_user_path(
-    torch_home: Path, squeeze_state: dict[str, torch.Tensor]
+def _planted(real: weights.WeightsInfo, source: Path) -> weights.WeightsInfo:
+    """`real` pointing at a copy of `source` in the hub cache, named by its own SHA-256 and
+    with its size as metadata: what a finished download of `source` looks like."""
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    path = real.path.with_name(f"{ARCH}-{digest[:8]}.pth")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(source.read_bytes())
+    return dataclasses.replace(real, path=path, size_mb=round(path.stat().st_size / 2**20, 3))
+
+
+def test_cached_torchvision_file_is_hash_checked_before_use(
+    tmp_path: Path, torch_home: Path, squeeze_state: dict[str, torch.Tensor]
 ) -> None:
-    info = weights.find(ARCH)
-    info.path.parent.mkdir(parents=True)
-    torch.save(squeeze_state, info.path)
+    source = tmp_path / "server.pth"
+    torch.save(squeeze_state, source)
+    info = _planted(weights.find(ARCH), source)
     assert info.cached
-    assert any(i.architecture == ARCH for i in weights.cached())
-    loaded = weights.load(ARCH, device="cpu")
-    assert loaded.weights == "IMAGENET1K_V1" and not loaded.random
-    assert len(loaded.categories) == 1000
-    for key, value in loaded.model.state_dict().items():
-        assert torch.equal(value, squeeze_state[key]), key
-    assert not loaded.model.training
+    state = weights.read_state_dict(weights.verify_cached(info), verified=True)
+    for key, value in squeeze_state.items():
+        assert torch.equal(state[key], value), key
+    # The same file name with other bytes (a download cut short by the old code, a bit flip):
+    # not counted as cached when its size is off, refused and removed when only the hash is.
+    info.path.write_bytes(source.read_bytes()[:-100_000])
+    assert not info.cached
+    data = bytearray(source.read_bytes())
+    data[-100] ^= 0xFF
+    info.path.write_bytes(bytes(data))
+    assert info.cached
+    with pytest.raises(WeightsError, match="corrupt.*removed"):
+        weights.verify_cached(info)
+    assert not info.path.exists()
+    # A name torchvision does not know is never counted; the real default's file is absent.
+    assert not weights.find(ARCH).cached
 
 
 def test_download_checks_the_hash_and_reports_progress(
@@ -116,7 +136,7 @@ def test_download_checks_the_hash_and_reports_progress(
     bad = weights.WeightsInfo(**{**good.__dict__, "path": real.path.with_name("sq-deadbeef.pth")})
     with pytest.raises(WeightsError, match="corrupt"):
         weights.download(bad)
-    assert not bad.path.exists() and not list(bad.path.parent.glob("*.partial"))
+    assert not bad.path.exists() and not list(bad.path.parent.glob("*.tmp"))
 
 
 def test_download_without_network_names_the_file(torch_home: Path) -> None:

@@ -1,0 +1,163 @@
+"""Safe files: every file the explorer writes goes through `atomic_write`/`atomic_open`.
+
+A writer never leaves a half-written file behind and never lets two writers interleave:
+the data goes to a temporary file in the same folder, is flushed and fsync'ed, then
+`os.replace`d over the target (atomic on POSIX: a reader sees the old file or the new one,
+never a mix). `output_path` checks a user's `-o` path before any work starts (no directory,
+no missing parent folder: nothing is created that the user did not ask for). `file_lock`
+makes concurrent processes and threads take turns (one download, not two). `read_bounded`
+reads a file only after checking its size, and never more than the limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from explorer.errors import ExplorerError
+
+__all__ = [
+    "OutputPathError",
+    "atomic_open",
+    "atomic_write",
+    "file_lock",
+    "human_bytes",
+    "output_path",
+    "read_bounded",
+]
+
+
+class OutputPathError(ExplorerError, ValueError):
+    """An output path that cannot be written: a folder, a missing parent, the wrong suffix."""
+
+
+def human_bytes(n: int) -> str:
+    """1536 -> '1.5 KB', 20 * 2**20 -> '20 MB' (binary units, as the upload limit is)."""
+    if n < 1024:
+        return f"{n} bytes"
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def output_path(
+    path: str | Path, *, suffixes: Iterable[str] = (), what: str = "output"
+) -> Path:
+    """The path a user asked us to write, checked before any work: OutputPathError if it is a
+    folder, if its folder does not exist, or if its suffix is not one of `suffixes`."""
+    target = Path(path).expanduser()
+    if str(path).endswith(("/", os.sep)) or target.is_dir():
+        raise OutputPathError(f"The {what} {path} is a folder; give a file name.")
+    parent = target.parent
+    if not parent.is_dir():
+        raise OutputPathError(
+            f"The folder {parent} does not exist; create it first (the {what} is not written "
+            "to a new folder on its own)."
+        )
+    allowed = tuple(s.lower() for s in suffixes)
+    if allowed and target.suffix.lower() not in allowed:
+        raise OutputPathError(
+            f"The {what} {target.name} must end with {' or '.join(allowed)}."
+        )
+    return target
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
+    """A file object writing to a temporary file next to `path`; on success it replaces `path`
+    in one step, on any error it is removed and `path` is left as it was."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open writes only ('wb' or 'w'), not {mode!r}")
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temp, 0o644)  # mkstemp makes 0600; a written file gets the usual mode
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    """Write `data` (str as UTF-8) to `path` atomically; returns the path."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_open(path) as file:
+        file.write(payload)
+    return Path(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path + '.lock'` across processes (fcntl) and threads.
+
+    flock locks belong to the open file, so two threads of one process that open the lock file
+    separately would also exclude each other; the per-path thread lock makes that explicit and
+    keeps the lock file descriptor count at one per waiting process.
+    """
+    lock_path = Path(str(path) + ".lock")
+    key = str(lock_path.resolve())
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
+    with thread_lock:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def read_bounded(
+    path: str | Path, limit: int, *, what: str = "file", error: type[ExplorerError] = ExplorerError
+) -> bytes:
+    """The bytes of `path`; `error` before anything is read when the file is missing or larger
+    than `limit` (checked with stat), and never more than limit + 1 bytes are read."""
+    source = Path(path)
+    try:
+        size = source.stat().st_size
+    except OSError:
+        raise error(f"No {what} at {source}.") from None
+    if not source.is_file():
+        raise error(f"{source} is not a file.")
+    if size > limit:
+        raise error(
+            f"The {what} {source.name} is {human_bytes(size)}; the limit is {human_bytes(limit)}."
+        )
+    with source.open("rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:  # it grew after the stat
+        raise error(f"The {what} {source.name} is over the limit of {human_bytes(limit)}.")
+    return data
