@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from explorer.architectures import ArchSpec, families, get, names, resolve
-from explorer.building import build_meta, build_model
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from explorer.errors import (
     ExplorerError,
     ImageError,
@@ -13,8 +16,50 @@ from explorer.errors import (
     UnknownArchitectureError,
     WeightsError,
 )
-from explorer.images import decode_image
-from explorer.trace import LayerRecord, Trace, trace
+
+if TYPE_CHECKING:
+    from explorer.architectures import ArchSpec, families, get, names, resolve
+    from explorer.building import build_meta, build_model
+    from explorer.images import decode_image
+    from explorer.trace import LayerRecord, Trace, trace
+
+# The rest of the public names are imported on first use (PEP 562), so that `explorer app`
+# can start Streamlit without importing torch in the launcher.
+_LAZY = {
+    "ArchSpec": "explorer.architectures",
+    "families": "explorer.architectures",
+    "get": "explorer.architectures",
+    "names": "explorer.architectures",
+    "resolve": "explorer.architectures",
+    "build_meta": "explorer.building",
+    "build_model": "explorer.building",
+    "decode_image": "explorer.images",
+    "LayerRecord": "explorer.trace",
+    "Trace": "explorer.trace",
+    "trace": "explorer.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    """`explorer.trace` stays the function once the submodule of that name is imported (the
+    import system would otherwise bind the submodule over it, as the eager import used to
+    prevent by importing the function last)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __version__ = "0.1.0"
 

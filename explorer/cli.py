@@ -1,7 +1,11 @@
 """`explorer` command line. Each subcommand lives in its own module in explorer/commands/.
 
-A command module defines NAME, HELP, add_arguments(parser) and run(args) -> int. Errors the
-explorer raises on purpose (ExplorerError) exit with status 2 and one clear line on stderr.
+A command module defines NAME, HELP, add_arguments(parser) and run(args) -> int. A bad
+argument, or an error the explorer raises on purpose (ExplorerError), ends with one line
+`error: ...` on stderr and exit status 2; anything else is a bug and keeps its traceback.
+
+`explorer app` is dispatched before any other command module is imported: the launcher never
+imports torch, and it replaces itself with Streamlit (see explorer/commands/app.py).
 """
 
 from __future__ import annotations
@@ -13,12 +17,22 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from explorer import commands
 from explorer.errors import ExplorerError
 
 
-def _command_modules() -> list[ModuleType]:
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line `error: ...` (exit 2), not usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog.removeprefix('explorer ')}: {message}\n")
+
+
+def _command_modules(only: str | None = None) -> list[ModuleType]:
+    if only is not None:
+        return [importlib.import_module(f"explorer.commands.{only}")]
     found = []
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
@@ -27,13 +41,13 @@ def _command_modules() -> list[ModuleType]:
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = OneLineParser(
         prog="explorer",
         description="CNN Architecture Explorer: see inside a convolutional network.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _command_modules():
+    for module in _command_modules(only):
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -41,22 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    # Everything imported so far (torch, torchvision's ~80 model modules) lives for the whole
-    # process: keep it out of the garbage collector's full passes, which otherwise cost the
-    # first trace ~100 ms of scanning.
-    gc.freeze()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    is_app = bool(args_list) and args_list[0] == "app"
+    parser = build_parser("app" if is_app else None)
+    if not is_app:
+        # Everything imported so far (torch, torchvision's ~80 model modules) lives for the
+        # whole process: keep it out of the garbage collector's full passes, which otherwise
+        # cost the first trace ~100 ms of scanning. (The app does the same in components/.)
+        gc.freeze()
+    args = parser.parse_args(args_list)
     try:
         return int(args._run(args) or 0)
     except ExplorerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `explorer summary vgg16 | head`
         return 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -269,13 +269,16 @@ def train(
 
 
 def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
-    """Write the weights as safetensors and the training metadata as JSON next to them."""
-    from safetensors.torch import save_file
+    """Write the weights as safetensors and the training metadata as JSON next to them, each
+    atomically (explorer.safe_io); the folder must exist and `path` must end in .safetensors."""
+    from safetensors.torch import save
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from explorer.safe_io import atomic_write, output_path
+
+    path = output_path(path, suffixes=(".safetensors",), what="weights file")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"architecture": "lenet5", "weights": path.stem})
+    data = save(state, metadata={"architecture": "lenet5", "weights": path.stem})
+    atomic_write(path, data)
     meta: dict[str, Any] = {
         "architecture": "lenet5",
         "weights": path.stem,
@@ -287,13 +290,13 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
         **{k: v for k, v in asdict(report).items() if k not in ("losses", "seconds")},
         "final_train_loss": report.losses[-1],
         "torch": torch.__version__,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(data).hexdigest(),
         "command": (
             f"explorer train lenet5-digits --epochs {report.epochs} --seed {report.seed} "
             f"-o {path.name}"
         ),
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return path
 
 

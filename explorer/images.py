@@ -6,7 +6,9 @@ and stops at the first problem with an `ImageError` whose message a person under
 1. the byte count (before anything is parsed),
 2. the format, from the file's header, against an allow-list (JPEG, PNG, WebP, GIF, BMP, TIFF),
 3. width × height from the header against `max_pixels` (before a single pixel is decoded),
-4. the pixel data itself (truncated or corrupt data is an error, never a partial picture),
+4. for JPEG, the number of scans, counted from the markers (a progressive JPEG decodes every
+   scan over the whole picture: thousands of tiny scans make a 12 MB file decode for minutes),
+5. the pixel data itself (truncated or corrupt data is an error, never a partial picture),
 
 then applies the EXIF orientation and converts the mode (alpha composited on white, CMYK to
 RGB, 16-bit scaled to 8-bit). Pillow's global `Image.MAX_IMAGE_PIXELS` is neither read nor
@@ -23,23 +25,29 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from explorer import limits
 from explorer.errors import ImageError
+from explorer.safe_io import human_bytes, read_bounded
 
 __all__ = [
     "ALLOWED_FORMATS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "SAMPLES_DIR",
+    "check_upload_batch",
     "decode_image",
     "fit_within",
+    "image_size",
+    "jpeg_scan_count",
     "load_sample",
+    "read_image_file",
     "sample_names",
     "sample_path",
     "to_png_bytes",
 ]
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # matches maxUploadSize = 20 in .streamlit/config.toml
-DEFAULT_MAX_PIXELS = 40_000_000  # 40 megapixels: a 7000×5700 photo; ~160 MB as RGBA
+DEFAULT_MAX_BYTES = limits.IMAGE_MAX_BYTES  # matches maxUploadSize = 20 in .streamlit/config.toml
+DEFAULT_MAX_PIXELS = limits.IMAGE_MAX_PIXELS  # 40 megapixels: a 7000×5700 photo
 
 # Pillow format names we accept (MPO is how Pillow names a multi-picture camera JPEG).
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
@@ -84,6 +92,7 @@ def decode_image(
     mode: str = "RGB",
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int | None = None,
 ) -> Image.Image:
     """Decode untrusted image bytes into a fully loaded `mode` ("RGB" or "L") Pillow image.
 
@@ -91,6 +100,8 @@ def decode_image(
     message names the problem ("This file is a PDF, not an image"). GIF, WebP and TIFF give
     their first frame. The returned image owns its pixels (no open file behind it) and its
     `info` holds `source_format`, `source_mode` and `source_size` (as stored, before EXIF).
+    With `max_side`, the result is a thumbnail whose longer side is at most that (a JPEG is
+    then decoded at a reduced scale directly: less memory and time than the full picture).
     """
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
@@ -101,7 +112,7 @@ def decode_image(
         raise ImageError("The file is empty (0 bytes).")
     if len(data) > max_bytes:
         raise ImageError(
-            f"The file is {_human_bytes(len(data))}; the limit is {_human_bytes(max_bytes)}."
+            f"The file is {human_bytes(len(data))}; the limit is {human_bytes(max_bytes)}."
         )
 
     image = _open_header(data)
@@ -114,6 +125,16 @@ def decode_image(
             f"The image is {width}×{height} pixels ({_human_pixels(width * height)}); "
             f"the limit is {_human_pixels(max_pixels)}."
         )
+
+    if fmt in ("JPEG", "MPO"):
+        scans = jpeg_scan_count(data)
+        if scans > limits.JPEG_MAX_SCANS:
+            raise ImageError(
+                f"The JPEG file has {scans:,} scans; the limit is {limits.JPEG_MAX_SCANS} "
+                "(a photo has at most about a dozen; many tiny scans make decoding take minutes)."
+            )
+        if max_side is not None:
+            image.draft("RGB" if mode == "RGB" else "L", (max_side, max_side))
 
     source_mode = image.mode
     try:
@@ -139,7 +160,73 @@ def decode_image(
             f"The {fmt} image's colour mode {source_mode} cannot be converted ({exc})."
         ) from None
     result.info = {"source_format": fmt, "source_mode": source_mode, "source_size": (width, height)}
+    if max_side is not None:
+        result = fit_within(result, max_side)
     return result
+
+
+def jpeg_scan_count(data: bytes) -> int:
+    """How many scans (SOS segments) a JPEG holds, from its markers alone (no decoding).
+
+    Walks the segments from SOI; after each SOS, skips the entropy-coded data to the next
+    marker (0xFF followed by anything but a stuffed 0x00 or a restart marker). Stops at EOI, so
+    an embedded thumbnail inside an APP segment is skipped with its segment.
+    """
+    scans = 0
+    pos = 2
+    end = len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                break
+            continue
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        if marker in (0x01, *range(0xD0, 0xD8)):  # TEM, RST0-7: no length
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        pos += 2 + length
+        if marker != 0xDA:
+            continue
+        scans += 1
+        while True:  # entropy-coded data: find the next real marker
+            pos = data.find(b"\xff", pos)
+            if pos < 0 or pos + 1 >= end:
+                return scans
+            following = data[pos + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                pos += 1 if following == 0xFF else 2
+                continue
+            break
+    return scans
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header alone; ImageError if the bytes are not an image."""
+    if len(data) > DEFAULT_MAX_BYTES:
+        raise ImageError(
+            f"The file is {human_bytes(len(data))}; the limit is {human_bytes(DEFAULT_MAX_BYTES)}."
+        )
+    return _open_header(bytes(data)).size
+
+
+def check_upload_batch(blobs: list[bytes] | tuple[bytes, ...]) -> None:
+    """A batch of uploaded pictures against the batch limits (count, bytes, pixels from the
+    headers), before any of them is decoded: BudgetError or ImageError with one sentence."""
+    limits.check_uploads([len(b) for b in blobs], [])  # count and bytes before any parsing
+    sizes = [image_size(b) for b in blobs]
+    limits.check_uploads([len(b) for b in blobs], [w * h for w, h in sizes])
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """The bytes of an image file, its size checked with stat before a byte is read."""
+    return read_bounded(path, DEFAULT_MAX_BYTES, what="image file", error=ImageError)
 
 
 def _open_header(data: bytes) -> ImageFile.ImageFile:
@@ -277,15 +364,6 @@ def _scale_to_8bit(image: Image.Image) -> Image.Image:
 def _on_white(rgba: Image.Image) -> Image.Image:
     background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(background, rgba).convert("RGB")
-
-
-def _human_bytes(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    mb = n / (1024 * 1024)
-    return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
 
 
 def _human_pixels(n: int) -> str:

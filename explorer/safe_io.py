@@ -38,14 +38,14 @@ class OutputPathError(ExplorerError, ValueError):
 
 
 def human_bytes(n: int) -> str:
-    """1536 -> '1.5 KB', 20 * 2**20 -> '20 MB' (binary units, as the upload limit is)."""
+    """1024 -> '1.0 KB', 20 * 2**20 -> '20 MB' (binary units, as the upload limit is)."""
     if n < 1024:
         return f"{n} bytes"
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= size:
-            value = n / size
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
+    if n < 1 << 20:
+        return f"{n / 1024:.1f} KB"
+    unit, size = ("GB", 1 << 30) if n >= 1 << 30 else ("MB", 1 << 20)
+    value = n / size
+    return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
 
 
 def output_path(

@@ -1,12 +1,19 @@
-"""`explorer app`: start the Streamlit app."""
+"""`explorer app`: start the Streamlit app.
+
+The launcher replaces itself with Streamlit (`os.execv`): no idle parent holds memory while
+the server runs, and a signal sent to this process id (SIGTERM from a service manager, Ctrl-C)
+reaches Streamlit itself, which stops and frees the port. Nothing here imports torch; the
+app's own process imports it once, on start.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from explorer.cli_types import port
 
 NAME = "app"
 HELP = "start the Streamlit web app"
@@ -15,14 +22,15 @@ ENTRY = Path(__file__).resolve().parents[2] / "components" / "app.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--port", type=port, default=8501, help="1 … 65535 (default 8501)")
     parser.add_argument(
         "--address", default="127.0.0.1", help="bind address (0.0.0.0 for a classroom)"
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    cmd = [
+def command(args: argparse.Namespace) -> list[str]:
+    """The Streamlit command line this launcher becomes."""
+    return [
         sys.executable,
         "-m",
         "streamlit",
@@ -37,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats",
         "false",
     ]
+
+
+def run(args: argparse.Namespace) -> int:
     print(f"CNN Architecture Explorer on http://{args.address}:{args.port}", flush=True)
     # Run from the repo root so .streamlit/config.toml (upload limit, theme) applies.
-    return subprocess.call(cmd, cwd=ENTRY.parents[1], env=os.environ.copy())
+    os.chdir(ENTRY.parents[1])
+    cmd = command(args)
+    os.execv(cmd[0], cmd)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from explorer.cli_types import epochs, output_file, seed
 
 NAME = "train"
 HELP = "train lenet5-digits (LeNet-5 on scikit-learn's digits) reproducibly"
@@ -13,22 +14,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from explorer import digits
 
     parser.add_argument("model", choices=[digits.WEIGHTS_NAME])
-    parser.add_argument("--epochs", type=int, default=digits.DEFAULT_EPOCHS)
-    parser.add_argument("--seed", type=int, default=digits.DEFAULT_SEED)
+    parser.add_argument("--epochs", type=epochs, default=digits.DEFAULT_EPOCHS)
+    parser.add_argument("--seed", type=seed, default=digits.DEFAULT_SEED)
     parser.add_argument(
         "-o",
         "--output",
+        type=output_file(".safetensors"),
         default="lenet5-digits.safetensors",
-        help="weights file to write (a .json with the training metadata goes next to it)",
+        help="weights file to write, NAME.safetensors, in a folder that exists (the training "
+        "metadata goes next to it as NAME.json)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from explorer import digits
 
-    if args.epochs < 1:
-        print("error: --epochs must be at least 1", file=sys.stderr)
-        return 2
     print(f"training LeNet-5 on sklearn digits: {args.epochs} epochs, seed {args.seed}", flush=True)
 
     def progress(epoch: int, epochs: int, loss: float, acc: float) -> None:
