@@ -1,8 +1,15 @@
-"""The architecture catalog (see registry.py)."""
+"""The architecture catalog (see registry.py).
+
+This package wires the catalog's sources into the registry: our paper-faithful families
+first, then every torchvision classifier (our names win on a clash), then every timm model
+under `timm/<name>`, loaded only when a timm name or the whole catalog is asked for.
+"""
 
 from __future__ import annotations
 
-from explorer.architectures import custom
+import importlib
+
+from explorer.architectures import custom, registry
 from explorer.architectures.registry import (
     ArchSpec,
     Published,
@@ -11,9 +18,35 @@ from explorer.architectures.registry import (
     get,
     names,
     register,
+    search,
     specs,
     suggest,
 )
+
+# Our own families, imported (and so registered) on first use of the catalog, in this order.
+FAMILY_MODULES = ("lenet", "alexnet", "vgg", "resnet", "inception", "blocks")
+
+
+def _load_ours() -> None:
+    for module in FAMILY_MODULES:
+        importlib.import_module(f"explorer.architectures.{module}")
+
+
+def _load_torchvision() -> None:
+    from explorer.architectures import tv
+
+    tv.register_all()
+
+
+def _load_timm() -> None:
+    from explorer.architectures import timm_models
+
+    timm_models.register_all()
+
+
+registry.add_source("explorer", _load_ours)
+registry.add_source("torchvision", _load_torchvision)
+registry.add_source("timm", _load_timm, prefix="timm/")
 
 
 def resolve(arch: str | ArchSpec) -> ArchSpec:
@@ -34,6 +67,7 @@ __all__ = [
     "names",
     "register",
     "resolve",
+    "search",
     "specs",
     "suggest",
 ]

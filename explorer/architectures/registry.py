@@ -1,13 +1,16 @@
 """The catalog: one registry of architectures, built by name (mirrors torchvision's `_api`).
 
-Paper-faithful families register themselves when their module is imported; every torchvision
-classification model is registered automatically. Names are a public contract.
+The registry only stores specs. Where they come from is a list of *sources* (a name and a
+loader) that `explorer.architectures` adds at import: our paper-faithful families, every
+torchvision classifier, every timm model. A source is loaded the first time the catalog is
+read; a source with a name prefix (timm's `timm/`) is loaded only when a name with that prefix
+is asked for or the whole catalog is listed, so `get("resnet50")` never imports timm. The
+registry imports none of its sources (no import circle). Names are a public contract.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,10 +21,6 @@ from torch import nn
 from explorer.errors import UnknownArchitectureError
 
 Builder = Callable[..., nn.Module]
-
-# Our own families, imported (and so registered) on first use of the catalog, in this order.
-FAMILY_MODULES = ("lenet", "alexnet", "vgg", "resnet", "inception", "blocks")
-
 
 @dataclass(frozen=True)
 class PublishedModule:
@@ -67,6 +66,7 @@ class ArchSpec:
     notes: str = ""  # markdown: what the lecture says is special about it
     source: str = "explorer"  # "explorer" (paper-faithful, ours), "torchvision", "custom"
     weights: Any = field(default=None, repr=False, compare=False)  # torchvision WeightsEnum class
+    pretrained: str = ""  # timm: the default pretrained tag (e.g. "a1_in1k"); "" when none
     published: Published | None = None
     tags: tuple[str, ...] = ()
 
@@ -75,9 +75,17 @@ class ArchSpec:
         return self.builder(**kwargs)
 
 
+@dataclass
+class _Source:
+    name: str
+    load: Callable[[], None]
+    prefix: str  # "" = loaded with the catalog; else only when a name with it is needed
+    loaded: bool = False
+
+
 _REGISTRY: dict[str, ArchSpec] = {}
+_SOURCES: list[_Source] = []
 _LOCK = threading.RLock()
-_loaded = False
 
 
 def register(spec: ArchSpec) -> ArchSpec:
@@ -89,24 +97,35 @@ def register(spec: ArchSpec) -> ArchSpec:
     return spec
 
 
-def _ensure_loaded() -> None:
-    global _loaded
-    if _loaded:
+def add_source(name: str, load: Callable[[], None], prefix: str = "") -> None:
+    """Register a loader of specs; sources load in the order they were added."""
+    with _LOCK:
+        _SOURCES.append(_Source(name, load, prefix))
+
+
+def _ensure_loaded(name: str | None = None, everything: bool = False) -> None:
+    """Load the sources a lookup needs: the eager ones, plus a lazy one whose prefix `name`
+    has (or every lazy one when `everything`)."""
+    pending = [
+        s
+        for s in _SOURCES
+        if not s.loaded
+        and (
+            not s.prefix or everything or (name is not None and name.startswith(s.prefix))
+        )
+    ]
+    if not pending:
         return
     with _LOCK:
-        if _loaded:
-            return
-        for module in FAMILY_MODULES:
-            importlib.import_module(f"explorer.architectures.{module}")
-        from explorer.architectures import tv  # torchvision last: our names win on a clash
-
-        tv.register_all()
-        _loaded = True
+        for source in pending:
+            if not source.loaded:
+                source.load()
+                source.loaded = True
 
 
 def get(name: str) -> ArchSpec:
     """The spec registered under `name`; unknown names suggest the closest ones."""
-    _ensure_loaded()
+    _ensure_loaded(name)
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -115,27 +134,51 @@ def get(name: str) -> ArchSpec:
 
 def is_registered(spec: ArchSpec) -> bool:
     """True for the catalog's own entry (not a layer stack or a spec built on the fly)."""
-    _ensure_loaded()
+    _ensure_loaded(spec.name)
     return _REGISTRY.get(spec.name) is spec
 
 
 def suggest(name: str, n: int = 5) -> list[str]:
-    _ensure_loaded()
+    """The closest catalog names: an exact name under a source's prefix first (`resnet50d` ->
+    `timm/resnet50d`), then close spellings, then names containing what was typed."""
+    _ensure_loaded(everything=True)
     key = name.strip().lower()
     pool = list(_REGISTRY)
+    prefixed_exact = [s.prefix + key for s in _SOURCES if s.prefix and s.prefix + key in pool]
     close = difflib.get_close_matches(key, pool, n=n, cutoff=0.6)
-    prefixed = [k for k in pool if key and (k.startswith(key) or key in k) and k not in close]
-    return (close + sorted(prefixed))[:n]
+    contains = sorted(k for k in pool if key and key in k)
+    out: list[str] = []
+    for k in prefixed_exact + close + contains:
+        if k not in out:
+            out.append(k)
+    return out[:n]
+
+
+def search(query: str, names_: list[str] | None = None) -> list[str]:
+    """Names matching every word of `query` (case-insensitive, in the name, family or title),
+    in catalog order: what the CLI's `--search` and the app's picker use."""
+    words = query.lower().split()
+    pool = names_ if names_ is not None else names()
+    if not words:
+        return list(pool)
+    out = []
+    for n in pool:
+        spec = _REGISTRY[n]
+        text = f"{n} {spec.family} {spec.title}".lower()
+        if all(w in text for w in words):
+            out.append(n)
+    # Names that start with the first word come first ("vit" before "maxvit"), order kept.
+    return sorted(out, key=lambda n: not n.split("/")[-1].startswith(words[0]))
 
 
 def names(family: str | None = None) -> list[str]:
     """All registered names in registration order (ours first), optionally of one family."""
-    _ensure_loaded()
+    _ensure_loaded(everything=True)
     return [k for k, s in _REGISTRY.items() if family is None or s.family == family]
 
 
 def specs() -> Iterator[ArchSpec]:
-    _ensure_loaded()
+    _ensure_loaded(everything=True)
     return iter(list(_REGISTRY.values()))
 
 

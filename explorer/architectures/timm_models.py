@@ -1,0 +1,124 @@
+"""Every timm model (`timm.list_models()`), registered as `timm/<name>`.
+
+Registering reads timm's metadata only and builds nothing: the family is the timm module that
+defines the model (`timm/resnet`, `timm/vision_transformer`, ...), the input size and class
+count come from the model's default pretrained config, as `timm.create_model(name)` would use
+them. The `timm/` prefix keeps timm's names apart from torchvision's (`resnet50` is
+torchvision's, `timm/resnet50` is timm's; they are different networks).
+
+Published figures: timm's own benchmark table (`assets/timm/benchmark.csv`, trimmed from
+`results/benchmark-infer-amp-nchw-pt291-cu128-4090.csv` in huggingface/pytorch-image-models,
+Apache-2.0), which gives parameters in millions and GMACs with two decimals, per model and
+image size.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from explorer.architectures.registry import _REGISTRY, ArchSpec, Published, register
+
+PREFIX = "timm/"
+BENCHMARK_CSV = Path(__file__).resolve().parents[2] / "assets" / "timm" / "benchmark.csv"
+SOURCE = (
+    "timm benchmark table (results/benchmark-infer-amp-nchw-pt291-cu128-4090.csv, "
+    "huggingface/pytorch-image-models)"
+)
+# Why a figure may differ from ours by more than its rounding: timm measures with fvcore's
+# FlopCountAnalysis (benchmark.py, `profile_fvcore`), whose table is not the lecture's.
+NOTE = (
+    "timm's GMACs come from fvcore's FlopCountAnalysis, which also counts one operation per "
+    "element of normalisation layers (BatchNorm, LayerNorm, GroupNorm), adaptive pooling and "
+    "upsampling, and does not count operators outside its table (fused "
+    "scaled_dot_product_attention among them). Ours counts only the multiply-adds of "
+    "convolutions, linear layers and matrix products (attention included). Parameters are "
+    "counted the same way."
+)
+
+
+def timm_name(name: str) -> str:
+    """'timm/resnet50' -> 'resnet50' (timm's own name)."""
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
+
+
+@functools.lru_cache(maxsize=1)
+def published_table() -> dict[tuple[str, int], tuple[float, float]]:
+    """(timm name, image side) -> (parameters in millions, GMACs), as timm printed them."""
+    table: dict[tuple[str, int], tuple[float, float]] = {}
+    if not BENCHMARK_CSV.is_file():
+        return table
+    with BENCHMARK_CSV.open(newline="") as f:
+        for row in csv.DictReader(f):
+            key = (row["model"], int(row["img_size"]))
+            table[key] = (float(row["param_count"]), float(row["gmacs"]))
+    return table
+
+
+def published(name: str, side: int) -> Published | None:
+    """timm's published figures for `name` at `side`×`side`, with their rounding."""
+    figures = published_table().get((name, side))
+    if figures is None:
+        return None
+    millions, gmacs = figures
+    return Published(
+        source=SOURCE,
+        params=round(millions * 1e6),
+        params_tolerance=5_000,  # millions with two decimals
+        macs=round(gmacs * 1e9),
+        macs_tolerance=5_000_000,  # GMACs with two decimals
+        note=NOTE,
+    )
+
+
+def _family(module: str) -> str:
+    return f"timm/{module}"
+
+
+def _spec(name: str, module: str) -> ArchSpec:
+    from timm.models import get_pretrained_cfg, is_model_pretrained
+
+    cfg = get_pretrained_cfg(name)
+    c, h, w = (int(v) for v in cfg.input_size) if cfg is not None else (3, 224, 224)
+    num_classes = int(cfg.num_classes) if cfg is not None and cfg.num_classes else 0
+    tag = (cfg.tag or "") if cfg is not None and is_model_pretrained(name) else ""
+    paper = ""
+    if cfg is not None and (cfg.paper_name or cfg.paper_ids):
+        paper = "; ".join(str(p) for p in (cfg.paper_name, cfg.paper_ids) if p)
+    url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg is not None and cfg.hf_hub_id else ""
+    return ArchSpec(
+        name=PREFIX + name,
+        family=_family(module),
+        title=f"{name} (timm)",
+        builder=functools.partial(_build, name),
+        input_size=(c, h, w),
+        num_classes=num_classes,
+        paper=paper,
+        url=url,
+        source="timm",
+        pretrained=tag,
+        published=published(name, h) if h == w else None,
+        tags=("timm",),
+    )
+
+
+def register_all() -> None:
+    """Register every timm model; nothing when timm is not installed."""
+    try:
+        import timm
+    except ImportError:
+        return
+    for module in timm.list_modules():
+        for name in timm.list_models(module=module):
+            if PREFIX + name not in _REGISTRY:
+                register(_spec(name, module))
+
+
+def _build(name: str, **overrides: Any) -> nn.Module:
+    import timm
+
+    return timm.create_model(name, pretrained=False, **overrides)
