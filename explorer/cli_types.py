@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from explorer import limits
+from explorer import budgets, limits
 from explorer.safe_io import OutputPathError, output_path
 
 
@@ -50,8 +50,11 @@ def float_in(low: float, high: float, *, low_open: bool = False) -> Callable[[st
 
 
 seed = int_in(0, limits.CLI_MAX_SEED, "a whole-number seed")
-batch_size = int_in(1, limits.CLI_MAX_BATCH)
+trace_batch = int_in(1, budgets.TRACE_MAX_BATCH)  # a trace runs on meta: no memory per sample
+batch_size = int_in(2, limits.CLI_MAX_BATCH)  # training: BatchNorm needs two samples
 epochs = int_in(1, limits.CLI_MAX_EPOCHS)
+residual_epochs = int_in(1, budgets.RESIDUAL_MAX_EPOCHS)
+residual_depth = int_in(2, budgets.RESIDUAL_MAX_DEPTH)
 port = int_in(1, 65535, "a port number")
 learning_rate = float_in(0.0, limits.CLI_MAX_LR, low_open=True)
 

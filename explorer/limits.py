@@ -53,7 +53,7 @@ PIPELINE_MAX_SAMPLES = 256
 PIPELINE_MAX_SAMPLE_PIXELS = 64_000_000  # all samples of one call together: ~190 MB uint8 RGB
 
 # --- command-line numbers ---------------------------------------------------------------------
-CLI_MAX_BATCH = 4096
+CLI_MAX_BATCH = 4096  # training batches (experiment); traces use budgets.TRACE_MAX_BATCH
 CLI_MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes 0 … 2⁶³ − 1 here
 CLI_MAX_EPOCHS = 1000
 CLI_MAX_LR = 10.0

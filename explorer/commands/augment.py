@@ -8,13 +8,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import PIL.Image
 
+from explorer import limits
 from explorer.augment import AUGMENTATIONS, DEFAULT_PIPELINE, PRESETS, Pipeline, grid_image
+from explorer.cli_types import int_in, output_file, seed
 from explorer.errors import ImageError, SpecError
-from explorer.images import DEFAULT_MAX_BYTES, decode_image, load_sample, sample_names
+from explorer.images import decode_image, load_sample, read_image_file, sample_names
+from explorer.safe_io import atomic_open, atomic_write, read_bounded
 
 NAME = "augment"
 HELP = "draw seeded augmentation samples of an image into one grid picture"
@@ -26,11 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", help="a preset pipeline: any unique part of its name, "
                                          "e.g. alexnet, vgg, randaugment")
     parser.add_argument("--pipeline", help="a pipeline JSON file (as the app downloads it)")
-    parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
-    parser.add_argument("--seed", type=int, default=0, help="sample k uses seed + k (default 0)")
-    parser.add_argument("--columns", type=int, default=4)
-    parser.add_argument("--out", help="write the grid here (PNG)")
-    parser.add_argument("--code", help="also write the pipeline as Python code here")
+    parser.add_argument("--n", type=int_in(1, limits.PIPELINE_MAX_SAMPLES), default=16,
+                        help=f"number of samples, 1 … {limits.PIPELINE_MAX_SAMPLES} (default 16)")
+    parser.add_argument("--seed", type=seed, default=0, help="sample k uses seed + k (default 0)")
+    parser.add_argument("--columns", type=int_in(1, 64), default=4)
+    parser.add_argument("--out", type=output_file(".png"), help="write the grid here (PNG)")
+    parser.add_argument("--code", type=output_file(".py"),
+                        help="also write the pipeline as Python code here")
     parser.add_argument("--list", action="store_true", help="list augmentations and presets")
 
 
@@ -42,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     image = _image(args) if args.out else None  # a bad image fails before any output
     print(pipeline.to_python().split("transform = ", 1)[1].rstrip())
     if args.code:
-        Path(args.code).write_text(pipeline.to_python())
+        atomic_write(args.code, pipeline.to_python())
         print(f"wrote {args.code}")
     if args.out and image is not None:
         samples = pipeline.samples(image, args.n, args.seed)
-        grid_image(samples, args.columns).save(args.out, format="PNG")
+        with atomic_open(args.out) as file:  # two runs at once: one whole PNG wins
+            grid_image(samples, args.columns).save(file, format="PNG")
         sizes = sorted({f"{s.shape[-1]}×{s.shape[-2]}" for s in samples})
         print(f"wrote {args.out}: {args.n} samples (seeds {args.seed}…{args.seed + args.n - 1}), "
               f"sizes {', '.join(sizes)}")
@@ -59,10 +64,9 @@ def _pipeline(args: argparse.Namespace) -> Pipeline:
     if args.pipeline and args.preset:
         raise SpecError("Give --preset or --pipeline, not both.")
     if args.pipeline:
-        path = Path(args.pipeline)
-        if not path.is_file():
-            raise SpecError(f"No pipeline file at {path}.")
-        return Pipeline.from_json(path.read_text(encoding="utf-8", errors="replace"))
+        data = read_bounded(args.pipeline, 4 * limits.PIPELINE_MAX_JSON_CHARS,
+                            what="pipeline file", error=SpecError)
+        return Pipeline.from_json(data.decode("utf-8", errors="replace"))
     if args.preset:
         wanted = args.preset.lower()
         matches = [name for name in PRESETS if wanted in name.lower()]
@@ -79,11 +83,7 @@ def _image(args: argparse.Namespace) -> PIL.Image.Image:
         raise ImageError("Give an image file or --sample, not both.")
     if args.sample or not args.image:
         return load_sample(args.sample or "cat")
-    path = Path(args.image)
-    if not path.is_file():
-        raise ImageError(f"No image file at {path}.")
-    with path.open("rb") as file:  # one byte over the limit is enough to refuse a huge file
-        return decode_image(file.read(DEFAULT_MAX_BYTES + 1))
+    return decode_image(read_image_file(args.image))
 
 
 def _print_catalogue() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from explorer.cli_types import output_file
 from explorer.errors import ExplorerError
+from explorer.safe_io import atomic_write
 
 NAME = "diagram"
 HELP = "draw an architecture's block diagram (graphviz DOT, SVG or PNG)"
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "detailed level that stays readable)",
     )
     parser.add_argument("--format", choices=("dot", "svg", "png"), default="dot")
-    parser.add_argument("-o", "--output", type=Path, help="write to FILE (default: stdout)")
+    parser.add_argument("-o", "--output", type=output_file(), help="write to FILE (default stdout)")
     parser.add_argument("--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: "
                         "the architecture's), as in `explorer summary`")
     parser.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), default=None,
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        args.output.write_bytes(data)
+        atomic_write(args.output, data)  # explorer.safe_io: temp file + rename
         print(
             f"wrote {args.output} ({graph.architecture}, depth {graph.depth}, "
             f"{len(graph.nodes)} boxes)",

@@ -6,6 +6,14 @@ import argparse
 import json
 import sys
 
+from explorer.cli_types import (
+    batch_size,
+    int_in,
+    learning_rate,
+    residual_depth,
+    residual_epochs,
+    seed,
+)
 from explorer.residual_experiment import (
     DEFAULT_DEPTHS,
     SCHEDULES,
@@ -25,14 +33,14 @@ _DEFAULTS = ExperimentConfig()
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["residual"], help="which experiment")
     parser.add_argument(
-        "--depths", type=int, nargs="+", default=list(DEFAULT_DEPTHS),
+        "--depths", type=residual_depth, nargs="+", default=list(DEFAULT_DEPTHS),
         help="network depths, each 6n+2 (8 14 20 32 44 56 ...)",
     )
-    parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
+    parser.add_argument("--epochs", type=residual_epochs, default=_DEFAULTS.epochs)
+    parser.add_argument("--seed", type=seed, default=_DEFAULTS.seed)
+    parser.add_argument("--batch-size", type=batch_size, default=_DEFAULTS.batch_size)
     parser.add_argument(
-        "--lr", type=float, default=_DEFAULTS.lr,
+        "--lr", type=learning_rate, default=_DEFAULTS.lr,
         help=f"SGD learning rate at the first step (default {_DEFAULTS.lr})",
     )
     parser.add_argument(
@@ -40,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="learning rate: cosine decay to 0 over the run, or constant",
     )
     parser.add_argument(
-        "--threads", type=int, default=_DEFAULTS.threads, help="CPU threads for torch (1 or 2)"
+        "--threads", type=int_in(1, 2), default=_DEFAULTS.threads,
+        help="CPU threads for torch (1 or 2)"
     )
     parser.add_argument("--format", choices=["table", "json"], default="table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

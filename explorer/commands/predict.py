@@ -6,8 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from explorer.cli_types import int_in
 from explorer.devices import DEVICE_CHOICES
-from explorer.errors import ImageError
+from explorer.errors import InputSizeError
 
 NAME = "predict"
 HELP = "classify an image with a pretrained network (try: explorer predict lenet5-digits digit.png)"
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file, or 'random' (predictions are then meaningless)",
     )
     parser.add_argument(
-        "--top", type=_positive, default=5, help="how many classes to show (default 5)"
+        "--top", type=int_in(1, 1000), default=5, help="how many classes to show (default 5)"
     )
     parser.add_argument("--ten-crop", action="store_true", help="average ten crops (10× compute)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -31,20 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     from explorer import images, predict, weights
 
     path = Path(args.image)
-    if not path.is_file():
-        raise ImageError(f"No image file at {path}.")
-    image = images.decode_image(path.read_bytes())
+    image = images.decode_image(images.read_image_file(path))  # size checked before reading
     progress = _progress if args.download and args.format == "table" else None
     loaded = weights.load(
         args.arch,
@@ -53,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
         download_missing=args.download,
         progress=progress,
     )
+    channels = loaded.input_size[0]
+    if channels not in (1, 3):
+        raise InputSizeError(
+            f"{loaded.architecture} takes {channels}-channel inputs (it is a block from inside "
+            "a network), so it cannot classify a picture, which has 3 channels."
+        )
     if args.ten_crop:
         result = predict.ten_crop_predict(loaded, image, args.top)
         pred, data = result.averaged, result.to_dict()

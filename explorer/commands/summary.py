@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from explorer import report
+from explorer.cli_types import trace_batch
 from explorer.trace import trace
 
 NAME = "summary"
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: the architecture's)"
     )
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    parser.add_argument("--batch", type=trace_batch, default=1, help="batch size (default 1)")
     parser.add_argument(
         "--depth",
         type=int,
