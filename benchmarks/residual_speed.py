@@ -30,6 +30,7 @@ TARGET_S = 60.0
 def seconds_per_epoch(depth: int, threads: int, seed: int) -> dict[str, float]:
     """Seconds of the second (warm) epoch of the plain and the residual network."""
     config = ExperimentConfig(depths=(depth,), epochs=2, seed=seed, threads=threads)
+    torch.set_num_threads(threads)  # this benchmark's own process (the server never does this)
     result = run_experiment(config)
     return {kind: result.run(depth, kind).epochs[-1].seconds for kind in KINDS}
 
@@ -53,6 +54,7 @@ def main() -> None:
                       f"{two[kind] / one[kind]:6.2f}")
 
     config = ExperimentConfig(depths=DEFAULT_DEPTHS, epochs=args.epochs, seed=args.seed)
+    torch.set_num_threads(config.threads)  # as a job worker runs it (explorer.jobs)
     start = time.perf_counter()
     result = run_experiment(config)
     total = time.perf_counter() - start

@@ -1,17 +1,13 @@
 """Why ResNets work: a plain network and its residual twin, trained side by side.
 
-He et al. 2015, "Deep Residual Learning for Image Recognition", §4.2 (CIFAR-10): a 3×3
-convolution, three stages of 2n 3×3 convolutions (widths doubling, feature maps halving,
-BatchNorm after every convolution), global average pooling and a 10-way fully connected
-layer: 6n+2 weighted layers. Here the input is the 8×8 digits that ship with scikit-learn
-(feature maps 8×8 → 4×4 → 2×2), widths are 8/16/32 so a 56-layer network trains on two CPU
-cores, and the shortcuts that change shape are the paper's option A (subsample by 2 and pad
-the new channels with zeros, no parameters). So the plain twin has exactly the same
-parameters as the residual one; with the same seed both start from the same weights and see
-the same mini-batches: the shortcut is the only difference.
+He et al. 2015, "Deep Residual Learning for Image Recognition", §4.2 (CIFAR-10), with the
+networks of explorer.residual_nets. Here the input is the 8×8 digits that ship with
+scikit-learn (feature maps 8×8 → 4×4 → 2×2), widths are 8/16/32 so a 56-layer network trains on
+two CPU cores. With the same seed both twins start from the same weights and see the same
+mini-batches: the shortcut is the only difference.
 
-Also here: `identity_demo`, the lecture's argument that a residual block whose W[l+2] and
-b[l+2] are zero returns a[l] exactly, a[l+2] = ReLU(0 + a[l]) = a[l] for a[l] ≥ 0.
+Settings are priced by explorer.budgets before training (depths, epochs). The server runs an
+experiment in a job worker (explorer.jobs), never in the process that renders pages.
 """
 
 from __future__ import annotations
@@ -25,13 +21,27 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from explorer.errors import ExplorerError
+from explorer import budgets
+from explorer.digits import DigitsData
+from explorer.residual_nets import (
+    KINDS,
+    SUPPORTED_DEPTHS,
+    CifarStyleNet,
+    DenseResidualBlock,
+    ExperimentError,
+    IdentityDemo,
+    Kind,
+    blocks_per_stage,
+    build_network,
+    identity_demo,
+)
 
 __all__ = [
     "DEFAULT_DEPTHS",
     "KINDS",
+    "MAX_EPOCHS",
     "SCHEDULES",
     "SUPPORTED_DEPTHS",
     "DenseResidualBlock",
@@ -50,136 +60,10 @@ __all__ = [
     "run_experiment",
 ]
 
-Kind = Literal["plain", "residual"]
-KINDS: tuple[Kind, ...] = ("plain", "residual")
 Schedule = Literal["cosine", "constant"]
 SCHEDULES: tuple[Schedule, ...] = ("cosine", "constant")
-#: Depths 6n+2 as in the paper's CIFAR table (n = 1, 2, 3, 5, 7, 9).
-SUPPORTED_DEPTHS = (8, 14, 20, 32, 44, 56)
 DEFAULT_DEPTHS = (8, 20, 56)
-MAX_EPOCHS = 100
-
-
-class ExperimentError(ExplorerError, ValueError):
-    """Experiment settings that cannot be run (a depth not of the form 6n+2, no epochs, ...)."""
-
-
-# ---------------------------------------------------------------------------------------
-# Networks
-# ---------------------------------------------------------------------------------------
-
-
-class _Shortcut(nn.Module):
-    """Option A of the paper: identity, or subsample by `stride` and zero-pad the channels."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
-        self.extra_channels = out_channels - in_channels
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.stride > 1:
-            x = x[:, :, :: self.stride, :: self.stride]
-        if self.extra_channels:
-            x = F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
-        return x
-
-
-class BasicBlock(nn.Module):
-    """Two 3×3 conv-BN layers; ReLU(F(x) + x) when residual, ReLU(F(x)) when plain."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int, residual: bool) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut: _Shortcut | None = (
-            _Shortcut(in_channels, out_channels, stride) if residual else None
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        z = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        if self.shortcut is not None:
-            z = z + self.shortcut(x)
-        return F.relu(z)
-
-
-class CifarStyleNet(nn.Module):
-    """The paper's 6n+2-layer CIFAR network (plain or residual), for small square inputs."""
-
-    def __init__(
-        self,
-        depth: int,
-        kind: Kind,
-        widths: tuple[int, int, int] = (8, 16, 32),
-        in_channels: int = 1,
-        num_classes: int = 10,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        n = _blocks_per_stage(depth)
-        self.depth = depth
-        self.kind = kind
-        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        stages = []
-        in_ch = widths[0]
-        for stage, width in enumerate(widths):
-            blocks = []
-            for i in range(n):
-                stride = 2 if stage > 0 and i == 0 else 1
-                blocks.append(BasicBlock(in_ch, width, stride, residual=kind == "residual"))
-                in_ch = width
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
-        self.fc = nn.Linear(in_ch, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(
-                    m.weight, mode="fan_out", nonlinearity="relu", generator=generator
-                )
-            elif isinstance(m, nn.Linear):
-                _default_linear_init(m, generator)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.stages(x)
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
-
-    def weighted_layers(self) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
-        """The 6n+2 conv/fc layers, input to output, with their module paths."""
-        return [
-            (name, m) for name, m in self.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)
-        ]
-
-
-def _default_linear_init(layer: nn.Linear, generator: torch.Generator | None) -> None:
-    """nn.Linear's own initialisation, drawn from `generator` instead of the global RNG
-    (two Streamlit sessions training at once must not share one random stream)."""
-    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
-    if layer.bias is not None:
-        bound = 1 / math.sqrt(layer.in_features)
-        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
-
-
-def _blocks_per_stage(depth: int) -> int:
-    if depth < 8 or (depth - 2) % 6:
-        raise ExperimentError(
-            f"Depth {depth} is not of the form 6n+2 (n ≥ 1): choose from "
-            f"{', '.join(map(str, SUPPORTED_DEPTHS))} or another 6n+2."
-        )
-    return (depth - 2) // 6
-
-
-def build_network(
-    depth: int, kind: str, widths: tuple[int, int, int] = (8, 16, 32), *, seed: int | None = None
-) -> CifarStyleNet:
-    """A plain or residual 6n+2-layer network for 1×8×8 digits; `seed` fixes its weights."""
-    if kind not in KINDS:
-        raise ExperimentError(f"Unknown network kind {kind!r}: use 'plain' or 'residual'.")
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    return CifarStyleNet(depth, kind, widths, generator=generator)
+MAX_EPOCHS = budgets.RESIDUAL_MAX_EPOCHS
 
 
 # ---------------------------------------------------------------------------------------
@@ -187,18 +71,9 @@ def build_network(
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DigitsData:
-    """scikit-learn's 8×8 digits as normalised (N, 1, 8, 8) tensors, split with a seed."""
-
-    x_train: Tensor
-    y_train: Tensor
-    x_test: Tensor
-    y_test: Tensor
-
-
 def load_digits_data(seed: int = 0, train_size: int = 1200) -> DigitsData:
-    """Seeded train/test split of the 1,797 digits; pixels scaled by the training mean/std."""
+    """Seeded train/test split of the 1,797 8×8 digits (x: (N, 1, 8, 8)), pixels scaled by the
+    training mean/std; explorer.digits' DigitsData, whose raw_test holds the 8×8 test images."""
     from sklearn.datasets import load_digits  # ships with scikit-learn: no download
 
     digits = load_digits()
@@ -211,7 +86,11 @@ def load_digits_data(seed: int = 0, train_size: int = 1200) -> DigitsData:
     x_train, x_test = x[:train_size], x[train_size:]
     mean, std = x_train.mean(), x_train.std()
     return DigitsData(
-        (x_train - mean) / std, y[:train_size], (x_test - mean) / std, y[train_size:]
+        (x_train - mean) / std,
+        y[:train_size],
+        (x_test - mean) / std,
+        y[train_size:],
+        raw_test=np.asarray(digits.images)[order][train_size:],
     )
 
 
@@ -241,17 +120,20 @@ class ExperimentConfig:
     momentum: float = 0.9
     widths: tuple[int, int, int] = (8, 16, 32)
     train_size: int = 1200
-    threads: int = 1
+    #: CPU threads for the process that runs the experiment (the CLI sets it at start, the
+    #: server's job workers have their own setting); run_experiment never changes it.
+    threads: int = field(default=1, compare=False)
 
     def __post_init__(self) -> None:
         if not self.depths:
             raise ExperimentError("Choose at least one depth.")
         for depth in self.depths:
-            _blocks_per_stage(depth)
+            blocks_per_stage(depth)
         if len(set(self.depths)) != len(self.depths):
             raise ExperimentError("Each depth may appear only once.")
-        if not 1 <= self.epochs <= MAX_EPOCHS:
-            raise ExperimentError(f"Epochs must be between 1 and {MAX_EPOCHS}.")
+        if self.epochs < 1:
+            raise ExperimentError("Epochs must be at least 1.")
+        budgets.check_residual(self.depths, self.epochs)
         if self.batch_size < 2:
             raise ExperimentError("Batch size must be at least 2 (BatchNorm needs two samples).")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -260,8 +142,8 @@ class ExperimentConfig:
             raise ExperimentError(
                 f"Unknown learning-rate schedule {self.schedule!r}: use 'cosine' or 'constant'."
             )
-        if self.threads not in (1, 2):
-            raise ExperimentError("Use 1 or 2 CPU threads.")
+        if self.threads < 1:
+            raise ExperimentError("Use at least 1 CPU thread.")
 
     def learning_rate(self, step: int, total_steps: int) -> float:
         """The learning rate of (0-based) SGD step `step` out of `total_steps`."""
@@ -446,7 +328,8 @@ def run_experiment(
 
     `progress(run, epoch, metrics)` is called after every epoch; returning False stops the
     experiment, and the result then holds the epochs finished so far with `cancelled=True`.
-    Uses at most `config.threads` CPU threads and restores the previous setting.
+    Never changes process-wide state (thread count, global RNG): every random number comes
+    from local generators, so concurrent runs in one process do not disturb each other.
     """
     if config is None:
         config = ExperimentConfig()
@@ -460,117 +343,11 @@ def run_experiment(
     if overrides:
         config = ExperimentConfig(**{**asdict(config), **overrides})
     data = load_digits_data(config.seed, config.train_size)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(config.threads, previous_threads)))
     start = time.perf_counter()
     runs: list[RunResult] = []
-    try:
-        for run_id in config.run_ids:
-            result = _train_run(run_id, config, data, progress)
-            runs.append(result)
-            if not result.completed:
-                return ExperimentResult(config, tuple(runs), True, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous_threads)
+    for run_id in config.run_ids:
+        result = _train_run(run_id, config, data, progress)
+        runs.append(result)
+        if not result.completed:
+            return ExperimentResult(config, tuple(runs), True, time.perf_counter() - start)
     return ExperimentResult(config, tuple(runs), False, time.perf_counter() - start)
-
-
-# ---------------------------------------------------------------------------------------
-# The identity argument
-# ---------------------------------------------------------------------------------------
-
-
-class DenseResidualBlock(nn.Module):
-    """The lecture's residual block on vectors:
-
-    z[l+1] = W[l+1] a[l] + b[l+1],  a[l+1] = ReLU(z[l+1]),
-    z[l+2] = W[l+2] a[l+1] + b[l+2], a[l+2] = ReLU(z[l+2] + a[l])        (n_in = n_out)
-                                     a[l+2] = ReLU(z[l+2] + W_s a[l])    (W_s: n_out × n_in)
-    """
-
-    def __init__(
-        self, in_features: int, out_features: int, generator: torch.Generator | None = None
-    ) -> None:
-        super().__init__()
-        self.layer1 = nn.Linear(in_features, out_features)  # W[l+1], b[l+1]
-        self.layer2 = nn.Linear(out_features, out_features)  # W[l+2], b[l+2]
-        self.projection: nn.Linear | None = (
-            nn.Linear(in_features, out_features, bias=False)  # W_s
-            if in_features != out_features
-            else None
-        )
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                _default_linear_init(m, generator)
-
-    def shortcut(self, a: Tensor) -> Tensor:
-        return a if self.projection is None else self.projection(a)
-
-    def forward(self, a: Tensor) -> Tensor:
-        z2 = self.layer2(F.relu(self.layer1(a)))
-        return F.relu(z2 + self.shortcut(a))
-
-
-@dataclass(frozen=True)
-class IdentityDemo:
-    """What a residual block returns for one input vector a[l], and what it is compared to."""
-
-    in_features: int
-    out_features: int
-    zero_weight: bool
-    zero_bias: bool
-    nonnegative_input: bool
-    #: "a[l]" (same shapes) or "ReLU(W_s a[l])" (projection shortcut)
-    expected_label: str
-    input: tuple[float, ...]
-    output: tuple[float, ...]
-    expected: tuple[float, ...]
-    #: max |output - expected|; exactly 0.0 when the block is the identity
-    max_abs_difference: float
-    #: torch.equal(output, expected): bit-for-bit equal, not merely close
-    exact: bool
-
-
-def identity_demo(
-    in_features: int = 256,
-    out_features: int = 256,
-    *,
-    zero_weight: bool = True,
-    zero_bias: bool = True,
-    nonnegative_input: bool = True,
-    seed: int = 0,
-) -> IdentityDemo:
-    """Build a random residual block, optionally set W[l+2] and/or b[l+2] to zero, and
-    compare its output with a[l] (or ReLU(W_s a[l]) when the shapes differ).
-
-    With both zeroed and a[l] ≥ 0 (it is the output of a ReLU), z[l+2] is exactly 0 and
-    a[l+2] = ReLU(a[l]) = a[l] bit for bit. A negative input shows why a ≥ 0 matters.
-    """
-    for n in (in_features, out_features):
-        if not 1 <= n <= 4096:
-            raise ExperimentError("Layer sizes must be between 1 and 4096 units.")
-    generator = torch.Generator().manual_seed(seed)
-    block = DenseResidualBlock(in_features, out_features, generator).eval()
-    a = torch.randn(1, in_features, generator=generator)
-    if nonnegative_input:
-        a = F.relu(a)  # a[l] is itself the output of a ReLU
-    with torch.no_grad():
-        if zero_weight:
-            block.layer2.weight.zero_()
-        if zero_bias:
-            block.layer2.bias.zero_()
-        output = block(a)
-        expected = a if block.projection is None else F.relu(block.shortcut(a))
-    return IdentityDemo(
-        in_features=in_features,
-        out_features=out_features,
-        zero_weight=zero_weight,
-        zero_bias=zero_bias,
-        nonnegative_input=nonnegative_input,
-        expected_label="a[l]" if block.projection is None else "ReLU(W_s a[l])",
-        input=tuple(a[0].tolist()),
-        output=tuple(output[0].tolist()),
-        expected=tuple(expected[0].tolist()),
-        max_abs_difference=float((output - expected).abs().max()),
-        exact=bool(torch.equal(output, expected)),
-    )

@@ -141,12 +141,15 @@ def _numbers(result):  # everything but the wall-clock seconds
     return runs
 
 
-def test_same_seed_same_numbers_and_threads_restored() -> None:
+def test_same_seed_same_numbers_and_no_process_wide_change() -> None:
+    """Issue 10: a run must not touch the thread count or the global RNG (other sessions
+    share the process)."""
     threads = torch.get_num_threads()
+    rng = torch.get_rng_state()
     config = ExperimentConfig(depths=(8,), seed=5, **TINY)
     first, second = run_experiment(config), run_experiment(config)
     assert _numbers(first) == _numbers(second)
-    assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), rng)
     other = run_experiment(ExperimentConfig(depths=(8,), seed=6, **TINY))
     assert other.run(8, "plain").train_loss != first.run(8, "plain").train_loss
 
