@@ -16,6 +16,7 @@ in training:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -138,13 +139,9 @@ class DigitsData:
     raw_test: np.ndarray  # the held-out 8×8 images (0..16), for display
 
 
-_DATA_CACHE: dict[int, DigitsData] = {}
-
-
+@functools.lru_cache(maxsize=4)  # bounded: a seed is ~8 MB, and seeds come from users
 def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
     """The digits with a stratified 80/20 split fixed by `seed` (360 held-out images)."""
-    if seed in _DATA_CACHE:
-        return _DATA_CACHE[seed]
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -162,7 +159,6 @@ def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
         y_test=labels[idx_test],
         raw_test=digits.images[idx_test],
     )
-    _DATA_CACHE[seed] = data
     return data
 
 
