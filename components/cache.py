@@ -6,6 +6,7 @@ st.cache_data: traces, tables, images (small, hashable inputs, copied per sessio
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
@@ -16,6 +17,7 @@ from explorer import augment as _augment
 from explorer import diagram as _diagram
 from explorer import graph as _graph
 from explorer import images as _images
+from explorer import main_path as _main_path
 from explorer import residual_experiment as _residual
 from explorer import transfer as _transfer
 from explorer import weights as _weights
@@ -60,15 +62,56 @@ def diagram_dot(
     batch_size: int = 1,
     depth: int | None = None,
     collapse: bool = True,
+    rankdir: str = "TB",
 ) -> str:
-    return _diagram.to_dot(data_flow(arch, input_size, batch_size, depth, collapse))
+    modules = recording(arch, input_size, batch_size).modules
+    graph = data_flow(arch, input_size, batch_size, depth, collapse)
+    return _diagram.to_dot(graph, rankdir=rankdir, modules=modules)
 
 
 @st.cache_data(max_entries=32, show_spinner="Rendering the diagram…")
 def diagram_image(
-    arch: str, input_size: Size, batch_size: int, depth: int | None, collapse: bool, fmt: str
+    arch: str,
+    input_size: Size,
+    batch_size: int,
+    depth: int | None,
+    collapse: bool,
+    fmt: str,
+    rankdir: str = "TB",
 ) -> bytes:
-    return _diagram.render(data_flow(arch, input_size, batch_size, depth, collapse), fmt)
+    modules = recording(arch, input_size, batch_size).modules
+    graph = data_flow(arch, input_size, batch_size, depth, collapse)
+    return _diagram.render(graph, fmt, rankdir=rankdir, modules=modules)
+
+
+@st.cache_data(max_entries=64, show_spinner="Drawing the diagram…")
+def diagram_svg(
+    arch: str, input_size: Size, batch_size: int, depth: int | None, collapse: bool, rankdir: str
+) -> str:
+    """The diagram as inline SVG, drawn on the server: the page shows the same picture as the
+    SVG download, and a rerun replaces it whole (no in-browser re-layout, issue 11)."""
+    svg = diagram_image(arch, input_size, batch_size, depth, collapse, "svg", rankdir)
+    return _diagram.inline_svg(svg)
+
+
+@st.cache_data(max_entries=128, show_spinner="Drawing the diagram…")
+def dot_svg(dot: str) -> str:
+    """Any DOT text (Cost lab, Transfer, Custom network) as inline SVG."""
+    return _diagram.inline_svg(_diagram.svg_from_dot(dot))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def trace_json(arch: str, input_size: Size = None, batch_size: int = 1) -> str:
+    """The trace as JSON text (the Architecture page's download, made once per trace)."""
+    return json.dumps(trace(arch, input_size, batch_size).to_dict(), indent=1)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def main_path(
+    arch: str, input_size: Size = None, batch_size: int = 1
+) -> list[_main_path.ShapePoint]:
+    """The tensors on the input→output main path (the shape chart's default)."""
+    return _main_path.main_path_of(recording(arch, input_size, batch_size))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -258,15 +301,27 @@ def identity_demo(
 @st.cache_data(max_entries=256, show_spinner=False)
 def layer_view(
     arch: str, input_size: Size, batch_size: int, depth: int
-) -> tuple[list[dict[str, object]], dict[str, object], dict[str, object], dict[str, object]]:
-    """The Architecture page's layer table and its three charts (plotly dicts), built once."""
+) -> tuple[list[dict[str, object]], dict[str, object], dict[str, object]]:
+    """The Architecture page's layer table and its two bar charts (plotly dicts), built once."""
     from components import widgets
 
     t = trace(arch, input_size, batch_size)
     rows = widgets.layer_rows(t, depth, receptive_fields(arch, input_size))
     macs = widgets.bar_chart(rows, "MACs", "Multiply-accumulates per layer", "#1f78b4")
     params = widgets.bar_chart(rows, "Params", "Parameters per layer", "#33a02c")
-    return rows, _light(macs), _light(params), _light(widgets.shape_chart(t))
+    return rows, _light(macs), _light(params)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def shape_view(arch: str, input_size: Size, batch_size: int, branches: bool) -> dict[str, object]:
+    """The n_H, n_W ↓ n_C ↑ chart: the main path, or every conv/pool layer (`branches`)."""
+    from components import widgets
+
+    if branches:
+        points = widgets.conv_pool_points(trace(arch, input_size, batch_size))
+    else:
+        points = main_path(arch, input_size, batch_size)
+    return _light(widgets.shape_chart(points, branches))
 
 
 def _light(fig: object) -> dict[str, object]:

@@ -13,7 +13,8 @@ from plotly.subplots import make_subplots
 
 import explorer
 from explorer.architectures import ArchSpec
-from explorer.layer_math import commas, lecture_shape, mebibytes, output_size_formula, short
+from explorer.layer_math import commas, lecture_shape, output_size_formula, short
+from explorer.main_path import ShapePoint
 from explorer.receptive import describe as describe_rf
 from explorer.trace import LayerRecord, Trace
 
@@ -41,19 +42,27 @@ def label_of(name: str) -> str:
 
 
 def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
-    """Family filter plus a searchable select box (type to search); ?arch=NAME preselects."""
+    """Family filter (all families by default) plus a searchable select box; ?arch=NAME
+    preselects, and an unknown name is said out loud with the nearest names."""
     groups = family_options()
-    wanted = st.query_params.get("arch", default)
     all_names = [n for names in groups.values() for n in names]
+    asked = st.query_params.get("arch")
+    wanted = asked or default
     if wanted not in all_names:
+        if asked:
+            try:
+                explorer.get(asked)
+                why = f"`{asked}` is not in the list."
+            except explorer.ExplorerError as exc:
+                why = str(exc)  # names the nearest architectures
+            st.error(f"The address asks for `arch={asked}`: {why} Showing `{default}` instead.")
         wanted = default if default in all_names else all_names[0]
-    wanted_family = next(f for f, names in groups.items() if wanted in names)
     families = ["All families", *groups]
     cols = st.columns([1, 2])
     family = cols[0].selectbox(
         "Family",
         families,
-        index=families.index(wanted_family),
+        index=0,
         key=f"{key}_family",
         help="Narrow the list to one family; the box on the right also searches as you type.",
     )
@@ -68,7 +77,9 @@ def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
         help="Type to search. Names with -paper are built exactly as the paper describes; "
         "the others are torchvision's models.",
     )
-    if st.query_params.get("arch") != name:
+    if st.query_params.get("arch") != name and not (
+        asked and asked not in all_names and name == wanted
+    ):
         st.query_params["arch"] = name  # the address bar names the network: links can be shared
     return name
 
@@ -105,17 +116,29 @@ def input_controls(spec: ArchSpec, key: str = "arch") -> tuple[tuple[int, int, i
     return (c, int(height), int(width)), int(batch)
 
 
-def metrics(trace: Trace) -> None:
-    """The headline numbers, exact, with commas (short form in the help)."""
+def human_bytes(n_bytes: int) -> str:
+    """Bytes in the unit a person reads: '61.7 KB', '527.8 MB', '1.11 TB' (powers of 1024)."""
+    value = float(n_bytes)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if abs(value) < 1024:
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:,.2f} TB"
+
+
+def metrics(trace: Trace, depth: int | None = None) -> None:
+    """The headline numbers, exact, with commas (short form in the help). The cards sit in a
+    wrapping row, so a long number moves to the next line instead of being cut off."""
     leaves = [r for r in trace.leaves() if r.calls > 0]
     weighted = [r for r in leaves if r.own_params > 0]
+    frozen = trace.total_params - trace.trainable_params
     cards = [
         (
             "Parameters",
             commas(trace.total_params),
-            f"{short(trace.total_params)} weights and biases",
+            f"{short(trace.total_params)} weights and biases"
+            + (f"; {commas(frozen)} of them frozen" if frozen else ", all trainable"),
         ),
-        ("Trainable", commas(trace.trainable_params), "parameters with requires_grad"),
         (
             "MACs",
             commas(trace.total_macs),
@@ -123,18 +146,28 @@ def metrics(trace: Trace) -> None:
             "(conv, FC, matmul; additions of biases not counted)",
         ),
         ("FLOPs", commas(trace.total_flops), f"{short(trace.total_flops)} = 2 × MACs"),
-        ("Weights", mebibytes(trace.param_bytes), "float32 parameters and buffers"),
+        ("Weights", human_bytes(trace.param_bytes), "float32 parameters and buffers"),
         (
             "Activations",
-            mebibytes(trace.activation_bytes),
+            human_bytes(trace.activation_bytes),
             f"float32 outputs of every layer for a batch of {trace.input_shape[0]}",
         ),
-        ("Layers", commas(len(leaves)), f"{len(weighted)} with weights, {len(leaves)} in all"),
     ]
-    top = st.columns(4)
-    bottom = st.columns(4)
-    for col, (label, value, help_text) in zip([*top, *bottom], cards):
-        col.metric(label, value, help=help_text)
+    if depth is not None:
+        cards.append(
+            (
+                "Depth (weight layers)",
+                commas(depth),
+                "conv and FC layers on the longest input→output path, as the papers count "
+                f"(VGG-16: 16, GoogLeNet: 22). {len(weighted)} layers have weights, "
+                f"{len(leaves)} layers in all (ReLU, BN and pooling included).",
+            )
+        )
+    else:
+        cards.append(("Layers", commas(len(leaves)), f"{len(weighted)} with weights"))
+    with st.container(horizontal=True, gap="medium", key="headline_metrics"):
+        for label, value, help_text in cards:
+            st.metric(label, value, help=help_text, width="content", border=True)
 
 
 # --------------------------------------------------------------------------- tables
@@ -178,27 +211,18 @@ def layer_rows(
     return rows
 
 
+# No fixed widths: the grid sizes each column to its header and values, so nothing is cut.
 TABLE_CONFIG = {
-    "Layer": st.column_config.TextColumn(width=130),
-    "Type": st.column_config.TextColumn(width=105),
-    "Output n_H×n_W×n_C": st.column_config.TextColumn(width=115),
     "Params": st.column_config.NumberColumn(
-        format="localized", width=85, help="parameters of this layer (and everything inside it)"
+        format="localized", help="parameters of this layer (and everything inside it)"
     ),
-    "MACs": st.column_config.NumberColumn(
-        format="localized", width=110, help="multiply-accumulates"
-    ),
+    "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates"),
     "Share of MACs %": st.column_config.ProgressColumn(
-        format="%.1f%%",
-        min_value=0,
-        max_value=100,
-        width=95,
-        help="this layer's share of all MACs",
+        format="%.1f%%", min_value=0, max_value=100, help="this layer's share of all MACs"
     ),
     "Receptive field": st.column_config.TextColumn(
-        width=100, help="input pixels (along n_H) that one output value can see"
+        help="input pixels (along n_H) that one output value can see"
     ),
-    "Output size ⌊(n + 2p − f)/s⌋ + 1": st.column_config.TextColumn(width=200),
 }
 
 
@@ -287,69 +311,71 @@ def bar_chart(rows: Sequence[dict[str, Any]], column: str, title: str, colour: s
     return fig
 
 
-def shape_chart(trace: Trace) -> go.Figure:
-    """n_H, n_W ↓ and n_C ↑: spatial size and channels after each conv/pool layer."""
-    points = [
-        r
+def conv_pool_points(trace: Trace) -> list[ShapePoint]:
+    """Every conv and pool layer, branches and 1×1 reductions included."""
+    return [
+        ShapePoint(r.name, r.type, r.output_shape[2], r.output_shape[3], r.output_shape[1])
         for r in trace.leaves()
         if r.calls > 0 and len(r.output_shape) == 4 and ("Conv" in r.type or "Pool" in r.type)
     ]
+
+
+def shape_chart(points: Sequence[ShapePoint], branches: bool = False) -> go.Figure:
+    """n_H, n_W ↓ while n_C ↑ along the main path (input first), or over every conv/pool."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    # Long networks: number the layers (names in the hover) so the axis stays readable.
-    x: list[Any] = (
-        [r.name for r in points] if len(points) <= 30 else list(range(1, len(points) + 1))
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=[r.output_shape[2] for r in points],
-            name="n_H (height)",
-            mode="lines+markers",
-            line={"color": "#1f78b4"},
-        ),
-        secondary_y=False,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=[r.output_shape[3] for r in points],
-            name="n_W (width)",
-            mode="lines",
-            line={"color": "#a6cee3", "dash": "dot"},
-        ),
-        secondary_y=False,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=[r.output_shape[1] for r in points],
-            name="n_C (channels)",
-            mode="lines+markers",
-            line={"color": "#e31a1c"},
-        ),
-        secondary_y=True,
-    )
+    many = len(points) > 30  # long networks: number the steps (names in the hover)
+    x: list[Any] = [p.name for p in points] if not many else list(range(len(points)))
+    series = (
+        ("n_H (height)", [p.height for p in points], False, {"color": "#1f78b4"}, "lines+markers"),
+        ("n_W (width)", [p.width for p in points], False, {"color": "#a6cee3", "dash": "dot"},
+         "lines"),
+        ("n_C (channels)", [p.channels for p in points], True, {"color": "#e31a1c"},
+         "lines+markers"),
+    )  # fmt: skip
+    hover = [f"{p.name} ({p.type}): {p.height}×{p.width}×{p.channels}" for p in points]
+    for label, y, secondary, line, mode in series:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                name=label,
+                mode=mode,
+                line=line,
+                hovertext=hover,
+                hoverinfo="text+name",
+            ),
+            secondary_y=secondary,
+        )
+    what = "every conv / pool layer, branches included" if branches else "the main path"
     fig.update_layout(
-        title="n_H, n_W ↓ while n_C ↑ (after each conv / pool layer)",
+        title=f"n_H, n_W ↓ while n_C ↑ along {what}",
         height=380,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        xaxis_type="category" if len(points) <= 30 else "linear",
+        xaxis_type="category" if not many else "linear",
         legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-        xaxis_title="conv / pool layers in forward order"
-        + ("" if len(points) <= 30 else " (numbered; hover for names)"),
+        xaxis_title=("layers in forward order" if branches else "input → output")
+        + ("" if not many else " (numbered, 0 = input; hover for names)"),
         hovermode="x unified",
     )
-    for line in fig.data:
-        line.hovertext = [r.name for r in points]
     fig.update_yaxes(title_text="n_H, n_W (pixels)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(
-        title_text="n_C (channels)",
-        secondary_y=True,
-        rangemode="tozero",
-        showgrid=False,
-        tickmode="auto",
+        title_text="n_C (channels)", secondary_y=True, rangemode="tozero", showgrid=False
     )
     return fig
+
+
+def diagram(svg: str | None, dot: str, height: int = 760) -> None:
+    """A block diagram in a scrolling box: the server's SVG (it fills the box's width, up to
+    1.4× its natural size, scrolling sideways below 0.75×) or, without graphviz's `dot` on
+    the server, the browser's."""
+    with st.container(height=height, border=True):
+        if svg is None:
+            st.graphviz_chart(dot, width="stretch")
+        else:
+            st.markdown(
+                f"<div class='explorer-diagram' style='overflow-x:auto'>{svg}</div>",
+                unsafe_allow_html=True,
+            )
 
 
 def show_error(exc: BaseException, what: str = "") -> None:

@@ -8,13 +8,15 @@ also needs graphviz's `dot` binary.
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import graphviz
 
 from explorer.errors import ExplorerError
-from explorer.graph import DataFlowGraph, GraphNode
+from explorer.graph import DataFlowGraph, GraphNode, ModuleInfo, kind_of
 from explorer.layer_math import commas, lecture_shape, pair, short
 
 # Fill colours by kind (colour-blind-friendly pastels); the legend uses the same table.
@@ -42,7 +44,7 @@ KIND_NAMES: dict[str, str] = {
     "norm": "normalisation",
     "act": "activation",
     "linear": "fully connected",
-    "concat": "concatenation / addition",
+    "concat": "concatenation / addition (+: identity shortcut)",
     "block": "block (expand with a larger depth)",
     "attention": "attention",
 }
@@ -55,8 +57,27 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def describe(node: GraphNode) -> str:
-    """What a box does, in the lecture's words: '3×3 conv, 64, s=2', 'max pool 3×3, s=2'."""
+def _concat_text(node: GraphNode, in_shapes: Sequence[tuple[int, ...]]) -> str:
+    """What a concatenation joins: channels of feature maps, or tokens of a sequence."""
+    out = node.output_shape
+    shapes = [s for s in in_shapes if len(s) == len(out)]
+    axis = next((i for i in range(1, len(out)) if any(s[i] != out[i] for s in shapes)), 1)
+    if len(out) == 3 and axis == 1:  # (N, tokens, features): ViT's class token
+        joined = sum(s[1] for s in shapes)
+        if shapes and joined < out[1]:  # a learned token (a parameter) joins the sequence
+            return f"concat tokens: {joined} + {out[1] - joined} class token → {out[1]}"
+        return f"concat tokens → {out[1]}"
+    if len(out) == 4 and axis == 1:
+        parts = " + ".join(str(s[1]) for s in shapes)
+        return f"concat channels\n{parts} → {out[1]}" if len(shapes) > 1 else "concat (channels)"
+    return f"concat (dimension {axis})"
+
+
+def describe(node: GraphNode, in_shapes: Sequence[tuple[int, ...]] = ()) -> str:
+    """What a box does, in the lecture's words: '3×3 conv, 64, s=2', 'max pool 3×3, s=2'.
+
+    `in_shapes` (the shapes arriving on its edges) lets a concatenation say what it joins.
+    """
     h = node.hyper
     t = node.type
     if node.repeat > 1:
@@ -77,7 +98,11 @@ def describe(node: GraphNode) -> str:
         s = pair(h.get("stride") or h["kernel_size"])[0]
         return f"{what} pool {kh}×{kw}" + (f", s={s}" if s > 1 else "")
     if node.kind == "pool" and "adaptive" in t.lower():
-        return "global avg pool" if "avg" in t.lower() else "global max pool"
+        what = "avg" if "avg" in t.lower() else "max"
+        out = node.output_shape
+        if len(out) == 4 and out[2] * out[3] > 1:  # VGG's 7×7: adaptive, not global
+            return f"adaptive {what} pool → {out[2]}×{out[3]}"
+        return f"global {what} pool"
     if node.kind == "linear" and "out_features" in h:
         return f"FC {h.get('in_features', '?')} → {h['out_features']}"
     if t == "LocalResponseNorm":
@@ -87,20 +112,65 @@ def describe(node: GraphNode) -> str:
     if node.kind == "dropout" and "p" in h:
         return f"dropout {h['p']}"
     if node.kind == "concat":
-        return "concat (channels)"
+        return _concat_text(node, in_shapes)
     if node.kind == "add":
         return "+"
     return t
 
 
-def _label(node: GraphNode, show_shapes: bool) -> str:
+_PLAIN_KINDS = ("norm", "act", "dropout", "other")
+
+
+def inside_text(node: GraphNode, modules: Mapping[str, ModuleInfo]) -> str | None:
+    """A small container drawn as what it computes: GoogLeNet's BasicConv2d is '1×1 conv, 64
+    + BN + ReLU', an inception branch '1×1 conv, 96' over '3×3 conv, 128'. None for bigger blocks
+    (a ResNet stage), or when the inside has anything but convs, pools, FCs, norms and
+    activations."""
+    info = modules.get(node.name)
+    if info is None or info.is_leaf or node.repeat > 1:
+        return None
+    leaves: list[ModuleInfo] = []
+    todo = list(info.children)
+    while todo:
+        child = modules.get(todo.pop(0))
+        if child is None:
+            return None
+        if child.is_leaf:
+            leaves.append(child)
+        else:
+            todo[:0] = list(child.children)
+    steps: list[str] = []
+    for leaf in leaves:
+        kind = kind_of(leaf.type, True)
+        if kind in ("conv", "pool", "linear"):
+            if len(steps) == 3:
+                return None
+            steps.append(
+                describe(GraphNode("", leaf.name, leaf.type, kind, "", (), hyper=leaf.hyper))
+            )
+        elif kind in _PLAIN_KINDS and steps:
+            if leaf.type.startswith("BatchNorm"):
+                steps[-1] += " + BN"
+            elif kind == "act":
+                steps[-1] += f" + {_ACT_NAMES.get(leaf.type.lower(), leaf.type)}"
+        else:
+            return None
+    return "\n".join(steps) if steps else None  # one line per layer keeps the box narrow
+
+
+def _label(
+    node: GraphNode,
+    show_shapes: bool,
+    in_shapes: Sequence[tuple[int, ...]] = (),
+    inside: str | None = None,
+) -> str:
     if node.kind == "input":
         return f"input\n{lecture_shape(node.output_shape)}"
     if node.kind == "output":
         return f"output\n{lecture_shape(node.output_shape)}" if node.output_shapes else "output"
     if node.kind in ("add", "mul"):
         return "+" if node.kind == "add" else "×"
-    what = describe(node)
+    what = inside or describe(node, in_shapes)
     if node.folded:
         what += "".join(f" + {_ACT_NAMES.get(t, t)}" for t in node.folded)
     lines = [what]
@@ -128,8 +198,13 @@ def tooltip(node: GraphNode) -> str:
 
 
 def to_digraph(
-    graph: DataFlowGraph, *, show_shapes: bool = True, rankdir: str = "TB"
+    graph: DataFlowGraph,
+    *,
+    show_shapes: bool = True,
+    rankdir: str = "TB",
+    modules: Mapping[str, ModuleInfo] | None = None,
 ) -> graphviz.Digraph:
+    """`modules` (the recording's) lets small containers say what they compute."""
     dot = graphviz.Digraph(
         name=graph.architecture or "network",
         graph_attr={
@@ -152,9 +227,14 @@ def to_digraph(
             "arrowsize": "0.6",
         },
     )
+    arriving: dict[str, list[tuple[int, ...]]] = {}
+    for edge in graph.edges:
+        arriving.setdefault(edge.dst, []).append(edge.shape)
     for node in graph.nodes:
+        inside = inside_text(node, modules) if modules and node.kind == "block" else None
+        kind = "conv" if inside and "conv" in inside else node.kind
         attrs: dict[str, Any] = {
-            "fillcolor": COLOURS.get(node.kind, COLOURS["other"]),
+            "fillcolor": COLOURS.get(kind, COLOURS["other"]),
             "tooltip": tooltip(node),
         }
         if node.kind in ("add", "mul"):
@@ -165,7 +245,8 @@ def to_digraph(
             attrs.update(shape="box", style="filled,bold")
         elif node.repeat > 1:
             attrs.update(style="rounded,filled,bold", peripheries="2")
-        dot.node(node.id, _label(node, show_shapes), **attrs)
+        label = _label(node, show_shapes, arriving.get(node.id, ()), inside)
+        dot.node(node.id, label, **attrs)
     for edge in graph.edges:
         label = lecture_shape(edge.shape) if show_shapes else ""
         dot.edge(edge.src, edge.dst, label=f" {label}" if label else "")
@@ -173,8 +254,47 @@ def to_digraph(
 
 
 def to_dot(graph: DataFlowGraph, **kwargs: Any) -> str:
-    """The DOT source: what `st.graphviz_chart` renders in the browser."""
+    """The DOT source (rankdir="LR" draws it left to right)."""
     return to_digraph(graph, **kwargs).source
+
+
+def svg_from_dot(source: str) -> bytes:
+    """SVG bytes of any DOT text (the Cost lab's and Transfer page's diagrams)."""
+    if not dot_available():
+        raise ExplorerError("Drawing a diagram needs graphviz's `dot` program on the server.")
+    data: bytes = graphviz.Source(source).pipe(format="svg")
+    return data
+
+
+_TIP = re.compile(r'<title>[^<]*</title>(\s*<g id="a_[^"]*"><a[^>]*?xlink:title="([^"]*)")', re.S)
+_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
+
+
+def inline_svg(svg: bytes | str, max_zoom: float = 1.4, min_zoom: float = 0.75) -> str:
+    """Graphviz SVG ready to sit inside a page (one line, no XML prolog).
+
+    It scales to the width of its box, between `min_zoom` (a wider diagram scrolls sideways
+    rather than shrink to unreadable text) and `max_zoom` times its natural size (a five-box
+    network stays a sensible size on a projector); each box's tooltip
+    becomes its <title>, which browsers show on hover.
+    """
+    text = svg.decode() if isinstance(svg, bytes) else svg
+    text = text[text.find("<svg") :]
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    text = _TIP.sub(lambda m: f"<title>{m.group(2)}</title>{m.group(1)}", text)
+    size = _SIZE.search(text)
+    if size:
+        natural = float(size.group(1))
+        text = _SIZE.sub(
+            f'<svg width="100%" style="max-width:{natural * max_zoom:.0f}pt;'
+            f'min-width:{natural * min_zoom:.0f}pt;height:auto;display:block;margin:auto"',
+            text,
+            count=1,
+        )
+    # Markdown ends an HTML block at an empty line: keep the SVG on one line (line breaks
+    # inside attribute values, the tooltips, stay as character references).
+    text = re.sub(r'"[^"]*"', lambda m: m.group(0).replace("\n", "&#10;"), text)
+    return text.replace("\r", "").replace("\n", " ")
 
 
 def render(graph: DataFlowGraph, fmt: str = "svg", **kwargs: Any) -> bytes:

@@ -31,6 +31,11 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def diagrams(at: AppTest) -> list[str]:
+    """The block diagrams shown: inline SVG drawn on the server."""
+    return [m.value for m in at.markdown if "explorer-diagram" in m.value]
+
+
 def test_architecture_page_shows_exact_numbers_and_published_check() -> None:
     at = page("architecture")
     at.query_params["arch"] = "resnet18"
@@ -48,8 +53,13 @@ def test_architecture_page_shows_exact_numbers_and_published_check() -> None:
     assert conv1["Output n_H×n_W×n_C"] == "112×112×64"
     assert conv1["Output size ⌊(n + 2p − f)/s⌋ + 1"] == "⌊(224 + 2·3 − 7)/2⌋ + 1 = 112"
     assert conv1["Receptive field"] == "7×7"
+    assert shown["Depth (weight layers)"] == "18"
     assert len(at.get("plotly_chart")) == 3
-    assert len(at.get("graphviz_chart")) == 1
+    (svg,) = diagrams(at)
+    assert svg.count('class="node"') >= 10 and "\n" not in svg
+    assert [b.proto.label for b in at.get("download_button")] == [
+        "Layer table (CSV)", "Trace (JSON)", "Diagram (DOT)", "Diagram (SVG)", "Diagram (PNG)",
+    ]  # fmt: skip
 
     # A smaller input: every number follows.
     at.number_input(key="arch_h_resnet18").set_value(112)
@@ -63,7 +73,7 @@ def test_architecture_page_shows_exact_numbers_and_published_check() -> None:
 def test_architecture_page_switches_network_and_reports_bad_sizes() -> None:
     at = page("architecture")
     at.run()
-    at.selectbox(key="arch_family").set_value("LeNet").run()
+    assert at.selectbox(key="arch_family").value == "All families"
     at.selectbox(key="arch_name").set_value("lenet5").run()
     assert not at.exception
     assert metrics(at)["Parameters"] == "61,706"
@@ -89,9 +99,25 @@ def test_architecture_page_paper_figures_and_diagram_depth() -> None:
     at.checkbox(key="arch_auto_depth").uncheck().run()
     at.slider(key="arch_diagram_depth_googlenet-paper").set_value(1).run()
     assert not at.exception
-    dot = at.get("graphviz_chart")[0].proto.spec
-    assert "inception3a\n" in dot and "inception5b\n" in dot
-    assert "branch1" not in dot  # depth 1: each inception module is one box
+    (svg,) = diagrams(at)
+    assert ">inception3a<" in svg and ">inception5b<" in svg
+    assert "branch1" not in svg  # depth 1: each inception module is one box
+    assert "Layers" not in metrics(at)
+    assert metrics(at)["Depth (weight layers)"] == "22"  # the paper's count, not 133 modules
+
+    at.slider(key="arch_diagram_depth_googlenet-paper").set_value(2).run()
+    (svg,) = diagrams(at)
+    assert ">1×1 conv, 96 + ReLU<" in svg and ">3×3 conv, 128 + ReLU<" in svg  # not BasicConv2d
+    assert ">64 + 128 + 32 + 32 → 256<" in svg
+
+
+def test_architecture_page_unknown_name_in_the_address() -> None:
+    at = page("architecture")
+    at.query_params["arch"] = "resnet5"
+    at.run()
+    assert not at.exception
+    assert "resnet5" in at.error[0].value and "resnet50" in at.error[0].value
+    assert "Showing `resnet18`" in at.error[0].value
 
 
 def test_compare_classics_preset() -> None:
@@ -145,7 +171,8 @@ def test_custom_network_traces_and_marks_the_bad_token() -> None:
     at.run()
     assert not at.exception
     assert metrics(at)["Parameters"] == "61,706"  # the lecture's LeNet-5
-    assert len(at.get("graphviz_chart")) == 1
+    assert metrics(at)["Activations"] == "58.6 KB"  # not "0.1 MB"
+    assert len(diagrams(at)) == 1
 
     at.text_area(key="custom_spec").set_value("input 32x32x1 | conv 6 5x5 | avgpol 2 | fc 10")
     at.run()

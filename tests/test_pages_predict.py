@@ -74,8 +74,8 @@ def test_transfer_page_regimes_and_few_shot_head() -> None:
     assert at.metric[0].value == "11,178,051" and at.metric[1].value == "0"
     assert "fine-tune everything" in at.info[0].value
     at.slider(key="transfer_k").set_value(3).run()
-    dot = at.get("graphviz_chart")[0].proto.spec
-    assert dot.count("#bdbdbd") == 3  # conv1, bn1 (+ReLU), layer1.0 shaded as frozen
+    svg = next(m.value for m in at.markdown if "explorer-diagram" in m.value)
+    assert svg.count('fill="#bdbdbd"') == 3  # conv1, bn1 (+ReLU), layer1.0 shaded as frozen
 
     at.slider(key="fs_shots").set_value(5)
     at.slider(key="fs_steps").set_value(100)

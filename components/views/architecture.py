@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 import explorer
@@ -26,7 +24,7 @@ except explorer.ExplorerError as exc:
 st.subheader(spec.title)
 if spec.notes:
     st.markdown(spec.notes)
-widgets.metrics(trace)
+widgets.metrics(trace, cache.weight_layer_depth(name))
 
 # --- published figures ---------------------------------------------------------------------
 rows, notes = widgets.published_rows(spec, trace)
@@ -50,7 +48,7 @@ if spec.published is not None and (rows or spec.published.extra):
 # --- diagram -------------------------------------------------------------------------------
 max_depth = max(r.depth for r in trace.layers)
 st.markdown("#### Block diagram")
-cols = st.columns([2, 1, 1])
+cols = st.columns([3, 2, 2, 3], vertical_alignment="center")
 auto = cols[1].checkbox(
     "Auto detail",
     value=True,
@@ -62,6 +60,17 @@ collapse = cols[2].checkbox(
     value=True,
     key="arch_collapse",
     help="Draw a run of identical blocks as one box marked ×N.",
+)
+rankdir = (
+    cols[3].segmented_control(
+        "Direction",
+        ["TB", "LR"],
+        default="TB",
+        key="arch_rankdir",
+        format_func={"TB": "top → bottom", "LR": "left → right"}.get,
+        help="Left to right suits a projector's wide screen for short networks.",
+    )
+    or "TB"
 )
 depth_choice = None
 if not auto and max_depth > 1:
@@ -76,17 +85,19 @@ if not auto and max_depth > 1:
     )
 try:
     graph = cache.data_flow(name, input_size, batch, depth_choice, collapse)
-    dot = cache.diagram_dot(name, input_size, batch, depth_choice, collapse)
+    dot = cache.diagram_dot(name, input_size, batch, depth_choice, collapse, rankdir)
 except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 if auto:
     cols[0].markdown(f"Showing depth **{graph.depth}** of {max_depth}, {len(graph.nodes)} boxes.")
-with st.container(height=760, border=True):  # a deep network scrolls inside its own box
-    st.graphviz_chart(dot, width="content")
+svg = None
+if dot_available():
+    svg = cache.diagram_svg(name, input_size, batch, depth_choice, collapse, rankdir)
+widgets.diagram(svg, dot, height=760)
 legend = " ".join(
     f"<span style='background:{COLOURS[k]};padding:1px 6px;border-radius:4px;"
-    f"border:1px solid #bbb'>{label}</span>"
+    f"border:1px solid #bbb;display:inline-block;white-space:nowrap;margin:2px'>{label}</span>"
     for k, label in KIND_NAMES.items()
 )
 st.markdown(
@@ -109,7 +120,7 @@ depth = st.slider(
     disabled=max_depth <= 1,
     help="1 = top-level blocks; the deepest level lists every single layer.",
 )
-table, macs_chart, params_chart, shape_chart = cache.layer_view(name, input_size, batch, depth)
+table, macs_chart, params_chart = cache.layer_view(name, input_size, batch, depth)
 widgets.layer_table(table, key="arch_layers")
 st.caption(
     "Output size of a conv/pool layer: ⌊(n + 2p − f)/s⌋ + 1 (n input size, p padding, "
@@ -119,38 +130,44 @@ st.caption(
 left, right = st.columns(2)
 left.plotly_chart(macs_chart, key="arch_macs_chart")
 right.plotly_chart(params_chart, key="arch_params_chart")
-st.plotly_chart(shape_chart, key="arch_shape_chart")
+branches = st.toggle(
+    "Shape chart: every conv and pool layer (branches and 1×1 reductions too)",
+    key="arch_shape_branches",
+    help="Off: only the main path, the tensors every route from input to output passes "
+    "through (a ResNet block's output, an inception module's concatenation).",
+)
+st.plotly_chart(cache.shape_view(name, input_size, batch, branches), key="arch_shape_chart")
 
 # --- downloads -----------------------------------------------------------------------------
+# Every file is made now from cached results and a click does not rerun the page, so quick
+# clicks on several buttons never ask for a file the previous run has already dropped.
 st.markdown("#### Downloads")
 stem = f"{name}_{input_size[1]}x{input_size[2]}"
 d = st.columns(5)
-# CSV and JSON are made when clicked (a classroom mostly does not download).
-d[0].download_button(
-    "Layer table (CSV)", lambda: widgets.rows_to_csv(table), f"{stem}.csv", "text/csv"
-)
-d[1].download_button(
-    "Trace (JSON)",
-    lambda: json.dumps(trace.to_dict(), indent=1),
-    f"{stem}.json",
-    "application/json",
-)
-d[2].download_button("Diagram (DOT)", dot, f"{stem}.dot", "text/vnd.graphviz")
+files = [
+    ("Layer table (CSV)", widgets.rows_to_csv(table), "csv", "text/csv"),
+    ("Trace (JSON)", cache.trace_json(name, input_size, batch), "json", "application/json"),
+    ("Diagram (DOT)", dot, "dot", "text/vnd.graphviz"),
+]
 if dot_available():
-    d[3].download_button(
-        "Diagram (SVG)",
-        lambda: cache.diagram_image(name, input_size, batch, depth_choice, collapse, "svg"),
-        f"{stem}.svg",
-        "image/svg+xml",
-    )
-    d[4].download_button(
-        "Diagram (PNG)",
-        lambda: cache.diagram_image(name, input_size, batch, depth_choice, collapse, "png"),
-        f"{stem}.png",
-        "image/png",
-    )
+    files += [
+        (
+            "Diagram (SVG)",
+            cache.diagram_image(name, input_size, batch, depth_choice, collapse, "svg", rankdir),
+            "svg",
+            "image/svg+xml",
+        ),
+        (
+            "Diagram (PNG)",
+            cache.diagram_image(name, input_size, batch, depth_choice, collapse, "png", rankdir),
+            "png",
+            "image/png",
+        ),
+    ]
 else:
     d[3].caption("SVG/PNG need graphviz's `dot` on the server.")
+for col, (label, data, ext, mime) in zip(d, files):
+    col.download_button(label, data, f"{stem}.{ext}", mime, key=f"arch_dl_{ext}", on_click="ignore")
 
 # --- paper ---------------------------------------------------------------------------------
 if spec.paper or spec.url:

@@ -7,6 +7,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
+from explorer.diagram import dot_available
 from explorer.layer_math import (
     LECTURE_6X6,
     BottleneckComparison,
@@ -188,4 +189,4 @@ st.caption(
     "The 5×5 branch would cost far more without its 1×1 reduction: try raising "
     "'5×5 reduce' to the input's channel count."
 )
-st.graphviz_chart(inc_dot, width="content")
+widgets.diagram(cache.dot_svg(inc_dot) if dot_available() else None, inc_dot, height=560)

@@ -8,6 +8,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
+from explorer.diagram import dot_available
 
 EXAMPLES = {
     "LeNet-5 (lecture)": "input 32x32x1 | conv 6 5x5 tanh | avgpool 2 | conv 16 5x5 tanh | "
@@ -85,7 +86,7 @@ except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
-widgets.metrics(trace)
+widgets.metrics(trace, cache.weight_layer_depth(text))
 dot = cache.diagram_dot(text, None, 1, None, False)
 st.markdown("#### Layers")
 max_depth = max(r.depth for r in trace.layers)
@@ -93,9 +94,10 @@ rows = widgets.layer_rows(trace, max_depth, cache.receptive_fields(text, None))
 widgets.layer_table(rows, key="custom_layers")
 left, right = st.columns([3, 2])
 with left:
-    st.plotly_chart(widgets.shape_chart(trace), key="custom_shape_chart")
+    st.plotly_chart(widgets.shape_chart(cache.main_path(text, None, 1)), key="custom_shape_chart")
 with right:
     st.markdown("#### Diagram")
-    with st.container(height=520, border=True):
-        st.graphviz_chart(dot, width="content")
-st.download_button("Diagram (DOT)", dot, "custom_network.dot", "text/vnd.graphviz")
+    widgets.diagram(cache.dot_svg(dot) if dot_available() else None, dot, height=520)
+st.download_button(
+    "Diagram (DOT)", dot, "custom_network.dot", "text/vnd.graphviz", on_click="ignore"
+)

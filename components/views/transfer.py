@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components import cache
+from components import cache, widgets
 from components import prediction_widgets as w
 from explorer import digits, images, names, transfer, weights
+from explorer.diagram import dot_available
 from explorer.errors import ExplorerError
 
 st.title("Transfer learning")
@@ -68,7 +69,8 @@ def regimes() -> None:
             "Grey: frozen (requires_grad=False). Green: trained. Counts from explorer.trace."
         )
     with st.expander("Block diagram with the frozen layers shaded grey"):
-        st.graphviz_chart(cache.frozen_dot(str(arch), plan.frozen_blocks))
+        frozen_dot = cache.frozen_dot(str(arch), plan.frozen_blocks)
+        widgets.diagram(cache.dot_svg(frozen_dot) if dot_available() else None, frozen_dot, 600)
         st.caption(
             f"The diagram shows the original head; it is replaced by `{plan.head}` "
             f"with {classes} outputs."

@@ -1,0 +1,87 @@
+"""The main path of a network: the tensors every input→output route passes through.
+
+The lecture's picture "n_H, n_W go down while n_C goes up" is about the tensor that flows
+from the input to the classifier. Plotting every convolution tells a different story: the
+1×1 reductions inside a ResNet bottleneck or an inception branch make n_C zig-zag. The main
+path keeps only the nodes of the data-flow graph that *dominate* the output — nodes that no
+route from the input can avoid: the stem's layers, pools, and the output of every residual
+addition or inception concatenation. Inside a block, the shortcut or the other branches go
+around a layer, so it is not on the main path. On a plain chain (LeNet, VGG) every layer is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer.graph import DataFlowGraph, GraphNode, Recording, build_graph
+
+# Kinds whose output is worth a point: what changes the tensor's shape or joins tensors.
+_POINT_KINDS = ("input", "conv", "pool", "linear", "add", "concat", "block", "attention", "op")
+
+
+@dataclass(frozen=True)
+class ShapePoint:
+    """One tensor on the path, as the lecture writes it: n_H × n_W × n_C."""
+
+    name: str  # the layer ("features.0"), or the block that adds/joins ("layer1.0 +")
+    type: str
+    height: int
+    width: int
+    channels: int
+
+
+def dominators(graph: DataFlowGraph) -> list[str]:
+    """Ids of the nodes that every route from the input to the output passes through, in
+    order (input first, output last). The nodes are in execution order, a topological one."""
+    order = {n.id: i for i, n in enumerate(graph.nodes)}
+    preds: dict[str, list[str]] = {}
+    for e in graph.edges:
+        preds.setdefault(e.dst, []).append(e.src)
+    idom: dict[str, str | None] = {}
+    for node in graph.nodes:
+        ins = [p for p in preds.get(node.id, []) if p in idom]
+        if not ins:
+            idom[node.id] = None  # the input, or a node fed only by parameters
+            continue
+        common = ins[0]
+        for other in ins[1:]:  # nearest common dominator of two predecessors
+            a: str | None = common
+            b: str | None = other
+            while a != b and a is not None and b is not None:
+                if order[a] > order[b]:
+                    a = idom[a]
+                else:
+                    b = idom[b]
+            common = a if a == b and a is not None else "input"
+        idom[node.id] = common
+    chain: list[str] = []
+    current: str | None = "output" if "output" in idom else graph.nodes[-1].id
+    while current is not None:
+        chain.append(current)
+        current = idom.get(current)
+    return chain[::-1]
+
+
+def _point(node: GraphNode) -> ShapePoint | None:
+    shape = node.output_shape
+    if node.kind not in _POINT_KINDS or len(shape) != 4:
+        return None
+    name = node.name
+    if node.kind in ("add", "concat", "op"):
+        what = {"add": "+", "concat": "concat"}.get(node.kind, node.name)
+        name = f"{node.scope} ({what})".strip()
+    return ShapePoint(name, node.type, shape[2], shape[3], shape[1])
+
+
+def main_path(graph: DataFlowGraph) -> list[ShapePoint]:
+    """The (N, C, H, W) tensors on the main path, input first; repeats of the same shape
+    made by the same kind of step (BN, ReLU are not points at all) are kept, since each is a
+    layer a student can find in the table."""
+    by_id = {n.id: n for n in graph.nodes}
+    points = [_point(by_id[i]) for i in dominators(graph)]
+    return [p for p in points if p is not None]
+
+
+def main_path_of(rec: Recording) -> list[ShapePoint]:
+    """The main path at full detail (every layer a box, no ×N collapsing)."""
+    return main_path(build_graph(rec, max(rec.max_depth, 1), collapse=False))
