@@ -1,10 +1,13 @@
 """Entry file: routing only (Material icons: emoji fonts are often missing)."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(
-    page_title="CNN Architecture Explorer", page_icon=":material/neurology:", layout="wide"
-)
+# A local file: a Material-icon favicon is fetched from fonts.gstatic.com on every rerun,
+# which fails (and fills the console) on an offline classroom network.
+FAVICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"
+st.set_page_config(page_title="CNN Architecture Explorer", page_icon=str(FAVICON), layout="wide")
 
 PAGES = {
     "Explore": [
