@@ -42,7 +42,7 @@ from explorer.augment import (
     mix_preview,
     to_pil,
 )
-from explorer.errors import SpecError
+from explorer.errors import BudgetError, SpecError
 
 
 def pattern(height: int = 24, width: int = 40, seed: int = 0) -> torch.Tensor:
@@ -457,5 +457,5 @@ def test_a_step_that_cannot_handle_the_image_is_named():
 
 def test_previews_have_a_pixel_budget():
     huge = Pipeline((Resize(size=1024), Pad(padding=256)))  # 2560×1536 each, 126 M for 32
-    with pytest.raises(SpecError, match="too many pixels to preview"):
+    with pytest.raises(BudgetError, match="32 samples .* the limit is 64.0 megapixels"):
         huge.samples(pattern(8, 16), 32)
