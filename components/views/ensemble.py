@@ -6,14 +6,15 @@ import streamlit as st
 
 from components import cache
 from components import prediction_widgets as w
-from explorer import digits, predict, weights
+from explorer import digits, limits, predict, weights
 from explorer.errors import ExplorerError
 
 st.title("Ensembles")
 st.caption(
     "The lecture's competition trick: train several networks and average their outputs. "
-    "Typically 1-2% better, at the cost of running every network (the latency adds up). "
-    "All members must predict the same classes."
+    "In competitions it often gained 1–2%, at the cost of running every network (the "
+    "latency adds up); it is not guaranteed: the table below measures it. All members must "
+    "predict the same classes."
 )
 
 
@@ -35,6 +36,20 @@ def _held_out(loaded: list[weights.LoadedModel]) -> None:
     rows = [{"model": m.label, "accuracy": f"{a:.2%}"} for m, a in zip(loaded, each)]
     rows.append({"model": "ensemble (averaged probabilities)", "accuracy": f"{together:.2%}"})
     st.dataframe(rows, hide_index=True)
+    best = max(each)
+    wrong = round((1 - best) * 360)
+    if together > best:
+        st.caption(
+            f"Here the ensemble beats its best member by {100 * (together - best):.2f} points."
+        )
+    else:
+        st.caption(
+            f"Here the ensemble is {100 * (best - together):.2f} points *below* its best member "
+            f"({together:.2%} vs {best:.2%}): the members are one network trained from three "
+            f"seeds, so they mostly make the same mistakes, and the best one already misses "
+            f"only about {wrong} of 360 digits — one or two more or fewer is within the noise "
+            "of so small a test set. Ensembles help most when members err differently."
+        )
 
 
 def run() -> None:
@@ -45,6 +60,8 @@ def run() -> None:
             weights.with_weights(),
             default=_default_members(),
             key="ensemble_models",
+            max_selections=limits.ENSEMBLE_MAX_MODELS,
+            help=f"At most {limits.ENSEMBLE_MAX_MODELS} models on a shared server.",
         )
         allow_random = st.checkbox(
             "Use random weights where the weights file is missing",
@@ -57,10 +74,11 @@ def run() -> None:
         ten = st.toggle("Ten-crop each model", key="ensemble_ten_crop")
     with right:
         if image is not None:
-            st.image(image, caption="Input", width=200)
+            st.image(image, caption="Your picture", width=200)
         if not members or image is None:
             st.info("Pick at least one model and an image.")
             return
+        limits.check_ensemble([(n, weights.find(n).num_params) for n in members])
         loaded = []
         for name in members:
             info = weights.find(name)
@@ -78,7 +96,10 @@ def run() -> None:
         result = predict.ensemble_predict(loaded, image, top, ten_crop=ten)
         w.random_warning(result.averaged.random_weights)
         best = result.averaged.top[0]
-        st.subheader(f"Ensemble: {best.label} — {best.probability:.1%}")
+        if result.averaged.random_weights:
+            st.subheader("Ensemble with random weights: no prediction")
+        else:
+            st.subheader(f"Ensemble: {best.label} — {best.probability:.1%}")
         a, b, c = st.columns(3)
         a.metric("Members", len(result.members))
         b.metric(
@@ -87,7 +108,9 @@ def run() -> None:
             help="Share of members whose own top class is the ensemble's top class.",
         )
         c.metric(
-            "Total latency", f"{result.latency_ms:.1f} ms", help="Sum of every member's forward."
+            "Total latency",
+            predict.duration_text(result.latency_ms),
+            help="Sum of every member's forward.",
         )
         t1, t2 = st.columns(2)
         t1.dataframe(w.top_table(result.averaged.top), hide_index=True, width="stretch")
@@ -99,7 +122,7 @@ def run() -> None:
         cols = st.columns(min(len(result.members), 3))
         for i, (member, model) in enumerate(zip(result.members, loaded)):
             with cols[i % len(cols)]:
-                st.markdown(f"**{model.label}** · {member.latency_ms:.1f} ms")
+                st.markdown(f"**{model.label}** · {predict.duration_text(member.latency_ms)}")
                 st.dataframe(w.top_table(member.top), hide_index=True, width="stretch")
 
 

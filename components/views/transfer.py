@@ -158,6 +158,7 @@ def few_shot_uploads(device: str) -> None:
         return
     steps = st.slider("Training steps", 20, 500, 200, step=20, key="up_steps")
     if st.button("Train the new head", key="up_train", type="primary", disabled=not blobs):
+        images.check_upload_batch(blobs)  # count, bytes, pixels: before anything is decoded
         feats = cache.upload_features(arch, weights_name, device, tuple(blobs))
         bar = st.progress(0.0, text="Training the new head…")
         head = transfer.train_head(
