@@ -17,6 +17,7 @@ from explorer import augment as _augment
 from explorer import diagram as _diagram
 from explorer import graph as _graph
 from explorer import images as _images
+from explorer import jobs as _jobs
 from explorer import main_path as _main_path
 from explorer import residual_experiment as _residual
 from explorer import transfer as _transfer
@@ -179,8 +180,9 @@ def digits_features(device: str = "auto") -> tuple[Any, Any, Any, Any]:
 def upload_features(arch: str, weights: str, device: str, images: tuple[bytes, ...]) -> Any:
     """Backbone features of uploaded images (keyed by their bytes: computed once per image set)."""
     from explorer.images import decode_image
+    from explorer.limits import UPLOAD_THUMBNAIL_SIDE
 
-    pictures = [decode_image(b) for b in images]
+    pictures = [decode_image(b, max_side=UPLOAD_THUMBNAIL_SIDE) for b in images]  # one at a time
     return _transfer.image_features(loaded_model(arch, weights, device), pictures)
 
 
@@ -254,35 +256,11 @@ def augment_gallery(
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
 
 
-class ResidualNotRunYet(LookupError):
-    """No finished experiment with these settings yet (exceptions are never cached)."""
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def residual_experiment(
-    depths: tuple[int, ...],
-    epochs: int,
-    seed: int,
-    _finished: _residual.ExperimentResult | None = None,
-) -> _residual.ExperimentResult:
-    """Finished experiments, keyed by (depths, epochs, seed), shared by all sessions.
-
-    The page trains with a live chart outside the cache (st calls inside a cached function
-    would be replayed on every hit), then stores the result by passing it as `_finished`.
-    Without `_finished` a miss raises ResidualNotRunYet, so looking never trains or caches.
-    """
-    if _finished is None:
-        raise ResidualNotRunYet(f"{depths} {epochs} {seed}")
-    return _finished
-
-
-def residual_lookup(
-    depths: tuple[int, ...], epochs: int, seed: int
-) -> _residual.ExperimentResult | None:
-    try:
-        return residual_experiment(depths, epochs, seed)
-    except ResidualNotRunYet:
-        return None
+@st.cache_resource(show_spinner=False)
+def job_runner() -> _jobs.JobRunner:
+    """The server's worker processes for long jobs (explorer.jobs), one pool for all sessions:
+    identical requests share one run, finished results are kept for the next visitor."""
+    return _jobs.JobRunner()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

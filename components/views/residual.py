@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import streamlit as st
 
@@ -15,6 +16,7 @@ from components.residual_charts import (
     summary_rows,
 )
 from explorer.errors import ExplorerError
+from explorer.jobs import Job
 from explorer.residual_experiment import (
     DEFAULT_DEPTHS,
     SUPPORTED_DEPTHS,
@@ -29,6 +31,12 @@ from explorer.residual_experiment import (
 MAX_PAGE_EPOCHS = 40
 PARTIAL = "residual_partial"  # session key: the runs finished before a Cancel
 CANCELLED = "residual_cancelled"  # session key: set by the Cancel button's callback
+TOKEN = "residual_token"  # session key: who is waiting for a job (explorer.jobs subscriber)
+ACTIVE = "residual_active"  # session key: the job this session is following
+DECLINED = "residual_declined"  # session key: shared jobs this session cancelled
+POLL_S = 0.5  # how often the live chart reads the job's progress
+DEFAULT_RUN_S = 35  # the default run on one core, benchmarks/residual_speed.py
+deferred: list[tuple[Job, ExperimentConfig]] = []  # jobs to follow once the page is drawn
 
 st.title("Why ResNets work")
 st.markdown(
@@ -67,7 +75,9 @@ with st.expander("The networks", expanded=False):
 
 c1, c2, c3 = st.columns([3, 1, 1])
 depths_chosen = c1.multiselect(
-    "Depths (weighted layers, 6n+2)", SUPPORTED_DEPTHS, default=list(DEFAULT_DEPTHS),
+    "Depths (weighted layers, 6n+2)",
+    SUPPORTED_DEPTHS,
+    default=list(DEFAULT_DEPTHS),
     key="residual_depths",
 )
 epochs = int(c2.number_input("Epochs", 1, MAX_PAGE_EPOCHS, 10, key="residual_epochs"))
@@ -80,6 +90,9 @@ if not depths:
     st.info("Choose at least one depth.")
 
 
+live = st.container()  # the experiment's progress and results, filled in at the end
+
+
 def _partial_result(
     config: ExperimentConfig, partial: dict[RunId, list[EpochMetrics]]
 ) -> ExperimentResult:
@@ -90,38 +103,61 @@ def _partial_result(
     return ExperimentResult(config, runs, cancelled=True)
 
 
-def _mark_cancelled() -> None:
-    st.session_state[CANCELLED] = True
-
-
-def _train_live(config: ExperimentConfig) -> ExperimentResult:
-    """Train with a progress bar and a live chart. Cancel reruns the page, which stops the
-    training at the end of the current epoch (Streamlit interrupts at the next update)."""
-    cancel = st.empty()
-    cancel.button("Cancel", key="residual_cancel", on_click=_mark_cancelled)
-    bar = st.progress(0.0, text="Starting…")
-    chart = st.empty()
+def _epochs_so_far(job: Job) -> dict[RunId, list[EpochMetrics]]:
     partial: dict[RunId, list[EpochMetrics]] = {}
-    total = len(config.run_ids) * config.epochs
-
-    def progress(run: RunId, epoch: int, metrics: EpochMetrics) -> bool:
+    for run, _epoch, metrics in list(job.events):
         partial.setdefault(run, []).append(metrics)
-        st.session_state[PARTIAL] = _partial_result(config, partial)
-        done = sum(len(h) for h in partial.values())
-        bar.progress(
-            done / total,
-            text=f"{run.label}: epoch {epoch}/{config.epochs}, training error "
-            f"{100 * metrics.train_error:.1f}%, loss {metrics.train_loss:.3f}",
-        )
-        figure = curves_figure(_partial_result(config, partial).runs, config.epochs)
-        chart.plotly_chart(figure, key=f"residual_live_{done}")
-        return True
+    return partial
 
-    result = run_experiment(config, progress)
-    cancel.empty()
-    bar.empty()
-    chart.empty()
-    st.session_state.pop(PARTIAL, None)
+
+def _session_token() -> str:
+    if TOKEN not in st.session_state:
+        st.session_state[TOKEN] = uuid.uuid4().hex
+    return str(st.session_state[TOKEN])
+
+
+def _cancel(job: Job, config: ExperimentConfig) -> None:
+    """Cancel button: this session stops waiting; the run stops unless another session
+    waits for the same settings (then it finishes for them)."""
+    cache.job_runner().cancel(job.key, _session_token())
+    st.session_state[PARTIAL] = _partial_result(config, _epochs_so_far(job))
+    st.session_state[CANCELLED] = True
+    st.session_state.setdefault(DECLINED, set()).add(job.key)
+
+
+def _follow(job: Job, config: ExperimentConfig) -> ExperimentResult:
+    """Show the job's progress (a bar and a live chart) until it finishes. The training runs in
+    a worker process (explorer.jobs), so this loop only reads its progress; a Cancel or any
+    other widget reruns the page, which ends this loop (the job itself goes on)."""
+    with live:
+        cancel = st.empty()
+        bar = st.empty()
+        chart = st.empty()
+    cancel.button("Cancel", key="residual_cancel", on_click=_cancel, args=(job, config))
+    bar.progress(0.0, text="Waiting for a free worker…")
+    total = len(config.run_ids) * config.epochs
+    shown = -1
+    while not job.wait(POLL_S):
+        partial = _epochs_so_far(job)
+        done = sum(len(h) for h in partial.values())
+        if done == shown:
+            continue
+        shown = done
+        if partial:
+            run, history = list(partial.items())[-1]
+            last = history[-1]
+            bar.progress(
+                done / total,
+                text=f"{run.label}: epoch {last.epoch}/{config.epochs}, training error "
+                f"{100 * last.train_error:.1f}%, loss {last.train_loss:.3f}",
+            )
+            figure = curves_figure(_partial_result(config, partial).runs, config.epochs)
+            chart.plotly_chart(figure, key=f"residual_live_{done}")
+        elif job.state == "running":
+            bar.progress(0.0, text="Starting…")
+    for slot in (cancel, bar, chart):
+        slot.empty()
+    result: ExperimentResult = job.outcome()
     return result
 
 
@@ -145,9 +181,7 @@ def _show(result: ExperimentResult) -> None:
         if (trend := depth_trend(runs, kind)) is not None
     ]
     if trends:
-        st.markdown(
-            "Final training loss, shallowest to deepest: " + "; ".join(trends) + "."
-        )
+        st.markdown("Final training loss, shallowest to deepest: " + "; ".join(trends) + ".")
     if result.cancelled:
         return
     st.subheader("Gradient flow at the first step")
@@ -162,45 +196,72 @@ def _show(result: ExperimentResult) -> None:
     )
     spreads = [
         f"{r.label} {max(r.grad_norms) / min(r.grad_norms):,.0f}×"
-        for r in runs if r.grad_norms and min(r.grad_norms) > 0
+        for r in runs
+        if r.grad_norms and min(r.grad_norms) > 0
     ]
     st.markdown("Largest / smallest layer gradient: " + ", ".join(spreads))
     st.download_button(
-        "Download the numbers (JSON)", json.dumps(result.to_dict(), indent=2),
+        "Download the numbers (JSON)",
+        json.dumps(result.to_dict(), indent=2),
         file_name=f"residual-{'-'.join(map(str, result.config.depths))}-"
         f"e{result.config.epochs}-s{result.config.seed}.json",
-        mime="application/json", key="residual_download",
+        mime="application/json",
+        key="residual_download",
     )
 
 
+def _declined(key: object) -> bool:
+    return key in st.session_state.get(DECLINED, set())
+
+
 try:
-    result = cache.residual_lookup(depths, epochs, seed) if depths else None
+    config = ExperimentConfig(depths=depths, epochs=epochs, seed=seed) if depths else None
+    key = ("residual", config)
+    runner = cache.job_runner()
+    job = runner.get(key) if config is not None else None
+    if job is not None and (job.cancel_requested or (_declined(key) and not run_clicked)):
+        job = None
+    previous = st.session_state.get(ACTIVE)
+    changed = previous is not None and previous != key
+    if changed:  # a setting changed while this session followed a run: stop waiting for it
+        st.session_state.pop(ACTIVE, None)
+        old = runner.get(previous)
+        changed = old is not None and not old.done
+        if changed:
+            runner.cancel(previous, _session_token())
     cancelled_partial = st.session_state.pop(PARTIAL, None)
     if st.session_state.pop(CANCELLED, False) and cancelled_partial is not None:
-        st.warning("Training cancelled. The epochs finished so far:")
-        _show(cancelled_partial)
-    elif cancelled_partial is not None and result is None:
-        st.info("Training stopped because a setting changed. Press **Run the experiment** "
-                "to start again.")
-    elif result is not None:
+        with live:
+            st.warning("Training cancelled. The epochs finished so far:")
+            _show(cancelled_partial)
+    elif changed and not run_clicked:
+        with live:
+            st.info(
+                "Training stopped because a setting changed. Press **Run the experiment** "
+                "to start again."
+            )
+    elif job is not None and job.state == "done":
+        with live:
+            if run_clicked:
+                st.success("Already trained with these settings: here are the results.")
+            _show(job.outcome())
+    elif config is not None and (job is not None or run_clicked):
         if run_clicked:
-            st.success("Already trained with these settings: here are the cached results.")
-        _show(result)
-    elif run_clicked:
-        config = ExperimentConfig(depths=depths, epochs=epochs, seed=seed)
-        result = _train_live(config)
-        if not result.cancelled:
-            cache.residual_experiment(depths, epochs, seed, _finished=result)
-        st.success(f"Trained {len(result.runs)} networks in {result.seconds:.0f} s "
-                   "(cached: these settings show at once next time).")
-        _show(result)
+            st.session_state.get(DECLINED, set()).discard(key)
+        job = runner.submit(key, run_experiment, config, subscriber=_session_token())
+        st.session_state[ACTIVE] = key
+        deferred.append((job, config))
     elif depths:
-        st.info(
-            "Press **Run the experiment**. 8, 20 and 56 layers for 10 epochs take well "
-            "under a minute on two CPU cores; results are cached, so a re-visit is instant."
-        )
+        with live:
+            st.info(
+                f"Press **Run the experiment**. 8, 20 and 56 layers for 10 epochs take about "
+                f"{DEFAULT_RUN_S} s of one CPU core (measured; they run in a worker process, "
+                "so the rest of the app stays responsive); results are kept, so a re-visit "
+                "is instant."
+            )
 except ExplorerError as exc:
-    st.error(str(exc))
+    with live:
+        st.error(str(exc))
 
 # --- 2. The identity argument ------------------------------------------------------------
 st.header("2 · The identity argument")
@@ -215,9 +276,15 @@ st.markdown(
     "and the same argument gives a[l+2] = ReLU(W_s a[l])."
 )
 shape = st.radio(
-    "Block", ["same", "projection"], horizontal=True, key="residual_block_shape",
-    format_func=lambda s: "Same shape: a[l] and a[l+2] ∈ ℝ²⁵⁶" if s == "same"
-    else "Shapes change: a[l] ∈ ℝ¹²⁸, a[l+2] ∈ ℝ²⁵⁶, W_s is 256×128",
+    "Block",
+    ["same", "projection"],
+    horizontal=True,
+    key="residual_block_shape",
+    format_func=lambda s: (
+        "Same shape: a[l] and a[l+2] ∈ ℝ²⁵⁶"
+        if s == "same"
+        else "Shapes change: a[l] ∈ ℝ¹²⁸, a[l+2] ∈ ℝ²⁵⁶, W_s is 256×128"
+    ),
 )
 t1, t2, t3 = st.columns(3)
 zero_w = t1.toggle("Set W[l+2] = 0", value=True, key="residual_zero_w")
@@ -229,15 +296,42 @@ try:
     m1.metric(f"max |a[l+2] − {demo.expected_label}|", f"{demo.max_abs_difference:.6g}")
     m2.metric("bit-for-bit equal (torch.equal)", "yes" if demo.exact else "no")
     if demo.exact:
-        st.success(f"a[l+2] = {demo.expected_label} exactly: every one of the "
-                   f"{demo.out_features} outputs equals its target, difference 0.")
+        st.success(
+            f"a[l+2] = {demo.expected_label} exactly: every one of the "
+            f"{demo.out_features} outputs equals its target, difference 0."
+        )
     elif not nonneg and zero_w and zero_b:
-        st.warning("The negative entries of a[l] are cut to 0 by the last ReLU: the identity "
-                   "needs a[l] ≥ 0, which holds inside a network because a[l] is a ReLU output.")
+        st.warning(
+            "The negative entries of a[l] are cut to 0 by the last ReLU: the identity "
+            "needs a[l] ≥ 0, which holds inside a network because a[l] is a ReLU output."
+        )
     else:
         kept = " and ".join(n for n, z in (("W[l+2]", zero_w), ("b[l+2]", zero_b)) if not z)
-        st.warning(f"With {kept} not zero, z[l+2] ≠ 0 and the block no longer returns "
-                   f"{demo.expected_label}.")
+        st.warning(
+            f"With {kept} not zero, z[l+2] ≠ 0 and the block no longer returns "
+            f"{demo.expected_label}."
+        )
     st.plotly_chart(identity_figure(demo), key="residual_identity_chart")
 except ExplorerError as exc:
     st.error(str(exc))
+
+# --- The experiment's progress, followed last so that the whole page is usable meanwhile ---
+for job, config in deferred:
+    try:
+        result = _follow(job, config)
+    except ExplorerError as exc:
+        with live:
+            st.error(str(exc))
+        break
+    st.session_state.pop(ACTIVE, None)
+    with live:
+        if result.cancelled:
+            st.warning("Training cancelled.")
+        else:
+            waited = (job.started or job.submitted) - job.submitted
+            queue_note = f", after {waited:.0f} s waiting for a free worker" if waited >= 1 else ""
+            st.success(
+                f"Trained {len(result.runs)} networks in {result.seconds:.0f} s"
+                f"{queue_note} (kept: these settings show at once next time)."
+            )
+        _show(result)

@@ -1,0 +1,306 @@
+"""Long jobs (training, big predictions) run in worker processes, away from the pages.
+
+A `JobRunner` owns a fixed number of worker processes (spawned, so they share nothing with the
+server but what a job sends them) and a bounded queue. A job is a plain function called as
+`fn(*args, progress=callback, **kwargs)`; the callback sends progress events back and returns
+False once the job is cancelled, so a job stops at its next progress report.
+
+- Identical requests share one run: jobs are keyed, and a request for a key that is queued,
+  running or finished gets that job (`submit`). Finished results are kept (LRU); failed and
+  cancelled ones are forgotten so that asking again starts afresh.
+- Cancelling is per subscriber: a run shared by several sessions stops only when all of them
+  cancelled. A job that ignores the request is stopped by ending its worker after a grace time.
+- Why processes, not threads: the residual experiment's small networks spend most of their time
+  in Python, holding the GIL; in a thread they slow every page of every session
+  (benchmarks/jobs_isolation.py measures it). A worker process uses its own core and its own
+  interpreter, and its thread count is set once, in that process, never per request.
+- Scaling: one worker per core but one (the pages keep a core), at least one;
+  `EXPLORER_WORKERS` overrides it. A bigger server runs more experiments at once; the queue
+  bound (`MAX_QUEUED`) refuses work beyond it with a clear message instead of queueing forever.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from explorer.errors import BudgetError, ExplorerError
+
+WORKERS_ENV = "EXPLORER_WORKERS"
+MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
+KEEP_FINISHED = 64  # finished results kept for identical requests
+CANCEL_GRACE_S = 10.0  # a job that ignores a cancel is stopped by ending its worker
+WORKER_THREADS = 1  # torch threads in each worker process (set once, at its start)
+
+
+class JobError(ExplorerError, RuntimeError):
+    """A job that failed for a reason other than an ExplorerError, or whose worker stopped."""
+
+
+class JobCancelled(ExplorerError, RuntimeError):
+    """The job was cancelled before it finished."""
+
+
+def default_workers() -> int:
+    """EXPLORER_WORKERS, or one worker per CPU core but one, at least one."""
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+class Job:
+    """One keyed run: state, progress events so far, and the outcome once finished."""
+
+    def __init__(self, key: Hashable, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:  # fmt: skip
+        self.key = key
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.state = "queued"  # queued, running, done, failed, cancelled
+        self.events: list[tuple[Any, ...]] = []
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.subscribers: set[str] = set()
+        self.cancel_requested = False
+        self.submitted = time.monotonic()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self._done = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def outcome(self) -> Any:
+        """The result; raises the job's error (or JobCancelled). Call once `done`."""
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def _finish(self, state: str, result: Any = None, error: BaseException | None = None) -> None:
+        self.state, self.result, self.error = state, result, error
+        self.finished = time.monotonic()
+        self._done.set()
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself if it survives pickling, else one that does with its message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        if isinstance(exc, ExplorerError):
+            return ExplorerError(str(exc))
+        return JobError(f"The job failed: {type(exc).__name__}: {exc}")
+
+
+def _worker_main(conn: Connection, threads: int) -> None:
+    """A worker process: run one job at a time until told to stop (None)."""
+    import torch
+
+    torch.set_num_threads(threads)  # this worker process only, once
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        if message == "cancel":  # a late cancel of a job that already finished
+            continue
+        fn, args, kwargs = message
+        cancelled = False
+
+        def progress(*event: Any) -> bool:
+            nonlocal cancelled
+            while conn.poll():
+                if conn.recv() == "cancel":
+                    cancelled = True
+            conn.send(("progress", event))
+            return not cancelled
+
+        try:
+            result = fn(*args, progress=progress, **kwargs)
+        except BaseException as exc:  # every failure goes back to the server
+            conn.send(("error", _portable(exc)))
+        else:
+            conn.send(("done", result))
+
+
+class _Worker:
+    """One worker process and the server-side thread that feeds it jobs from the queue."""
+
+    def __init__(self, runner: JobRunner, index: int) -> None:
+        self.runner = runner
+        self.index = index
+        self.process: Any = None
+        self.conn: Connection | None = None
+        self.thread = threading.Thread(
+            target=self._serve, name=f"explorer-job-worker-{index}", daemon=True
+        )
+
+    def _ensure_process(self) -> Connection:
+        if self.process is None or not self.process.is_alive():
+            ctx = self.runner.context
+            parent, child = ctx.Pipe()
+            self.process = ctx.Process(
+                target=_worker_main, args=(child, self.runner.threads), daemon=True,
+                name=f"explorer-job-{self.index}",
+            )  # fmt: skip
+            self.process.start()
+            child.close()
+            self.conn = parent
+        assert self.conn is not None
+        return self.conn
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.join(5)
+        self.process, self.conn = None, None
+
+    def _serve(self) -> None:
+        while True:
+            job = self.runner._queue.get()
+            if job is None:
+                self.stop()
+                return
+            if job.cancel_requested:
+                self.runner._finished(job, "cancelled", error=JobCancelled("Cancelled."))
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        conn = self._ensure_process()
+        job.state, job.started = "running", time.monotonic()
+        conn.send((job.fn, job.args, job.kwargs))
+        cancel_sent: float | None = None
+        while True:
+            if job.cancel_requested and cancel_sent is None:
+                conn.send("cancel")
+                cancel_sent = time.monotonic()
+            if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
+                self.stop()
+                self.runner._finished(job, "cancelled", error=JobCancelled("Cancelled."))
+                return
+            try:
+                ready = conn.poll(0.2)
+                message = conn.recv() if ready else None
+            except (EOFError, OSError):
+                ready, message = True, None
+            if ready and message is None:  # the worker died (killed, out of memory)
+                self.stop()
+                self.runner._finished(job, "failed", error=JobError(
+                    "The worker process running this job stopped (out of memory?); "
+                    "try smaller settings."))  # fmt: skip
+                return
+            if message is None:
+                continue
+            kind, payload = message
+            if kind == "progress":
+                job.events.append(payload)
+            elif kind == "done":
+                state = "cancelled" if job.cancel_requested else "done"
+                self.runner._finished(job, state, result=payload)
+                return
+            else:
+                self.runner._finished(job, "failed", error=payload)
+                return
+
+
+class JobRunner:
+    """A bounded pool of worker processes with keyed, shared, cancellable jobs."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        max_queued: int = MAX_QUEUED,
+        keep_finished: int = KEEP_FINISHED,
+        threads: int = WORKER_THREADS,
+        context: str = "spawn",
+    ) -> None:
+        self.workers = workers or default_workers()
+        self.max_queued = max_queued
+        self.keep_finished = keep_finished
+        self.threads = threads
+        self.context: Any = mp.get_context(context)
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._pool = [_Worker(self, i) for i in range(self.workers)]
+        self._started = False
+
+    def submit(
+        self, key: Hashable, fn: Callable[..., Any], *args: Any, subscriber: str = "",
+        **kwargs: Any,
+    ) -> Job:  # fmt: skip
+        """The job for `key`: the queued, running or finished one if there is one (identical
+        requests share one run), else a new one running `fn(*args, progress=…, **kwargs)`."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or job.state in ("failed", "cancelled") or job.cancel_requested:
+                waiting = sum(j.state == "queued" for j in self._jobs.values())
+                if waiting >= self.max_queued:
+                    raise BudgetError(
+                        f"{waiting} jobs are already waiting for a worker; the limit is "
+                        f"{self.max_queued}. Try again in a minute."
+                    )
+                job = Job(key, fn, args, kwargs)
+                self._jobs[key] = job
+                self._queue.put(job)
+                if not self._started:
+                    self._started = True
+                    for worker in self._pool:
+                        worker.thread.start()
+            self._jobs.move_to_end(key)
+            job.subscribers.add(subscriber)
+            return job
+
+    def get(self, key: Hashable) -> Job | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def cancel(self, key: Hashable, subscriber: str = "") -> None:
+        """Withdraw `subscriber` from the job; the run stops when nobody is left waiting."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or job.done:
+                return
+            job.subscribers.discard(subscriber)
+            if not job.subscribers:
+                job.cancel_requested = True
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(j.state == "running" for j in self._jobs.values())
+
+    def _finished(self, job: Job, state: str, result: Any = None,
+                  error: BaseException | None = None) -> None:  # fmt: skip
+        with self._lock:
+            job._finish(state, result, error)
+            if state != "done" and self._jobs.get(job.key) is job:
+                del self._jobs[job.key]
+            done = [k for k, j in self._jobs.items() if j.done]
+            for k in done[: max(0, len(done) - self.keep_finished)]:
+                del self._jobs[k]
+
+    def shutdown(self) -> None:
+        """Stop the workers (queued jobs are dropped)."""
+        for _ in self._pool:
+            self._queue.put(None)
+        for worker in self._pool:
+            if worker.thread.is_alive():
+                worker.thread.join(10)
+            worker.stop()
