@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from explorer.architectures.registry import _REGISTRY, ArchSpec, Published, register
+
+if TYPE_CHECKING:
+    from explorer.records import Trace
 
 PREFIX = "timm/"
 BENCHMARK_CSV = Path(__file__).resolve().parents[2] / "assets" / "timm" / "benchmark.csv"
@@ -73,6 +77,27 @@ def published(name: str, side: int) -> Published | None:
         macs_tolerance=5_000_000,  # GMACs with two decimals
         note=NOTE,
     )
+
+
+def fvcore_extra(trace: Trace) -> int:
+    """What fvcore's FlopCountAnalysis (timm's GMACs) counts on top of our multiply-adds, from
+    the layers of a trace: 2 per element of an (affine) BatchNorm in eval mode, 5 per element
+    of a LayerNorm/GroupNorm, 1 per input element of an adaptive average pooling (fvcore's
+    `batchnorm_flop_jit`, `norm_flop_counter(2)`, `elementwise_flop_counter(1, 0)`)."""
+    extra = 0
+    for r in trace.layers:
+        if "BatchNorm" in r.type:
+            extra += 2 * math.prod(r.output_shape)
+        elif "LayerNorm" in r.type or "GroupNorm" in r.type:
+            extra += 5 * math.prod(r.output_shape)
+        elif r.type == "AdaptiveAvgPool2d" and r.input_shapes:
+            extra += math.prod(r.input_shapes[0])
+    return extra
+
+
+def fvcore_macs(trace: Trace) -> int:
+    """Our total under fvcore's convention (to explain a difference with timm's GMACs)."""
+    return trace.total_macs + fvcore_extra(trace)
 
 
 def _family(module: str) -> str:

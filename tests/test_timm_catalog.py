@@ -1,0 +1,105 @@
+"""timm in the catalog: every model registered by name without building it, traced on meta
+with totals equal to PyTorch's FlopCounterMode and parameters equal to sum(p.numel())."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import pytest
+import timm
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import explorer
+from explorer.architectures import get, names, search, suggest
+from explorer.architectures.timm_models import PREFIX, fvcore_macs
+
+# At least 30 models across timm's families: convnets, mobile nets, transformers, hybrids,
+# MLP-mixers, attention-free token mixers.
+SAMPLE = [
+    "resnet18", "resnet50d", "resnext26ts", "seresnet18", "skresnet18", "res2net50_14w_8s",
+    "resnest14d", "densenet121", "dla34", "dpn48b", "vgg11", "inception_v3", "repvgg_a0",
+    "efficientnet_b0", "mobilenetv3_small_100", "mobilenetv4_conv_small", "mnasnet_050",
+    "ghostnet_050", "lcnet_050", "rexnet_100", "tinynet_e", "regnetx_002", "regnety_002",
+    "cs3darknet_s", "ese_vovnet19b_slim_dw", "hrnet_w18_small", "convnext_atto",
+    "edgenext_xx_small", "vit_tiny_patch16_224", "deit_tiny_patch16_224",
+    "swin_tiny_patch4_window7_224", "pit_ti_224", "levit_128s", "xcit_nano_12_p16_224",
+    "crossvit_tiny_240", "coat_lite_tiny", "pvt_v2_b0", "mobilevit_xxs",
+    "efficientformer_l1", "mixer_s32_224", "resmlp_12_224", "gmlp_ti16_224",
+    "poolformer_s12", "convit_tiny", "botnet26t_256", "mambaout_femto", "starnet_s050",
+]  # fmt: skip
+
+
+def test_every_timm_model_is_registered_by_prefixed_name() -> None:
+    ours = {n for n in names() if n.startswith(PREFIX)}
+    assert len(ours) == len(timm.list_models()) >= 1200
+    assert {PREFIX + n for n in timm.list_models()} == ours
+    # torchvision's resnet50 and timm's are different entries
+    assert get("resnet50").source == "torchvision"
+    assert get("timm/resnet50").source == "timm"
+
+
+def test_specs_come_from_timm_metadata() -> None:
+    spec = get("timm/vit_base_patch16_384")
+    assert spec.family == "timm/vision_transformer"
+    assert spec.input_size == (3, 384, 384)
+    assert spec.num_classes == 1000
+    assert spec.pretrained  # a default pretrained tag exists
+    cfg = timm.models.get_pretrained_cfg("efficientnet_b3")
+    assert get("timm/efficientnet_b3").input_size == tuple(cfg.input_size)
+
+
+def test_unknown_names_suggest_timm_entries() -> None:
+    assert suggest("resnet50d")[0] == "timm/resnet50d"
+    assert "timm/convnext_atto" in suggest("convnext_atto")
+    with pytest.raises(explorer.UnknownArchitectureError, match="timm/resnet50d"):
+        explorer.trace("resnet50d")
+
+
+def test_search_scales_to_the_whole_catalog() -> None:
+    found = search("vit base 384")
+    assert "timm/vit_base_patch16_384" in found
+    assert found.index("timm/vit_base_patch16_384") < found.index("timm/maxvit_base_tf_384")
+    assert search("efficientnet b0")[0] == "efficientnet_b0"
+
+
+def test_catalog_lookups_do_not_import_timm() -> None:
+    code = (
+        "import sys, explorer\n"
+        "explorer.get('resnet50'); explorer.get('lenet5')\n"
+        "print('timm' in sys.modules)\n"
+        "explorer.get('timm/resnet50')\n"
+        "print('timm' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_sample_matches_flop_counter_and_parameters(name: str) -> None:
+    spec = get(PREFIX + name)
+    t = explorer.trace(spec.name)
+    model = explorer.build_meta(spec.name)
+    x = torch.empty(1, *spec.input_size, device="meta")
+    with warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
+        warnings.simplefilter("ignore")
+        model(x)
+    assert 2 * t.total_macs == counter.get_total_flops()
+    assert t.total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_published_figures_within_rounding() -> None:
+    spec = get("timm/resnet50")
+    pub = spec.published
+    assert pub is not None and pub.params is not None and pub.macs is not None
+    t = explorer.trace(spec.name)
+    assert abs(t.total_params - pub.params) <= pub.params_tolerance
+    # timm's GMACs are fvcore's: ours plus its normalisation/pooling counts agree
+    assert abs(t.total_macs - pub.macs) > pub.macs_tolerance
+    assert abs(fvcore_macs(t) - pub.macs) <= pub.macs_tolerance
+    vit = get("timm/vit_base_patch16_224")
+    tv = explorer.trace(vit.name)
+    assert vit.published is not None and vit.published.macs is not None
+    assert abs(fvcore_macs(tv) - vit.published.macs) <= vit.published.macs_tolerance
