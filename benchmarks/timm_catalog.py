@@ -105,7 +105,8 @@ def main() -> None:
         print(f"  slowest: {name:<45} {t:6.2f} s")
     print(f"\nfailures with a clear error ({sum(len(v) for v in failures.values())}):")
     for reason, group in sorted(failures.items(), key=lambda kv: -len(kv[1])):
-        print(f"  {len(group):4d}  {reason}: {', '.join(group[:6])}{' …' if len(group) > 6 else ''}")
+        more = " …" if len(group) > 6 else ""
+        print(f"  {len(group):4d}  {reason}: {', '.join(group[:6])}{more}")
     print(f"\ntracebacks (bugs: should be clear errors) ({len(bugs)}):")
     for line in bugs[:40]:
         print("  " + line)
