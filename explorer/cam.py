@@ -1,0 +1,287 @@
+"""Where a network looks: class activation maps and occlusion sensitivity.
+
+Class activation maps come from pytorch-grad-cam (`grad-cam` on PyPI): Grad-CAM, Grad-CAM++
+and Score-CAM for the predicted class or any class, at any stage of the main path
+(explorer.activations). The library hooks the module it is given and runs `backward()`, so it
+is given a *private copy* of the model (explorer.activations.private_copy: shared weight
+storage, detached weights) and never the cached model that every session shares: no hook and
+no `.grad` ever lands on it. A hook of our own on the copy's target layer hands the library a
+float32 leaf tensor: the backward pass stops there (nothing below the chosen layer is
+differentiated) and autocast's half-precision activations still become numpy arrays.
+
+Occlusion sensitivity (Zeiler & Fergus 2014) is a few lines here: slide a patch of the
+training images' neutral colour (ImageNet's mean colour, "grey"; black paper for
+`lenet5-digits`) over the input and record how much the class probability drops with the
+patch at each position. It needs only forward passes (explorer.predict.probabilities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from explorer import activations as acts
+from explorer.devices import autocast
+from explorer.errors import BudgetError
+from explorer.predict import DigitPreprocessor, preprocessor_for, probabilities
+from explorer.weights import LoadedModel
+
+METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
+#: Multiply-accumulates of one class-activation-map request: forward + backward ≈ 3× a forward
+#: per image (a ten-crop of resnet50 is about 123 G).
+MAX_CAM_MACS = 200_000_000_000
+#: Score-CAM runs one forward pass per channel of the layer (resnet50's layer4: 2,048).
+MAX_SCORECAM_MACS = 20_000_000_000
+#: Occlusion: forward passes (one per patch position, plus the unoccluded image).
+MAX_OCCLUSION_MACS = 250_000_000_000
+MAX_OCCLUSION_POSITIONS = 4096
+OCCLUSION_CHUNK = 32  # occluded copies per forward pass
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """Where one image's evidence for one class lies, at one layer."""
+
+    method: str  # "Grad-CAM"
+    layer: str  # the stage's output module
+    class_index: int
+    label: str
+    probability: float  # the class's softmax probability for this image
+    heatmap: np.ndarray = field(repr=False, compare=False)  # (H, W) in [0, 1], input size
+    image: np.ndarray = field(repr=False, compare=False)  # what the network saw, 8-bit
+
+    @property
+    def overlay(self) -> np.ndarray:
+        return overlay(self.image, self.heatmap)
+
+    def peak(self) -> tuple[int, int]:
+        """(row, col) of the map's maximum."""
+        r, c = np.unravel_index(int(np.argmax(self.heatmap)), self.heatmap.shape)
+        return int(r), int(c)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """A heat map in [0, 1] (colour map "jet") blended over an 8-bit picture: (H, W, 3)."""
+    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    colour = acts.colorize(heat, 0.0, 1.0, "jet").astype(np.float32)
+    return np.asarray(np.round((1 - alpha) * rgb + alpha * colour), dtype=np.uint8)
+
+
+def cam_layers(loaded: LoadedModel) -> list[acts.Stage]:
+    """Stages with feature maps larger than 1×1: where a class activation map can look."""
+    return [s for s in acts.stage_plan(loaded) if s.spatial and s.shape[1] * s.shape[2] > 1]
+
+
+def default_layer(loaded: LoadedModel) -> str:
+    """The last convolution or block with a spatial map (Grad-CAM's usual choice)."""
+    layers = cam_layers(loaded)
+    if not layers:
+        raise BudgetError(f"{loaded.architecture} has no feature maps to draw a map on.")
+    deep = [s for s in layers if s.kind in ("conv", "block")] or layers
+    return deep[-1].output_module
+
+
+def _stage(loaded: LoadedModel, layer: str | None) -> acts.Stage:
+    name = default_layer(loaded) if layer is None else layer
+    for s in cam_layers(loaded):
+        if name in (s.name, s.output_module):
+            return s
+    choices = ", ".join(s.name for s in cam_layers(loaded))
+    raise BudgetError(f"No layer with feature maps named {name!r}; choose one of: {choices}.")
+
+
+def _leaf_output(_module: nn.Module, _args: Any, output: torch.Tensor) -> torch.Tensor:
+    """The target layer's output as a fresh float32 leaf that requires grad."""
+    return output.detach().to(torch.float32, copy=True).requires_grad_(True)
+
+
+class _Logits(nn.Module):
+    """The private copy, returning float32 logits (also for models that return a tuple)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        return (out if isinstance(out, torch.Tensor) else out[0]).float()
+
+
+def _class_list(classes: int | Sequence[int] | None, n: int, k: int) -> list[int] | None:
+    if classes is None:
+        return None
+    picked = [int(classes)] * n if isinstance(classes, int) else [int(c) for c in classes]
+    if len(picked) != n or any(not 0 <= c < k for c in picked):
+        raise BudgetError(f"Choose one class in 0..{k - 1} per image ({n} images).")
+    return picked
+
+
+def check_cam_budget(loaded: LoadedModel, n: int, method: str, channels: int) -> None:
+    macs, _ = acts.check_budget(loaded, "Drawing a class activation map of")
+    if method not in METHODS:
+        raise BudgetError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if 3 * n * macs > MAX_CAM_MACS:
+        raise BudgetError(
+            f"{METHODS[method]} of {n} images with {loaded.architecture} needs about "
+            f"{3 * n * macs / 1e9:,.0f} G multiply-accumulates (forward and backward); the "
+            f"limit is {MAX_CAM_MACS / 1e9:,.0f} G."
+        )
+    if method == "scorecam" and n * channels * macs > MAX_SCORECAM_MACS:
+        raise BudgetError(
+            f"Score-CAM runs one forward pass per channel: {n} × {channels:,} passes of "
+            f"{loaded.architecture} is {n * channels * macs / 1e9:,.0f} G multiply-accumulates; "
+            f"the limit is {MAX_SCORECAM_MACS / 1e9:,.0f} G (pick a layer with fewer channels, "
+            "or Grad-CAM)."
+        )
+
+
+def class_maps(
+    loaded: LoadedModel,
+    batch: torch.Tensor,
+    layer: str | None = None,
+    method: str = "gradcam",
+    classes: int | Sequence[int] | None = None,
+) -> tuple[ClassMap, ...]:
+    """One class activation map per preprocessed image of `batch` ((C, H, W) or (N, C, H, W)),
+    for `classes` (one for all, one per image, or None: each image's predicted class)."""
+    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, ScoreCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    x = batch if batch.ndim == 4 else batch[None]
+    stage = _stage(loaded, layer)
+    check_cam_budget(loaded, len(x), method, stage.shape[0])
+    wanted = _class_list(classes, len(x), len(loaded.categories))
+    model = acts.private_copy(loaded.model)
+    target = model.get_submodule(stage.output_module)
+    target.register_forward_hook(_leaf_output)
+    kind = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "scorecam": ScoreCAM}[method]
+    device = loaded.device
+    xd = x.to(device)
+    if device.type == "cuda":
+        xd = xd.contiguous(memory_format=torch.channels_last)
+    cam = kind(model=_Logits(model), target_layers=[target])
+    try:
+        targets = None if wanted is None else [ClassifierOutputTarget(c) for c in wanted]
+        with torch.enable_grad(), autocast(device):
+            heat = cam(input_tensor=xd, targets=targets)
+        logits = cam.outputs.detach().float().cpu()
+    finally:
+        cam.activations_and_grads.release()
+    probs = logits.softmax(-1)  # the library's first, unmasked forward pass
+    chosen = probs.argmax(-1).tolist() if wanted is None else wanted
+    pre = preprocessor_for(loaded)
+    return tuple(
+        ClassMap(
+            method=METHODS[method],
+            layer=stage.output_module,
+            class_index=int(c),
+            label=loaded.categories[int(c)],
+            probability=float(probs[i, int(c)]),
+            heatmap=np.asarray(heat[i], dtype=np.float32),
+            image=pre.to_display(x[i]),
+        )
+        for i, c in enumerate(chosen)
+    )
+
+
+# --------------------------------------------------------------------------- occlusion
+
+
+@dataclass(frozen=True)
+class OcclusionMap:
+    """How much the class probability drops with the patch at each position."""
+
+    class_index: int
+    label: str
+    probability: float  # without a patch
+    patch: int
+    stride: int
+    drops: np.ndarray = field(repr=False, compare=False)  # (rows, cols): p - p(occluded)
+    heatmap: np.ndarray = field(repr=False, compare=False)  # (H, W): mean drop per pixel
+    image: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def overlay(self) -> np.ndarray:
+        peak = float(np.abs(self.heatmap).max()) or 1.0
+        return overlay(self.image, np.clip(self.heatmap / peak, 0, 1))
+
+    def peak(self) -> tuple[int, int]:
+        """(row, col) of the centre of the patch whose cover hurts most."""
+        r, c = np.unravel_index(int(np.argmax(self.drops)), self.drops.shape)
+        half = self.patch // 2
+        return int(r) * self.stride + half, int(c) * self.stride + half
+
+
+def default_patch(loaded: LoadedModel) -> tuple[int, int]:
+    """(patch, stride): a quarter of the input's side, moved by half a patch (7×7 positions)."""
+    side = min(loaded.input_size[1:])
+    patch = max(2, side // 4)
+    return patch, max(1, patch // 2)
+
+
+def _starts(size: int, patch: int, stride: int) -> list[int]:
+    return list(range(0, size - patch + 1, stride))
+
+
+def occlusion(
+    loaded: LoadedModel,
+    x: torch.Tensor,
+    class_index: int | None = None,
+    patch: int | None = None,
+    stride: int | None = None,
+) -> OcclusionMap:
+    """Occlusion sensitivity of one preprocessed image (C, H, W) for a class (default: the
+    predicted one)."""
+    x = x[0] if x.ndim == 4 else x
+    _, h, w = x.shape
+    d_patch, d_stride = default_patch(loaded)
+    patch, stride = int(patch or d_patch), int(stride or d_stride)
+    if not (1 <= patch <= min(h, w)) or stride < 1:
+        raise BudgetError(f"The patch must be 1..{min(h, w)} pixels and the stride at least 1.")
+    rows, cols = _starts(h, patch, stride), _starts(w, patch, stride)
+    n = len(rows) * len(cols)
+    macs, _ = acts.check_budget(loaded, "Occluding")
+    if n > MAX_OCCLUSION_POSITIONS or (n + 1) * macs > MAX_OCCLUSION_MACS:
+        raise BudgetError(
+            f"A {patch}-pixel patch moved by {stride} makes {n:,} occluded copies, "
+            f"{(n + 1) * macs / 1e9:,.1f} G multiply-accumulates with {loaded.architecture}; the "
+            f"limit is {MAX_OCCLUSION_POSITIONS:,} copies and {MAX_OCCLUSION_MACS / 1e9:,.0f} G "
+            "(use a larger stride)."
+        )
+    pre = preprocessor_for(loaded)
+    fill = -1.0 if isinstance(pre, DigitPreprocessor) else 0.0  # black paper / mean colour
+    base, _ = probabilities(loaded, x[None])
+    k = int(base[0].argmax()) if class_index is None else int(class_index)
+    if not 0 <= k < base.shape[1]:
+        raise BudgetError(f"Choose a class in 0..{base.shape[1] - 1}.")
+    p0 = float(base[0, k])
+    spots = [(r, c) for r in rows for c in cols]
+    drops = torch.empty(n)
+    for start in range(0, n, OCCLUSION_CHUNK):
+        part = spots[start : start + OCCLUSION_CHUNK]
+        copies = x.repeat(len(part), 1, 1, 1)
+        for i, (r, c) in enumerate(part):
+            copies[i, :, r : r + patch, c : c + patch] = fill
+        probs, _ = probabilities(loaded, copies)
+        drops[start : start + len(part)] = p0 - probs[:, k]
+    grid = drops.view(len(rows), len(cols))
+    total, count = torch.zeros(h, w), torch.zeros(h, w)
+    for (r, c), d in zip(spots, drops.tolist()):
+        total[r : r + patch, c : c + patch] += d
+        count[r : r + patch, c : c + patch] += 1
+    heat = total / count.clamp_min(1)
+    return OcclusionMap(
+        class_index=k,
+        label=loaded.categories[k],
+        probability=p0,
+        patch=patch,
+        stride=stride,
+        drops=grid.numpy(),
+        heatmap=heat.numpy(),
+        image=pre.to_display(x),
+    )
