@@ -1,0 +1,110 @@
+"""explorer.jobs: long jobs in worker processes, shared by key, cancellable, bounded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from explorer import jobs
+from explorer.errors import BudgetError, ExplorerError
+from explorer.jobs import JobCancelled, JobError, JobRunner, countdown
+from explorer.residual_experiment import ExperimentConfig, run_experiment
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[JobRunner]:
+    r = JobRunner(2, max_queued=3)
+    yield r
+    r.shutdown()
+
+
+def test_identical_requests_share_one_run(runner: JobRunner) -> None:
+    """Issue 15: ten identical residual requests trained ten times."""
+    config = ExperimentConfig(depths=(8,), epochs=1, seed=4, train_size=128, batch_size=64)
+    key = ("residual", config)
+    submitted = [runner.submit(key, run_experiment, config, subscriber=f"s{i}") for i in range(10)]
+    job = submitted[0]
+    assert all(j is job for j in submitted) and len(job.subscribers) == 10
+    assert job.wait(120) and job.state == "done"
+    result = job.outcome()
+    assert [e[0].label for e in job.events] == ["plain-8", "residual-8"]  # one run, 2 epochs
+    assert runner.submit(key, run_experiment, config) is job  # kept for the next visitor
+    # The worker uses one thread in its own process: same numbers as here at one thread.
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        here = run_experiment(config)
+    finally:
+        torch.set_num_threads(threads)
+    assert [r.to_dict() | {"seconds": 0} for r in result.runs] == [
+        r.to_dict() | {"seconds": 0} for r in here.runs
+    ]
+
+
+def test_cancel_stops_only_when_nobody_waits(runner: JobRunner) -> None:
+    a = runner.submit("wait", countdown, 30.0, subscriber="a")
+    runner.submit("wait", countdown, 30.0, subscriber="b")
+    time.sleep(1.0)
+    runner.cancel("wait", "a")
+    assert not a.wait(1.0) and not a.cancel_requested  # b still waits for it
+    runner.cancel("wait", "b")
+    assert a.wait(15) and a.state == "cancelled"
+    assert a.result < 30.0 / 0.05 and runner.get("wait") is None  # forgotten: next one starts anew
+    again = runner.submit("wait", countdown, 0.2)
+    assert again is not a and again.wait(30) and again.outcome() >= 1
+
+
+def test_a_job_that_ignores_cancel_is_stopped(
+    runner: JobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "CANCEL_GRACE_S", 0.5)
+    job = runner.submit("stubborn", countdown, 60.0, ignore_cancel=True)
+    time.sleep(1.0)
+    runner.cancel("stubborn")
+    assert job.wait(20) and job.state == "cancelled"
+    with pytest.raises(JobCancelled):
+        job.outcome()
+    after = runner.submit("after", countdown, 0.1)  # a fresh worker took its place
+    assert after.wait(60) and after.state == "done"
+
+
+def test_errors_come_back_as_one_clear_error(runner: JobRunner) -> None:
+    bad = runner.submit("bad", run_experiment, "not a config")
+    assert bad.wait(60) and bad.state == "failed"
+    with pytest.raises(JobError, match="The job failed: AttributeError"):
+        bad.outcome()
+    assert runner.get("bad") is None
+    clear = runner.submit("clear", run_experiment, None, depths=(12,))
+    assert clear.wait(60)
+    with pytest.raises(ExplorerError, match="Depth 12 is not of the form 6n\\+2"):
+        clear.outcome()
+
+
+def test_the_queue_is_bounded() -> None:
+    small = JobRunner(1, max_queued=2)
+    try:
+        small.submit("running", countdown, 5.0)
+        time.sleep(0.5)  # let the worker thread take it off the queue
+        small.submit("q1", countdown, 0.1)
+        small.submit("q2", countdown, 0.1)
+        with pytest.raises(BudgetError) as caught:
+            small.submit("q3", countdown, 0.1)
+        assert str(caught.value) == (
+            "2 jobs are already waiting for a worker; the limit is 2. Try again in a minute."
+        )
+        assert small.submit("q1", countdown, 0.1) is small.get("q1")  # joining is not queueing
+    finally:
+        small.shutdown()
+
+
+def test_default_workers_leave_a_core_for_the_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(jobs.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: 16)
+    assert jobs.default_workers() == 15
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: 1)
+    assert jobs.default_workers() == 1
+    monkeypatch.setenv(jobs.WORKERS_ENV, "4")
+    assert jobs.default_workers() == 4
