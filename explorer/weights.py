@@ -415,6 +415,11 @@ def load(
     arch_name, choice = split_name(str(arch), None if weights is None else str(weights))
     spec = resolve(arch_name)
     dev = pick_device(device)
+    timm_tag = data is None and choice.lower() != RANDOM and not _looks_like_path(choice)
+    if spec.source == "timm" and timm_tag:  # timm loads its own weights (explorer.timm_weights)
+        from explorer import timm_weights
+
+        return timm_weights.load(spec, choice, dev, download_missing=download_missing)
     member = None
     kwargs: dict[str, Any] = {}
     state: dict[str, torch.Tensor] | None = None
