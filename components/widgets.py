@@ -74,8 +74,8 @@ def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
         index=index,
         key=f"{key}_name",
         format_func=label_of,
-        help="Type to search. Names with -paper are built exactly as the paper describes; "
-        "the others are torchvision's models.",
+        help="Type to search all 1,400+ networks. Names with -paper are built exactly as the "
+        "paper describes; timm/… are timm's models; the others are torchvision's.",
     )
     if st.query_params.get("arch") != name and not (
         asked and asked not in all_names and name == wanted

@@ -103,3 +103,25 @@ def test_published_figures_within_rounding() -> None:
     tv = explorer.trace(vit.name)
     assert vit.published is not None and vit.published.macs is not None
     assert abs(fvcore_macs(tv) - vit.published.macs) <= vit.published.macs_tolerance
+
+
+def test_app_picker_searches_the_whole_catalog() -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    view = Path(__file__).resolve().parents[1] / "components" / "views" / "architecture.py"
+    at = AppTest.from_file(str(view), default_timeout=180)
+    at.query_params["arch"] = "timm/resnet18"
+    at.run()
+    assert not at.exception
+    picker = at.selectbox(key="arch_name")
+    assert picker.value == "timm/resnet18"
+    assert sum(o.startswith(PREFIX) for o in picker.options) == len(timm.list_models())
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Parameters"] == f"{explorer.trace('timm/resnet18').total_params:,}"
+    checks = [df.value for df in at.dataframe if "Check" in df.value.columns]
+    assert checks and checks[0]["Check"].iloc[0].startswith("✓")  # 11.69 M, as timm prints it
+    at.selectbox(key="arch_family").set_value("timm/resnet").run()
+    assert not at.exception
+    assert all(o.startswith("timm/") for o in at.selectbox(key="arch_name").options)

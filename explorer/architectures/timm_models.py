@@ -118,7 +118,7 @@ def _spec(name: str, module: str) -> ArchSpec:
     return ArchSpec(
         name=PREFIX + name,
         family=_family(module),
-        title=f"{name} (timm)",
+        title=PREFIX + name,  # the picker then shows the name once
         builder=functools.partial(_build, name),
         input_size=(c, h, w),
         num_classes=num_classes,
