@@ -35,7 +35,7 @@ TOKEN = "residual_token"  # session key: who is waiting for a job (explorer.jobs
 ACTIVE = "residual_active"  # session key: the job this session is following
 DECLINED = "residual_declined"  # session key: shared jobs this session cancelled
 POLL_S = 0.5  # how often the live chart reads the job's progress
-DEFAULT_RUN_S = 35  # the default run on one core, benchmarks/residual_speed.py
+DEFAULT_RUN_S = 25  # CPU seconds of the default run on one core (benchmarks/residual_speed.py)
 deferred: list[tuple[Job, ExperimentConfig]] = []  # jobs to follow once the page is drawn
 
 st.title("Why ResNets work")
@@ -255,9 +255,10 @@ try:
         with live:
             st.info(
                 f"Press **Run the experiment**. 8, 20 and 56 layers for 10 epochs take about "
-                f"{DEFAULT_RUN_S} s of one CPU core (measured; they run in a worker process, "
-                "so the rest of the app stays responsive); results are kept, so a re-visit "
-                "is instant."
+                f"{DEFAULT_RUN_S} s of one CPU core. They train in a worker process, so the "
+                "rest of the app stays responsive; when many students train at once, runs "
+                "wait for a free worker, and identical settings share one run. Results are "
+                "kept, so a re-visit is instant."
             )
 except ExplorerError as exc:
     with live:
