@@ -12,7 +12,6 @@ small linear head is trained on those vectors alone.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -185,25 +184,17 @@ def _head_of(model: nn.Module) -> nn.Module:
     return module
 
 
-def _private_view(model: nn.Module) -> nn.Module:
-    """A structural copy of `model` that shares its parameters and buffers (no weight data is
-    copied): hooks on the copy are private to the caller, while the model itself (shared by
-    every Streamlit session through st.cache_resource) is only read."""
-    memo: dict[int, Any] = {id(t): t for t in model.parameters()}
-    memo.update({id(t): t for t in model.buffers()})
-    return copy.deepcopy(model, memo)
-
-
 def features(loaded: LoadedModel, batch: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """The frozen backbone's output for a preprocessed batch: the input of the model's head,
     flattened to (N, D), float32 on the CPU.
 
-    The head's input is captured by a hook on a private view of the model (`_private_view`),
-    never on the shared model: two sessions extracting features at once cannot see each
-    other's activations."""
+    The head's input is captured by a hook on a private copy of the model that shares its
+    weights (explorer.activations.private_copy), never on the shared model: two sessions
+    extracting features at once cannot see each other's activations."""
+    from explorer.activations import private_copy
     from explorer.devices import autocast
 
-    view = _private_view(loaded.model)
+    view = private_copy(loaded.model)
     head = _head_of(view)
     captured: list[torch.Tensor] = []
 
