@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from explorer.cli import main
 
@@ -98,3 +100,88 @@ def test_console_script_runs() -> None:
     bad = subprocess.run([sys.executable, "-m", "explorer.cli", "summary", "nosuchnet"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+# --- odd arguments (issue 10 item 6): one line `error: ...`, exit status 2, never a traceback --
+
+HUGE = "9223372036854775807"
+ODD_ARGUMENTS = [
+    ["summary", "lenet5", "--batch", HUGE],
+    ["summary", "lenet5", "--batch", "0"],
+    ["summary", "lenet5", "--batch", "-3"],
+    ["summary", "lenet5", "--batch", "1e3"],
+    ["augment", "--sample", "cat", "--seed", "-1"],
+    ["augment", "--sample", "cat", "--seed", "1" + "0" * 22],
+    ["augment", "--sample", "cat", "--n", "0"],
+    ["augment", "--sample", "cat", "--n", HUGE],
+    ["augment", "--sample", "cat", "--columns", "-2"],
+    ["augment", "--sample", "cat", "--out", "/nonexistent-folder/grid.png"],
+    ["augment", "--sample", "cat", "--out", "/tmp"],
+    ["augment", "--sample", "cat", "--out", "grid.jpg"],
+    ["augment", "--sample", "cat", "--pipeline", "/nonexistent.json"],
+    ["augment", "/nonexistent.png", "--out", "/tmp/x.png"],
+    ["experiment", "residual", "--lr", "1e308"],
+    ["experiment", "residual", "--lr", "nan"],
+    ["experiment", "residual", "--lr", "-0.1"],
+    ["experiment", "residual", "--seed", "-1"],
+    ["experiment", "residual", "--epochs", HUGE],
+    ["experiment", "residual", "--batch-size", HUGE],
+    ["experiment", "residual", "--depths", "8", HUGE],
+    ["experiment", "residual", "--threads", "64"],
+    ["train", "lenet5-digits", "--seed", "-1"],
+    ["train", "lenet5-digits", "--epochs", "0"],
+    ["train", "lenet5-digits", "--epochs", HUGE],
+    ["train", "lenet5-digits", "-o", "/tmp"],
+    ["train", "lenet5-digits", "-o", "/nonexistent-folder/m.safetensors"],
+    ["train", "lenet5-digits", "-o", "m.json"],
+    ["diagram", "lenet5", "-o", "/tmp"],
+    ["diagram", "lenet5", "-o", "/nonexistent-folder/d.svg"],
+    ["app", "--port", "-1"],
+    ["app", "--port", "70000"],
+    ["app", "--port", "http"],
+    ["predict", "lenet5-digits", "/nonexistent.png"],
+    ["predict", "lenet5-digits", "IMAGE", "--top", "0"],
+    ["predict", "conv5x5-naive", "IMAGE", "--weights", "random"],
+    ["predict", "lenet5", "IMAGE", "--weights", "/nonexistent.pt"],
+    ["nosuchcommand"],
+]
+
+
+def test_odd_arguments_end_in_one_error_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    image = tmp_path / "digit.png"
+    Image.new("RGB", (28, 28), "white").save(image)
+    failures = []
+    for argv in ODD_ARGUMENTS:
+        argv = [str(image) if a == "IMAGE" else a for a in argv]
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own exit (after our one-line message)
+            code = int(exc.code or 0)
+        _, err = capsys.readouterr()
+        if code != 2 or not err.startswith("error: ") or err.count("\n") != 1:
+            failures.append((argv, code, err[-300:]))
+    assert failures == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digit.png"]  # nothing written
+
+
+def test_channel_mismatch_is_explained(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    image = tmp_path / "digit.png"
+    Image.new("RGB", (28, 28), "white").save(image)
+    code, _, err = run(capsys, "predict", "conv5x5-naive", str(image), "--weights", "random")
+    assert code == 2 and "takes 192-channel inputs" in err
+
+
+def test_a_genuine_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from explorer.commands import list as list_command
+
+    def broken(args: object) -> int:
+        raise ZeroDivisionError("a bug, not a user error")
+
+    monkeypatch.setattr(list_command, "run", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["list"])
