@@ -38,7 +38,8 @@ Size = tuple[int, int, int] | None
 
 @st.cache_resource(max_entries=64, show_spinner="Following the data through the network…")
 def recording(arch: str, input_size: Size = None, batch_size: int = 1) -> _graph.Recording:
-    """One recorded meta forward pass, shared by all sessions (immutable, never copied)."""
+    """One recorded meta forward pass (its modules carry that pass's MACs), shared by all
+    sessions (immutable, never copied)."""
     return _graph.record_architecture(arch, input_size, batch_size)
 
 
@@ -51,9 +52,8 @@ def data_flow(
     collapse: bool = True,
 ) -> _graph.DataFlowGraph:
     rec = recording(arch, input_size, batch_size)
-    macs = {r.name: r.macs for r in trace(arch, input_size, batch_size).layers}
     depth = _graph.auto_depth(rec) if depth is None else depth
-    return _graph.build_graph(rec, depth, collapse=collapse, macs=macs)
+    return _graph.build_graph(rec, depth, collapse=collapse)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -146,15 +146,8 @@ def block_trace(builder: str, kwargs: BlockArgs) -> Trace:
 
 @st.cache_data(max_entries=128, show_spinner="Drawing the block…")
 def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
-    spec = _block_spec(builder, kwargs)
-    t = block_trace(builder, kwargs)
-    graph = _graph.build_graph(
-        _graph.record_architecture(spec),
-        depth,
-        collapse=False,
-        macs={r.name: r.macs for r in t.layers},
-    )
-    return _diagram.to_dot(graph)
+    rec = _graph.record_architecture(_block_spec(builder, kwargs))
+    return _diagram.to_dot(_graph.build_graph(rec, depth, collapse=False))
 
 
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------

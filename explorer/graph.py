@@ -1,33 +1,45 @@
 """The data-flow graph of a network: which layer feeds which, at a chosen level of detail.
 
-Module hooks alone miss what is not a module: the channel concatenation of an inception
-block (`torch.cat`), the residual addition of a ResNet block (`out += identity`), a
-`torch.flatten` in `forward`. So one forward pass on the meta device (no weight memory, no
-arithmetic) is *recorded* under a `TorchFunctionMode` plus forward hooks on every module;
-edges follow tensor identity. The recording is then *replayed* at any depth:
+One forward pass on the meta device is *recorded* (explorer.trace.trace_and_record: the same
+pass that counts the Trace's MACs; explorer.recording); edges follow tensor identity. The
+recording is then *replayed* at any depth:
 
 - a module at `depth` (or a shallower leaf) is one box, whatever it does inside;
 - a tensor function called outside those boxes is a node of its own when it matters to a
   student (`cat`, `add`, `flatten`, functional pooling/activations, anything that joins two
   tensors); view-like functions (`view`, `x[:, 0]`, `x * 0.5`) are transparent;
 - runs of consecutive sibling blocks with the same signature (type, hyper-parameters, input
-  and output shapes) are collapsed into one "×N" box unless `collapse=False`.
+  and output shapes) are collapsed into one "×N" box unless `collapse=False`
+  (explorer.graph_collapse).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
-import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_flatten
 
-from explorer.trace import module_hyper, plain_value
+from explorer.graph_collapse import collapse as _collapse
+from explorer.graph_collapse import fold_activations as _fold_activations
+from explorer.graph_types import DataFlowGraph, GraphEdge, GraphNode
+from explorer.recording import Event, ModuleInfo, Recording, Shape, op_hyper
 
-Shape = tuple[int, ...]
+__all__ = [
+    "DataFlowGraph",
+    "Event",
+    "GraphEdge",
+    "GraphNode",
+    "ModuleInfo",
+    "Recording",
+    "auto_depth",
+    "build_graph",
+    "data_flow",
+    "kind_of",
+    "record",
+    "record_architecture",
+    "weight_layer_depth",
+]
 
 # Tensor functions that are a node whenever they see a tracked tensor outside a box.
 _NAMED_OPS = {
@@ -83,217 +95,27 @@ _ARITHMETIC = {
 _OP_TITLES = {"concat": "concat", "add": "+", "mul": "×"}
 
 
-@dataclass(frozen=True)
-class ModuleInfo:
-    """What the graph needs to know about one module (plain values, cache-friendly)."""
-
-    name: str
-    type: str
-    depth: int
-    is_leaf: bool
-    params: int
-    signature: str  # type and hyper-parameters of the module and everything below it
-    hyper: dict[str, Any] = field(default_factory=dict)
-    children: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Event:
-    """One step of the recorded forward pass, in execution order."""
-
-    kind: str  # "pre" / "post" (a module call begins / ends) or "op" (a tensor function)
-    name: str  # module path, or the function's name
-    inputs: tuple[tuple[int, Shape], ...]  # (tensor id, shape) of every tensor argument
-    outputs: tuple[tuple[int, Shape], ...] = ()
-    args: tuple[Any, ...] = ()  # plain non-tensor arguments of an op (pooling sizes)
-
-
-@dataclass(frozen=True)
-class Recording:
-    architecture: str
-    input_shape: Shape
-    input_id: int
-    output_ids: tuple[tuple[int, Shape], ...]
-    events: tuple[Event, ...]
-    modules: dict[str, ModuleInfo]
-
-    @property
-    def max_depth(self) -> int:
-        return max((m.depth for m in self.modules.values()), default=0)
-
-
-@dataclass(frozen=True)
-class GraphNode:
-    id: str
-    name: str  # module path ("layer1.0"), function name ("cat"), "input" or "output"
-    type: str  # class name ("Conv2d"), function name, "Input", "Output"
-    kind: str  # colour group: conv, pool, norm, act, linear, dropout, concat, add, block, ...
-    scope: str  # the module whose forward made this node ("" for the root)
-    output_shapes: tuple[Shape, ...]
-    params: int = 0
-    macs: int = 0
-    repeat: int = 1  # > 1: a run of identical blocks collapsed into this box
-    members: tuple[str, ...] = ()  # the module paths a collapsed box stands for
-    hyper: dict[str, Any] = field(default_factory=dict)
-    call: int = 1  # which call of a module used more than once (ResNet's shared ReLU)
-    folded: tuple[str, ...] = ()  # activations drawn inside this box ("ReLU")
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.output_shapes[0] if self.output_shapes else ()
-
-
-@dataclass(frozen=True)
-class GraphEdge:
-    src: str
-    dst: str
-    shape: Shape  # the tensor as the destination receives it, (N, C, H, W)
-
-
-@dataclass(frozen=True)
-class DataFlowGraph:
-    architecture: str
-    input_shape: Shape
-    depth: int
-    max_depth: int
-    collapsed: bool
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[GraphEdge, ...]
-
-    def node(self, node_id: str) -> GraphNode:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        raise KeyError(node_id)
-
-    def inputs_of(self, node_id: str) -> list[str]:
-        return [e.src for e in self.edges if e.dst == node_id]
-
-    def outputs_of(self, node_id: str) -> list[str]:
-        return [e.dst for e in self.edges if e.src == node_id]
-
-    def by_kind(self, kind: str) -> list[GraphNode]:
-        return [n for n in self.nodes if n.kind == kind]
-
-    def find(self, name: str) -> list[GraphNode]:
-        return [n for n in self.nodes if n.name == name]
-
-
 # --------------------------------------------------------------------------- recording
 
 
-def _module_infos(model: nn.Module) -> dict[str, ModuleInfo]:
-    infos: dict[str, ModuleInfo] = {}
-    named = list(model.named_modules(remove_duplicate=False))
-    for name, module in named:
-        if name in infos:
-            continue
-        children = tuple(f"{name}.{c}" if name else c for c, _ in module.named_children())
-        lines = []
-        for sub_name, sub in module.named_modules():
-            lines.append(f"{sub_name}:{type(sub).__name__}({sub.extra_repr()})")
-        infos[name] = ModuleInfo(
-            name=name,
-            type=type(module).__name__,
-            depth=0 if name == "" else name.count(".") + 1,
-            is_leaf=not children,
-            params=sum(p.numel() for p in module.parameters()),
-            signature="\n".join(lines),
-            hyper=module_hyper(module),
-            children=children,
-        )
-    return infos
-
-
-def _tensors(obj: Any) -> list[torch.Tensor]:
-    leaves, _ = tree_flatten(obj)
-    return [t for t in leaves if isinstance(t, torch.Tensor)]
-
-
-class _Recorder(TorchFunctionMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[Event] = []
-        self.keep: list[torch.Tensor] = []  # keeps ids unique for the whole pass (meta: free)
-
-    def ids(self, obj: Any) -> tuple[tuple[int, Shape], ...]:
-        out = []
-        for t in _tensors(obj):
-            self.keep.append(t)
-            out.append((id(t), tuple(t.shape)))
-        return tuple(out)
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        result = func(*args, **kwargs)
-        inputs = self.ids((args, kwargs))
-        if inputs:
-            outputs = self.ids(result)
-            if outputs:
-                name = getattr(func, "__name__", str(func))
-                if name.startswith("_") and not name.startswith("__"):  # F._max_pool2d
-                    name = name.lstrip("_")
-                plain = tuple(plain_value(a) for a in args[1:] if not isinstance(a, torch.Tensor))
-                plain += tuple(
-                    (k, plain_value(v))
-                    for k, v in kwargs.items()
-                    if not isinstance(v, torch.Tensor)
-                )
-                self.events.append(Event("op", name, inputs, outputs, plain))
-        return result
-
-
 def record(model: nn.Module, input_shape: Shape, architecture: str = "") -> Recording:
-    """One meta forward pass of `model` (already on the meta device, eval mode)."""
-    recorder = _Recorder()
-    names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
-    handles = []
+    """The recording of one meta forward pass of `model` (a user's module is copied to meta,
+    never modified) on an input of `input_shape` (N, C, H, W)."""
+    from explorer.trace import trace_and_record
 
-    def pre(module: nn.Module, args: Any, kwargs: Any) -> None:
-        recorder.events.append(Event("pre", names[id(module)], recorder.ids((args, kwargs))))
-
-    def post(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
-        recorder.events.append(Event("post", names[id(module)], (), recorder.ids(output)))
-
-    was_training = model.training
-    model.eval()
-    x = torch.empty(input_shape, device="meta")
-    try:
-        for module in {id(m): m for m in model.modules()}.values():
-            handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
-            handles.append(module.register_forward_hook(post, with_kwargs=True))
-        with torch.no_grad(), recorder:
-            out = model(x)
-        output_ids = recorder.ids(out)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return Recording(
-        architecture=architecture,
-        input_shape=tuple(input_shape),
-        input_id=id(x),
-        output_ids=output_ids,
-        events=tuple(recorder.events),
-        modules=_module_infos(model),
-    )
+    n, c, h, w = input_shape
+    return trace_and_record(model, (c, h, w), n, name=architecture or None)[1]
 
 
 def record_architecture(
     arch: Any, input_size: tuple[int, int, int] | None = None, batch_size: int = 1
 ) -> Recording:
     """Record a catalog name, a layer-stack spec, an ArchSpec, or a user's nn.Module."""
-    from explorer.building import build_meta, meta_copy
+    from explorer.trace import trace_and_record
 
-    if isinstance(arch, nn.Module):
-        if input_size is None:
-            raise ValueError("input_size is required for a module")
-        return record(meta_copy(arch), (batch_size, *input_size), type(arch).__name__)
-    from explorer.architectures import resolve
-
-    spec = resolve(arch)
-    size = tuple(input_size or spec.input_size)
-    return record(build_meta(spec), (batch_size, *size), spec.name)
+    if isinstance(arch, nn.Module) and input_size is None:
+        raise ValueError("input_size is required for a module")
+    return trace_and_record(arch, input_size, batch_size)[1]
 
 
 # --------------------------------------------------------------------------- replay
@@ -354,12 +176,14 @@ def build_graph(
     fold_activations: bool = True,
     macs: Mapping[str, int] | None = None,
 ) -> DataFlowGraph:
-    """Replay a recording at `depth`; `macs` maps module paths to multiply-accumulates.
+    """Replay a recording at `depth`. Each box carries its module's MACs from the same pass
+    (`macs`, mapping module paths to multiply-accumulates, overrides them).
 
     `fold_activations` draws an activation that only follows one layer inside that layer's
     box ("3×3 conv, 128 + ReLU"), as the lecture's figures do.
     """
-    macs = macs or {}
+    if macs is None:
+        macs = {name: info.macs for name, info in rec.modules.items()}
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
     producer: dict[int, str] = {}
@@ -443,7 +267,7 @@ def build_graph(
                     kind=kind,
                     scope=stack[-1] if stack else "",
                     output_shapes=tuple(s for _, s in ev.outputs),
-                    hyper=_op_hyper(ev),
+                    hyper=op_hyper(ev),
                 )
             )
             for src, shape in srcs:
@@ -473,166 +297,6 @@ def build_graph(
         graph = _fold_activations(graph)
     return graph
 
-
-_FOLD_INTO = ("conv", "norm", "linear", "pool", "block", "attention")
-
-
-def _fold_activations(graph: DataFlowGraph) -> DataFlowGraph:
-    nodes = {n.id: n for n in graph.nodes}
-    edges = list(graph.edges)
-    removed: set[str] = set()
-    for act in graph.nodes:
-        if act.kind != "act" or act.repeat > 1:
-            continue
-        into = [e for e in edges if e.dst == act.id]
-        if len(into) != 1:
-            continue
-        src = nodes[into[0].src]
-        if src.kind not in _FOLD_INTO or src.id in removed:
-            continue
-        if [e.dst for e in edges if e.src == src.id] != [act.id]:
-            continue  # the layer's output also goes elsewhere: keep the activation visible
-        nodes[src.id] = replace(
-            src, folded=(*src.folded, act.type), output_shapes=act.output_shapes
-        )
-        removed.add(act.id)
-        edges = [
-            GraphEdge(src.id, e.dst, e.shape) if e.src == act.id else e
-            for e in edges
-            if e.dst != act.id
-        ]
-    return replace(
-        graph,
-        nodes=tuple(nodes[n.id] for n in graph.nodes if n.id not in removed),
-        edges=tuple(edges),
-    )
-
-
-def _op_hyper(ev: Event) -> dict[str, Any]:
-    """Kernel, stride and padding of functional pooling (F.max_pool2d(x, 3, 2, 1))."""
-    if ev.name not in ("max_pool2d", "avg_pool2d"):
-        return {}
-    positional = [
-        a for a in ev.args if not (isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str))
-    ]
-    keywords = {
-        a[0]: a[1]
-        for a in ev.args
-        if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str)
-    }
-    order: tuple[str, ...] = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
-    if ev.name == "avg_pool2d":
-        order = ("kernel_size", "stride", "padding", "ceil_mode")
-    hyper = dict(zip(order, positional))
-    hyper.update({k: v for k, v in keywords.items() if k in order})
-    if hyper.get("stride") in (None, ()):
-        hyper["stride"] = hyper.get("kernel_size")
-    return hyper
-
-
-def _in_scope(node: GraphNode, module: str) -> bool:
-    if node.kind in ("input", "output"):
-        return False
-    return node.scope == module or node.scope.startswith(module + ".")
-
-
-def _collapse(graph: DataFlowGraph, rec: Recording, macs: Mapping[str, int]) -> DataFlowGraph:
-    nodes = list(graph.nodes)
-    edges = list(graph.edges)
-    call_count: dict[str, int] = {}
-    shapes: dict[str, tuple[tuple[Shape, ...], tuple[Shape, ...]]] = {}
-    open_calls: list[tuple[str, tuple[Shape, ...]]] = []
-    for ev in rec.events:
-        if ev.kind == "pre":
-            open_calls.append((ev.name, tuple(s for _, s in ev.inputs)))
-        elif ev.kind == "post":
-            name, ins = open_calls.pop()
-            call_count[name] = call_count.get(name, 0) + 1
-            shapes[name] = (ins, tuple(s for _, s in ev.outputs))
-
-    serial = 0
-    for info in rec.modules.values():  # pre-order: the shallowest runs are found first
-        kids = [rec.modules[c] for c in info.children]
-        if len(kids) < 2:
-            continue
-        members = [[n for n in nodes if _in_scope(n, k.name)] for k in kids]
-        i = 0
-        while i < len(kids):
-            j = i
-            while j + 1 < len(kids) and _same_block(
-                kids[j], kids[j + 1], members[j], members[j + 1], edges, call_count, shapes
-            ):
-                j += 1
-            if j > i:
-                serial += 1
-                run = kids[i : j + 1]
-                inside = {n.id for group in members[i : j + 1] for n in group}
-                first = {n.id for n in members[i]}
-                last = {n.id for n in members[j]}
-                box = GraphNode(
-                    id=f"x{serial}",
-                    name=f"{run[0].name} … {run[-1].name}",
-                    type=run[0].type,
-                    kind="block",
-                    scope=info.name,
-                    output_shapes=shapes[run[-1].name][1],
-                    params=sum(k.params for k in run),
-                    macs=sum(macs.get(k.name, 0) for k in run),
-                    repeat=len(run),
-                    members=tuple(k.name for k in run),
-                )
-                new_edges: list[GraphEdge] = []
-                seen: set[tuple[str, str]] = set()
-                for e in edges:
-                    if e.dst in first and e.src not in inside:
-                        if (e.src, box.id) not in seen:  # the path and the shortcut: one arrow
-                            seen.add((e.src, box.id))
-                            new_edges.append(GraphEdge(e.src, box.id, e.shape))
-                    elif e.src in last and e.dst not in inside:
-                        new_edges.append(GraphEdge(box.id, e.dst, e.shape))
-                    elif e.src not in inside and e.dst not in inside:
-                        new_edges.append(e)
-                edges = new_edges
-                position = min(k for k, n in enumerate(nodes) if n.id in inside)
-                nodes = [n for n in nodes if n.id not in inside]
-                nodes.insert(position, box)
-            i = j + 1
-    return DataFlowGraph(
-        architecture=graph.architecture,
-        input_shape=graph.input_shape,
-        depth=graph.depth,
-        max_depth=graph.max_depth,
-        collapsed=True,
-        nodes=tuple(nodes),
-        edges=tuple(edges),
-    )
-
-
-def _same_block(
-    a: ModuleInfo,
-    b: ModuleInfo,
-    nodes_a: list[GraphNode],
-    nodes_b: list[GraphNode],
-    edges: list[GraphEdge],
-    call_count: Mapping[str, int],
-    shapes: Mapping[str, tuple[tuple[Shape, ...], tuple[Shape, ...]]],
-) -> bool:
-    """b repeats a: same signature and shapes, called once each, and b only reads a's output."""
-    if not nodes_a or not nodes_b or a.type != b.type or a.signature != b.signature:
-        return False
-    if (
-        call_count.get(a.name) != 1
-        or call_count.get(b.name) != 1
-        or shapes[a.name] != shapes[b.name]
-    ):
-        return False
-    ids_a = {n.id for n in nodes_a}
-    ids_b = {n.id for n in nodes_b}
-    into_b = [e.src for e in edges if e.dst in ids_b and e.src not in ids_b]
-    out_of_a = [e.dst for e in edges if e.src in ids_a and e.dst not in ids_a]
-    return bool(into_b) and all(s in ids_a for s in into_b) and all(d in ids_b for d in out_of_a)
-
-
 def auto_depth(rec: Recording, max_nodes: int = 70) -> int:
     """The most detailed depth whose collapsed graph still has at most `max_nodes` boxes."""
     best = 1
@@ -652,15 +316,11 @@ def data_flow(
     collapse: bool = True,
     batch_size: int = 1,
 ) -> DataFlowGraph:
-    """The data-flow graph of an architecture with MACs from `explorer.trace`."""
-    from explorer.trace import trace as run_trace
+    """The data-flow graph of an architecture, boxes carrying MACs from the same one pass."""
+    from explorer.trace import trace_and_record
 
-    t = run_trace(arch, input_size=input_size, batch_size=batch_size)  # clear errors first
-    rec = record_architecture(arch, input_size, batch_size)
-    macs = {r.name: r.macs for r in t.layers}
-    return build_graph(
-        rec, auto_depth(rec) if depth is None else depth, collapse=collapse, macs=macs
-    )
+    _, rec = trace_and_record(arch, input_size=input_size, batch_size=batch_size)
+    return build_graph(rec, auto_depth(rec) if depth is None else depth, collapse=collapse)
 
 
 def weight_layer_depth(rec: Recording) -> int:

@@ -23,12 +23,16 @@ def pair(value: Any) -> tuple[int, int]:
 
 
 def lecture_shape(shape: Sequence[int]) -> str:
-    """(N, C, H, W) -> '28×28×192' (n_H×n_W×n_C); (N, F) -> '4096'; (N, L, D) -> '197×768'."""
+    """The lecture's way of writing a shape, batch dropped: (N, C, H, W) -> '28×28×192'
+    (n_H×n_W×n_C); (N, C, T, H, W) -> 'T×H×W×C'; (N, F) -> '4096'; (N, L, D) -> '197×768'."""
     dims = list(shape[1:]) if len(shape) > 1 else list(shape)
     if len(dims) == 3:
         c, h, w = dims
         return f"{h}×{w}×{c}"
-    return "×".join(str(d) for d in dims)
+    if len(dims) == 4:  # video-like (C, T, H, W)
+        c, t, h, w = dims
+        return f"{t}×{h}×{w}×{c}"
+    return "×".join(str(d) for d in dims) if dims else "–"
 
 
 def commas(n: int | float | None) -> str:
@@ -71,6 +75,20 @@ def _formula_1d(n: int, f: int, p: int, s: int, d: int, ceil: bool) -> str:
     f_text = f"{fe}" if d == 1 else f"{fe} (={f} dilated by {d})"
     out = conv_output_size(n, f, p, s, d, ceil)
     return f"{left}({n} + 2·{p} − {f_text})/{s}{right} + 1 = {out}"
+
+
+def first_dim_formula(hyper: dict[str, Any], input_shape: Sequence[int]) -> tuple[str, int] | None:
+    """The output-size formula along H (the first spatial dimension) and its value, for the
+    error that names where an input stopped fitting. None where the formula does not apply."""
+    if "kernel_size" not in hyper or len(input_shape) < 3 or isinstance(hyper.get("padding"), str):
+        return None
+    f, _ = pair(hyper["kernel_size"])
+    s, _ = pair(hyper.get("stride") or hyper["kernel_size"])
+    p, _ = pair(hyper.get("padding", 0))
+    d, _ = pair(hyper.get("dilation", 1) or 1)
+    ceil = bool(hyper.get("ceil_mode", False))
+    n = int(input_shape[2])
+    return _formula_1d(n, f, p, s, d, ceil), conv_output_size(n, f, p, s, d, ceil)
 
 
 def output_size_formula(hyper: dict[str, Any], input_shape: Sequence[int]) -> str | None:

@@ -1,16 +1,17 @@
 """Receptive fields: how many input pixels (along H) one output value of a layer can see.
 
-Computed on the recorded data flow (explorer.graph), so branches and shortcuts are handled:
-where paths join, the larger field wins. For each conv/pool layer with kernel f, dilation d
-and stride s:  r_out = r_in + d·(f − 1)·j_in,  j_out = j_in · s  (j: the distance between two
-neighbouring outputs, in input pixels). After global pooling, flatten, a fully connected
-layer or attention every value sees the whole input: `GLOBAL`.
+Computed on the recorded data flow (explorer.recording, from the trace's own pass), so
+branches and shortcuts are handled: where paths join, the larger field wins. For each
+conv/pool layer with kernel f, dilation d and stride s:
+r_out = r_in + d·(f − 1)·j_in,  j_out = j_in · s  (j: the distance between two neighbouring
+outputs, in input pixels). After global pooling, flatten, a fully connected layer or
+attention every value sees the whole input: `GLOBAL`.
 """
 
 from __future__ import annotations
 
-from explorer.graph import Event, Recording
 from explorer.layer_math import pair
+from explorer.recording import Event, Recording, op_hyper
 
 GLOBAL = -1  # sees the whole input
 
@@ -83,9 +84,7 @@ def receptive_fields(rec: Recording) -> dict[str, int]:
             if ev.name in _GLOBAL_OPS:
                 rf = GLOBAL
             elif ev.name in ("max_pool2d", "avg_pool2d") and ev.args:
-                from explorer.graph import _op_hyper
-
-                hyper = _op_hyper(ev)
+                hyper = op_hyper(ev)
                 if "kernel_size" in hyper:
                     rf, jump = _step(rf, jump, hyper)
             for tid, _ in ev.outputs:

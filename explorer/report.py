@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
-from explorer.trace import LayerRecord, Trace
+from explorer.layer_math import lecture_shape
+from explorer.records import LayerRecord, Trace
 
 
 class OutputFormat(str, Enum):
@@ -20,18 +20,6 @@ class OutputFormat(str, Enum):
     JSON = "json"
     CSV = "csv"
     MARKDOWN = "markdown"
-
-
-def lecture_shape(shape: Sequence[int]) -> str:
-    """(N, C, H, W) -> '28×28×192' (n_H × n_W × n_C, batch dropped); (N, F) -> '9216'."""
-    dims = list(shape[1:]) if len(shape) > 1 else list(shape)
-    if len(dims) == 3:
-        c, h, w = dims
-        return f"{h}×{w}×{c}"
-    if len(dims) == 4:  # video-like (C, T, H, W)
-        c, t, h, w = dims
-        return f"{t}×{h}×{w}×{c}"
-    return "×".join(str(d) for d in dims) if dims else "–"
 
 
 def human(n: float, unit: str = "") -> str:

@@ -1,0 +1,146 @@
+"""Simplifying a data-flow graph for drawing: activations folded into the layer before them,
+runs of identical sibling blocks collapsed into one "×N" box."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from explorer.graph_types import DataFlowGraph, GraphEdge, GraphNode
+from explorer.recording import ModuleInfo, Recording, Shape
+
+_FOLD_INTO = ("conv", "norm", "linear", "pool", "block", "attention")
+
+
+def fold_activations(graph: DataFlowGraph) -> DataFlowGraph:
+    nodes = {n.id: n for n in graph.nodes}
+    edges = list(graph.edges)
+    removed: set[str] = set()
+    for act in graph.nodes:
+        if act.kind != "act" or act.repeat > 1:
+            continue
+        into = [e for e in edges if e.dst == act.id]
+        if len(into) != 1:
+            continue
+        src = nodes[into[0].src]
+        if src.kind not in _FOLD_INTO or src.id in removed:
+            continue
+        if [e.dst for e in edges if e.src == src.id] != [act.id]:
+            continue  # the layer's output also goes elsewhere: keep the activation visible
+        nodes[src.id] = replace(
+            src, folded=(*src.folded, act.type), output_shapes=act.output_shapes
+        )
+        removed.add(act.id)
+        edges = [
+            GraphEdge(src.id, e.dst, e.shape) if e.src == act.id else e
+            for e in edges
+            if e.dst != act.id
+        ]
+    return replace(
+        graph,
+        nodes=tuple(nodes[n.id] for n in graph.nodes if n.id not in removed),
+        edges=tuple(edges),
+    )
+
+
+def _in_scope(node: GraphNode, module: str) -> bool:
+    if node.kind in ("input", "output"):
+        return False
+    return node.scope == module or node.scope.startswith(module + ".")
+
+
+def collapse(graph: DataFlowGraph, rec: Recording, macs: Mapping[str, int]) -> DataFlowGraph:
+    nodes = list(graph.nodes)
+    edges = list(graph.edges)
+    call_count: dict[str, int] = {}
+    shapes: dict[str, tuple[tuple[Shape, ...], tuple[Shape, ...]]] = {}
+    open_calls: list[tuple[str, tuple[Shape, ...]]] = []
+    for ev in rec.events:
+        if ev.kind == "pre":
+            open_calls.append((ev.name, tuple(s for _, s in ev.inputs)))
+        elif ev.kind == "post":
+            name, ins = open_calls.pop()
+            call_count[name] = call_count.get(name, 0) + 1
+            shapes[name] = (ins, tuple(s for _, s in ev.outputs))
+
+    serial = 0
+    for info in rec.modules.values():  # pre-order: the shallowest runs are found first
+        kids = [rec.modules[c] for c in info.children]
+        if len(kids) < 2:
+            continue
+        members = [[n for n in nodes if _in_scope(n, k.name)] for k in kids]
+        i = 0
+        while i < len(kids):
+            j = i
+            while j + 1 < len(kids) and _same_block(
+                kids[j], kids[j + 1], members[j], members[j + 1], edges, call_count, shapes
+            ):
+                j += 1
+            if j > i:
+                serial += 1
+                run = kids[i : j + 1]
+                inside = {n.id for group in members[i : j + 1] for n in group}
+                first = {n.id for n in members[i]}
+                last = {n.id for n in members[j]}
+                box = GraphNode(
+                    id=f"x{serial}",
+                    name=f"{run[0].name} … {run[-1].name}",
+                    type=run[0].type,
+                    kind="block",
+                    scope=info.name,
+                    output_shapes=shapes[run[-1].name][1],
+                    params=sum(k.params for k in run),
+                    macs=sum(macs.get(k.name, 0) for k in run),
+                    repeat=len(run),
+                    members=tuple(k.name for k in run),
+                )
+                new_edges: list[GraphEdge] = []
+                seen: set[tuple[str, str]] = set()
+                for e in edges:
+                    if e.dst in first and e.src not in inside:
+                        if (e.src, box.id) not in seen:  # the path and the shortcut: one arrow
+                            seen.add((e.src, box.id))
+                            new_edges.append(GraphEdge(e.src, box.id, e.shape))
+                    elif e.src in last and e.dst not in inside:
+                        new_edges.append(GraphEdge(box.id, e.dst, e.shape))
+                    elif e.src not in inside and e.dst not in inside:
+                        new_edges.append(e)
+                edges = new_edges
+                position = min(k for k, n in enumerate(nodes) if n.id in inside)
+                nodes = [n for n in nodes if n.id not in inside]
+                nodes.insert(position, box)
+            i = j + 1
+    return DataFlowGraph(
+        architecture=graph.architecture,
+        input_shape=graph.input_shape,
+        depth=graph.depth,
+        max_depth=graph.max_depth,
+        collapsed=True,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+    )
+
+
+def _same_block(
+    a: ModuleInfo,
+    b: ModuleInfo,
+    nodes_a: list[GraphNode],
+    nodes_b: list[GraphNode],
+    edges: list[GraphEdge],
+    call_count: Mapping[str, int],
+    shapes: Mapping[str, tuple[tuple[Shape, ...], tuple[Shape, ...]]],
+) -> bool:
+    """b repeats a: same signature and shapes, called once each, and b only reads a's output."""
+    if not nodes_a or not nodes_b or a.type != b.type or a.signature != b.signature:
+        return False
+    if (
+        call_count.get(a.name) != 1
+        or call_count.get(b.name) != 1
+        or shapes[a.name] != shapes[b.name]
+    ):
+        return False
+    ids_a = {n.id for n in nodes_a}
+    ids_b = {n.id for n in nodes_b}
+    into_b = [e.src for e in edges if e.dst in ids_b and e.src not in ids_b]
+    out_of_a = [e.dst for e in edges if e.src in ids_a and e.dst not in ids_a]
+    return bool(into_b) and all(s in ids_a for s in into_b) and all(d in ids_b for d in out_of_a)

@@ -1,0 +1,162 @@
+"""The recorded data flow of one meta forward pass: which tensor went into which module.
+
+Module hooks alone miss what is not a module: the channel concatenation of an inception
+block (`torch.cat`), the residual addition of a ResNet block (`out += identity`), a
+`torch.flatten` in `forward`. So the same forward pass that the tracer counts
+(explorer.forward_pass) can also run under `EventRecorder`, a `TorchFunctionMode` that notes
+every tensor function with the identities and shapes of its tensors. Module calls are noted
+by the tracer's own hooks, so the `Trace` and the `Recording` describe one and the same pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
+
+from explorer.hyper import plain_value
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What the graph needs to know about one module (plain values, cache-friendly)."""
+
+    name: str
+    type: str
+    depth: int
+    is_leaf: bool
+    params: int
+    signature: str  # type and hyper-parameters of the module and everything below it
+    hyper: dict[str, Any] = field(default_factory=dict)
+    children: tuple[str, ...] = ()
+    macs: int = 0  # aggregate multiply-accumulates of all its calls, from the same pass
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of the recorded forward pass, in execution order."""
+
+    kind: str  # "pre" / "post" (a module call begins / ends) or "op" (a tensor function)
+    name: str  # module path, or the function's name
+    inputs: tuple[tuple[int, Shape], ...]  # (tensor id, shape) of every tensor argument
+    outputs: tuple[tuple[int, Shape], ...] = ()
+    args: tuple[Any, ...] = ()  # plain non-tensor arguments of an op (pooling sizes)
+
+
+@dataclass(frozen=True)
+class Recording:
+    architecture: str
+    input_shape: Shape
+    input_id: int
+    output_ids: tuple[tuple[int, Shape], ...]
+    events: tuple[Event, ...]
+    modules: dict[str, ModuleInfo]
+
+    @property
+    def max_depth(self) -> int:
+        return max((m.depth for m in self.modules.values()), default=0)
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    leaves, _ = tree_flatten(obj)
+    return [t for t in leaves if isinstance(t, torch.Tensor)]
+
+
+class EventRecorder(TorchFunctionMode):
+    """Notes every tensor function called during the pass (module calls come from hooks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[Event] = []
+        self.keep: list[torch.Tensor] = []  # keeps ids unique for the whole pass (meta: free)
+
+    def ids(self, obj: Any) -> tuple[tuple[int, Shape], ...]:
+        out = []
+        for t in _tensors(obj):
+            self.keep.append(t)
+            out.append((id(t), tuple(t.shape)))
+        return tuple(out)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        inputs = self.ids((args, kwargs) if kwargs else args)
+        if inputs:
+            outputs = self.ids(result)
+            if outputs:
+                name = getattr(func, "__name__", str(func))
+                if name.startswith("_") and not name.startswith("__"):  # F._max_pool2d
+                    name = name.lstrip("_")
+                plain = tuple(plain_value(a) for a in args[1:] if not isinstance(a, torch.Tensor))
+                plain += tuple(
+                    (k, plain_value(v))
+                    for k, v in kwargs.items()
+                    if not isinstance(v, torch.Tensor)
+                )
+                self.events.append(Event("op", name, inputs, outputs, plain))
+        return result
+
+
+def module_infos(
+    model: Any, index: dict[int, int], params: list[int], macs: list[int]
+) -> dict[str, ModuleInfo]:
+    """ModuleInfo for every module path (aliases included); `index` maps a module's id to its
+    position in the pass, whose aggregate `params` and `macs` it carries."""
+    from explorer.hyper import module_hyper
+
+    signatures: dict[int, str] = {}
+
+    def signature(module: Any) -> str:
+        key = id(module)
+        if key not in signatures:
+            inner = ";".join(f"{c}:{signature(m)}" for c, m in module.named_children())
+            signatures[key] = f"{type(module).__name__}({module.extra_repr()})[{inner}]"
+        return signatures[key]
+
+    infos: dict[str, ModuleInfo] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        if name in infos:
+            continue
+        children = tuple(f"{name}.{c}" if name else c for c, _ in module.named_children())
+        i = index[id(module)]
+        infos[name] = ModuleInfo(
+            name=name,
+            type=type(module).__name__,
+            depth=0 if name == "" else name.count(".") + 1,
+            is_leaf=not children,
+            params=params[i],
+            signature=signature(module),
+            hyper=module_hyper(module),
+            children=children,
+            macs=macs[i],
+        )
+    return infos
+
+
+def op_hyper(ev: Event) -> dict[str, Any]:
+    """Kernel, stride and padding of functional pooling (F.max_pool2d(x, 3, 2, 1))."""
+    if ev.name not in ("max_pool2d", "avg_pool2d"):
+        return {}
+    positional = [
+        a for a in ev.args if not (isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str))
+    ]
+    keywords = {
+        a[0]: a[1]
+        for a in ev.args
+        if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], str)
+    }
+    order: tuple[str, ...] = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+    if ev.name == "avg_pool2d":
+        order = ("kernel_size", "stride", "padding", "ceil_mode")
+    hyper = dict(zip(order, positional))
+    hyper.update({k: v for k, v in keywords.items() if k in order})
+    if hyper.get("stride") in (None, ()):
+        hyper["stride"] = hyper.get("kernel_size")
+    return hyper
