@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +82,17 @@ class DictSpec:
         return "{" + ", ".join(f"{k}: {v}" for k, v in self.items) + "}"
 
 
-Node = TensorSpec | SeqSpec | DictSpec
+@dataclass(frozen=True)
+class ConstSpec:
+    """A plain Python value passed as it is (`return_features=True`, `scale=0.5`, `None`)."""
+
+    value: bool | int | float | str | None
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+Node = TensorSpec | SeqSpec | DictSpec | ConstSpec
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ def _leaves(node: Node) -> Iterator[TensorSpec]:
     elif isinstance(node, SeqSpec):
         for item in node.items:
             yield from _leaves(item)
-    else:
+    elif isinstance(node, DictSpec):
         for _, item in node.items:
             yield from _leaves(item)
 
@@ -176,8 +186,10 @@ def of(*args: Any, **kwargs: Any) -> Signature:
 
 
 def _node(value: Any, where: str) -> Node:
-    if isinstance(value, (TensorSpec, SeqSpec, DictSpec)):
+    if isinstance(value, (TensorSpec, SeqSpec, DictSpec, ConstSpec)):
         return value
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return ConstSpec(value)
     if isinstance(value, torch.Tensor):
         return TensorSpec(tuple(value.shape), _dtype_name(value.dtype))
     if isinstance(value, Mapping):
@@ -187,8 +199,18 @@ def _node(value: Any, where: str) -> Node:
         return SeqSpec(tuple(_node(v, f"{where}[{i}]") for i, v in enumerate(value)), kind)
     raise InputSizeError(
         f"The {where} is a {type(value).__name__}; inputs are tensors, or tuples, lists and "
-        "dicts of tensors (pass other values as keyword arguments of the model instead)."
+        "dicts of tensors, and plain numbers, strings, True/False/None."
     )
+
+
+def dtype_name(dtype: torch.dtype | str) -> str:
+    """The canonical name of a dtype given as torch.dtype or text ("long" -> "int64")."""
+    if isinstance(dtype, str):
+        key = dtype.strip().lower().removeprefix("torch.")
+        if key not in DTYPES:
+            raise InputSizeError(f"Unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}.")
+        dtype = DTYPES[key]
+    return _dtype_name(dtype)
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -224,6 +246,8 @@ def _make(node: Node, device: str | torch.device, generator: torch.Generator | N
     if isinstance(node, SeqSpec):
         items = [_make(n, device, generator) for n in node.items]
         return items if node.kind == "list" else tuple(items)
+    if isinstance(node, ConstSpec):
+        return node.value
     return {k: _make(n, device, generator) for k, n in node.items}
 
 
@@ -265,7 +289,7 @@ class _Parser:
         return InputSizeError(
             f"Input {self.text!r}: expected {expected}, found {found}. Write tensors as "
             "1x3x224x224 or 1x16:int64, several separated by commas, keywords as name=..., "
-            "and (...), [...], {key: ...} for tuple, list and dict inputs."
+            "(...), [...], {key: ...} for tuple, list and dict inputs, True/False/None."
         )
 
     def _peek(self, offset: int = 0) -> tuple[str, str, int] | None:
@@ -342,8 +366,12 @@ class _Parser:
                 break
         return items
 
-    def tensor(self) -> TensorSpec:
+    def tensor(self) -> TensorSpec | ConstSpec:
         tok = self._peek()
+        consts = {"True": True, "False": False, "None": None}
+        if tok is not None and tok[0] == "word" and tok[1] in consts:
+            self.i += 1
+            return ConstSpec(consts[tok[1]])
         if tok is not None and tok[0] == "word" and tok[1] == "scalar":
             shape: tuple[int, ...] = ()
         elif tok is None or tok[0] != "dims":
@@ -361,10 +389,19 @@ class _Parser:
         return TensorSpec(shape, dtype)
 
 
-def as_signature(value: str | Signature | Sequence[Any] | Any) -> Signature:
-    """A signature from text, a Signature, or one example value (a tensor or a tree)."""
-    if isinstance(value, Signature):
-        return check(value)
-    if isinstance(value, str):
-        return parse(value)
-    return of(value)
+def as_signature(value: Any, kwargs: Mapping[str, Any] | None = None) -> Signature:
+    """What `explorer.trace(..., inputs=value, forward_kwargs=kwargs)` calls the model with,
+    torchinfo's `input_data` way: text or a Signature as they are; a tuple or list is the
+    positional arguments; a dict is keyword arguments (wrap it in a list to pass one dict
+    positionally); anything else (a tensor) is the one positional argument. `kwargs` adds
+    keyword arguments (tensors or trees of them)."""
+    extra = dict(kwargs or {})
+    if isinstance(value, (Signature, str)):
+        sig = value if isinstance(value, Signature) else parse(value)
+        more = of(**extra).kwargs if extra else ()
+        return check(Signature(sig.args, sig.kwargs + more))
+    if isinstance(value, (list, tuple)) and not isinstance(value, (SeqSpec, DictSpec)):
+        return of(*value, **extra)
+    if isinstance(value, Mapping):
+        return of(**{str(k): v for k, v in value.items()}, **extra)
+    return of(value, **extra)

@@ -42,6 +42,15 @@ def test_parse(text: str, expected: Signature) -> None:
     assert inputs.parse(str(sig)) == sig  # the display form reads back
 
 
+def test_torchinfo_style_call_values() -> None:
+    x, y = torch.zeros(1, 3), torch.zeros(2, dtype=torch.long)
+    assert str(inputs.as_signature((x, y))) == "1×3, 2:int64"  # a tuple: positional inputs
+    assert str(inputs.as_signature([{"a": x}])) == "{a: 1×3}"  # one dict, positionally
+    assert str(inputs.as_signature({"a": x})) == "a=1×3"  # a dict: keyword inputs
+    assert str(inputs.as_signature(x, {"flag": False})) == "1×3, flag=False"
+    assert str(inputs.as_signature("1x3", {"mask": y})) == "1×3, mask=2:int64"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -69,8 +78,10 @@ def test_signature_of_example_values() -> None:
     assert str(sig) == "{a: 1×3}, [2×7:int64], scale=scalar"
     assert sig.first_shape == (1, 3)
     assert not sig.is_image and inputs.image(3, 32, 32).is_image
-    with pytest.raises(InputSizeError, match="argument 1 is a str"):
-        inputs.of("not a tensor")
+    plain = inputs.of(torch.ones(1), "mean", flag=True, k=None)
+    assert str(plain) == "1, 'mean', flag=True, k=None"
+    with pytest.raises(InputSizeError, match="argument 1 is a object"):
+        inputs.of(object())
     with pytest.raises(InputSizeError, match="no tensor"):
         inputs.of([])
 
