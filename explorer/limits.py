@@ -30,6 +30,7 @@ WEIGHTS_SLACK_BYTES = 16 * MB  # tensor budget = 3 × the model's state dict + t
 WEIGHTS_MAX_PICKLE_BYTES = 4 * MB  # a .pt file's data.pkl (resnet152's is ~60 KB)
 WEIGHTS_MAX_HEADER_BYTES = 4 * MB  # a .safetensors JSON header
 WEIGHTS_MAX_ENTRIES = 100_000  # entries in a .pt zip archive
+WEIGHTS_UPLOADS_HELD = 4  # uploaded weights files kept in memory (never on disk)
 
 # --- uploads of several pictures (Transfer learning, "your own pictures") ---------------------
 UPLOADS_MAX_COUNT = 60  # pictures in one training set (6 classes × 10)

@@ -17,9 +17,8 @@ import hashlib
 import os
 import re
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer import digits, weight_files
+from explorer import digits, limits, weight_files
 from explorer.architectures import ArchSpec, get, names, resolve
 from explorer.building import build_meta, build_model
 from explorer.devices import pick_device
 from explorer.errors import WeightsError
-from explorer.safe_io import atomic_open, file_lock
+from explorer.safe_io import human_bytes
+from explorer.weight_downloads import Progress, download, needed_message, verify_cached
 
 RANDOM = "random"
 DEFAULT = "DEFAULT"
 RANDOM_LABEL = "random weights — predictions are meaningless"
 USER_SUFFIXES = weight_files.USER_SUFFIXES
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
 
-Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when unknown)
 
 
 @dataclass(frozen=True)
@@ -203,103 +201,6 @@ def find(arch: str | ArchSpec, name: str = DEFAULT) -> WeightsInfo:
     raise WeightsError(f"{spec.name} has no weights named {name!r}; choose one of: {choices}.")
 
 
-# --------------------------------------------------------------------------- download
-
-
-def _needed_message(info: WeightsInfo) -> str:
-    return (
-        f"The weights file {info.filename} (~{info.size_mb:.1f} MB) for {info.architecture} is "
-        f"not on this machine. Download it from {info.url} and put it at {info.path} "
-        f"(or run `explorer weights {info.architecture} --download {info.name}` with a network)."
-    )
-
-
-def download(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1 << 20) -> Path:
-    """Fetch `info`'s file into the hub cache, checking the SHA-256 prefix in its name.
-
-    Safe to call from several sessions or processes at once: a lock file makes them take turns
-    (the second finds the file done), and the data goes to a temporary file that replaces the
-    target only once complete and hash-checked, so a download stopped mid-way leaves nothing
-    that looks cached.
-    """
-    if info.cached:
-        return info.path
-    if not info.url:
-        raise WeightsError(f"{info.name} cannot be downloaded; it should be at {info.path}.")
-    info.path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(info.path):
-        if info.cached:  # another session finished it while we waited
-            return info.path
-        try:
-            with urllib.request.urlopen(info.url, timeout=30) as response, atomic_open(
-                info.path
-            ) as out:
-                total = int(response.headers.get("Content-Length") or 0)
-                digest = hashlib.sha256()
-                done = 0
-                while block := response.read(chunk):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress is not None:
-                        progress(done, total)
-                _check_digest(info, digest.hexdigest())  # raising here removes the temp file
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise WeightsError(f"Download failed ({reason}). {_needed_message(info)}") from None
-        _mark_verified(info.path)
-    return info.path
-
-
-def _check_digest(info: WeightsInfo, hexdigest: str) -> None:
-    match = _HASH_IN_NAME.search(info.filename)
-    if match and not hexdigest.startswith(match.group(1)):
-        raise WeightsError(
-            f"The downloaded {info.filename} is corrupt: its SHA-256 starts with "
-            f"{hexdigest[: len(match.group(1))]}, not {match.group(1)}. Try again."
-        )
-
-
-# Files whose hash was checked in this process, by (path, size, modification time).
-_VERIFIED: set[tuple[str, int, int]] = set()
-_VERIFIED_LOCK = threading.Lock()
-
-
-def _stamp(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return (str(path), stat.st_size, stat.st_mtime_ns)
-
-
-def _mark_verified(path: Path) -> None:
-    with _VERIFIED_LOCK:
-        _VERIFIED.add(_stamp(path))
-
-
-def verify_cached(info: WeightsInfo) -> Path:
-    """The cached file, its SHA-256 prefix checked once per process before it is used; a
-    corrupt file is removed (so the next download replaces it) and refused."""
-    if info.source != "torchvision" or not _HASH_IN_NAME.search(info.filename):
-        return info.path
-    with _VERIFIED_LOCK:
-        if _stamp(info.path) in _VERIFIED:
-            return info.path
-    with file_lock(info.path):
-        digest = hashlib.sha256()
-        with info.path.open("rb") as file:
-            while block := file.read(1 << 20):
-                digest.update(block)
-        try:
-            _check_digest(info, digest.hexdigest())
-        except WeightsError:
-            info.path.unlink(missing_ok=True)
-            raise WeightsError(
-                f"The cached {info.filename} was corrupt (its SHA-256 does not match its name) "
-                f"and has been removed. {_needed_message(info)}"
-            ) from None
-    _mark_verified(info.path)
-    return info.path
-
-
 # --------------------------------------------------------------------------- reading files
 
 
@@ -394,6 +295,41 @@ def _categories(spec: ArchSpec, num_classes: int, member: Any) -> tuple[str, ...
     return tuple(f"class {i}" for i in range(num_classes))
 
 
+UPLOAD_PREFIX = "upload:"
+_HELD: OrderedDict[str, bytes] = OrderedDict()  # token -> an uploaded file's bytes
+_HELD_LOCK = threading.Lock()
+
+
+def hold_upload(data: bytes, filename: str) -> str:
+    """Keep an uploaded weights file in memory (it is never written to disk) and return the
+    token, "upload:<sha256 prefix>:<name>", that stands for it wherever a weights name or path
+    is accepted. The last limits.WEIGHTS_UPLOADS_HELD uploads are held."""
+    name = re.split(r"[\\/]", filename)[-1]  # a browser may send a Windows path
+    if Path(name).suffix.lower() not in USER_SUFFIXES:
+        raise WeightsError(f"{name}: use one of {', '.join(USER_SUFFIXES)}.")
+    if len(data) > limits.WEIGHTS_UPLOAD_BYTES:
+        raise WeightsError(
+            f"{name} is {human_bytes(len(data))}; the limit is "
+            f"{human_bytes(limits.WEIGHTS_UPLOAD_BYTES)}."
+        )
+    token = f"{UPLOAD_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}:{name}"
+    with _HELD_LOCK:
+        _HELD[token] = bytes(data)
+        _HELD.move_to_end(token)
+        while len(_HELD) > limits.WEIGHTS_UPLOADS_HELD:
+            _HELD.popitem(last=False)
+    return token
+
+
+def _held(token: str) -> tuple[bytes, str]:
+    with _HELD_LOCK:
+        data = _HELD.get(token)
+    name = token.split(":", 2)[-1]
+    if data is None:
+        raise WeightsError(f"The uploaded {name} is no longer held on the server; upload it again.")
+    return data, name
+
+
 def _looks_like_path(text: str) -> bool:
     return text.lower().endswith(USER_SUFFIXES) or os.sep in text or Path(text).is_file()
 
@@ -423,6 +359,8 @@ def load(
     member = None
     kwargs: dict[str, Any] = {}
     state: dict[str, torch.Tensor] | None = None
+    if data is None and choice.startswith(UPLOAD_PREFIX):
+        data, choice = _held(choice)
     if data is not None:
         name = Path(choice).name
         state = read_state_dict(data, name=name, expected_bytes=_expected_bytes(spec))
@@ -437,7 +375,7 @@ def load(
         info = find(spec, choice)
         if not info.cached:
             if not download_missing:
-                raise WeightsError(_needed_message(info))
+                raise WeightsError(needed_message(info))
             download(info, progress)
         label = info.name
         if not info.categories:

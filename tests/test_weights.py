@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import pickle
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from explorer import digits, weights
+from explorer import digits, limits, weights
 from explorer.building import build_model
-from explorer.errors import WeightsError
+from explorer.errors import BudgetError, WeightsError
 
 ARCH = "squeezenet1_1"  # 1.2M parameters: the smallest ImageNet model in torchvision
 
@@ -105,7 +107,7 @@ def test_cached_torchvision_file_is_hash_checked_before_use(
     data[-100] ^= 0xFF
     info.path.write_bytes(bytes(data))
     assert info.cached
-    with pytest.raises(WeightsError, match="corrupt.*removed"):
+    with pytest.raises(WeightsError, match=r"corrupt.*removed"):
         weights.verify_cached(info)
     assert not info.path.exists()
     # A name torchvision does not know is never counted; the real default's file is absent.
@@ -230,3 +232,55 @@ def test_non_tensor_entries_are_rejected(tmp_path: Path) -> None:
 def test_random_weights_are_labelled() -> None:
     loaded = weights.load("lenet5", "random", device="cpu")
     assert loaded.random and "predictions are meaningless" in loaded.label
+
+
+def test_uploaded_weights_are_held_in_memory_never_written(
+    tmp_path: Path, squeeze_state: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a temp file would land
+    buffer = io.BytesIO()
+    torch.save(squeeze_state, buffer)
+    token = weights.hold_upload(buffer.getvalue(), "C:\\Users\\me\\mine.pth")
+    assert token.startswith("upload:") and token.endswith(":mine.pth")
+    loaded = weights.load(ARCH, token, device="cpu")
+    assert loaded.weights == "file: mine.pth"
+    assert list(tmp_path.iterdir()) == []  # nothing was written anywhere
+    for i in range(limits.WEIGHTS_UPLOADS_HELD):  # newer uploads push the oldest out
+        weights.hold_upload(buffer.getvalue() + bytes([i]), f"other{i}.pth")
+    with pytest.raises(WeightsError, match="no longer held on the server; upload it again"):
+        weights.load(ARCH, token, device="cpu")
+    with pytest.raises(WeightsError, match="use one of"):
+        weights.hold_upload(b"x", "weights.exe")
+
+
+def test_model_cache_is_bounded_by_bytes_and_loads_each_model_once() -> None:
+    from explorer.model_cache import ModelCache, model_bytes
+
+    calls: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def loader(arch: str, name: str, device: str) -> weights.LoadedModel:
+        calls.append(arch)
+        return weights.load(arch, name, device=device)
+
+    lenet = model_bytes(weights.load("lenet5", "random", device="cpu").model)
+    cache = ModelCache(budget=3 * lenet, loader=loader)
+
+    def get() -> None:
+        barrier.wait()
+        cache.get("lenet5", "random", "cpu")
+
+    threads = [threading.Thread(target=get) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["lenet5"]  # four sessions at once, one load
+    for seed in ("lenet5-digits", "lenet5-digits-seed1", "lenet5-digits-seed2"):
+        cache.get(seed, "DEFAULT", "cpu")
+    assert cache.total_bytes <= 3 * lenet
+    assert ("lenet5", "random", "cpu") not in cache.keys()  # noqa: SIM118 (a list) the least recently used left
+    with pytest.raises(BudgetError, match="model cache on this server holds"):
+        cache.get("resnet18", "random", "cpu")

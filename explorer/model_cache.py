@@ -1,0 +1,113 @@
+"""Models ready for inference, shared by every session and bounded by bytes, not by count.
+
+A count bound (Streamlit's `max_entries=8`) lets 8 large models pile up (0.96 → 8.3 GB was
+measured). Here the cache holds at most `limits.MODEL_CACHE_BYTES` of parameters and buffers:
+before a model is loaded, the least recently used ones leave until the new one's size (from
+an empty-weights build: no memory) fits, so the peak stays within the budget too. A model
+larger than the whole budget is refused with one sentence. Requests for the same model at
+the same moment load it once (the others wait for it). Cached models are shared: callers must
+not modify them (the explorer's prediction code never does).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from torch import nn
+
+from explorer import limits, weight_files
+from explorer.errors import BudgetError
+from explorer.weights import LoadedModel, load
+
+Key = tuple[str, str, str]  # (architecture, weights, device)
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of a model's parameters and buffers (what the cache counts)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+class ModelCache:
+    """A thread-safe LRU of LoadedModel by bytes, loading each key once at a time."""
+
+    def __init__(
+        self,
+        budget: int = limits.MODEL_CACHE_BYTES,
+        loader: Callable[[str, str, str], LoadedModel] | None = None,
+    ) -> None:
+        self.budget = budget
+        self._load = loader or (lambda arch, weights, device: load(arch, weights, device=device))
+        self._entries: OrderedDict[Key, tuple[LoadedModel, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[Key, threading.Lock] = {}
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._entries.values())
+
+    def keys(self) -> list[Key]:
+        with self._lock:
+            return list(self._entries)
+
+    def get(self, arch: str, weights: str = "DEFAULT", device: str = "auto") -> LoadedModel:
+        key = (arch, weights, device)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:  # one load per key; the others find it cached afterwards
+            try:
+                with self._lock:
+                    if key in self._entries:
+                        self._entries.move_to_end(key)
+                        return self._entries[key][0]
+                self._make_room(self._estimate(arch))
+                loaded = self._load(arch, weights, device)
+                size = model_bytes(loaded.model)
+                with self._lock:
+                    self._entries[key] = (loaded, size)
+                    self._evict(keep=key)
+                return loaded
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+
+    def _estimate(self, arch: str) -> int:
+        from explorer.building import build_meta
+        from explorer.weights import split_name
+
+        size = weight_files.state_bytes(build_meta(split_name(arch)[0]))
+        if size > self.budget:
+            raise BudgetError(
+                f"{arch} needs {size / limits.GB:.1f} GB of weights; the model cache on this "
+                f"server holds {self.budget / limits.GB:.1f} GB."
+            )
+        return size
+
+    def _make_room(self, incoming: int) -> None:
+        with self._lock:
+            while self._entries and (
+                sum(s for _, s in self._entries.values()) + incoming > self.budget
+            ):
+                self._entries.popitem(last=False)
+
+    def _evict(self, keep: Key) -> None:
+        """Drop the least recently used entries (never `keep`) until within the budget."""
+        while sum(s for _, s in self._entries.values()) > self.budget and len(self._entries) > 1:
+            oldest = next(iter(self._entries))
+            if oldest == keep:
+                self._entries.move_to_end(keep)
+                continue
+            del self._entries[oldest]
+
+
+_SHARED = ModelCache()
+
+
+def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> LoadedModel:
+    """The process-wide model cache (what components/cache.py's wrapper calls)."""
+    return _SHARED.get(arch, weights, device)
