@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -268,6 +269,53 @@ def test_same_seed_same_preview_and_global_rng_untouched():
     assert not torch.equal(first[0], first[1])
 
 
+def test_previews_touch_no_global_state_for_any_augmentation():
+    """Every augmentation, the presets and MixUp/CutMix: the global RNG never advances, the
+    thread count never changes, and sample k equals `torch.manual_seed(seed + k)` + transform."""
+    image = smooth(48, 64)
+    torch.manual_seed(99)
+    state, threads = torch.get_rng_state(), torch.get_num_threads()
+    for cls in AUGMENTATIONS.values():
+        pipeline = Pipeline((cls(),))
+        samples = pipeline.samples(image, 2, seed=5)
+        assert torch.equal(torch.get_rng_state(), state), cls.KIND
+        transform = pipeline.to_transform()
+        for k, sample in enumerate(samples):
+            with torch.random.fork_rng(devices=[]):  # the test's own reference, single thread
+                torch.manual_seed(5 + k)
+                expected = transform(image).as_subclass(torch.Tensor)
+            assert torch.equal(sample, expected), (cls.KIND, k)
+    for method in ("mixup", "cutmix"):
+        mix_preview(image, image.flip(-1), method=method, size=32, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.get_num_threads() == threads
+
+
+def test_concurrent_previews_equal_the_same_previews_alone():
+    image = smooth(48, 64)
+    jobs = [(name, seed) for name in PRESETS for seed in (0, 1)]
+    small = {name: Pipeline(tuple(
+        RandomResizedCrop(size=32) if isinstance(step, RandomResizedCrop) else step
+        for step in pipeline.steps)) for name, pipeline in PRESETS.items()}
+    alone = {job: small[job[0]].samples(image, 2, seed=job[1]) for job in jobs}
+    results: dict[tuple[str, int], list[torch.Tensor]] = {}
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job: tuple[str, int]) -> None:
+        barrier.wait()
+        for _ in range(3):
+            results[job] = small[job[0]].samples(image, 2, seed=job[1])
+            torch.rand(3)  # another session drawing from the global RNG meanwhile
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for job in jobs:
+        assert all(torch.equal(a, b) for a, b in zip(results[job], alone[job])), job
+
+
 # --- JSON and code export -----------------------------------------------------------------------
 
 
@@ -457,5 +505,19 @@ def test_a_step_that_cannot_handle_the_image_is_named():
 
 def test_previews_have_a_pixel_budget():
     huge = Pipeline((Resize(size=1024), Pad(padding=256)))  # 2560×1536 each, 126 M for 32
-    with pytest.raises(BudgetError, match="32 samples .* the limit is 64.0 megapixels"):
+    with pytest.raises(BudgetError, match=r"32 samples .* the limit is 64\.0 megapixels"):
         huge.samples(pattern(8, 16), 32)
+
+
+def test_output_bounds_hold_for_every_size_changing_step():
+    """The budgets use each step's largest output; the real outputs never exceed it."""
+    steps = [Rotation(min_degrees=-180, max_degrees=180, expand=True),
+             Rotation(min_degrees=10, max_degrees=35, expand=True), Resize(size=40),
+             ScaleJitter(min_size=16, max_size=64), Pad(padding=7), RandomCrop(size=48),
+             CenterCrop(size=80), RandomResizedCrop(size=24)]
+    for height, width in ((24, 40), (1, 64), (57, 13)):
+        image = pattern(height, width)
+        for step in steps:
+            bound_h, bound_w = step.output_bound(height, width)
+            for sample in Pipeline((step,)).samples(image, 6, seed=1):
+                assert sample.shape[-2] <= bound_h and sample.shape[-1] <= bound_w, step
