@@ -127,7 +127,8 @@ async def _until_finished(ws: websockets.ClientConnection, result: Result) -> di
             elif which == "alert" and element.alert.format == 1:  # ERROR
                 result.errors.append(f"st.error: {element.alert.body[:160]}")
             elif which == "alert" and element.alert.format == 4:  # SUCCESS
-                found.setdefault("success", element.alert.body)
+                if element.alert.body.startswith(("Trained", "Already trained")):
+                    found["success"] = element.alert.body
             elif which == "button" and "residual_run" in element.button.id:
                 found["run_button"] = element.button.id
         elif kind == "script_finished":
@@ -270,10 +271,10 @@ def main() -> int:
             report(f"round {round_no}", results, time.perf_counter() - t0)
             everything += results
             rss.append(rss_mib(server.pid))
-            workers = [rss_mib(p) for p in children(server.pid)]
+            workers = ", ".join(f"{rss_mib(p):.0f}" for p in children(server.pid))
             print(
-                f"  server RSS after round {round_no}: {rss[-1]:.0f} MiB; job workers: "
-                f"{len(workers)} process(es), {sum(workers):.0f} MiB"
+                f"  server RSS after round {round_no}: {rss[-1]:.0f} MiB; child processes "
+                f"(job workers, multiprocessing's resource tracker): {workers} MiB"
             )
         bounded = rss[1] <= rss[0] * 1.10
         print(
