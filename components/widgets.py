@@ -12,6 +12,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
+from explorer import published
 from explorer.architectures import ArchSpec
 from explorer.layer_math import commas, lecture_shape, output_size_formula, short
 from explorer.main_path import ShapePoint
@@ -237,50 +238,8 @@ def layer_table(rows: list[dict[str, Any]], key: str) -> None:
 
 
 def published_rows(spec: ArchSpec, trace: Trace) -> tuple[list[dict[str, str]], list[str]]:
-    """Our exact figures beside the published ones: ✓ within the source's rounding, else Δ.
-
-    Returns the rows and the source's notes (errata), which rows refer to as "note 1", ...
-    """
-    pub = spec.published
-    if pub is None:
-        return [], []
-    rows: list[dict[str, str]] = []
-    notes: list[str] = []
-
-    def row(what: str, ours: int, theirs: int | None, tolerance: int, note: str = "") -> None:
-        if theirs is None:
-            return
-        diff = ours - theirs
-        if abs(diff) <= tolerance:
-            check = "✓" if diff == 0 else f"✓ (within ±{commas(tolerance)})"
-        else:
-            pct = f" ({100 * diff / theirs:+.2f}%)" if theirs else ""
-            check = f"Δ {diff:+,}{pct}"
-        if note and note not in notes:
-            notes.append(note)
-        rows.append(
-            {
-                "Figure": what,
-                "Ours": commas(ours),
-                "Published": commas(theirs),
-                "Check": check,
-                "Note": f"note {notes.index(note) + 1}" if note else "",
-            }
-        )
-
-    row("Parameters", trace.total_params, pub.params, pub.params_tolerance)
-    row("MACs", trace.total_macs, pub.macs, pub.macs_tolerance)
-    for m in pub.modules:
-        try:
-            record = trace.layer(m.name)
-        except KeyError:
-            continue
-        row(f"{m.name} params", record.params, m.params, m.params_tolerance, m.note)
-        row(f"{m.name} MACs", record.macs, m.macs, m.macs_tolerance, m.note)
-    if not notes:
-        for r in rows:
-            del r["Note"]
-    return rows, notes
+    """Our exact figures beside the published ones (explorer.published: ✓ or Δ), and notes."""
+    return published.published_rows(spec, trace)
 
 
 # --------------------------------------------------------------------------- charts

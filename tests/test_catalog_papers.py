@@ -341,3 +341,28 @@ def test_real_forward_matches_the_trace() -> None:
         with torch.no_grad():
             out = model(torch.randn(1, *spec.input_size))
         assert tuple(out.shape) == traced(name).output_shape
+
+
+def test_published_figures_checked_in_explorer_and_printed_by_the_cli(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The ✓/Δ check lives in explorer.published, so `explorer summary` shows it too."""
+    from explorer import cli, published
+
+    checks, notes = published.check(get("googlenet-paper"), trace("googlenet-paper"))
+    by_figure = {c.figure: c for c in checks}
+    assert by_figure["inception5a MACs"].check.startswith("Δ -2,920,832")
+    assert by_figure["inception5a MACs"].note and notes
+    rows, _ = published.published_rows(get("resnet50"), trace("resnet50"))
+    assert rows[0] == {
+        "Figure": "Parameters",
+        "Ours": "25,557,032",
+        "Published": "25,557,032",
+        "Check": "✓",
+    }
+    assert cli.main(["summary", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    assert "Published figures (torchvision weights metadata" in out
+    assert "ours   4,089,184,256  published   4,089,000,000  ✓ (within ±500,000)" in out
+    assert cli.main(["summary", "resnet50", "--input", "3x64x64"]) == 0
+    assert "Published figures" not in capsys.readouterr().out  # not for another input size

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from explorer import report
+from explorer import published, report
+from explorer.architectures import resolve
 from explorer.cli_types import trace_batch
-from explorer.trace import trace
+from explorer.trace import parse_input_size, trace
 
 NAME = "summary"
 HELP = "per-layer output shapes, parameters and multiply-adds of an architecture"
@@ -30,4 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     result = trace(args.arch, input_size=args.input, batch_size=args.batch)
     print(report.render(result, args.format, args.depth))
+    if args.format == report.OutputFormat.TABLE.value:
+        spec = resolve(args.arch)
+        default_input = args.input is None or parse_input_size(args.input) == spec.input_size
+        if default_input and args.batch == 1:  # published figures are for one default image
+            text = published.to_text(spec, result)
+            if text:
+                print()
+                print(text)
     return 0
