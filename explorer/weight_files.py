@@ -19,7 +19,6 @@ import json
 import math
 import pickle
 import re
-import struct
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -137,7 +136,7 @@ def _read_safetensors(
             return load(data)
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{label} is not a valid safetensors file ({exc}).") from None
+        raise WeightsError(f"{label} is not a valid safetensors file ({_first(exc)}).") from None
 
 
 def _declared_bytes(entry: Any, key: str, label: str) -> int:
@@ -184,10 +183,16 @@ def _read_torch(
             f"{label} contains Python objects other than tensors, so it was not loaded "
             f"(files are read with weights_only=True: an arbitrary pickle can run code).{what}"
         ) from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError,
-            IndexError, TypeError, RecursionError, struct.error) as exc:
-        first = str(exc).split(". ")[0].strip().rstrip(".")[:200]
-        raise WeightsError(f"{label} is corrupt or not a PyTorch weights file ({first}).") from None
+    except Exception as exc:  # parsing untrusted bytes: any failure is the file's
+        raise WeightsError(
+            f"{label} is corrupt or not a PyTorch weights file ({_first(exc)})."
+        ) from None
+
+
+def _first(exc: BaseException) -> str:
+    """The first sentence of an error, on one line, without file paths of this server."""
+    text = " ".join(str(exc).split()).split(". ")[0].strip().rstrip(".")
+    return re.sub(r"(/[\w.-]+){2,}", "…", text)[:200] or type(exc).__name__
 
 
 def _check_archive(file: IO[bytes], label: str, budget: int) -> None:

@@ -254,7 +254,11 @@ def apply_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
         if shapes:
             parts.append(f"shape mismatches: {_listing(shapes)}")
         raise WeightsError(f"{source} does not fit this model: " + "; ".join(parts) + ".")
-    model.load_state_dict(dict(state), strict=True)
+    try:
+        model.load_state_dict(dict(state), strict=True)
+    except RuntimeError as exc:  # e.g. complex or bool tensors where the model has floats
+        first = " ".join(str(exc).split())[:200]
+        raise WeightsError(f"{source} does not fit this model ({first}).") from None
 
 
 # --------------------------------------------------------------------------- loading a model

@@ -284,3 +284,31 @@ def test_model_cache_is_bounded_by_bytes_and_loads_each_model_once() -> None:
     assert ("lenet5", "random", "cpu") not in cache.keys()  # noqa: SIM118 (a list) the least recently used left
     with pytest.raises(BudgetError, match="model cache on this server holds"):
         cache.get("resnet18", "random", "cpu")
+
+
+def test_damaged_weights_files_give_one_sentence_never_a_traceback(tmp_path: Path) -> None:
+    """Seeded byte flips and cuts of real .pt and .safetensors files: every one loads or is
+    refused with a WeightsError whose message is one line and names no server path."""
+    import random
+
+    from safetensors.torch import save
+
+    lenet = weights.load("lenet5", "random", device="cpu").model.state_dict()
+    buffer = io.BytesIO()
+    torch.save(lenet, buffer)
+    originals = {".pt": buffer.getvalue(), ".safetensors": save(dict(lenet))}
+    rng = random.Random(0)
+    for suffix, original in originals.items():
+        for i in range(60):
+            data = bytearray(original)
+            if i % 3 == 0:
+                data = data[: rng.randrange(len(data))]
+            else:
+                for _ in range(rng.randrange(1, 8)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+            path = tmp_path / f"damaged{i}{suffix}"
+            path.write_bytes(bytes(data))
+            try:
+                weights.load("lenet5", str(path), device="cpu")
+            except WeightsError as exc:
+                assert "\n" not in str(exc) and str(tmp_path) not in str(exc), str(exc)
