@@ -15,6 +15,7 @@ recording is then *replayed* at any depth:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,12 +111,33 @@ def record(model: nn.Module, input_shape: Shape, architecture: str = "") -> Reco
 def record_architecture(
     arch: Any, input_size: tuple[int, int, int] | None = None, batch_size: int = 1
 ) -> Recording:
-    """Record a catalog name, a layer-stack spec, an ArchSpec, or a user's nn.Module."""
-    from explorer.trace import trace_and_record
+    """Record a catalog name, a layer-stack spec, an ArchSpec, or a user's nn.Module.
+
+    Recordings of catalog architectures are kept (an immutable Recording, RECORDING_CACHE_SIZE
+    of them), so drawing the same network again (another depth, other frozen layers on the
+    Transfer page) replays the recording instead of running the model again."""
+    from explorer.architectures import ArchSpec, resolve
+    from explorer.architectures.registry import is_registered
+    from explorer.trace import parse_input_size, trace_and_record
 
     if isinstance(arch, nn.Module) and input_size is None:
         raise ValueError("input_size is required for a module")
+    if isinstance(arch, str | ArchSpec):
+        spec = resolve(arch)
+        if is_registered(spec):
+            size = parse_input_size(input_size if input_size is not None else spec.input_size)
+            return _cached_recording(spec.name, size, batch_size)
     return trace_and_record(arch, input_size, batch_size)[1]
+
+
+RECORDING_CACHE_SIZE = 16
+
+
+@functools.lru_cache(maxsize=RECORDING_CACHE_SIZE)
+def _cached_recording(name: str, size: tuple[int, int, int], batch_size: int) -> Recording:
+    from explorer.trace import trace_and_record
+
+    return trace_and_record(name, size, batch_size)[1]
 
 
 # --------------------------------------------------------------------------- replay
@@ -319,7 +341,10 @@ def data_flow(
     """The data-flow graph of an architecture, boxes carrying MACs from the same one pass."""
     from explorer.trace import trace_and_record
 
-    _, rec = trace_and_record(arch, input_size=input_size, batch_size=batch_size)
+    if isinstance(arch, nn.Module):
+        _, rec = trace_and_record(arch, input_size=input_size, batch_size=batch_size)
+    else:
+        rec = record_architecture(arch, input_size, batch_size)
     return build_graph(rec, auto_depth(rec) if depth is None else depth, collapse=collapse)
 
 

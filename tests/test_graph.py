@@ -207,3 +207,17 @@ def test_children_of_a_module_list_are_boxes() -> None:
     short = build_graph(rec, 1)
     assert [(n.name, n.repeat) for n in short.nodes][1] == ("blocks.0 … blocks.2", 3)
     assert short.nodes[1].params == 3 * (2 * 2 * 9 + 2)
+
+
+def test_one_pass_gives_trace_and_recording_and_catalog_recordings_are_reused() -> None:
+    """The graph's boxes carry MACs from the very pass they were recorded in, and drawing a
+    catalog network again (the Transfer page, per freeze setting) replays one recording."""
+    import explorer
+    from explorer.trace import trace_and_record
+
+    t, rec = trace_and_record("resnet18")
+    assert rec.modules["layer1.0"].macs == t.layer("layer1.0").macs
+    assert rec.modules[""].macs == t.total_macs == explorer.trace("resnet18").total_macs
+    assert record_architecture("resnet18") is record_architecture("resnet18", (3, 224, 224))
+    g = build_graph(record_architecture("resnet18"), 1)
+    assert sum(n.macs for n in g.nodes) == t.total_macs
