@@ -521,3 +521,29 @@ def test_output_bounds_hold_for_every_size_changing_step():
             bound_h, bound_w = step.output_bound(height, width)
             for sample in Pipeline((step,)).samples(image, 6, seed=1):
                 assert sample.shape[-2] <= bound_h and sample.shape[-1] <= bound_w, step
+
+
+def test_damaged_pipeline_json_is_a_spec_error_or_a_pipeline():
+    """Seeded character flips, cuts and insertions of every preset's JSON: each parses or is
+    one SpecError sentence (never a traceback from json, int() or a constructor)."""
+    import random
+
+    rng = random.Random(0)
+    alphabet = '{}[]",:0123456789.-eE truefalsnul\\'
+    for pipeline in PRESETS.values():
+        text = pipeline.to_json()
+        for _ in range(80):
+            chars = list(text)
+            for _ in range(rng.randrange(1, 4)):
+                where = rng.randrange(len(chars))
+                action = rng.randrange(3)
+                if action == 0:
+                    chars[where] = rng.choice(alphabet)
+                elif action == 1:
+                    del chars[where]
+                else:
+                    chars.insert(where, rng.choice(alphabet) * rng.randrange(1, 30))
+            try:
+                Pipeline.from_json("".join(chars))
+            except SpecError as exc:
+                assert "\n" not in str(exc)
