@@ -86,7 +86,8 @@ def weights_picker(arch: str, key: str) -> str | None:
         try:
             weights.download(info, progress)
         except ExplorerError as exc:
-            st.error(str(exc))
+            bar.empty()  # no stale "Downloading…" bar above the error
+            st.error(f"Could not download {info.filename}: {exc}")
             return None
         st.rerun()
     st.caption(f"Without a network, copy the file to `{info.path}`, or choose random weights.")
@@ -121,6 +122,13 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
         st.caption(f"A held-out digit (label {label}) drawn as dark ink on light paper.")
         return picture
     return images.load_sample(str(name))
+
+
+def enlarged(pixels: Any, side: int) -> Image.Image:
+    """A small network input (LeNet's 32×32) blown up with square pixels, not blurred."""
+    picture = Image.fromarray(pixels)
+    scale = max(1, side // max(picture.size))
+    return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
 def random_warning(is_random: bool) -> None:

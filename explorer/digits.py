@@ -108,9 +108,77 @@ def image_to_gray(image: Image.Image, max_side: int = 512) -> np.ndarray:
     return np.asarray(gray, dtype=np.float32) / 255.0
 
 
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold: the level that best splits `values` (in [0, 1]) into two classes,
+    maximising the between-class variance. (Hand-written in numpy: scikit-image's
+    `threshold_otsu` does the same, but is not a dependency of this project.)"""
+    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(hist).astype(np.float64)
+    total = weight[-1]
+    mean = np.cumsum(hist * centres)
+    w0, w1 = weight[:-1], total - weight[:-1]
+    valid = (w0 > 0) & (w1 > 0)
+    between = np.zeros_like(w0)
+    m0 = mean[:-1][valid] / w0[valid]
+    m1 = (mean[-1] - mean[:-1][valid]) / w1[valid]
+    between[valid] = w0[valid] * w1[valid] * (m0 - m1) ** 2
+    return float(edges[1:][int(np.argmax(between))])
+
+
+PHOTO_SIDE = 160  # photos are cleaned at this size (longest side)
+
+
+def clean_photo(gray: np.ndarray) -> np.ndarray:
+    """A photo of a digit on paper as light ink on a black background, nothing else.
+
+    1. ink is made the bright part (dark ink on light paper is inverted);
+    2. the paper's own brightness, uneven lighting and shadows included, is estimated by a
+       grey-level opening wider than any pen stroke, and subtracted;
+    3. Otsu's threshold splits ink from paper; what touches the frame (a desk, the sheet's
+       edge) and specks far smaller than the digit's largest stroke are dropped, and every
+       pixel outside the ink is set to exactly 0.
+
+    So paper, shadow and noise never reach the crop-to-ink step of `prepare_digit`, which
+    then treats the photo exactly like a training digit.
+    """
+    from scipy import ndimage
+
+    a = np.asarray(gray, dtype=np.float32)
+    if a.ndim != 2 or min(a.shape) < 8:
+        return a  # tiny pictures (an 8×8 digit) need no cleaning
+    if float(np.median(a)) > 0.5:  # most of a photo is paper (the border may be a desk)
+        a = 1.0 - a  # dark ink on light paper: the ink becomes the bright part
+    window = max(5, int(max(a.shape) / 3) | 1)  # far wider than a pen stroke
+    background = ndimage.uniform_filter(ndimage.grey_opening(a, size=window), size=window)
+    ink = np.clip(a - background, 0.0, None)
+    top = float(np.percentile(ink, 99.5))
+    if top < 0.05:
+        raise ImageError("No digit found: the image has almost no contrast (is it blank?).")
+    ink = np.clip(ink / top, 0.0, 1.0)
+    mask = ink > otsu_threshold(ink)
+    labels, count = ndimage.label(mask)
+    if count > 1:
+        ids = np.arange(1, count + 1)
+        sizes = ndimage.sum(mask, labels, index=ids)
+        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        inside = ~np.isin(ids, edge)
+        if inside.any():  # a desk or the sheet's edge touches the frame; the digit does not
+            sizes = np.where(inside, sizes, 0)
+        keep = ids[sizes >= 0.15 * sizes.max()]
+        mask = np.isin(labels, keep)
+    mask = ndimage.binary_dilation(mask, iterations=1)  # keep the strokes' soft edges
+    return np.where(mask, ink, 0.0).astype(np.float32)
+
+
+def photo_digit(image: Image.Image) -> torch.Tensor:
+    """A photo of a digit as a (1, 32, 32) tensor in [0, 1], white ink on black."""
+    return prepare_digit(clean_photo(image_to_gray(image, PHOTO_SIDE)))
+
+
 def preprocess_photo(image: Image.Image) -> torch.Tensor:
     """What `lenet5-digits` sees of a photo: a normalised (1, 32, 32) tensor."""
-    return normalize(prepare_digit(image_to_gray(image)))
+    return normalize(photo_digit(image))
 
 
 class DigitTransform:

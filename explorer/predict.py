@@ -124,9 +124,7 @@ class DigitPreprocessor(Preprocessor):
         return digits.preprocess_photo(image)
 
     def ten_crop(self, image: Image.Image) -> torch.Tensor:
-        canvas = torch.nn.functional.pad(
-            digits.prepare_digit(digits.image_to_gray(image)), (2,) * 4
-        )
+        canvas = torch.nn.functional.pad(digits.photo_digit(image), (2,) * 4)
         return digits.normalize(torch.stack(v2.TenCrop(digits.SIZE)(canvas)))
 
     def to_display(self, x: torch.Tensor) -> np.ndarray:
@@ -167,6 +165,9 @@ class Prediction:
     probabilities: np.ndarray = field(
         default_factory=lambda: np.zeros(0), repr=False, compare=False
     )
+    # What the network saw (8-bit, (H, W) or (H, W, 3)) for a single prediction: the page
+    # always shows it, because preprocessing decides more than people expect.
+    seen: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def note(self) -> str:
@@ -252,8 +253,26 @@ def top_k(
     )
 
 
+def duration_text(ms: float) -> str:
+    """A duration as a person writes it: '0.84 ms', '37.5 ms', '15.2 s', '2 min 5 s'."""
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 1000:
+        return f"{ms:.1f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes} min {seconds} s"
+
+
 def _prediction(
-    loaded: LoadedModel, probs: torch.Tensor, k: int, latency: float, prep: float, crops: int
+    loaded: LoadedModel,
+    probs: torch.Tensor,
+    k: int,
+    latency: float,
+    prep: float,
+    crops: int,
+    seen: np.ndarray | None = None,
 ) -> Prediction:
     return Prediction(
         architecture=loaded.architecture,
@@ -265,16 +284,18 @@ def _prediction(
         preprocess_ms=prep,
         crops=crops,
         probabilities=probs.numpy(),
+        seen=seen,
     )
 
 
 def predict(loaded: LoadedModel, image: Image.Image, top: int = 5) -> Prediction:
     """The model's top-`top` classes for one image."""
     start = time.perf_counter()
-    x = preprocessor_for(loaded).single(image)[None]
+    pre = preprocessor_for(loaded)
+    x = pre.single(image)[None]
     prep = (time.perf_counter() - start) * 1000
     probs, latency = probabilities(loaded, x)
-    return _prediction(loaded, probs[0], top, latency, prep, 1)
+    return _prediction(loaded, probs[0], top, latency, prep, 1, pre.to_display(x[0]))
 
 
 def predict_many(

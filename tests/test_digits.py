@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 from safetensors.torch import load_file
 
-from explorer import digits, images, predict, weights
+from explorer import digit_photos, digits, images, predict, weights
 from explorer.errors import ImageError
 
 
@@ -63,6 +63,15 @@ DRAWINGS = {
         d.line((150, 80, 150, 320), fill=30, width=w),
         d.line((120, 110, 150, 80), fill=30, width=w),
     ),
+    "7": lambda d, w: (  # written with a crossbar, as most 7s in the training digits are
+        d.line((90, 100, 220, 100), fill=30, width=w),
+        d.line((220, 100, 130, 320), fill=30, width=w),
+        d.line((130, 210, 220, 210), fill=30, width=w),
+    ),
+    "plain 7": lambda d, w: (
+        d.line((90, 100, 220, 100), fill=30, width=w),
+        d.line((220, 100, 130, 320), fill=30, width=w),
+    ),
     "4": lambda d, w: (
         d.line((180, 80, 80, 240), fill=30, width=w),
         d.line((80, 240, 220, 240), fill=30, width=w),
@@ -71,12 +80,51 @@ DRAWINGS = {
 }
 
 
-@pytest.mark.parametrize(("label", "width"), [("0", 6), ("1", 14), ("4", 30)])
+@pytest.mark.parametrize(("label", "width"), [("0", 6), ("1", 14), ("4", 30), ("7", 8), ("7", 16)])
 def test_dark_on_light_photo_is_classified(
     lenet: weights.LoadedModel, label: str, width: int
 ) -> None:
     photo = _paper(DRAWINGS[label], width=width)
     assert predict.predict(lenet, photo, 1).top[0].label == label
+
+
+def _paper_pixels(x: torch.Tensor) -> int:
+    """Lit pixels more than 2 pixels away from any stroke (a stroke pixel is ≥ 0.5)."""
+    near_ink = torch.nn.functional.max_pool2d((x >= 0.5).float()[None], 5, 1, 2)[0] > 0
+    return int(((x > 0.01) & ~near_ink).sum())
+
+
+def test_the_network_sees_ink_on_black_not_the_paper(lenet: weights.LoadedModel) -> None:
+    """Issue 11: the 32×32 input of a dark 7 on light, slightly noisy, unevenly lit paper kept
+    a grey paper rectangle around the digit. Now everything but the strokes is exactly 0.
+
+    (A 7 without a crossbar is still often read as 3: most 7s in scikit-learn's digits have
+    one, so that is the training data speaking, not the paper; the Predict page says so.)"""
+    for drawing in ("7", "plain 7"):
+        photo = _paper(DRAWINGS[drawing], width=10)
+        seen = digits.photo_digit(photo)[0]
+        old = digits.prepare_digit(digits.image_to_gray(photo))[0]
+        assert _paper_pixels(seen) <= 2 < 40 < _paper_pixels(old)
+        assert float((seen > 0).float().mean()) < 0.4  # the digit's strokes, not a rectangle
+    result = predict.predict(lenet, _paper(DRAWINGS["7"], width=10), 1)
+    assert result.top[0].label == "7"
+    assert result.seen is not None and result.seen.shape == (32, 32)  # shown on the page
+
+
+def test_generated_photo_set_is_read_right() -> None:
+    """360 photos of the held-out digits, four pens, tinted paper with shadows, noise, blur,
+    rotation, a fifth of them on a darker desk: at least 95% read right."""
+    lenet = weights.load("lenet5-digits", device="cpu").model.eval()
+    photos = list(digit_photos.photo_set(360, seed=0))
+    x = torch.stack([digits.photo_digit(p) for p, _, _ in photos])
+    y = torch.tensor([label for _, label, _ in photos])
+    with torch.inference_mode():
+        right = lenet(digits.normalize(x)).argmax(1) == y
+    assert float(right.float().mean()) >= 0.95
+    pens = [pen for _, _, pen in photos]
+    for pen in {p.name for p in digit_photos.PENS}:
+        share = float(right[[i for i, p in enumerate(pens) if p == pen]].float().mean())
+        assert share >= 0.9, (pen, share)
 
 
 def test_held_out_digits_as_paper_photos(lenet: weights.LoadedModel) -> None:

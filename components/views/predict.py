@@ -34,33 +34,54 @@ def run() -> None:
             "passes whose probabilities are averaged (10× the compute of one).",
         )
     with right:
-        if image is not None:
-            st.image(image, caption="Input", width=220)
         if choice is None or image is None:
+            if image is not None:
+                st.image(image, caption="Your picture", width=220)
             st.info("Choose weights and an image to see the prediction.")
             return
         loaded = cache.loaded_model(str(arch), choice, device)
-        w.random_warning(loaded.random)
         single = predict.predict(loaded, image, top)
         result = single
         crops = None
         if ten:
             crops = predict.ten_crop_predict(loaded, image, top)
             result = crops.averaged
+        pictures = st.columns(2)
+        pictures[0].image(image, caption="Your picture", width=220)
+        if single.seen is not None:
+            h, w_ = single.seen.shape[:2]
+            pictures[1].image(
+                w.enlarged(single.seen, 220),
+                caption=f"What the network saw: {w_}×{h} after preprocessing",
+                width=220,
+            )
         best = result.top[0]
-        st.subheader(f"{best.label} — {best.probability:.1%}")
+        if loaded.random:
+            w.random_warning(True)
+            st.subheader("Random weights: no prediction")
+            st.caption(
+                f"The untrained network's top class happens to be {best.label} "
+                f"({best.probability:.1%}); with other random weights it would be another."
+            )
+        else:
+            st.subheader(f"{best.label} — {best.probability:.1%}")
         a, b, c = st.columns(3)
         a.metric("Device", result.device)
-        b.metric("Forward pass", f"{result.latency_ms:.1f} ms", help="Wall clock, synchronised.")
-        c.metric("Preprocessing", f"{result.preprocess_ms:.1f} ms")
+        b.metric(
+            "Forward pass",
+            predict.duration_text(result.latency_ms),
+            help="Wall clock, synchronised.",
+        )
+        c.metric("Preprocessing", predict.duration_text(result.preprocess_ms))
         st.caption(f"{loaded.label}")
         t1, t2 = st.columns([1, 1])
         t1.dataframe(w.top_table(result.top), hide_index=True, width="stretch")
         t2.plotly_chart(w.top_chart(result.top), width="stretch", key="predict_chart")
         if crops is not None:
             st.markdown(
-                f"**Ten crops**: {crops.averaged.latency_ms:.1f} ms for the ten together vs "
-                f"{single.latency_ms:.1f} ms for one image: ten times the multiply-adds (on a "
+                f"**Ten crops**: {predict.duration_text(crops.averaged.latency_ms)} for the ten "
+                f"together vs {predict.duration_text(single.latency_ms)} for one image: ten "
+                "times the multiply-adds (on a "
                 "tiny network fixed per-call overheads hide part of that). "
                 f"Single centre crop said **{single.top[0].label}** "
                 f"({single.top[0].probability:.1%})."

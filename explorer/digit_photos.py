@@ -1,0 +1,104 @@
+"""Synthetic photos of handwritten digits: a test set for the photo preprocessing.
+
+Each photo starts from one of the 360 *held-out* digits of scikit-learn's set (never seen in
+training), so its label is known. The 8×8 digit is blown up into a smooth ink field and drawn
+with one of several pens (thin ballpoint, felt-tip, thick marker, pencil) on paper-like
+backgrounds: tinted paper, uneven lighting (a shadow across the page), sensor noise, a little
+blur, a little rotation and a random place and size on the page. `explorer.digits` must read
+these right about as often as the held-out digits themselves; tests/test_digits.py checks
+that at least 95% are.
+
+    from explorer import digit_photos
+    for photo, label, pen in digit_photos.photo_set(60): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from explorer import digits
+
+
+@dataclass(frozen=True)
+class Pen:
+    name: str
+    level: float  # the ink field's threshold: higher = thinner stroke
+    ink: tuple[int, int, int]  # RGB
+    opacity: float  # 1 = solid ink; a pencil is lighter and grainy
+    grain: float = 0.0
+
+
+PENS = (
+    Pen("ballpoint", 0.45, (25, 35, 110), 0.95),
+    Pen("felt-tip", 0.38, (20, 20, 25), 1.0),
+    Pen("marker", 0.28, (10, 10, 10), 1.0),
+    Pen("pencil", 0.42, (70, 70, 75), 0.8, grain=0.25),
+)
+
+
+def _ink_mask(raw: np.ndarray, pen: Pen, side: int, angle: float) -> np.ndarray:
+    """The pen's stroke (0..1 coverage) for an 8×8 digit (values 0..16), side×side pixels."""
+    padded = np.pad(np.clip(raw / 16.0, 0, 1), 1)  # strokes that touch the 8×8 edge end round
+    field = Image.fromarray(np.uint8(padded * 255), mode="L")
+    field = field.resize((side, side), Image.Resampling.BICUBIC).filter(
+        ImageFilter.GaussianBlur(side / 40)
+    )
+    a = np.asarray(field, dtype=np.float32) / 255.0
+    mask = np.clip((a - pen.level) / 0.06, 0.0, 1.0)  # a soft-edged stroke
+    stroke = Image.fromarray(np.uint8(mask * 255), mode="L")
+    stroke = stroke.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True)
+    return np.asarray(stroke, dtype=np.float32) / 255.0
+
+
+def photo(raw: np.ndarray, pen: Pen, rng: np.random.Generator, desk: bool = False) -> Image.Image:
+    """One photo (RGB) of the 8×8 digit `raw` drawn with `pen` on a random sheet of paper
+    (`desk`: the sheet's corner lies on a darker desk, which shows in the photo)."""
+    width, height = int(rng.integers(180, 260)), int(rng.integers(180, 260))
+    side = int(rng.integers(90, 130))
+    mask = _ink_mask(raw, pen, side, float(rng.uniform(-10, 10)))
+    if pen.grain:
+        mask = mask * (1 - pen.grain * rng.random(mask.shape, dtype=np.float32))
+    canvas = np.zeros((height, width), np.float32)
+    mh, mw = mask.shape
+    mh, mw = min(mh, height), min(mw, width)
+    # On a desk photo the digit stays clear of the desk strips (top and right fifths).
+    low_top, high_left = (height // 5, width - width // 5) if desk else (0, width)
+    top = int(rng.integers(min(low_top, height - mh), height - mh + 1))
+    left = int(rng.integers(0, max(high_left - mw, 0) + 1))
+    canvas[top : top + mh, left : left + mw] = mask[:mh, :mw]
+    coverage = canvas[..., None] * pen.opacity
+
+    # Paper: a tint, lighting that falls off across the page (a shadow), noise.
+    tint = np.array([rng.uniform(215, 250) for _ in range(3)], np.float32)
+    tint = np.minimum(tint, tint.min() + 15)  # white, cream or grey paper, not coloured
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    ramp = (np.cos(direction) * xx / width + np.sin(direction) * yy / height + 1) / 2
+    shadow = 1 - rng.uniform(0.05, 0.3) * ramp
+    paper = tint[None, None, :] * shadow[..., None]
+    ink = np.array(pen.ink, np.float32)[None, None, :] * shadow[..., None]
+    picture = paper * (1 - coverage) + ink * coverage
+    if desk:  # the sheet does not fill the frame: a darker desk shows along two edges
+        dy, dx = int(rng.integers(12, height // 5)), int(rng.integers(12, width // 5))
+        shade = np.array([rng.uniform(60, 140)] * 3, np.float32)
+        picture[:dy] = shade
+        picture[:, width - dx :] = shade
+    picture += rng.normal(0, rng.uniform(2, 8), (height, width, 1))
+    out = Image.fromarray(np.uint8(np.clip(picture, 0, 255)), mode="RGB")
+    return out.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
+
+
+def photo_set(n: int = 360, seed: int = 0) -> Iterator[tuple[Image.Image, int, str]]:
+    """`n` photos of held-out digits (every pen in turn; every fifth on a sheet lying on a
+    darker desk): (photo, label, pen name)."""
+    data = digits.load_data(digits.DEFAULT_SEED)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        k = i % len(data.raw_test)
+        pen = PENS[i % len(PENS)]
+        desk = i % 5 == 4
+        yield photo(data.raw_test[k], pen, rng, desk), int(data.y_test[k]), pen.name
