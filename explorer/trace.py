@@ -9,16 +9,19 @@ block diagram (explorer.graph) and the receptive fields (explorer.receptive) rea
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
 
+from explorer import inputs as _inputs
 from explorer.architectures import ArchSpec, resolve
 from explorer.building import borrowed_meta_model, meta_copy
 from explorer.errors import InputSizeError, InputTooSmallError
 from explorer.forward_pass import Collapsed, ForwardFailed, Pass, run_forward, tensor_shapes
 from explorer.hyper import module_hyper, plain_value
+from explorer.meta_limits import MetaTraceError, check_module, data_dependent, has_forward
 from explorer.recording import Recording, module_infos
 from explorer.records import LayerRecord, Trace
 from explorer.trace_errors import too_small
@@ -60,6 +63,8 @@ def trace(
     batch_size: int = 1,
     *,
     name: str | None = None,
+    inputs: Any = None,
+    forward_kwargs: dict[str, Any] | None = None,
 ) -> Trace:
     """Trace a catalog architecture, a layer-stack spec or a user's module.
 
@@ -67,8 +72,14 @@ def trace(
     allocated and no arithmetic runs. MACs follow PyTorch's FlopCounterMode formulas
     (FLOPs / 2: convolutions, linear layers, matrix products and attention; no bias adds),
     plus the products that table lacks (explorer.counting).
+
+    The model is called with one float (batch, C, H, W) image of `input_size`, or with
+    `inputs`: any signature (explorer.inputs) — text such as "1x16:int64, mask=1x16:bool",
+    example tensors (a tuple/list is the positional arguments, a dict keyword arguments, as
+    torchinfo's `input_data`), or a Signature; shapes there include the batch. Extra keyword
+    arguments of forward() go in `forward_kwargs`.
     """
-    result, _ = _trace(arch, input_size, batch_size, name, events=False)
+    result, _ = _trace(arch, input_size, batch_size, name, False, inputs, forward_kwargs)
     return result
 
 
@@ -78,11 +89,38 @@ def trace_and_record(
     batch_size: int = 1,
     *,
     name: str | None = None,
+    inputs: Any = None,
+    forward_kwargs: dict[str, Any] | None = None,
 ) -> tuple[Trace, Recording]:
     """The Trace and the data-flow Recording of one and the same meta forward pass."""
-    result, rec = _trace(arch, input_size, batch_size, name, events=True)
+    result, rec = _trace(arch, input_size, batch_size, name, True, inputs, forward_kwargs)
     assert rec is not None
     return result, rec
+
+
+def _signature(
+    input_size: Any,
+    default: tuple[int, int, int] | None,
+    batch_size: int,
+    inputs: Any,
+    forward_kwargs: dict[str, Any] | None,
+) -> _inputs.Signature:
+    """What the model is called with: `inputs` as given, or the (batch, C, H, W) image."""
+    if batch_size < 1:
+        raise InputSizeError(f"Batch size must be at least 1, got {batch_size}.")
+    if inputs is not None:
+        if input_size is not None or batch_size != 1:
+            raise InputSizeError(
+                "Give either inputs (full shapes, batch included) or input_size and batch_size."
+            )
+        return _inputs.as_signature(inputs, forward_kwargs)
+    if input_size is None and default is None:
+        raise InputSizeError(
+            "Tracing a module needs an input_size (C, H, W) or inputs (e.g. '1x16:int64')."
+        )
+    size = parse_input_size(input_size if input_size is not None else default)
+    sig = _inputs.image(*size, batch=batch_size)
+    return _inputs.as_signature(sig, forward_kwargs) if forward_kwargs else sig
 
 
 def _trace(
@@ -91,32 +129,58 @@ def _trace(
     batch_size: int,
     name: str | None,
     events: bool,
+    inputs: Any = None,
+    forward_kwargs: dict[str, Any] | None = None,
 ) -> tuple[Trace, Recording | None]:
-    if batch_size < 1:
-        raise InputSizeError(f"Batch size must be at least 1, got {batch_size}.")
     if isinstance(arch, nn.Module):
-        if input_size is None:
-            raise InputSizeError("Tracing a module needs an input_size (C, H, W).")
-        size = parse_input_size(input_size)
         label = name or type(arch).__name__
-        return _trace_model(meta_copy(arch), label, (batch_size, *size), None, events)
+        check_module(arch, label)
+        if not has_forward(arch) and inputs is None and input_size is None:
+            return _parameters_only(meta_copy(arch), label, events)
+        sig = _signature(input_size, None, batch_size, inputs, forward_kwargs)
+        if not has_forward(arch):
+            return _parameters_only(meta_copy(arch), label, events)
+        return _trace_model(meta_copy(arch), label, sig, None, events)
     spec = resolve(arch)
-    size = parse_input_size(input_size if input_size is not None else spec.input_size)
+    sig = _signature(input_size, spec.input_size, batch_size, inputs, forward_kwargs)
     with borrowed_meta_model(spec) as model:
-        return _trace_model(model, name or spec.name, (batch_size, *size), spec, events)
+        return _trace_model(model, name or spec.name, sig, spec, events)
+
+
+def _parameters_only(
+    model: nn.Module, label: str, events: bool
+) -> tuple[Trace, Recording | None]:
+    """A module whose class defines no forward(): its layers and parameters, nothing run."""
+    named = list(model.named_modules())
+    n = len(named)
+    p = Pass(named, [0] * n, [math.inf] * n, [0] * n, [()] * n, [()] * n, [0] * n)
+    result, agg_params, agg_macs = _assemble(p, model, f"{label} (no forward: parameters only)", ())
+    if not events:
+        return result, None
+    rec = Recording(
+        architecture=result.architecture,
+        input_shape=(),
+        input_id=0,
+        output_ids=(),
+        events=(),
+        modules=module_infos(model, {id(m): i for i, (_, m) in enumerate(named)}, agg_params,
+                             agg_macs),
+    )
+    return result, rec
 
 
 def _trace_model(
     model: nn.Module,
     label: str,
-    input_shape: tuple[int, ...],
+    sig: _inputs.Signature,
     spec: ArchSpec | None,
     events: bool,
 ) -> tuple[Trace, Recording | None]:
-    """The example input is made here; run_forward calls the model with it once."""
-    x = torch.empty(input_shape, device="meta")
+    """The example inputs are made here (meta tensors); run_forward calls the model once."""
+    args, kwargs = _inputs.make(sig)
+    input_shape = sig.first_shape
     try:
-        p = run_forward(model, (x,), {}, events=events)
+        p = run_forward(model, args, kwargs, events=events)
     except Collapsed as collapsed:
         assert collapsed.partial is not None
         part = collapsed.partial
@@ -125,11 +189,29 @@ def _trace_model(
         ) from None
     except ForwardFailed as failed:
         part = failed.partial
+        mod_name, module = part.named[failed.index]
+        meta_error = data_dependent(failed.cause, mod_name, module, label)
+        if meta_error is not None:
+            raise meta_error from None
         raise too_small(
             part.named, failed.index, part.in_shapes, part.out_shapes, label, input_shape, spec,
             cause=failed.cause,
         ) from failed.cause
+    except TypeError as exc:  # forward() called with arguments it does not take
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputSizeError(f"{label} cannot be called with inputs {sig}: {first}.") from None
+    except NotImplementedError as exc:  # an op with no meta kernel, outside any layer hook
+        meta_error = data_dependent(exc, "", model, label)
+        if meta_error is not None:
+            raise meta_error from None
+        raise MetaTraceError(f"{label} cannot be traced on the meta device: {exc}") from None
     result, agg_params, agg_macs = _assemble(p, model, label, input_shape)
+    if not sig.is_image:  # every input tensor's bytes, at its own dtype
+        nbytes = sum(
+            math.prod(t.shape) * torch.empty((), dtype=t.torch_dtype).element_size()
+            for t in sig.tensors()
+        )
+        result = replace(result, input_bytes=nbytes)
     if not events:
         return result, None
     index = {id(m): i for i, (_, m) in enumerate(p.named)}
