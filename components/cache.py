@@ -153,10 +153,13 @@ def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the model and its weights…")
 def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> _weights.LoadedModel:
-    """A model ready for inference, shared by all sessions (weights: name, file path, random)."""
-    return _weights.load(arch, weights, device=device)
+    """A model ready for inference, shared by all sessions (weights: name, file path, random),
+    from explorer.model_cache: bounded by bytes, each model loaded once at a time. Shared, so
+    never modified: hooks and training go on private copies (explorer.activations)."""
+    from explorer import model_cache
+
+    return model_cache.loaded_model(arch, weights, device)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
