@@ -133,7 +133,10 @@ def test_compare_classics_preset() -> None:
     params = dict(zip(shown["Architecture"], shown["Params"]))
     assert params["vgg16"] == 138_357_544
     top1 = dict(zip(shown["Architecture"], shown["ImageNet top-1 %"]))
-    assert top1["resnet152"] == pytest.approx(82.284)  # DEFAULT = IMAGENET1K_V2 weights
+    assert top1["resnet152"] == "82.28"  # DEFAULT = IMAGENET1K_V2 weights
+    assert top1["lenet5"] == "—"  # not "None"
+    weights_shown = dict(zip(shown["Architecture"], shown["Weights"]))
+    assert weights_shown["lenet5"] == "241.0 KB" and weights_shown["vgg16"] == "527.8 MB"
     assert len(at.get("plotly_chart")) == 3
 
     at.multiselect(key="compare_names").set_value(["vgg16"]).run()
@@ -162,7 +165,7 @@ def test_cost_lab_lecture_numbers_and_cross_check() -> None:
     shown = metrics(at)
     assert shown["Naive MACs"] == commas(28 * 28 * 32 * 3 * 3 * 192)
     assert shown["Bottleneck MACs"] == commas(28 * 28 * 192 * 192 + 28 * 28 * 32 * 3 * 3 * 192)
-    assert "more expensive" in at.success[0].value
+    assert "more expensive" in at.warning[0].value and not at.success
     assert list(table(at, "Match")["Match"]) == ["✓", "✓"]
 
 
@@ -183,6 +186,15 @@ def test_custom_network_traces_and_marks_the_bad_token() -> None:
 
     at.text_area(key="custom_spec").set_value("resnet50").run()
     assert not at.exception and "layer stack" in at.error[0].value
+
+    at.text_area(key="custom_spec").set_value("input 1x32x32 | conv 6 5x5 | fc 10").run()
+    assert not at.exception and at.error  # a 5×5 kernel on a 1-pixel-high input
+    assert "height × width × channels" in at.info[0].value
+    assert "input 32x32x1" in at.info[0].value
+
+    at.text_area(key="custom_spec").set_value("conv 6 5x5 | gap | fc 10").run()
+    assert not at.exception and not at.error
+    assert "224×224×3" in at.info[0].value  # said, not silently assumed
 
 
 def test_app_entry_routes_to_the_architecture_page() -> None:

@@ -73,15 +73,29 @@ for name in chosen:
             "MACs": t.total_macs,
             "Weight layers": depth,
             "ImageNet top-1 %": top1(spec),
-            "Weights MB": round(t.param_bytes / 2**20, 1),
+            "Weights bytes": t.param_bytes,
             "MACs per param": round(t.total_macs / max(t.total_params, 1), 1),
         }
     )
 if len(rows) < 2:
     st.stop()
 
+# The table writes "—" where a figure does not exist (LeNet has no ImageNet top-1), and
+# weights in a unit a person reads; the charts below use the numbers.
+shown = [
+    {
+        **r,
+        "ImageNet top-1 %": "—"
+        if r["ImageNet top-1 %"] is None
+        else f"{r['ImageNet top-1 %']:.2f}",
+        "Weights": widgets.human_bytes(r["Weights bytes"]),
+    }
+    for r in rows
+]
+for r in shown:
+    del r["Weights bytes"]
 st.dataframe(
-    rows,
+    shown,
     hide_index=True,
     key="compare_table",
     column_config={
@@ -91,9 +105,10 @@ st.dataframe(
         "Weight layers": st.column_config.NumberColumn(
             help="conv and FC layers on the longest input→output path (the papers' depth)"
         ),
-        "ImageNet top-1 %": st.column_config.NumberColumn(
-            format="%.2f", help="torchvision's offline weights metadata; empty where none"
+        "ImageNet top-1 %": st.column_config.TextColumn(
+            help="torchvision's offline weights metadata; — where there is none"
         ),
+        "Weights": st.column_config.TextColumn(help="float32 parameters and buffers"),
     },
 )
 

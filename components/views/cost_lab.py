@@ -57,12 +57,18 @@ with right:
     )
     st.metric("Bottleneck MACs", commas(cmp.bottleneck_macs), help=short(cmp.bottleneck_macs))
 
-ratio_text = (
-    f"{cmp.ratio:.1f}× cheaper"
-    if cmp.ratio >= 1
-    else f"{1 / cmp.ratio:.1f}× more expensive (the bottleneck is too wide)"
-)
-st.success(f"{cmp.summary.split(' (')[0]}: the bottleneck version is **{ratio_text}**.")
+headline = cmp.summary.split(" (")[0]
+if cmp.ratio >= 1:
+    st.success(f"{headline}: the bottleneck version is **{cmp.ratio:.1f}× cheaper**.")
+else:  # not a success: the "bottleneck" is wider than what it should squeeze
+    st.warning(
+        f"{headline}: the bottleneck version is **{1 / cmp.ratio:.1f}× more expensive**. A "
+        f"bottleneck only saves work when it is narrower than the input ({b} ≥ {c_in} "
+        "channels here is too wide)."
+        if b >= c_in
+        else f"{headline}: the bottleneck version is **{1 / cmp.ratio:.1f}× more expensive**: "
+        "the 1×1 reduction costs more than it saves at these sizes."
+    )
 
 check_rows = [
     {
@@ -109,19 +115,25 @@ st.plotly_chart(bars, key="cost_bars")
 
 # --- 2. the 1×1 convolution ----------------------------------------------------------------
 st.header("2 · What a 1×1 convolution does")
-one, many = st.columns(2)
+one = st.container()
 with one:
     st.markdown("**One channel:** 6×6×1 ∗ 1×1×1 just multiplies every pixel by one number.")
-    weight = st.number_input("The 1×1 filter's value", -10.0, 10.0, 2.0, 0.5, key="cost_weight")
+    left_in, _ = st.columns([1, 2])
+    weight = left_in.number_input(
+        "The 1×1 filter's value", -10.0, 10.0, 2.0, 0.5, key="cost_weight"
+    )
     result = conv1x1_single_channel(LECTURE_6X6, weight)
+    # The grids wrap onto a new line on a narrow screen and scroll rather than overlap.
     st.markdown(
-        "<div style='display:flex;align-items:center;gap:0.8rem;flex-wrap:nowrap'>"
+        "<div style='display:flex;align-items:center;gap:0.8rem;flex-wrap:wrap;"
+        "overflow-x:auto;max-width:100%'>"
         + widgets.matrix_html(LECTURE_6X6, "6×6×1 input")
         + f"<span style='font-size:1.5rem;white-space:nowrap'>∗ {weight:g} =</span>"
         + widgets.matrix_html(result, "6×6×1 output")
         + "</div>",
         unsafe_allow_html=True,
     )
+many = st.container()
 with many:
     st.markdown(
         "**Many channels:** 6×6×32 ∗ 1×1×32: each filter takes a weighted sum of the 32 "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import streamlit as st
 
@@ -77,15 +78,45 @@ if not explorer.architectures.custom.looks_like_spec(text):
     )
     st.stop()
 
+INPUT = re.compile(r"\binput\s+(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)", re.IGNORECASE)
+
+
+def order_hint(source: str) -> str | None:
+    """`input 1x32x32` is read as 1 pixel high with 32 channels: say the order is H×W×C."""
+    m = INPUT.search(source)
+    if m is None:
+        return None
+    first, second, last = (int(g) for g in m.groups())
+    if first <= 4 < last and second == last:
+        return (
+            f"`input {m.group(1)}x{m.group(2)}x{m.group(3)}` means n_H={first}, n_W={second}, "
+            f"n_C={last}: the order is height × width × channels (the lecture's "
+            f"n_H×n_W×n_C). For a {last}×{last} picture with {first} channel"
+            f"{'s' if first > 1 else ''}, write `input {last}x{last}x{first}`."
+        )
+    return None
+
+
+hint = order_hint(text)
 try:
     trace = cache.trace(text, None, 1)
 except explorer.SpecError as exc:
     show_spec_error(text, exc)
+    if hint:
+        st.info(hint, icon=":material/lightbulb:")
     st.stop()
 except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
+if hint:
+    st.warning(hint, icon=":material/lightbulb:")
+if not re.search(r"\binput\b", text, re.IGNORECASE):
+    _, c, h, w = trace.input_shape
+    st.info(
+        f"No `input` layer given, so the stack was traced on a {h}×{w}×{c} input "
+        "(n_H×n_W×n_C, the default). Start the stack with `input HxWxC` to choose another."
+    )
 widgets.metrics(trace, cache.weight_layer_depth(text))
 dot = cache.diagram_dot(text, None, 1, None, False)
 st.markdown("#### Layers")
