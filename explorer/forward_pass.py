@@ -8,6 +8,7 @@ MACs its own code does (explorer.counting); with `events=True` it also records t
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from contextlib import ExitStack
@@ -30,6 +31,8 @@ def tensor_shapes(value: Any) -> Shapes:
         return (tuple(value.shape),)
     if isinstance(value, dict):
         value = list(value.values())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]  # per field
     if isinstance(value, tuple | list):
         return tuple(s for v in value for s in tensor_shapes(v))
     return ()

@@ -398,7 +398,7 @@ def as_signature(value: Any, kwargs: Mapping[str, Any] | None = None) -> Signatu
     extra = dict(kwargs or {})
     if isinstance(value, (Signature, str)):
         sig = value if isinstance(value, Signature) else parse(value)
-        more = of(**extra).kwargs if extra else ()
+        more = tuple((k, _node(v, f"keyword argument {k!r}")) for k, v in extra.items())
         return check(Signature(sig.args, sig.kwargs + more))
     if isinstance(value, (list, tuple)) and not isinstance(value, (SeqSpec, DictSpec)):
         return of(*value, **extra)
