@@ -24,13 +24,15 @@ def test_predict_page_classifies_a_digit_and_shows_ten_crops() -> None:
     assert [m.label for m in at.metric] == ["Device", "Forward pass", "Preprocessing"]
     assert at.metric[0].value == "cpu"
     assert not at.warning  # trained weights: no random-weights label
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert captions == ["Your picture", "What the network saw: 32×32 after preprocessing"]
 
     at.toggle(key="predict_ten_crop").set_value(True).run()
     assert not at.exception
     assert any("Ten crops" in m.value for m in at.markdown)
     captions = [img.proto.imgs[0].caption for img in at.get("image")]
-    assert len(captions) == 11  # the input and the ten crops
-    positions = [c.split(":")[0] for c in captions[1:]]
+    assert len(captions) == 12  # the input, what the network saw, and the ten crops
+    positions = [c.split(":")[0] for c in captions[2:]]
     assert positions[0] == "top-left" and positions[4] == "centre"
     assert positions[9] == "flipped centre"
 
@@ -41,6 +43,7 @@ def test_predict_page_labels_random_weights() -> None:
     at.run()
     assert not at.exception
     assert any("predictions are meaningless" in w.value for w in at.warning)
+    assert at.subheader[0].value == "Random weights: no prediction"  # no "birdhouse — 99.9%"
 
 
 def test_predict_page_missing_imagenet_weights_is_explained(

@@ -18,7 +18,7 @@ st.caption(
 )
 
 
-def regimes() -> None:
+def regimes() -> str:
     st.header("1 · What gets trained")
     c1, c2 = st.columns([1, 2])
     with c1:
@@ -66,7 +66,8 @@ def regimes() -> None:
             height=min(40 + 35 * len(rows), 560),
         )
         st.caption(
-            "Grey: frozen (requires_grad=False). Green: trained. Counts from explorer.trace."
+            "Grey: frozen (its weights stay as they were trained). Green: trained on your "
+            "data. Parameter counts come from tracing the network itself."
         )
     with st.expander("Block diagram with the frozen layers shaded grey"):
         frozen_dot = cache.frozen_dot(str(arch), plan.frozen_blocks)
@@ -75,6 +76,7 @@ def regimes() -> None:
             f"The diagram shows the original head; it is replaced by `{plan.head}` "
             f"with {classes} outputs."
         )
+    return str(arch)
 
 
 def _progress(bar):  # type: ignore[no-untyped-def]
@@ -116,20 +118,34 @@ def few_shot_digits(device: str) -> None:
         st.dataframe(w.top_table(top), hide_index=True)
 
 
-def few_shot_uploads(device: str) -> None:
+def _backbone_label(choice: str) -> str:
+    arch, name = choice.split("|")
+    if name == weights.RANDOM:
+        return f"{arch} · random weights (meaningless features, for the mechanics only)"
+    if name in digits.SHIPPED:
+        return f"{arch} · {name} (handwritten digits; works offline)"
+    return f"{arch} · {name}"
+
+
+def few_shot_uploads(device: str, section_one: str) -> None:
     st.markdown(
         "Upload a handful of pictures per class (e.g. your two cats and 'neither'). The frozen "
         "backbone's features are computed once per picture; only the new head is trained."
     )
     local = [f"{i.architecture}|{i.name}" for i in weights.cached()]
-    choices = [*local, "resnet18|random", "squeezenet1_1|random"]
+    mine = [c for c in local if c.startswith(f"{section_one}|")]
+    choices = [*mine, *(c for c in local if c not in mine), f"{section_one}|random"]
+    if not mine:
+        st.info(
+            f"Section 1's network, {section_one}, has no trained weights on this machine "
+            "(download them on the Predict page). Until then the backbone is one whose "
+            "weights are here; random weights only show the mechanics."
+        )
     backbone = st.selectbox(
         "Backbone (weights on this machine)",
         choices,
-        key="up_backbone",
-        format_func=lambda c: c.replace(
-            "|random", " (random weights — meaningless features)"
-        ).replace("|", " · "),
+        key=f"up_backbone_{section_one}",  # follows the network chosen in section 1
+        format_func=_backbone_label,
     )
     arch, weights_name = str(backbone).split("|")
     if weights_name == weights.RANDOM:
@@ -170,6 +186,12 @@ def few_shot_uploads(device: str) -> None:
         return
     arch, weights_name, head = trained
     st.metric("Accuracy on the training pictures", f"{head.train_accuracy:.0%}")
+    st.caption(
+        "This is measured on the very pictures the head was trained on, so it is not a test: "
+        "a head with hundreds of inputs can memorise a handful of pictures (100% even with "
+        "random-weight features). Classify new pictures below to see whether it learned "
+        "anything."
+    )
     upload = st.file_uploader("A new picture to classify", key="up_query")
     if upload is not None:
         picture = images.decode_image(upload.getvalue())
@@ -181,14 +203,14 @@ def few_shot_uploads(device: str) -> None:
 
 
 def run() -> None:
-    regimes()
+    section_one = regimes()
     st.header("2 · Few-shot: train only a new head")
     device = w.device_picker("transfer_device")
     tab1, tab2 = st.tabs(["Digits (offline demo)", "Your own pictures"])
     with tab1:
         few_shot_digits(device)
     with tab2:
-        few_shot_uploads(device)
+        few_shot_uploads(device, section_one)
 
 
 try:
