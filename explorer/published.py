@@ -46,6 +46,11 @@ def check(spec: ArchSpec, trace: Trace) -> tuple[list[FigureCheck], list[str]]:
 
     add("Parameters", trace.total_params, pub.params, pub.params_tolerance)
     add("MACs", trace.total_macs, pub.macs, pub.macs_tolerance)
+    if pub.macs_convention and pub.macs is not None and out and not out[-1].check.startswith("✓"):
+        from explorer.architectures.timm_models import CONVENTIONS
+
+        label, count, why = CONVENTIONS[pub.macs_convention]
+        add(f"MACs {label}", count(trace), pub.macs, pub.macs_tolerance, why(trace))
     for m in pub.modules:
         try:
             record = trace.layer(m.name)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import explorer
+from explorer import published
 from explorer.architectures import get, names, search, suggest
 from explorer.architectures.timm_models import PREFIX, fvcore_macs
 
@@ -99,6 +100,14 @@ def test_published_figures_within_rounding() -> None:
     # timm's GMACs are fvcore's: ours plus its normalisation/pooling counts agree
     assert abs(t.total_macs - pub.macs) > pub.macs_tolerance
     assert abs(fvcore_macs(t) - pub.macs) <= pub.macs_tolerance
+    checks, notes = published.check(spec, t)
+    assert [c.figure for c in checks][:2] == ["Parameters", "MACs"]
+    assert checks[0].check.startswith("✓") and checks[1].check.startswith("Δ")
+    assert checks[2].figure.startswith("MACs as fvcore counts") and checks[2].check.startswith("✓")
+    assert "2 per BatchNorm element" in notes[0]
+    rep = explorer.trace("timm/repvgg_a0")
+    _, rep_notes = published.check(get("timm/repvgg_a0"), rep)
+    assert "re-parameterises" in rep_notes[0]  # the Δ has its reason
     vit = get("timm/vit_base_patch16_224")
     tv = explorer.trace(vit.name)
     assert vit.published is not None and vit.published.macs is not None

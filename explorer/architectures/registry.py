@@ -45,6 +45,10 @@ class Published:
     macs_tolerance: int = 0
     modules: tuple[PublishedModule, ...] = ()
     note: str = ""
+    # A source counting MACs its own way (timm: "fvcore"): explorer.published then also shows
+    # our total under that convention (architectures.timm_models.CONVENTIONS), which explains
+    # the difference when it agrees.
+    macs_convention: str = ""
     extra: tuple[
         tuple[str, str], ...
     ] = ()  # other published facts, e.g. ("ImageNet top-1", "69.8")

@@ -36,12 +36,10 @@ SOURCE = (
 # Why a figure may differ from ours by more than its rounding: timm measures with fvcore's
 # FlopCountAnalysis (benchmark.py, `profile_fvcore`), whose table is not the lecture's.
 NOTE = (
-    "timm's GMACs come from fvcore's FlopCountAnalysis, which also counts one operation per "
-    "element of normalisation layers (BatchNorm, LayerNorm, GroupNorm), adaptive pooling and "
-    "upsampling, and does not count operators outside its table (fused "
-    "scaled_dot_product_attention among them). Ours counts only the multiply-adds of "
-    "convolutions, linear layers and matrix products (attention included). Parameters are "
-    "counted the same way."
+    "timm's GMACs are measured with fvcore's FlopCountAnalysis (timm's benchmark.py), which "
+    "also counts normalisation layers (BatchNorm, LayerNorm, GroupNorm) and adaptive pooling "
+    "element by element. Ours counts only the multiply-adds of convolutions, linear layers and "
+    "matrix products (attention included). Parameters are counted the same way."
 )
 
 
@@ -76,6 +74,7 @@ def published(name: str, side: int) -> Published | None:
         macs=round(gmacs * 1e9),
         macs_tolerance=5_000_000,  # GMACs with two decimals
         note=NOTE,
+        macs_convention="fvcore",
     )
 
 
@@ -98,6 +97,28 @@ def fvcore_extra(trace: Trace) -> int:
 def fvcore_macs(trace: Trace) -> int:
     """Our total under fvcore's convention (to explain a difference with timm's GMACs)."""
     return trace.total_macs + fvcore_extra(trace)
+
+
+_REPARAM = ("RepVggBlock", "MobileOneBlock", "RepConditionalPosEnc", "RepMixer", "RepCPE")
+
+
+def fvcore_note(trace: Trace) -> str:
+    """Why our total under fvcore's convention is what it is (shown beside that row)."""
+    note = (
+        "timm's GMACs are fvcore's count: ours plus 2 per BatchNorm element, 5 per "
+        "LayerNorm/GroupNorm element and 1 per adaptive-average-pool input element."
+    )
+    if any(r.type in _REPARAM for r in trace.layers):
+        note += (
+            " This network re-parameterises for inference (timm's reparameterize_model fuses "
+            "its parallel branches into one convolution); timm's parameters and GMACs are for "
+            "the fused form, ours for the branches as built, so ours are higher."
+        )
+    return note
+
+
+# name -> (row label, our total under it, why)
+CONVENTIONS = {"fvcore": ("as fvcore counts (timm's convention)", fvcore_macs, fvcore_note)}
 
 
 def _family(module: str) -> str:
