@@ -38,7 +38,10 @@ def test_default_page_shows_original_grid_downloads_and_eigen_data(page):
         "**4. PCA colour augmentation (AlexNet)**",
     ]
     images = page.main.get("image")
-    assert len(images) == 2 + 3  # original + grid; A, B and the MixUp in the third tab
+    # original + grid; in the PCA tab the original and samples at σ = 0.1 and 1.0; A, B and
+    # the MixUp in the last tab
+    assert len(images) == 2 + 3 + 3
+    assert "σ = 1.0, exaggerated" in image_captions(page)
     keys = {b.key for b in page.get("download_button")}
     assert keys == {"aug_dl_png", "aug_dl_json", "aug_dl_py"}
     code = page.main.get("code")[0].value
@@ -140,10 +143,10 @@ def _png_header_claiming(width: int, height: int) -> bytes:
 def test_gallery_shows_every_augmentation_alone(page):
     from explorer.augment import AUGMENTATIONS
 
-    assert len(page.main.get("image")) == 5  # the gallery is drawn only on request
+    assert len(page.main.get("image")) == 8  # the gallery is drawn only on request
     page.toggle(key="aug_gallery").set_value(True).run()
     assert not page.exception and not page.error
-    assert len(page.main.get("image")) == 5 + len(AUGMENTATIONS)
+    assert len(page.main.get("image")) == 8 + len(AUGMENTATIONS)
     shown = " ".join(m.value for m in page.main.markdown)
     for cls in AUGMENTATIONS.values():
         assert f"**{cls.TITLE}**" in shown

@@ -77,13 +77,32 @@ def _param_widget(step_id: int, spec: ParamSpec, value: Any) -> Any:
     if spec.kind == "bool":
         return st.checkbox(spec.label, value=value, key=key, help=spec.help or None)
     if spec.kind == "choice":
-        return st.selectbox(spec.label, spec.choices, index=spec.choices.index(value), key=key,
-                            help=spec.help or None)
+        return st.selectbox(
+            spec.label,
+            spec.choices,
+            index=spec.choices.index(value),
+            key=key,
+            help=spec.help or None,
+        )
     if spec.kind == "int":
-        return st.slider(spec.label, int(spec.low or 0), int(spec.high or 0), int(value),
-                         int(spec.step or 1), key=key, help=spec.help or None)
-    return st.slider(spec.label, float(spec.low or 0.0), float(spec.high or 0.0), float(value),
-                     float(spec.step or 0.01), key=key, help=spec.help or None)
+        return st.slider(
+            spec.label,
+            int(spec.low or 0),
+            int(spec.high or 0),
+            int(value),
+            int(spec.step or 1),
+            key=key,
+            help=spec.help or None,
+        )
+    return st.slider(
+        spec.label,
+        float(spec.low or 0.0),
+        float(spec.high or 0.0),
+        float(value),
+        float(spec.step or 0.01),
+        key=key,
+        help=spec.help or None,
+    )
 
 
 def _step_editor(position: int, step_id: int, step: Augmentation, count: int) -> Augmentation:
@@ -93,15 +112,36 @@ def _step_editor(position: int, step_id: int, step: Augmentation, count: int) ->
         st.markdown(f"**{position + 1}. {step.TITLE}**{badge}")
         st.caption(step.DESCRIPTION)
         up, down, drop = st.columns(3, gap="small")
-        up.button("↑", key=f"aug_up{step_id}", on_click=_move_step, args=(step_id, -1),
-                  disabled=position == 0, help="Move this step earlier", width="stretch")
-        down.button("↓", key=f"aug_down{step_id}", on_click=_move_step, args=(step_id, 1),
-                    disabled=position == count - 1, help="Move this step later",
-                    width="stretch")
-        drop.button("✕", key=f"aug_del{step_id}", on_click=_remove_step, args=(step_id,),
-                    help="Remove this step", width="stretch")
-        values = {spec.name: _param_widget(step_id, spec, getattr(step, spec.name))
-                  for spec in step.params()}
+        up.button(
+            "↑",
+            key=f"aug_up{step_id}",
+            on_click=_move_step,
+            args=(step_id, -1),
+            disabled=position == 0,
+            help="Move this step earlier",
+            width="stretch",
+        )
+        down.button(
+            "↓",
+            key=f"aug_down{step_id}",
+            on_click=_move_step,
+            args=(step_id, 1),
+            disabled=position == count - 1,
+            help="Move this step later",
+            width="stretch",
+        )
+        drop.button(
+            "✕",
+            key=f"aug_del{step_id}",
+            on_click=_remove_step,
+            args=(step_id,),
+            help="Remove this step",
+            width="stretch",
+        )
+        values = {
+            spec.name: _param_widget(step_id, spec, getattr(step, spec.name))
+            for spec in step.params()
+        }
         try:
             return dataclasses.replace(step, **values)
         except ExplorerError as exc:
@@ -112,16 +152,21 @@ def _step_editor(position: int, step_id: int, step: Augmentation, count: int) ->
 def _pipeline_builder() -> Pipeline:
     st.subheader("Pipeline")
     st.selectbox("Start from a preset", list(PRESETS), key="aug_preset")
-    st.button("Load preset", on_click=_load_preset, key="aug_load_preset",
-              help="Replaces the current steps")
+    st.button(
+        "Load preset",
+        on_click=_load_preset,
+        key="aug_load_preset",
+        help="Replaces the current steps",
+    )
     steps = _state()
     updated = [(sid, _step_editor(i, sid, step, len(steps))) for i, (sid, step) in enumerate(steps)]
     st.session_state["aug_steps"] = updated
     if not updated:
         st.info("No steps: the samples are the original image. Add a step below.")
     kinds = list(AUGMENTATIONS)
-    st.selectbox("Add a step", kinds, key="aug_add_kind",
-                 format_func=lambda k: AUGMENTATIONS[k].TITLE)
+    st.selectbox(
+        "Add a step", kinds, key="aug_add_kind", format_func=lambda k: AUGMENTATIONS[k].TITLE
+    )
     st.button("Add step", icon=":material/add:", on_click=_add_step, key="aug_add")
     _pipeline_import()
     return Pipeline(tuple(step for _, step in updated))
@@ -145,11 +190,17 @@ def _image_source() -> tuple[ImageSource, str] | str:
     """The chosen image as a cache key and its name, or why an upload cannot be used."""
     names = sample_names()
     st.subheader("Image")
-    name = st.selectbox("Sample image", names, key="aug_sample",
-                        index=names.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in names else 0)
+    name = st.selectbox(
+        "Sample image",
+        names,
+        key="aug_sample",
+        index=names.index(DEFAULT_SAMPLE) if DEFAULT_SAMPLE in names else 0,
+    )
     upload = st.file_uploader(
-        "…or upload your own (it replaces the sample)", key="aug_upload",
-        type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"])
+        "…or upload your own (it replaces the sample)",
+        key="aug_upload",
+        type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
+    )
     source: ImageSource = ("sample", name) if upload is None else ("upload", upload.getvalue())
     try:
         cache.lab_image(*source)
@@ -166,8 +217,14 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     n = controls[0].slider("Samples", 1, 32, 16, key="aug_n")
     columns = controls[1].slider("Columns", 1, 8, 4, key="aug_columns")
     seed = controls[2].number_input("Seed", 0, 2**31 - 1 - 64, step=1, key="aug_seed")
-    controls[3].button("Re-roll", icon=":material/casino:", on_click=_reroll, args=(n,),
-                       key="aug_reroll", help="Next seeds: new samples, still reproducible")
+    controls[3].button(
+        "Re-roll",
+        icon=":material/casino:",
+        on_click=_reroll,
+        args=(n,),
+        key="aug_reroll",
+        help="Next seeds: new samples, still reproducible",
+    )
     image = cache.lab_image(*source)
     try:
         grid_png, sizes = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
@@ -183,8 +240,11 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     with right:
         shapes = sorted(set(sizes))
         shown = ", ".join(f"{w}×{h}" for w, h in shapes[:4]) + (" …" if len(shapes) > 4 else "")
-        st.image(grid_png, caption=f"{n} samples, seeds {seed}…{int(seed) + n - 1} "
-                                   f"(sample k uses seed {seed} + k); sizes {shown}")
+        st.image(
+            grid_png,
+            caption=f"{n} samples, seeds {seed}…{int(seed) + n - 1} "
+            f"(sample k uses seed {seed} + k); sizes {shown}",
+        )
     _downloads(pipeline, grid_png, int(seed))
 
 
@@ -192,20 +252,43 @@ def _downloads(pipeline: Pipeline, grid_png: bytes, seed: int) -> None:
     code = pipeline.to_python()
     a, b, c = st.columns(3)
     download = ":material/download:"
-    a.download_button("Grid (PNG)", grid_png, f"augmentations_seed{seed}.png", "image/png",
-                      key="aug_dl_png", icon=download)
-    b.download_button("Pipeline (JSON)", pipeline.to_json(), "augmentation_pipeline.json",
-                      "application/json", key="aug_dl_json", icon=download)
-    c.download_button("Python code", code, "augmentation_pipeline.py", "text/x-python",
-                      key="aug_dl_py", icon=download)
+    a.download_button(
+        "Grid (PNG)",
+        grid_png,
+        f"augmentations_seed{seed}.png",
+        "image/png",
+        key="aug_dl_png",
+        icon=download,
+    )
+    b.download_button(
+        "Pipeline (JSON)",
+        pipeline.to_json(),
+        "augmentation_pipeline.json",
+        "application/json",
+        key="aug_dl_json",
+        icon=download,
+    )
+    c.download_button(
+        "Python code",
+        code,
+        "augmentation_pipeline.py",
+        "text/x-python",
+        key="aug_dl_py",
+        icon=download,
+    )
     with st.expander("Python code (torchvision transforms.v2)"):
         st.code(code, language="python")
 
 
 def _eigen_table(eigen: Eigen) -> list[dict[str, Any]]:
     return [
-        {"component": f"p{j + 1}", "eigenvalue λ": eigen.values[j],
-         "R": eigen.vectors[0][j], "G": eigen.vectors[1][j], "B": eigen.vectors[2][j]}
+        {
+            "component": f"p{j + 1}",
+            "eigenvalue λ": eigen.values[j],
+            "R": eigen.vectors[0][j],
+            "G": eigen.vectors[1][j],
+            "B": eigen.vectors[2][j],
+        }
         for j in range(3)
     ]
 
@@ -213,30 +296,56 @@ def _eigen_table(eigen: Eigen) -> list[dict[str, Any]]:
 def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     st.markdown(
         "AlexNet (Krizhevsky et al. 2012, §4.1) alters the intensities of the RGB channels along "
-        "their principal components. To every pixel it adds one offset per image:")
-    st.latex(r"[I^R, I^G, I^B]^T \mathrel{+}= [\mathbf{p}_1, \mathbf{p}_2, \mathbf{p}_3]"
-             r"\,[\alpha_1\lambda_1, \alpha_2\lambda_2, \alpha_3\lambda_3]^T,"
-             r"\quad \alpha_i \sim \mathcal{N}(0, \sigma^2),\ \sigma = 0.1")
+        "their principal components. To every pixel it adds one offset per image:"
+    )
+    st.latex(
+        r"[I^R, I^G, I^B]^T \mathrel{+}= [\mathbf{p}_1, \mathbf{p}_2, \mathbf{p}_3]"
+        r"\,[\alpha_1\lambda_1, \alpha_2\lambda_2, \alpha_3\lambda_3]^T,"
+        r"\quad \alpha_i \sim \mathcal{N}(0, \sigma^2),\ \sigma = 0.1"
+    )
     pca_steps = [s for s in pipeline.steps if isinstance(s, PCAColor)]
     std = pca_steps[0].std if pca_steps else 0.1
     if not pca_steps:
         st.info("The pipeline has no PCA colour step; add one to see it in the samples.")
+    # The paper's σ = 0.1 is meant to be subtle (lighting and colour cast); a larger σ shows
+    # the directions the offsets take. Four seeded samples of each, beside the original.
+    seed = int(st.session_state.get("aug_seed", 0))
+    shown = st.columns([1, 3])
+    shown[0].image(cache.lab_image(*source), caption=f"original: {label}")
+    with shown[1]:
+        for sigma, what in (
+            (0.1, "the paper's σ = 0.1: subtle on purpose"),
+            (1.0, "σ = 1.0, exaggerated ten times to show the colour axes"),
+        ):
+            json_text = Pipeline((PCAColor(std=sigma),)).to_json()
+            png, _ = cache.augment_grid(*source, json_text, 4, seed, 4)
+            st.image(png, caption=f"PCA colour, {what} (seeds {seed}…{seed + 3})")
     eigens = [imagenet_eigen(), cache.lab_image_eigen(*source)]
     for column, eigen in zip(st.columns(2), eigens):
         with column:
             title = "ImageNet (fb.resnet.torch)" if eigen.source.startswith("ImageNet") else label
             st.markdown(f"**Principal components of {title}** (pixels in [0, 1]; p_j are columns)")
-            st.dataframe(_eigen_table(eigen), hide_index=True, width="stretch",
-                         column_config={k: st.column_config.NumberColumn(format="%.4f")
-                                        for k in ("eigenvalue λ", "R", "G", "B")})
+            st.dataframe(
+                _eigen_table(eigen),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    k: st.column_config.NumberColumn(format="%.4f")
+                    for k in ("eigenvalue λ", "R", "G", "B")
+                },
+            )
             spread = eigen.offset_std(std)
-            st.caption(f"With σ = {std:g}, each channel's offset has a standard deviation of "
-                       f"R {spread[0]:.2f}, G {spread[1]:.2f}, B {spread[2]:.2f} (0–255 scale).")
+            st.caption(
+                f"With σ = {std:g}, each channel's offset has a standard deviation of "
+                f"R {spread[0]:.2f}, G {spread[1]:.2f}, B {spread[2]:.2f} (0–255 scale)."
+            )
 
 
 def _gallery_view(source: ImageSource) -> None:
-    st.markdown("Each augmentation alone, with its default parameters, four seeded samples "
-                "each. Add one to the pipeline (sidebar) to change its parameters.")
+    st.markdown(
+        "Each augmentation alone, with its default parameters, four seeded samples "
+        "each. Add one to the pipeline (sidebar) to change its parameters."
+    )
     if not st.toggle("Draw the gallery (a few seconds the first time)", key="aug_gallery"):
         return
     seed = int(st.session_state.get("aug_seed", 0))
@@ -261,44 +370,60 @@ def _gallery_view(source: ImageSource) -> None:
 
 
 def _mix_view(source: ImageSource, label: str) -> None:
-    st.markdown("MixUp blends two images and their labels; CutMix pastes a box of one into "
-                "the other and weights the labels by area. Both train on soft labels.")
+    st.markdown(
+        "MixUp blends two images and their labels; CutMix pastes a box of one into "
+        "the other and weights the labels by area. Both train on soft labels."
+    )
     names = sample_names()
     other_default = next((n for n in names if n != label), names[0])
     c1, c2, c3, c4 = st.columns(4)
     other = c1.selectbox("Second image", names, index=names.index(other_default), key="aug_mix_b")
-    method = c2.radio("Method", ["mixup", "cutmix"], horizontal=True, key="aug_mix_method",
-                      format_func={"mixup": "MixUp", "cutmix": "CutMix"}.get)
+    method = c2.radio(
+        "Method",
+        ["mixup", "cutmix"],
+        horizontal=True,
+        key="aug_mix_method",
+        format_func={"mixup": "MixUp", "cutmix": "CutMix"}.get,
+    )
     alpha = c3.slider("α of Beta(α, α)", 0.1, 5.0, 1.0, 0.1, key="aug_mix_alpha")
     seed = c4.number_input("Mix seed", 0, 2**31 - 1, 0, key="aug_mix_seed")
     try:
-        png, weight_a = cache.mix_preview(source, ("sample", other), method, float(alpha),
-                                          int(seed))
+        png, weight_a = cache.mix_preview(
+            source, ("sample", other), method, float(alpha), int(seed)
+        )
     except ExplorerError as exc:
         st.error(str(exc))
         return
     a, b, mixed = st.columns(3)
     a.image(cache.lab_image(*source), caption=f"A: {label}")
     b.image(cache.lab_image("sample", other), caption=f"B: {other}")
-    mixed.image(png, caption=f"label = {weight_a:.3f} × {label} + {1 - weight_a:.3f} × {other} "
-                             "(both centre-cropped to 256×256 first)")
+    mixed.image(
+        png,
+        caption=f"label = {weight_a:.3f} × {label} + {1 - weight_a:.3f} × {other} "
+        "(both centre-cropped to 256×256 first)",
+    )
 
 
 def main() -> None:
     st.title("Augmentation lab")
-    st.caption("Each augmentation from the lecture (and a few beyond it) on a real picture: build "
-               "a pipeline, see seeded samples, export it as torchvision code.")
+    st.caption(
+        "Each augmentation from the lecture (and a few beyond it) on a real picture: build "
+        "a pipeline, see seeded samples, export it as torchvision code."
+    )
     with st.sidebar:
         chosen = _image_source()
         pipeline = _pipeline_builder()
     if isinstance(chosen, str):
         st.error(chosen)
-        st.info("Remove the upload to go back to the sample, or upload a JPEG, PNG, WebP, GIF, "
-                "BMP or TIFF picture.")
+        st.info(
+            "Remove the upload to go back to the sample, or upload a JPEG, PNG, WebP, GIF, "
+            "BMP or TIFF picture."
+        )
         return
     source, label = chosen
     tab_samples, tab_gallery, tab_pca, tab_mix = st.tabs(
-        ["Samples", "Every method", "PCA colour (AlexNet)", "MixUp / CutMix"])
+        ["Samples", "Every method", "PCA colour (AlexNet)", "MixUp / CutMix"]
+    )
     with tab_samples:
         _samples_view(source, label, pipeline)
     with tab_gallery:
