@@ -26,6 +26,7 @@ PAGES = {
     ],
     "Use a trained network": [
         st.Page("views/predict.py", title="Predict", icon=":material/image_search:"),
+        st.Page("views/inside.py", title="Look inside", icon=":material/layers:"),
         st.Page("views/ensemble.py", title="Ensembles", icon=":material/groups:"),
         st.Page("views/transfer.py", title="Transfer learning", icon=":material/sync_alt:"),
     ],

@@ -543,6 +543,11 @@ def strongest_channels(layer: LayerActivation, k: int = 8) -> list[int]:
     return [int(i) for i in np.argsort(-means, kind="stable")[: max(1, k)]]
 
 
+def strongest_units(layer: LayerActivation, k: int = 20) -> list[int]:
+    """The highest values of a vector (logits: the likeliest classes first)."""
+    return [int(i) for i in np.argsort(-layer.values.ravel(), kind="stable")[: max(1, k)]]
+
+
 def overview_image(acts: Activations, scale: int | None = None) -> Image.Image:
     """Every spatial stage's grid, one below the other, each labelled n_H×n_W×n_C."""
     scale = overview_scale(acts) if scale is None else scale

@@ -1,0 +1,116 @@
+"""Look inside: what every layer of a trained network computes on your picture (issue 12)."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from components import cache
+from components import inside_widgets as iw
+from components import prediction_widgets as w
+from explorer import digits, weights
+from explorer.errors import ExplorerError, ImageError
+
+st.title("Look inside")
+st.caption(
+    "Draw a digit, or pick a picture: one forward pass of a trained network gives its "
+    "prediction and every layer's feature maps. n_H and n_W shrink while n_C grows."
+)
+
+DRAW, PICTURE = "Draw a digit", "A picture (sample or upload)"
+CANVAS_SIDE = 240
+
+
+def _short_label(name: str) -> str:
+    return name if name == digits.WEIGHTS_NAME else f"{name} (another seed)"
+
+
+def _inputs() -> tuple[str, str | None, str, object]:
+    """(architecture, weights or None, device, image or None) from the left column."""
+    source = st.radio("Input", [DRAW, PICTURE], horizontal=True, key="inside_source")
+    if source == DRAW:
+        # (the caption also leaves room for the canvas's floating toolbar above it)
+        st.caption("Draw one large digit; the bin in the canvas's toolbar clears it.")
+        drawn = st_canvas(
+            stroke_width=18,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=CANVAS_SIDE,
+            width=CANVAS_SIDE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="inside_canvas",
+        )
+        m, d = st.columns(2)
+        with m:
+            arch = str(
+                st.selectbox(
+                    "Model", digits.SHIPPED, key="inside_digit_model", format_func=_short_label
+                )
+            )
+        with d:
+            device = w.device_picker("inside_device")
+        image = iw.canvas_image(drawn.image_data if drawn.json_data is not None else None)
+        return arch, "DEFAULT", device, image
+    arch = str(
+        st.selectbox("Model", weights.with_weights(), key="inside_model", format_func=w.model_label)
+    )
+    choice = w.weights_picker(arch, key="inside_weights")
+    device = w.device_picker("inside_device")
+    image = w.image_picker("inside_image", default_digit=arch in digits.SHIPPED)
+    return arch, choice, device, image
+
+
+def run() -> None:
+    left, right = st.columns([1, 2])
+    with left:
+        arch, choice, device, image = _inputs()
+    if choice is None or image is None:
+        right.info("Draw a digit, or choose weights and a picture, to look inside the network.")
+        return
+    loaded = cache.loaded_model(arch, choice, device)
+    try:
+        acts = iw.activations(arch, choice, device, iw.image_key(image), image)
+    except ImageError as exc:  # a blank or nearly blank canvas
+        right.info(f"{exc} Draw a digit on the canvas.")
+        return
+    with right:
+        w.random_warning(loaded.random)
+        best = acts.top[0]
+        st.subheader(f"Prediction: {best.label} — {best.probability:.1%}")
+        a, b, c = st.columns(3)
+        a.metric("Device", acts.device)
+        b.metric(
+            "Forward pass", f"{acts.latency_ms:.1f} ms", help="Recording every layer included."
+        )
+        c.metric(
+            "Input n_H×n_W×n_C",
+            "×".join(str(s) for s in (*acts.input_shape[1:], acts.input_shape[0])),
+        )
+        s1, s2 = st.columns([1, 2])
+        s1.image(
+            w.enlarged(acts.seen, 160),
+            caption="What the network saw (same preprocessing as a photo)",
+        )
+        s2.plotly_chart(w.top_chart(acts.top[:5]), width="stretch", key="inside_top")
+        st.caption(loaded.label)
+    view = st.segmented_control(
+        "View",
+        ["All layers", "One layer", "Filters", "Where it looks"],
+        default="All layers",
+        key="inside_view",
+    )
+    if view == "One layer":
+        iw.one_layer(acts, "inside_one")
+    elif view == "Filters":
+        iw.filters_view(loaded)
+    elif view == "Where it looks":
+        iw.cam_panel(loaded, arch, choice, device, image, "inside_cam")
+    else:
+        iw.all_layers(acts, loaded.categories)
+
+
+try:
+    run()
+except ExplorerError as exc:
+    st.error(str(exc))
