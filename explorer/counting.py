@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -82,6 +83,37 @@ _NO_DECOMPOSE = {
 }
 _COUNTED = set(flop_registry) | set(EXTRA_MACS)
 
+# Set to False (per thread or task: a ContextVar, never process-wide) to run PyTorch's own
+# meta kernel for every op: the catalog walk checks that the fast paths change nothing.
+FAST_PATHS: ContextVar[bool] = ContextVar("explorer_fast_paths", default=True)
+
+_KINDS: dict[Any, str] = {}
+
+
+def _kind(func: Any) -> str:
+    """What the counter does with an aten op, decided once per op from PyTorch's metadata."""
+    kind = _KINDS.get(func)
+    if kind is None:
+        packet = func._overloadpacket
+        if func in fast.BATCH_NORMS or func in fast.LAYER_NORMS:
+            kind = "norm"
+        elif func is fast.CONVOLUTION:
+            kind = "conv"
+        elif func in fast.SOFTMAXES:
+            kind = "softmax"
+        elif func in fast.MATMULS:
+            kind = "matmul"
+        elif packet in _COUNTED:
+            kind = "counted"
+        elif func not in _NO_DECOMPOSE and torch._C._dispatch_has_kernel_for_dispatch_key(
+            func.name(), "CompositeImplicitAutograd"
+        ):
+            kind = "decompose"
+        else:
+            kind = fast.classify(func) or "plain"
+        _KINDS[func] = kind
+    return kind
+
 
 class MacCounter(TorchDispatchMode):
     """Adds each op's MACs to `own_macs[stack[-1]]` (the innermost module running)."""
@@ -91,34 +123,19 @@ class MacCounter(TorchDispatchMode):
         self.stack = stack
         self.own_macs = own_macs
         self.failed_at: list[int] | None = None
+        self.fast = FAST_PATHS.get()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in fast.BATCH_NORMS or func in fast.LAYER_NORMS:
-            return fast.norm_output(func, args)
-        if func is fast.CONVOLUTION and not kwargs:
-            out = fast.conv_output(*args)
-            if out is not None:
-                x, w, transposed = args[0], args[1], args[6]
-                shapes = (list(x.shape), list(w.shape), list(out.shape))
-                macs = conv_flop_count(*shapes, transposed=transposed) // 2
-                self.own_macs[self.stack[-1]] += macs
-                return out
-        if func in fast.SOFTMAXES:
-            return fast.softmax_output(args, kwargs)
-        if func in fast.ARITHMETIC and not kwargs.get("out") and len(args) == 2:
-            out = fast.arithmetic_output(func, args)
-            if out is not None:
-                return out
-        if func in fast.MATMULS and not kwargs:
-            out = fast.matmul_output(func, args)
-            if out is not None:
-                self.own_macs[self.stack[-1]] += macs_of(func, args, kwargs, out)
-                return out
-        packet = func._overloadpacket
-        counted = packet in _COUNTED
+        kind = _kind(func)
         try:
-            if not counted and func not in _NO_DECOMPOSE:
+            if kind == "plain":
+                return func(*args, **kwargs)
+            if self.fast:
+                out = self._fast(func, kind, args, kwargs)
+                if out is not None:
+                    return out
+            if kind == "decompose":
                 # As FlopCounterMode does: composite ops (conv2d, linear, ...) decompose
                 # into the counted primitives (convolution, addmm, ...).
                 with self:
@@ -130,6 +147,29 @@ class MacCounter(TorchDispatchMode):
             if self.failed_at is None:
                 self.failed_at = list(self.stack)
             raise
-        if counted:
+        if kind in ("counted", "conv", "matmul"):
             self.own_macs[self.stack[-1]] += macs_of(func, args, kwargs, out)
         return out
+
+    def _fast(self, func: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The cheap answer for this op, or None (then PyTorch's kernel runs)."""
+        if kind == "norm":
+            return fast.norm_output(func, args)
+        if kind == "softmax":
+            return fast.softmax_output(args, kwargs)
+        if kind == "conv" and not kwargs:
+            out = fast.conv_output(*args)
+            if out is not None:
+                x, w, transposed = args[0], args[1], args[6]
+                shapes = (list(x.shape), list(w.shape), list(out.shape))
+                macs = conv_flop_count(*shapes, transposed=transposed) // 2
+                self.own_macs[self.stack[-1]] += macs
+            return out
+        if kind == "matmul" and not kwargs:
+            out = fast.matmul_output(func, args)
+            if out is not None:
+                self.own_macs[self.stack[-1]] += macs_of(func, args, kwargs, out)
+            return out
+        if kind in ("pointwise", "reduction", "join", "same"):
+            return fast.shape_only(func, kind, args, kwargs)
+        return None

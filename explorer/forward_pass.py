@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from explorer import shape_paths
-from explorer.counting import MacCounter
+from explorer.counting import FAST_PATHS, MacCounter
 from explorer.recording import Event, EventRecorder
 
 Shapes = tuple[tuple[int, ...], ...]
@@ -122,6 +122,7 @@ def run_forward(
 
     handles = []
     passed: list[nn.Module] = []
+    fast = FAST_PATHS.get()
     counter = MacCounter(stack, p.own_macs)
     try:
         for i, (_, module) in enumerate(named):
@@ -130,7 +131,7 @@ def run_forward(
             handles.append(
                 module.register_forward_hook(post_hook(i, leaf), with_kwargs=True, always_call=True)
             )
-            if leaf and type(module).forward in shape_paths.PASSTHROUGH_FORWARDS:
+            if fast and leaf and type(module).forward in shape_paths.PASSTHROUGH_FORWARDS:
                 module.forward = shape_paths.passthrough(module, fresh=events)
                 passed.append(module)
         if model.training:

@@ -74,16 +74,6 @@ LAYER_NORMS = {aten.native_layer_norm.default}
 SOFTMAXES = {aten._safe_softmax.default, aten._softmax.default, aten._log_softmax.default}
 CONVOLUTION = aten.convolution.default
 MATMULS = {aten.addmm.default, aten.mm.default, aten.bmm.default}
-INPLACE = {
-    aten.add_.Tensor, aten.sub_.Tensor, aten.mul_.Tensor,
-    aten.add_.Scalar, aten.sub_.Scalar, aten.mul_.Scalar,
-}  # fmt: skip
-ARITHMETIC = INPLACE | {
-    aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor,
-    aten.add.Scalar, aten.sub.Scalar, aten.mul.Scalar,
-}  # fmt: skip
-
-
 def norm_output(func: Any, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
     x = args[0]
     if func in BATCH_NORMS:
@@ -127,31 +117,6 @@ def conv_output(
     return x.new_empty((x.shape[0], w.shape[0], *out))
 
 
-def arithmetic_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
-    """+, −, × keep the broadcast shape and the promoted dtype (residual additions, scales)."""
-    a, b = args
-    if not isinstance(a, torch.Tensor):
-        return None
-    if isinstance(b, torch.Tensor) and b.device != a.device:
-        # a CPU scalar times a meta tensor (torch.tensor(0.5) * x): the result is on meta
-        if b.dim() == 0 and a.is_meta:
-            pass
-        elif a.dim() == 0 and b.is_meta:
-            a, b = b, a
-            if func in INPLACE:
-                return None
-        else:
-            return None
-    b_shape = b.shape if isinstance(b, torch.Tensor) else ()
-    try:
-        shape = torch.broadcast_shapes(a.shape, b_shape)
-    except RuntimeError:
-        return None  # PyTorch's kernel raises its own message
-    if func in INPLACE:
-        return a if shape == a.shape else None
-    return a.new_empty(shape, dtype=torch.result_type(*args))
-
-
 def matmul_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
     a, b = (args[1], args[2]) if func is aten.addmm.default else (args[0], args[1])
     if func is aten.bmm.default:
@@ -167,3 +132,136 @@ def matmul_output(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
         if not all(isinstance(v, int | float) for v in args[3:]):
             return None
     return a.new_empty((a.shape[0], b.shape[1]))
+
+
+# --------------------------------------------------------------------------- shape-only ops
+#
+# One general path instead of a list of special cases: an op that does no multiply-adds is
+# answered from its *schema* and *tags* (PyTorch's own metadata): a `pointwise` op has the
+# broadcast shape of its tensors, a `reduction` drops (or keeps as 1) its `dim`s, `cat`/`stack`
+# join along `dim`. Only the plain case is answered (all floating tensors of one dtype, on
+# meta, no `out=`); anything else goes to PyTorch's meta kernel.
+
+# Pointwise ops whose result is bool whatever the inputs' dtype.
+_BOOL_OUT = {
+    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "isneginf", "isposinf",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "isclose",
+}  # fmt: skip
+_SAME_SHAPE = {aten.roll.default, aten.flip.default}
+
+
+def classify(func: Any) -> str:
+    """Which shape path an aten op can take: pointwise, reduction, join, same or ''."""
+    name = func._overloadpacket.__name__
+    tags = func.tags
+    if torch.Tag.pointwise in tags and not name.startswith("bitwise"):
+        return "pointwise"
+    if torch.Tag.reduction in tags and len(func._schema.returns) == 1:
+        names = {a.name for a in func._schema.arguments}
+        if names <= {"self", "dim", "keepdim", "dtype", "ord"} and "dim" in names:
+            return "reduction"
+    if func in (aten.cat.default, aten.stack.default):
+        return "join"
+    if func in _SAME_SHAPE:
+        return "same"
+    return ""
+
+
+def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    bound = {a.name: v for a, v in zip(func._schema.arguments, args)}
+    bound.update(kwargs)
+    return bound
+
+
+def _float_dtype(tensors: list[torch.Tensor]) -> torch.dtype | None:
+    """The one floating dtype of the non-bool tensors (masks and conditions are bool)."""
+    dtypes = {t.dtype for t in tensors if t.dtype is not torch.bool}
+    if len(dtypes) != 1:
+        return None
+    dtype = dtypes.pop()
+    return dtype if dtype.is_floating_point else None
+
+
+def shape_only(
+    func: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> torch.Tensor | None:
+    """An empty meta tensor shaped as `func`'s result, or None: ask PyTorch's kernel."""
+    if "out" in kwargs:
+        return None
+    if kind == "pointwise":
+        return _pointwise(func, args, kwargs)
+    if kind == "reduction":
+        return _reduction(func, args, kwargs)
+    if kind == "join":
+        return _join(func, args, kwargs)
+    x = args[0]
+    if isinstance(x, torch.Tensor) and x.is_meta:  # roll, flip
+        return torch.empty_like(x)
+    return None
+
+
+def _pointwise(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    tensors += [v for v in kwargs.values() if isinstance(v, torch.Tensor)]
+    if not tensors or any(not t.is_meta and t.dim() > 0 for t in tensors):
+        return None  # a CPU scalar tensor (torch.tensor(0.5) * x) is fine, the result is meta
+    dtype = _float_dtype(tensors)
+    if dtype is None or "dtype" in kwargs:
+        return None
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+    except RuntimeError:
+        return None  # PyTorch's kernel raises its own message
+    if torch.Tag.inplace in func.tags:
+        self = args[0]
+        ok = isinstance(self, torch.Tensor) and self.is_meta and self.shape == shape
+        return self if ok and self.dtype == dtype else None
+    if func._overloadpacket.__name__ in _BOOL_OUT:
+        dtype = torch.bool
+    return torch.empty(shape, dtype=dtype, device="meta")
+
+
+def _reduction(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    bound = _bind(func, args, kwargs)
+    x = bound.get("self")
+    if not isinstance(x, torch.Tensor) or not x.is_meta or not x.dtype.is_floating_point:
+        return None
+    dims = bound.get("dim")
+    n = x.dim()
+    if dims is None or (isinstance(dims, list | tuple) and len(dims) == 0):
+        dims = list(range(n))
+    elif isinstance(dims, int):
+        dims = [dims]
+    if n == 0 or any(not -n <= d < n for d in dims):
+        return None
+    reduced = {d % n for d in dims}
+    keep = bool(bound.get("keepdim", False))
+    shape = [1 if i in reduced else s for i, s in enumerate(x.shape) if keep or i not in reduced]
+    return torch.empty(shape, dtype=bound.get("dtype") or x.dtype, device="meta")
+
+
+def _join(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    bound = _bind(func, args, kwargs)
+    tensors = [t for t in bound["tensors"] if not (t.dim() == 1 and t.numel() == 0)]
+    if not tensors or any(not t.is_meta for t in tensors) or _float_dtype(tensors) is None:
+        return None
+    if len({t.dtype for t in tensors}) != 1:
+        return None
+    first = tensors[0].shape
+    n = len(first) + (1 if func is aten.stack.default else 0)
+    dim = bound.get("dim", 0)
+    if not -n <= dim < n:
+        return None
+    dim %= n
+    if func is aten.stack.default:
+        if any(t.shape != first for t in tensors):
+            return None
+        shape = [*first[:dim], len(tensors), *first[dim:]]
+    else:
+        if any(t.dim() != len(first) for t in tensors):
+            return None
+        if any(t.shape[:dim] != first[:dim] or t.shape[dim + 1 :] != first[dim + 1 :]
+               for t in tensors):  # fmt: skip
+            return None
+        shape = [*first[:dim], sum(t.shape[dim] for t in tensors), *first[dim + 1 :]]
+    return torch.empty(shape, dtype=tensors[0].dtype, device="meta")

@@ -100,10 +100,21 @@ def test_torchinfo_undercounts_vit() -> None:
 
 @pytest.mark.slow
 def test_every_registered_architecture_traces() -> None:
-    """Walks the whole catalog (the ~80 torchvision classifiers and ours) at default sizes."""
+    """Walks the whole catalog (the ~80 torchvision classifiers and ours) at default sizes, and
+    checks that the tracer's fast paths change no shape, total or MAC: every Trace equals the
+    one from PyTorch's own meta kernels (timm's catalog has its own walk, tests/test_timm*)."""
+    from explorer.counting import FAST_PATHS
+
     failures = []
     for spec in explorer.architectures.specs():
+        if spec.source == "timm":
+            continue
         t = explorer.trace(spec.name)
+        token = FAST_PATHS.set(False)
+        try:
+            exact = explorer.trace(spec.name)
+        finally:
+            FAST_PATHS.reset(token)
         layers = t.layers
         checks = {
             "root first": layers[0].name == "" and layers[0].depth == 0,
@@ -115,6 +126,7 @@ def test_every_registered_architecture_traces() -> None:
             "output has classes": len(t.output_shape) != 2
             or t.output_shape[-1] == spec.num_classes,
             "macs positive": t.total_macs > 0,
+            "fast paths change nothing": t == exact,
         }
         pub = spec.published
         if spec.source == "torchvision" and pub is not None:
