@@ -405,3 +405,11 @@ def as_signature(value: Any, kwargs: Mapping[str, Any] | None = None) -> Signatu
     if isinstance(value, Mapping):
         return of(**{str(k): v for k, v in value.items()}, **extra)
     return of(value, **extra)
+
+
+def is_image_size(text: str | None) -> bool:
+    """True for None or a plain "CxHxW" (the CLI's image size, batch given apart); False for a
+    full signature ("1x16:int64", "2x4x50", "1x3x32x32, 1x3x32x32", ...)."""
+    if text is None:
+        return True
+    return re.fullmatch(r"\s*\d+\s*[x×]\s*\d+\s*[x×]\s*\d+\s*", text) is not None

@@ -98,3 +98,17 @@ def test_make_meta_and_real_tensors() -> None:
     assert int(real_args[0]["label"].sum()) == 0  # zeros: a valid index for any embedding
     again, _ = inputs.make(sig, "cpu", generator=torch.Generator().manual_seed(0))
     assert torch.equal(real_args[0]["image"], again[0]["image"])  # local generator, reproducible
+
+
+def test_cli_summary_takes_a_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    assert main(["summary", "lenet5", "--input", "4x1x32x32", "--format", "json"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["input_shape"] == [4, 1, 32, 32] and doc["output_shape"] == [4, 10]
+    assert inputs.is_image_size("3x224x224") and not inputs.is_image_size("1x16:int64")
+    assert main(["summary", "lenet5", "--input", "1x1x32x32, extra=True"]) != 0
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err

@@ -7,6 +7,7 @@ import argparse
 from explorer import published, report
 from explorer.architectures import resolve
 from explorer.cli_types import trace_batch
+from explorer.inputs import is_image_size
 from explorer.trace import parse_input_size, trace
 
 NAME = "summary"
@@ -16,7 +17,11 @@ HELP = "per-layer output shapes, parameters and multiply-adds of an architecture
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", help="catalog name (see `explorer list`) or a layer-stack spec")
     parser.add_argument(
-        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: the architecture's)"
+        "--input",
+        metavar="CxHxW|SIGNATURE",
+        help="input size, e.g. 3x224x224 (default: the architecture's); or any input "
+        "signature with full shapes: '2x10:int64', '1x3x32x32, 1x3x32x32', "
+        "'{image: 1x3x64x64, extra: 1x5}', 'x=1x16, mask=1x16:bool' (see explorer.inputs)",
     )
     parser.add_argument("--batch", type=trace_batch, default=1, help="batch size (default 1)")
     parser.add_argument(
@@ -29,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not is_image_size(args.input):  # a full signature: shapes carry their batch
+        result = trace(args.arch, inputs=args.input)
+        print(report.render(result, args.format, args.depth))
+        return 0
     result = trace(args.arch, input_size=args.input, batch_size=args.batch)
     print(report.render(result, args.format, args.depth))
     if args.format == report.OutputFormat.TABLE.value:
