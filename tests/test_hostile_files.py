@@ -251,6 +251,20 @@ def test_upload_batches_are_budgeted_before_decoding() -> None:
     images.check_upload_batch([small.getvalue()] * 30)  # an ordinary set passes
 
 
+def test_ensembles_are_capped_by_count_and_bytes() -> None:
+    from explorer import weights
+
+    everything = [(n, weights.find(n).num_params) for n in weights.with_weights()]
+    assert len(everything) > 80
+    with pytest.raises(BudgetError, match=rf"{len(everything)} models selected; an ensemble "
+                       rf"has at most {limits.ENSEMBLE_MAX_MODELS} members"):
+        limits.check_ensemble(everything)
+    giants = [(n, p) for n, p in everything if n.startswith(("vit_h", "regnet_y_128"))][:2]
+    with pytest.raises(BudgetError, match=r"need \d+\.\d GB of weights together; the limit"):
+        limits.check_ensemble(giants)
+    limits.check_ensemble([("lenet5-digits", 61_706)] * 3)
+
+
 def test_thumbnails_decode_jpegs_at_a_reduced_scale() -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (4000, 3000), (10, 20, 30)).save(buffer, "JPEG")
