@@ -311,6 +311,22 @@ def cam_panel(
                 _show(occluded[i].overlay, f"occlusion ({occluded[i].label})", col, 160)
 
 
+def where_it_looks(
+    loaded: LoadedModel,
+    arch: str,
+    weights: str,
+    device: str,
+    image: Image.Image,
+    key: str,
+    ten_crop: bool = False,
+) -> None:
+    """The class-activation-map view behind a switch (the Predict page: one image, or each
+    of the ten crops)."""
+    what = "each of the ten crops" if ten_crop else "this image"
+    if st.toggle(f"Where does it look? Grad-CAM and occlusion on {what}", key=f"{key}_on"):
+        cam_panel(loaded, arch, weights, device, image, key, ten_crop)
+
+
 def occlusion_chart(o: cam.OcclusionMap) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import cache
+from components import inside_widgets as iw
 from components import prediction_widgets as w
 from explorer import predict, weights
 from explorer.errors import ExplorerError
@@ -99,6 +100,7 @@ def run() -> None:
                         width="stretch",
                         caption=f"{crop.position}: {crop.top.label} ({crop.top.probability:.0%})",
                     )
+        iw.where_it_looks(loaded, str(arch), choice, device, image, "predict_cam", ten_crop=ten)
 
 
 try:

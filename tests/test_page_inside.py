@@ -1,0 +1,101 @@
+"""AppTest: the Look inside page (and the class-activation-map view on Predict)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from explorer import digits
+
+PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
+PICTURE = "A picture (sample or upload)"
+
+
+def _page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=180)
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [img.proto.imgs[0].caption for img in at.get("image")]
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_blank_canvas_asks_for_a_digit() -> None:
+    at = _page("inside").run()
+    assert not at.exception and not at.error
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_a_sample_digit_shows_prediction_grids_and_bar_charts() -> None:
+    at = _page("inside").run()
+    at.radio(key="inside_source").set_value(PICTURE).run()
+    assert not at.exception and not at.error
+    _, label = digits.sample_photo(0)
+    assert at.subheader[0].value.startswith(f"Prediction: {label} — ")
+    assert [m.label for m in at.metric] == ["Device", "Forward pass", "Input n_H×n_W×n_C"]
+    assert at.metric[0].value == "cpu" and at.metric[2].value == "32×32×1"
+    shapes = [c.value.split(" · ")[0] for c in at.caption if " · features." in c.value]
+    assert shapes == ["**28×28×6**", "**14×14×6**", "**10×10×16**", "**5×5×16**"]
+    titles = [f["layout"]["title"]["text"] for f in _figures(at) if f["layout"].get("title")]
+    assert titles == ["classifier.0: 120 values", "classifier.2: 84 values", "logits: 10 values"]
+    assert not at.warning  # trained weights
+
+
+def test_views_one_layer_filters_and_where_it_looks() -> None:
+    at = _page("inside").run()
+    at.radio(key="inside_source").set_value(PICTURE).run()
+    at.segmented_control(key="inside_view").set_value("One layer").run()
+    assert not at.exception and not at.error
+    at.selectbox(key="inside_one_layer").set_value("features.3").run()
+    heatmaps = [t for t in _figures(at)[-1]["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 16  # every channel of 10×10×16
+    assert heatmaps[0]["z"]["shape"] == "10, 10" and "channel 0" in heatmaps[0]["hovertemplate"]
+    assert "mean" in heatmaps[0]["hovertemplate"]
+    assert len([c for c in _captions(at) if c.startswith("channel ")]) == 8  # the strongest
+
+    at.segmented_control(key="inside_view").set_value("Filters").run()
+    assert not at.exception
+    assert any("6 filters of 5×5×1" in c.value for c in at.caption)
+
+    at.segmented_control(key="inside_view").set_value("Where it looks").run()
+    assert not at.exception and not at.error
+    _, label = digits.sample_photo(0)
+    captions = _captions(at)[1:]  # after the page's own "What the network saw"
+    assert captions[0] == "what the network saw"
+    assert captions[1].startswith(f"Grad-CAM: {label} (")
+    assert captions[2].startswith(f"occlusion: {label} (")  # on by default for LeNet
+    at.selectbox(key="inside_cam_method").set_value("gradcam++").run()
+    assert _captions(at)[2].startswith("Grad-CAM++: ")
+    at.selectbox(key="inside_cam_class").set_value(3).run()
+    assert _captions(at)[2].startswith("Grad-CAM++: 3 (")
+
+
+def test_random_weights_are_labelled() -> None:
+    at = _page("inside").run()
+    at.radio(key="inside_source").set_value(PICTURE).run()
+    at.selectbox(key="inside_weights").set_value("random weights (predictions are meaningless)")
+    at.run()
+    assert not at.exception
+    assert any("meaningless" in w.value for w in at.warning)
+
+
+def test_predict_page_shows_the_maps_for_the_image_and_each_crop() -> None:
+    at = _page("predict").run()
+    before = len(_captions(at))
+    at.toggle(key="predict_cam_on").set_value(True).run()
+    assert not at.exception and not at.error
+    assert any(c.startswith("Grad-CAM: ") for c in _captions(at)[before:])
+    at.toggle(key="predict_ten_crop").set_value(True).run()
+    assert not at.exception and not at.error
+    crops = [
+        c
+        for c in _captions(at)
+        if ": " in c and "(" in c and c.split(":")[0].endswith(("left", "right", "centre"))
+    ]
+    cam_captions = [c for c in _captions(at) if c.startswith("occlusion (")]
+    assert len(cam_captions) == 10 and len(crops) >= 20  # ten crops and their ten maps
