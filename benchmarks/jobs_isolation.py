@@ -5,7 +5,7 @@ server process three ways: alone; while a residual experiment trains in a thread
 process (what a plain background thread would do); and while it trains in an explorer.jobs
 worker process. Prints the median page-work latency of each and the ratios to "alone".
 
-    .venv/bin/python benchmarks/jobs_isolation.py [--seconds 8]
+    .venv/bin/python benchmarks/jobs_isolation.py [--seconds 6] [--repeats 3]
 
 On a shared machine the absolute times are noisy; compare the ratios of one run.
 """
@@ -22,7 +22,7 @@ from explorer.jobs import JobRunner
 from explorer.residual_experiment import ExperimentConfig, run_experiment
 from explorer.trace import trace
 
-CONFIG = ExperimentConfig(depths=(56,), epochs=50, seed=0)  # longer than the probe window
+CONFIG = ExperimentConfig(depths=(20,), epochs=100, seed=0)  # longer than the probe window
 
 
 def probe(seconds: float) -> list[float]:
@@ -68,7 +68,8 @@ def in_process(seconds: float) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="probe time per mode")
+    parser.add_argument("--repeats", type=int, default=3, help="alternate the modes this often")
     args = parser.parse_args()
     trace("resnet50")  # warm: imports and the cached meta model
     modes: dict[str, Callable[[float], list[float]]] = {
@@ -76,14 +77,16 @@ def main() -> None:
         "training in a thread": in_thread,
         "training in a worker process": in_process,
     }
-    alone = 0.0
-    print("page work (trace resnet50), median latency while …")
-    for name, run in modes.items():
-        latencies = run(args.seconds)
-        median = statistics.median(latencies)
-        alone = alone or median
-        print(f"  {name:<30} {1000 * median:8.1f} ms  ({median / alone:.2f}× alone, "
-              f"{len(latencies)} calls)")  # fmt: skip
+    medians: dict[str, list[float]] = {name: [] for name in modes}
+    for _ in range(args.repeats):  # alternate, so that a change of load hits every mode
+        for name, run in modes.items():
+            medians[name].append(statistics.median(run(args.seconds)))
+    alone = statistics.median(medians["alone"])
+    print(f"page work (trace resnet50), median latency over {args.repeats} alternations while …")
+    for name, values in medians.items():
+        median = statistics.median(values)
+        each = ", ".join(f"{1000 * v:.0f}" for v in values)
+        print(f"  {name:<30} {1000 * median:8.1f} ms  ({median / alone:.2f}× alone; {each} ms)")
 
 
 if __name__ == "__main__":
