@@ -74,53 +74,161 @@ def app_url(repo_root: Path) -> Iterator[str]:
 
 def _save(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path / f"{name}.png"
-    # Streamlit scrolls an inner container, so grow the viewport to the whole page first.
-    height = page.evaluate(
-        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight"
-    )
-    page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 50, 1000), 9000)})
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.screenshot(path=str(path))
     SCREENS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, SCREENS / path.name)
     return path
 
 
-PAGES = [
-    # (path, name, wait for, expects a diagram, expects a plotly chart)
-    ("/?arch=resnet18", "architecture", "Block diagram", True, True),
-    ("/cost_lab", "cost_lab", "120,422,400", True, True),
-    ("/custom_network", "custom_network", "61,706", True, True),
-    ("/compare", "compare", "Parameters vs multiply-accumulates", False, True),
-]
+def _idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Until the script run the last interaction started has finished."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+        " !== 'running' && !document.querySelector('[data-testid=stStatusWidget]')"
+        " && !document.querySelector('[data-testid=stSkeleton]')",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(300)
 
 
-def test_explore_pages_render_diagram_and_charts(app_url: str, tmp_path: Path) -> None:
+# Every box of the diagram has a drawn outline (a <path>, <polygon> or <ellipse> with an area),
+# not just its text: issue 11's boxes "drawn as bare text" after a depth change.
+BARE_BOXES = """() => {
+  const nodes = [...document.querySelectorAll('.explorer-diagram svg g.node')];
+  const bare = nodes.filter(g => {
+    const s = g.querySelector('path, polygon, ellipse');
+    if (!s) return true;
+    const b = s.getBBox();
+    return b.width < 1 || b.height < 1;
+  }).map(g => g.textContent.trim().slice(0, 40));
+  return {count: nodes.length, bare};
+}"""
+
+# Headline numbers: a metric value is cut off when its text is wider than its box.
+CLIPPED = """() => [...document.querySelectorAll(
+    '[data-testid=stMetricValue], [data-testid=stMetricValue] *, [data-testid=stMetricLabel] p,'
+    + ' [data-testid=stTable] th, [data-testid=stMarkdownContainer] th')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.innerText.slice(0, 40))"""
+
+
+def _boxes(page) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    page.locator(".explorer-diagram svg").first.wait_for(timeout=60_000)
+    result: dict = page.evaluate(BARE_BOXES)  # type: ignore[type-arg]
+    return result
+
+
+def _pick_network(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text="Architecture").first
+    box.locator("input").click()
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
+    _idle(page)
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for path, name, text, diagram, chart in PAGES:
-                page.goto(app_url + path)
-                page.get_by_text(text).first.wait_for(timeout=60_000)
-                if chart:
-                    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
-                    assert page.locator(".js-plotly-plot").count() >= 1
-                if diagram:
-                    svg = page.locator("[data-testid='stGraphVizChart'] svg").first
-                    svg.wait_for(timeout=30_000)
-                    assert svg.locator("g.node").count() >= 3
-                assert page.get_by_text("Traceback").count() == 0
-                shot = _save(page, tmp_path, name)
-                assert shot.stat().st_size > 10_000
-                if name == "architecture" and shutil.which("dot"):
-                    # SVG is rendered by `dot` only when clicked (a deferred download).
-                    with page.expect_download(timeout=60_000) as download:
-                        page.get_by_text("Diagram (SVG)").click()
-                    svg = Path(download.value.path()).read_text()
-                    assert "<svg" in svg and "BasicBlock ×2" in svg
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
+def test_headlines_fit_and_diagram_boxes_stay_drawn(
+    app_url: str,
+    browser,
+    size: tuple[int, int],
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{app_url}/?arch=vgg16")  # VGG-16's 11-digit MACs were cut off
+        page.get_by_text("Block diagram").first.wait_for(timeout=120_000)
+        _idle(page)
+        assert page.get_by_text("15,470,264,320").count() == 1
+        assert page.evaluate(CLIPPED) == []
+        assert _boxes(page)["bare"] == []
+
+        _pick_network(page, "googlenet-paper")
+        assert page.evaluate(CLIPPED) == []
+        assert _boxes(page)["bare"] == []
+        page.get_by_text("Auto detail").click()
+        _idle(page)
+        slider = page.get_by_role("slider", name="Diagram detail (depth)")
+        slider.focus()
+        page.keyboard.press("ArrowRight")  # depth 2 -> 3: 14 boxes lost their shape before
+        _idle(page)
+        after = _boxes(page)
+        assert after["count"] >= 80 and after["bare"] == []
+
+        page.reload()
+        page.get_by_text("Block diagram").first.wait_for(timeout=120_000)
+        _idle(page)
+        assert _boxes(page)["bare"] == []
+        _save(page, tmp_path, f"architecture_{width}x{height}")
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_quick_downloads_all_arrive(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 item 5: Diagram PNG, then SVG, then the layer CSV, clicked quickly: the CSV
+    was lost in 2 of 3 runs (a deferred file dropped by the rerun the first click started)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720}, accept_downloads=True)
+    try:
+        page.goto(f"{app_url}/?arch=resnet18")
+        page.get_by_text("Diagram (PNG)").first.wait_for(timeout=120_000)
+        _idle(page)
+        got = {}
+        for _ in range(3):
+            for label in ("Diagram (PNG)", "Diagram (SVG)", "Layer table (CSV)"):
+                with page.expect_download(timeout=30_000) as download:
+                    page.get_by_text(label).first.click()
+                got[label] = Path(download.value.path()).read_bytes()
+        assert got["Diagram (PNG)"].startswith(b"\x89PNG")
+        assert b"<svg" in got["Diagram (SVG)"] and b"BasicBlock" in got["Diagram (SVG)"]
+        assert got["Layer table (CSV)"].startswith(b"Layer,Type,")
+    finally:
+        page.close()
+
+
+PAGES = [
+    # (sidebar link, text to wait for, expects a diagram, expects a plotly chart)
+    ("Cost lab (1×1 convs)", "120,422,400", True, True),
+    ("Custom network", "61,706", True, True),
+    ("Compare", "Parameters vs multiply-accumulates", False, True),
+]
+
+
+def test_explore_pages_render_diagram_and_charts(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(app_url)
+        page.get_by_text("Block diagram").first.wait_for(timeout=120_000)
+        for link, text, diagram, chart in PAGES:
+            page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=link).click()
+            page.get_by_text(text).first.wait_for(timeout=120_000)
+            _idle(page)
+            if chart:
+                page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            if diagram:
+                boxes = _boxes(page)
+                assert boxes["count"] >= 3 and boxes["bare"] == []
+            assert page.get_by_text("Traceback").count() == 0
+            assert page.evaluate(CLIPPED) == []
+            _save(page, tmp_path, link.split(" ")[0].lower())
+        assert errors == []  # no favicon from the internet, no failed requests
+    finally:
+        page.close()
