@@ -18,9 +18,12 @@ from explorer.errors import (
 )
 
 if TYPE_CHECKING:
-    from explorer.architectures import ArchSpec, families, get, names, resolve
+    from explorer.architectures import ArchSpec, families, get, names, resolve, search
     from explorer.building import build_meta, build_model
     from explorer.images import decode_image
+    from explorer.inputs import Signature
+    from explorer.meta_limits import MetaTraceError
+    from explorer.notebook import summary
     from explorer.trace import LayerRecord, Trace, trace
 
 # The rest of the public names are imported on first use (PEP 562), so that `explorer app`
@@ -31,9 +34,13 @@ _LAZY = {
     "get": "explorer.architectures",
     "names": "explorer.architectures",
     "resolve": "explorer.architectures",
+    "search": "explorer.architectures",
     "build_meta": "explorer.building",
     "build_model": "explorer.building",
     "decode_image": "explorer.images",
+    "Signature": "explorer.inputs",
+    "MetaTraceError": "explorer.meta_limits",
+    "summary": "explorer.notebook",
     "LayerRecord": "explorer.trace",
     "Trace": "explorer.trace",
     "trace": "explorer.trace",
@@ -70,6 +77,8 @@ __all__ = [
     "InputSizeError",
     "InputTooSmallError",
     "LayerRecord",
+    "MetaTraceError",
+    "Signature",
     "SpecError",
     "Trace",
     "UnknownArchitectureError",
@@ -82,5 +91,7 @@ __all__ = [
     "get",
     "names",
     "resolve",
+    "search",
+    "summary",
     "trace",
 ]

@@ -71,6 +71,12 @@ class Trace:
         """Modules at `depth` plus shallower leaves: what a table shows at that detail."""
         return [r for r in self.layers if r.depth == depth or (r.is_leaf and 0 < r.depth < depth)]
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Trace as report.py's table, in HTML (explorer.notebook)."""
+        from explorer.notebook import trace_html
+
+        return trace_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["total_flops"] = self.total_flops

@@ -31,3 +31,11 @@ def test_backend_never_imports_streamlit() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
     assert len(modules) > 20
+
+
+def test_catalog_signature_and_notebook_exports() -> None:
+    assert {"MetaTraceError", "Signature", "search", "summary"} <= set(explorer.__all__)
+    assert issubclass(explorer.MetaTraceError, explorer.ExplorerError)
+    assert "timm/resnet50" in explorer.search("timm resnet50")
+    assert str(explorer.Signature((), ())) == ""
+    assert explorer.summary("lenet5", verbose=0).total_params == 61_706

@@ -1,0 +1,137 @@
+"""Jupyter: a Trace shows as an HTML table, a diagram as inline SVG, and `summary()` prints the
+table the way torchinfo's `summary` does, for people moving from it.
+
+The table is report.py's (same columns, same cells, same totals), written as HTML here;
+Jupyter calls `Trace._repr_html_`, which calls `trace_html`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from explorer.records import Trace
+from explorer.report import _COLUMNS, _cells, _totals, layer_rows
+
+# A notebook output taller than this scrolls (resnet152 has 500+ modules).
+MAX_HEIGHT_PX = 480
+RIGHT = {3, 4, 5}  # the numeric columns of report's table
+
+
+def trace_html(trace: Trace, depth: int | None = None) -> str:
+    """report.to_table's rows as an HTML table (indented names), then its totals."""
+    header = "".join(
+        f'<th style="text-align:{"right" if i in RIGHT else "left"}">{html.escape(c)}</th>'
+        for i, (c, _) in enumerate(_COLUMNS)
+    )
+    body = []
+    for row in layer_rows(trace, depth):
+        cells = _cells(row, indent=False)
+        pad = 1.2 * max(row["depth"] - 1, 0)
+        tds = [f'<td style="padding-left:{pad:.1f}em">{html.escape(cells[0])}</td>']
+        tds += [
+            f'<td style="text-align:{"right" if i in RIGHT else "left"}">{html.escape(c)}</td>'
+            for i, c in enumerate(cells[1:], start=1)
+        ]
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    totals = "<br>".join(html.escape(t) for t in _totals(trace))
+    return (
+        f'<div class="explorer-trace"><strong>{html.escape(trace.architecture)}</strong>'
+        f'<div style="max-height:{MAX_HEIGHT_PX}px;overflow:auto">'
+        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"<p>{totals}</p></div>"
+    )
+
+
+class Diagram:
+    """A block diagram that Jupyter shows inline (`_repr_svg_`); `.svg` is the SVG text."""
+
+    def __init__(self, svg: str, architecture: str = "", depth: int = 0) -> None:
+        self.svg = svg
+        self.architecture = architecture
+        self.depth = depth
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def __repr__(self) -> str:
+        return f"<Diagram of {self.architecture} at depth {self.depth}: {len(self.svg):,} chars>"
+
+
+def diagram(
+    arch: Any,
+    input_size: tuple[int, int, int] | str | None = None,
+    depth: int | None = None,
+    *,
+    left_right: bool = False,
+) -> Diagram:
+    """The block diagram of a catalog name, a layer stack or a module, as inline SVG."""
+    from explorer import diagram as _diagram
+    from explorer.graph import data_flow
+    from explorer.trace import parse_input_size
+
+    size = parse_input_size(input_size) if input_size is not None else None
+    graph = data_flow(arch, size, depth)
+    svg = _diagram.render(graph, "svg", rankdir="LR" if left_right else "TB").decode()
+    return Diagram(svg, graph.architecture, graph.depth)
+
+
+def summary(
+    model: nn.Module | str,
+    input_size: Sequence[Any] | None = None,
+    *,
+    input_data: Any = None,
+    dtypes: Sequence[Any] | None = None,
+    depth: int | None = 3,
+    verbose: int = 1,
+    **kwargs: Any,
+) -> Trace:
+    """torchinfo-style: print the layer table of `model` called on inputs of `input_size`
+    (full shapes, batch first: `(1, 3, 224, 224)`, or a list of them for several inputs,
+    with `dtypes` per input) or on `input_data` (example tensors or trees of them); extra
+    keyword arguments go to the model's forward. A catalog name needs no size.
+
+    Returns the Trace (shown as an HTML table in Jupyter); `verbose=0` prints nothing."""
+    from explorer.trace import trace
+
+    sig = _signature(input_size, input_data, dtypes, kwargs)
+    result = trace(model, inputs=sig) if sig is not None else trace(model)
+    if verbose:
+        from explorer.report import to_table
+
+        print(to_table(result, depth))
+    return result
+
+
+def _signature(
+    input_size: Sequence[Any] | None,
+    input_data: Any,
+    dtypes: Sequence[Any] | None,
+    kwargs: dict[str, Any],
+) -> Any:
+    from explorer import inputs
+    from explorer.errors import InputSizeError
+
+    if input_data is not None:
+        if isinstance(input_data, (list, tuple)) and not isinstance(input_data, inputs.Signature):
+            return inputs.of(*input_data, **kwargs)
+        return inputs.of(input_data, **kwargs)
+    if input_size is None:
+        if kwargs:
+            raise InputSizeError("Keyword inputs need input_size or input_data for the rest.")
+        return None
+    if isinstance(input_size, str):
+        return inputs.parse(input_size)
+    sizes = list(input_size)
+    several = bool(sizes) and all(isinstance(s, (list, tuple)) for s in sizes)
+    shapes = [tuple(int(d) for d in s) for s in sizes] if several else [tuple(map(int, sizes))]
+    names = [inputs.dtype_name(d) for d in dtypes] if dtypes else ["float32"] * len(shapes)
+    if len(names) == 1 and len(shapes) > 1:
+        names = names * len(shapes)
+    if len(names) != len(shapes):
+        raise InputSizeError(f"{len(shapes)} input sizes but {len(names)} dtypes.")
+    specs = [inputs.TensorSpec(s, n) for s, n in zip(shapes, names)]
+    return inputs.of(*specs, **kwargs)
