@@ -26,6 +26,7 @@ from explorer.weights import LoadedModel
 ROW_WIDTH = 1100  # pixels available for one row of grids on a wide page
 DETAIL_CHANNELS = 64  # channels per page of the one-layer view
 BAR_LIMIT = 256  # longer vectors are shown as a histogram
+PLOT_WIDTH = 760  # a full-width plotly chart's plotting area on a wide page (colour bar aside)
 
 
 def image_key(image: Image.Image) -> str:
@@ -171,7 +172,7 @@ def channel_figure(layer: A.LayerActivation, channels: list[int], columns: int =
             "domain": [y1 - cell_h, y1], "visible": False, "anchor": f"x{suffix}",
             "autorange": "reversed", "scaleanchor": f"x{suffix}",
         }  # fmt: skip
-    cell_px = ROW_WIDTH / cols
+    cell_px = PLOT_WIDTH / cols  # square tiles in the chart's usual width
     fig.update_layout(
         **layout,
         coloraxis={"colorscale": "Viridis", "cmin": lo, "cmax": hi},
@@ -285,10 +286,12 @@ def cam_panel(
         patch = p.slider("Patch (pixels)", 2, max(2, side // 2), patch0, key=f"{key}_patch")
         stride = s.slider("Stride", 1, max(1, side // 4), stride0, key=f"{key}_stride")
         occluded = occlusion_maps(arch, weights, device, ik, cls, patch, stride, ten_crop, image)
+    stage = next(s for s in layers if s.output_module == layer)
     st.caption(
-        f"{cam.METHODS[str(method)]} at `{layer}`: red is where the evidence for the class "
-        "lies. Occlusion: a patch of the training images' neutral colour slides over the image; "
-        "red is where covering it lowers the class probability most."
+        f"{cam.METHODS[str(method)]} at `{stage.name}` ({stage.lecture_shape}): red is where "
+        "the evidence for the class lies. Occlusion: a patch of the training images' neutral "
+        "colour slides over the image; red is where covering it lowers the class probability "
+        "most."
     )
     if not ten_crop:
         m = maps[0]
@@ -299,6 +302,7 @@ def cam_panel(
             o = occluded[0]
             _show(o.overlay, f"occlusion: {o.label} ({o.probability:.1%} unoccluded)", cols[2])
             cols[3].plotly_chart(occlusion_chart(o), width="stretch", key=f"{key}_drops")
+            cols[3].caption(f"drop in p({o.label}) per patch ({o.patch} px, stride {o.stride})")
         return
     from explorer.predict import CROP_POSITIONS
 
@@ -328,21 +332,20 @@ def where_it_looks(
 
 
 def occlusion_chart(o: cam.OcclusionMap) -> go.Figure:
+    rows, cols = o.drops.shape
     fig = go.Figure(
         go.Heatmap(
             z=o.drops,
             colorscale="RdBu",
             reversescale=True,
             zmid=0,
+            colorbar={"thickness": 10},
             hovertemplate="patch at row %{y}, col %{x}<br>probability drop %{z:.3f}<extra></extra>",
         )
     )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
-    fig.update_layout(
-        title=f"drop in p({o.label}), patch {o.patch}, stride {o.stride}",
-        height=260,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
+    fig.update_xaxes(range=[-0.5, cols - 0.5], constrain="domain", title="patch position")
+    fig.update_yaxes(range=[rows - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    fig.update_layout(height=230, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
 
 

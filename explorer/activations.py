@@ -602,7 +602,7 @@ def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
     raise BudgetError("This network has no 2-D convolution, so it has no filters to draw.")
 
 
-def filters(loaded: LoadedModel, tile_side: int = 44) -> Filters:
+def filters(loaded: LoadedModel, tile_side: int = 64) -> Filters:
     """The first convolution's filters, each scaled to its own range (as in the AlexNet
     paper's figure 3), enlarged with nearest-neighbour pixels to about `tile_side`."""
     name, conv = first_conv(loaded.model)
