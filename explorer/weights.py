@@ -169,7 +169,9 @@ def cached() -> list[WeightsInfo]:
                 continue
             for member in spec.weights:
                 if os.path.basename(member.url) in present:
-                    found.append(_tv_info(name, member, getattr(spec.weights, "DEFAULT", None)))
+                    info = _tv_info(name, member, getattr(spec.weights, "DEFAULT", None))
+                    if info.cached:  # the published size, not a broken leftover
+                        found.append(info)
     return found
 
 
