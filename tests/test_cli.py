@@ -81,7 +81,7 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["summary", "resnet5"], "Did you mean"),
         (["summary", "alexnet", "--input", "3x32x32"], "features.12"),
-        (["summary", "lenet5", "--input", "banana"], "CxHxW"),
+        (["summary", "lenet5", "--input", "banana"], "banana"),
     ],
 )
 def test_errors_exit_2_with_one_line(
