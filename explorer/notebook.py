@@ -66,15 +66,17 @@ def diagram(
     input_size: tuple[int, int, int] | str | None = None,
     depth: int | None = None,
     *,
+    inputs: Any = None,
     left_right: bool = False,
 ) -> Diagram:
-    """The block diagram of a catalog name, a layer stack or a module, as inline SVG."""
+    """The block diagram of a catalog name, a layer stack or a module (called with
+    `input_size` or any `inputs` signature, as in explorer.trace), as inline SVG."""
     from explorer import diagram as _diagram
-    from explorer.graph import data_flow
-    from explorer.trace import parse_input_size
+    from explorer.graph import auto_depth, build_graph
+    from explorer.trace import trace_and_record
 
-    size = parse_input_size(input_size) if input_size is not None else None
-    graph = data_flow(arch, size, depth)
+    _, rec = trace_and_record(arch, input_size, inputs=inputs)
+    graph = build_graph(rec, auto_depth(rec) if depth is None else depth)
     svg = _diagram.render(graph, "svg", rankdir="LR" if left_right else "TB").decode()
     return Diagram(svg, graph.architecture, graph.depth)
 
