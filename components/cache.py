@@ -255,8 +255,11 @@ def augment_gallery(
 @st.cache_resource(show_spinner=False)
 def job_runner() -> _jobs.JobRunner:
     """The server's worker processes for long jobs (explorer.jobs), one pool for all sessions:
-    identical requests share one run, finished results are kept for the next visitor."""
-    return _jobs.JobRunner()
+    identical requests share one run, finished results are kept for the next visitor. Started
+    when the first page that needs it opens, so a student's first Run does not wait for it."""
+    runner = _jobs.JobRunner(preload=("explorer.residual_experiment",))
+    runner.warm()
+    return runner
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -1,9 +1,9 @@
 """Long jobs (training, big predictions) run in worker processes, away from the pages.
 
-A `JobRunner` owns a fixed number of worker processes (spawned, so they share nothing with the
-server but what a job sends them) and a bounded queue. A job is a plain function called as
-`fn(*args, progress=callback, **kwargs)`; the callback sends progress events back and returns
-False once the job is cancelled, so a job stops at its next progress report.
+A `JobRunner` owns a fixed number of worker processes (fresh interpreters, so they share
+nothing with the server but what a job sends them) and a bounded queue. A job is a plain
+function called as `fn(*args, progress=callback, **kwargs)`; the callback sends progress events
+back and returns False once the job is cancelled, so a job stops at its next report.
 
 - Identical requests share one run: jobs are keyed, and a request for a key that is queued,
   running or finished gets that job (`submit`). Finished results are kept (LRU); failed and
@@ -21,10 +21,13 @@ False once the job is cancelled, so a job stops at its next progress report.
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import atexit
 import os
 import pickle
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -118,11 +121,15 @@ def _portable(exc: BaseException) -> BaseException:
     return JobError(f"The job failed: {type(exc).__name__}: {exc}")
 
 
-def _worker_main(conn: Connection, threads: int) -> None:
-    """A worker process: run one job at a time until told to stop (None)."""
+def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) -> None:
+    """A worker process: import `preload`, then run one job at a time until told to stop."""
+    import importlib
+
     import torch
 
     torch.set_num_threads(threads)  # this worker process only, once
+    for module in preload:
+        importlib.import_module(module)
     while True:
         try:
             message = conn.recv()
@@ -159,29 +166,40 @@ class _Worker:
         self.index = index
         self.process: Any = None
         self.conn: Connection | None = None
+        self.lock = threading.Lock()
         self.thread = threading.Thread(
             target=self._serve, name=f"explorer-job-worker-{index}", daemon=True
         )
 
     def _ensure_process(self) -> Connection:
-        if self.process is None or not self.process.is_alive():
-            ctx = self.runner.context
-            parent, child = ctx.Pipe()
-            self.process = ctx.Process(
-                target=_worker_main, args=(child, self.runner.threads), daemon=True,
-                name=f"explorer-job-{self.index}",
-            )  # fmt: skip
-            self.process.start()
-            child.close()
-            self.conn = parent
+        with self.lock:
+            return self._start_process()
+
+    def _start_process(self) -> Connection:
+        """A fresh interpreter (`python -m explorer.jobs FD THREADS MODULES…`) talking over a
+        socket pair. Not multiprocessing's spawn: that re-imports the parent's `__main__`, which
+        under Streamlit is whichever page script ran last (the child would run a page)."""
+        if self.process is None or self.process.poll() is not None:
+            parent, child = socket.socketpair()
+            with child:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "explorer.jobs", str(child.fileno()),
+                     str(self.runner.threads), *self.runner.preload],
+                    pass_fds=(child.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                )  # fmt: skip
+            self.conn = Connection(parent.detach())
         assert self.conn is not None
         return self.conn
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.join(5)
-        self.process, self.conn = None, None
+        with self.lock:
+            if self.process is not None:
+                self.process.kill()
+                self.process.wait(5)
+            if self.conn is not None:
+                self.conn.close()
+            self.process, self.conn = None, None
 
     def _serve(self) -> None:
         while True:
@@ -242,18 +260,19 @@ class JobRunner:
         max_queued: int = MAX_QUEUED,
         keep_finished: int = KEEP_FINISHED,
         threads: int = WORKER_THREADS,
-        context: str = "spawn",
+        preload: tuple[str, ...] = (),
     ) -> None:
         self.workers = workers or default_workers()
         self.max_queued = max_queued
         self.keep_finished = keep_finished
         self.threads = threads
-        self.context: Any = mp.get_context(context)
         self._lock = threading.Lock()
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._pool = [_Worker(self, i) for i in range(self.workers)]
         self._started = False
+        self.preload = preload
+        atexit.register(self._stop_workers)  # no worker outlives the server
 
     def submit(
         self, key: Hashable, fn: Callable[..., Any], *args: Any, subscriber: str = "",
@@ -273,13 +292,24 @@ class JobRunner:
                 job = Job(key, fn, args, kwargs)
                 self._jobs[key] = job
                 self._queue.put(job)
-                if not self._started:
-                    self._started = True
-                    for worker in self._pool:
-                        worker.thread.start()
+                self._start_threads()
             self._jobs.move_to_end(key)
             job.subscribers.add(subscriber)
             return job
+
+    def warm(self) -> None:
+        """Start the worker processes now (they import torch and `preload`: seconds), so that
+        the first job does not wait for them; a page calls this when it is opened."""
+        with self._lock:
+            self._start_threads()
+        for worker in self._pool:
+            worker._ensure_process()
+
+    def _start_threads(self) -> None:
+        if not self._started:
+            self._started = True
+            for worker in self._pool:
+                worker.thread.start()
 
     def get(self, key: Hashable) -> Job | None:
         with self._lock:
@@ -309,6 +339,10 @@ class JobRunner:
             for k in done[: max(0, len(done) - self.keep_finished)]:
                 del self._jobs[k]
 
+    def _stop_workers(self) -> None:
+        for worker in self._pool:
+            worker.stop()
+
     def shutdown(self) -> None:
         """Stop the workers (queued jobs are dropped)."""
         for _ in self._pool:
@@ -317,3 +351,10 @@ class JobRunner:
             if worker.thread.is_alive():
                 worker.thread.join(10)
             worker.stop()
+
+
+if __name__ == "__main__":  # a worker process: python -m explorer.jobs FD THREADS [MODULE…]
+    from explorer.jobs import _worker_main as serve  # this module's names, not __main__'s
+
+    fd, threads, *modules = sys.argv[1:]
+    serve(Connection(int(fd)), int(threads), tuple(modules))
