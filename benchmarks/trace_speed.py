@@ -2,7 +2,7 @@
 
 Method (printed with the table):
 - Every measurement runs in a fresh Python process. Imports (torch, torchvision, torchinfo,
-  explorer and its catalog) happen before the clock starts, and `gc.freeze()` follows them,
+  explorer's tracer and its catalog) happen before the clock starts, and `gc.freeze()` follows them,
   as the `explorer` CLI and the app do. Two torch threads (this machine has 2 cores).
 - first: the first call in that process. explorer: `explorer.trace(name)` (it builds the meta
   model and traces it). torchinfo: `torchvision.models.get_model(name)` (a real, initialised
@@ -28,9 +28,11 @@ import sys
 WORKER = r"""
 import gc, json, resource, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
+import importlib
 import torch, torchvision, torchinfo
 import explorer
 from explorer.architectures import tv
+importlib.import_module("explorer.trace")  # explorer's tracing code, as torchinfo's is imported
 kind, name, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = explorer.get(name)
 torch.set_num_threads(2)

@@ -24,7 +24,6 @@ initialisation skipped (`_SkippedInit`), and moved to meta: slower, uninitialise
 from __future__ import annotations
 
 import copy
-import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -109,8 +108,17 @@ def empty_init() -> Iterator[None]:
 
 
 def _to_meta(model: nn.Module) -> nn.Module:
-    if any(not t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
-        model = model.to("meta")
+    """Move the few tensors a builder left on the CPU to meta, in place (cheaper than
+    `model.to("meta")`, which re-creates every parameter)."""
+    for module in model.modules():
+        for key, t in module._parameters.items():
+            if t is not None and not t.is_meta:
+                module._parameters[key] = nn.Parameter(
+                    t.to("meta"), requires_grad=t.requires_grad
+                )
+        for key, b in module._buffers.items():
+            if b is not None and not b.is_meta:
+                module._buffers[key] = b.to("meta")
     return model
 
 

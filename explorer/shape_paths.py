@@ -9,6 +9,7 @@ test_macs_equal_flop_counter_mode and the catalog walk check that no total or sh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -151,11 +152,14 @@ _SAME_SHAPE = {aten.roll.default, aten.flip.default}
 
 
 def classify(func: Any) -> str:
-    """Which shape path an aten op can take: pointwise, reduction, join, same or ''."""
+    """Which shape path an aten op can take: pointwise (pointwise_ for in-place, pointwise?
+    for a bool result), reduction, join, same, or ''."""
     name = func._overloadpacket.__name__
     tags = func.tags
     if torch.Tag.pointwise in tags and not name.startswith("bitwise"):
-        return "pointwise"
+        if torch.Tag.inplace in tags:
+            return "pointwise_"
+        return "pointwise?" if name in _BOOL_OUT else "pointwise"
     if torch.Tag.reduction in tags and len(func._schema.returns) == 1:
         names = {a.name for a in func._schema.arguments}
         if names <= {"self", "dim", "keepdim", "dtype", "ord"} and "dim" in names:
@@ -165,6 +169,22 @@ def classify(func: Any) -> str:
     if func in _SAME_SHAPE:
         return "same"
     return ""
+
+
+def broadcast(*shapes: Sequence[int]) -> tuple[int, ...] | None:
+    """NumPy broadcasting of plain int shapes; None if they do not broadcast."""
+    n = max(len(s) for s in shapes)
+    out = [1] * n
+    for shape in shapes:
+        offset = n - len(shape)
+        for i, size in enumerate(shape):
+            j = offset + i
+            if size != 1:
+                if out[j] == 1:
+                    out[j] = size
+                elif out[j] != size:
+                    return None
+    return tuple(out)
 
 
 def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +208,8 @@ def shape_only(
     """An empty meta tensor shaped as `func`'s result, or None: ask PyTorch's kernel."""
     if "out" in kwargs:
         return None
-    if kind == "pointwise":
-        return _pointwise(func, args, kwargs)
+    if kind.startswith("pointwise"):
+        return _pointwise(kind, args, kwargs)
     if kind == "reduction":
         return _reduction(func, args, kwargs)
     if kind == "join":
@@ -200,25 +220,25 @@ def shape_only(
     return None
 
 
-def _pointwise(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+def _pointwise(
+    kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> torch.Tensor | None:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
-    tensors += [v for v in kwargs.values() if isinstance(v, torch.Tensor)]
+    if kwargs:
+        tensors += [v for v in kwargs.values() if isinstance(v, torch.Tensor)]
     if not tensors or any(not t.is_meta and t.dim() > 0 for t in tensors):
         return None  # a CPU scalar tensor (torch.tensor(0.5) * x) is fine, the result is meta
     dtype = _float_dtype(tensors)
     if dtype is None or "dtype" in kwargs:
         return None
-    try:
-        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
-    except RuntimeError:
+    shape = broadcast(*(t.shape for t in tensors))
+    if shape is None:
         return None  # PyTorch's kernel raises its own message
-    if torch.Tag.inplace in func.tags:
+    if kind == "pointwise_":  # in place: the result is `self`, which must already fit
         self = args[0]
         ok = isinstance(self, torch.Tensor) and self.is_meta and self.shape == shape
         return self if ok and self.dtype == dtype else None
-    if func._overloadpacket.__name__ in _BOOL_OUT:
-        dtype = torch.bool
-    return torch.empty(shape, dtype=dtype, device="meta")
+    return torch.empty(shape, dtype=torch.bool if kind == "pointwise?" else dtype, device="meta")
 
 
 def _reduction(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:

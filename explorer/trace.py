@@ -8,6 +8,7 @@ block diagram (explorer.graph) and the receptive fields (explorer.receptive) rea
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -298,8 +299,13 @@ def _assemble(
                 hyper=module_hyper(module) if not children[i] else {},
             )
         )
-    param_bytes = sum(t.numel() * t.element_size() for t in model.parameters())
-    param_bytes += sum(t.numel() * t.element_size() for t in model.buffers())
+    tensors = {
+        id(t): t
+        for _, module in named
+        for t in itertools.chain(module._parameters.values(), module._buffers.values())
+        if t is not None
+    }
+    param_bytes = sum(t.numel() * t.element_size() for t in tensors.values())
     out_all = tensor_shapes(p.output)
     result = Trace(
         architecture=label,
