@@ -95,10 +95,10 @@ def photo(raw: np.ndarray, pen: Pen, rng: np.random.Generator, desk: bool = Fals
 def photo_set(n: int = 360, seed: int = 0) -> Iterator[tuple[Image.Image, int, str]]:
     """`n` photos of held-out digits (every pen in turn; every fifth on a sheet lying on a
     darker desk): (photo, label, pen name)."""
-    data = digits.load_data(digits.DEFAULT_SEED)
+    images, labels, _, held_out = digits.raw_split(digits.DEFAULT_SEED)
     rng = np.random.default_rng(seed)
     for i in range(n):
-        k = i % len(data.raw_test)
+        k = int(held_out[i % len(held_out)])
         pen = PENS[i % len(PENS)]
         desk = i % 5 == 4
-        yield photo(data.raw_test[k], pen, rng, desk), int(data.y_test[k]), pen.name
+        yield photo(images[k], pen, rng, desk), int(labels[k]), pen.name

@@ -207,25 +207,36 @@ class DigitsData:
     raw_test: np.ndarray  # the held-out 8×8 images (0..16), for display
 
 
-@functools.lru_cache(maxsize=4)  # bounded: a seed is ~8 MB, and seeds come from users
-def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
-    """The digits with a stratified 80/20 split fixed by `seed` (360 held-out images)."""
+@functools.lru_cache(maxsize=4)  # bounded: seeds come from users
+def raw_split(seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The split without any preparation (fast): all 8×8 images (0..16), all labels, the
+    training and the held-out indices. The Predict page's sample digits need only this."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    images = digits.images.astype(np.float32) / 16.0
-    prepared = torch.stack([prepare_digit(img) for img in images])
-    labels = torch.as_tensor(digits.target, dtype=torch.long)
     idx_train, idx_test = train_test_split(
-        np.arange(len(labels)), test_size=TEST_SIZE, stratify=digits.target, random_state=seed
+        np.arange(len(digits.target)),
+        test_size=TEST_SIZE,
+        stratify=digits.target,
+        random_state=seed,
     )
+    return digits.images, digits.target, idx_train, idx_test
+
+
+@functools.lru_cache(maxsize=4)  # bounded: a seed is ~8 MB, and seeds come from users
+def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
+    """The digits with a stratified 80/20 split fixed by `seed` (360 held-out images)."""
+    raw, target, idx_train, idx_test = raw_split(seed)
+    images = raw.astype(np.float32) / 16.0
+    prepared = torch.stack([prepare_digit(img) for img in images])
+    labels = torch.as_tensor(target, dtype=torch.long)
     data = DigitsData(
         x_train=prepared[idx_train],
         y_train=labels[idx_train],
         x_test=prepared[idx_test],
         y_test=labels[idx_test],
-        raw_test=digits.images[idx_test],
+        raw_test=raw[idx_test],
     )
     return data
 
@@ -393,10 +404,11 @@ def held_out_accuracies(
 def sample_photo(index: int, seed: int = DEFAULT_SEED) -> tuple[Image.Image, int]:
     """A held-out digit drawn as dark ink on light paper (160×160 RGB), and its label: what a
     photo of a handwritten digit looks like, for trying the preprocessing."""
-    data = load_data(seed)
-    raw = data.raw_test[index % len(data.raw_test)] / 16.0
+    images, target, _, idx_test = raw_split(seed)
+    k = int(idx_test[index % len(idx_test)])
+    raw = images[k] / 16.0
     small = Image.fromarray(np.uint8(235 - 215 * raw), mode="L")
     big = small.resize((112, 112), Image.Resampling.BICUBIC)
     paper = Image.new("L", (160, 160), 235)
     paper.paste(big, (24, 24))
-    return paper.convert("RGB"), int(data.y_test[index % len(data.y_test)])
+    return paper.convert("RGB"), int(target[k])

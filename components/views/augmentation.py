@@ -214,7 +214,8 @@ def _image_source() -> tuple[ImageSource, str] | str:
 
 def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     controls = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    n = controls[0].slider("Samples", 1, 32, 16, key="aug_n")
+    # 8 by default: every pipeline change redraws them all (elastic warping costs most)
+    n = controls[0].slider("Samples", 1, 32, 8, key="aug_n")
     columns = controls[1].slider("Columns", 1, 8, 4, key="aug_columns")
     seed = controls[2].number_input("Seed", 0, 2**31 - 1 - 64, step=1, key="aug_seed")
     controls[3].button(
