@@ -23,7 +23,6 @@ initialisation skipped (`_SkippedInit`), and moved to meta: slower, uninitialise
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -172,14 +171,54 @@ def build_model(
     return model.to(device).eval()
 
 
+_PLAIN_CONTAINERS = (dict, OrderedDict, set)
+
+
 def meta_copy(model: nn.Module) -> nn.Module:
-    """A copy of a user's module with meta parameters and buffers; the original is untouched
-    and no weight data is copied."""
+    """A copy of a user's module with meta parameters and buffers, in eval mode; the original
+    is untouched and no weight data is read or copied.
+
+    Not `copy.deepcopy` (4-5 ms a module, 60% of tracing 1,000 conv-bn-relu layers): each
+    module is copied shallowly (a new object sharing its attributes), then given its own
+    `_parameters`, `_buffers` and `_modules` (meta tensors, copied children) and its own hook
+    dictionaries, so hooks added to the copy never reach the original. A module or parameter
+    used twice is copied once.
+    """
     memo: dict[int, Any] = {}
-    for p in model.parameters():
-        memo[id(p)] = nn.Parameter(
-            torch.empty_like(p, device="meta"), requires_grad=p.requires_grad
-        )
-    for b in model.buffers():
-        memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(model, memo).eval()
+
+    def tensor(t: torch.Tensor) -> torch.Tensor:
+        if id(t) not in memo:
+            empty = torch.empty_like(t, device="meta")
+            if isinstance(t, nn.Parameter):
+                empty = nn.Parameter(empty, requires_grad=t.requires_grad)
+            memo[id(t)] = empty
+        out: torch.Tensor = memo[id(t)]
+        return out
+
+    def clone(module: nn.Module) -> nn.Module:
+        if id(module) in memo:
+            done: nn.Module = memo[id(module)]
+            return done
+        cls = type(module)
+        new = cls.__new__(cls)
+        memo[id(module)] = new
+        state = new.__dict__
+        state.update(module.__dict__)
+        for key, value in state.items():
+            if type(value) in _PLAIN_CONTAINERS:  # hooks, _non_persistent_buffers_set, ...
+                state[key] = type(value)(value)
+            elif isinstance(value, nn.Module):  # a module kept outside _modules
+                state[key] = clone(value)
+            elif isinstance(value, list | tuple) and any(isinstance(v, nn.Module) for v in value):
+                state[key] = type(value)(
+                    clone(v) if isinstance(v, nn.Module) else v for v in value
+                )
+        for name, t in module._parameters.items():
+            state["_parameters"][name] = None if t is None else tensor(t)
+        for name, b in module._buffers.items():
+            state["_buffers"][name] = None if b is None else tensor(b)
+        for name, child in module._modules.items():
+            state["_modules"][name] = None if child is None else clone(child)
+        return new
+
+    return clone(model).eval()

@@ -90,3 +90,37 @@ def test_meta_and_real_builds_in_parallel_threads() -> None:
     assert not problems, problems[:3]
     assert nn.init.kaiming_uniform_.__module__ == "torch.nn.init"
     assert nn.Module.register_parameter.__module__ == "torch.nn.modules.module"
+
+
+class _Shared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.again = self.conv  # the same module under two names
+        self.frozen = nn.Linear(3, 3)
+        self.frozen.weight.requires_grad_(False)
+        self.extra = [nn.ReLU()]  # a module outside _modules, as some user code does
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.extra[0](self.again(self.conv(x)))
+        return self.frozen(x.mean((2, 3)))
+
+
+def test_meta_copy_is_shallow_private_and_faithful() -> None:
+    from explorer.building import meta_copy
+
+    model = _Shared()
+    before = model.conv.weight.detach().clone()
+    hook_dicts = {id(m): dict(m._forward_hooks) for m in model.modules()}
+    copy_ = meta_copy(model)
+    assert copy_.conv is copy_.again and copy_.conv is not model.conv
+    assert copy_.conv.weight.is_meta and model.conv.weight.device.type == "cpu"
+    assert copy_.frozen.weight.requires_grad is False and copy_.frozen.bias.requires_grad
+    assert copy_.extra[0] is not model.extra[0]
+    copy_.conv.register_forward_hook(lambda *a: None)
+    assert all(dict(m._forward_hooks) == hook_dicts[id(m)] for m in model.modules())
+    assert torch.equal(model.conv.weight, before)
+    t = explorer.trace(model, (3, 8, 8))
+    assert t.total_params == sum(p.numel() for p in model.parameters())
+    assert t.trainable_params == t.total_params - 9
+    assert t.layer("conv").calls == 2
