@@ -151,6 +151,17 @@ def test_first_conv_filters_of_lenet(lenet) -> None:
     np.testing.assert_array_equal(top_left, want)
 
 
+def test_first_conv_filters_of_an_rgb_network_are_colour_tiles() -> None:
+    loaded = weights.load("alexnet", "random", device="cpu")
+    f = A.filters(loaded)
+    assert f.layer == "features.0" and f.shape == (64, 3, 11, 11) and f.rgb
+    assert f.scale == 5 and f.image.shape == (8 * 57 - 2, 8 * 57 - 2, 3)
+    w = loaded.model.features[0].weight.detach()[1]  # the second filter, in RGB
+    tile = f.image[0 : 55 : f.scale, 57 : 57 + 55 : f.scale]
+    want = ((w - w.min()) / (w.max() - w.min()) * 255).round().byte().permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(tile, want)
+
+
 def test_strongest_channels_have_the_highest_means(lenet, digit_photo) -> None:
     layer = A.record(lenet, digit_photo[0]).layers[2]
     means = layer.values.reshape(16, -1).mean(1)

@@ -82,6 +82,7 @@ def test_random_weights_are_labelled() -> None:
     at.run()
     assert not at.exception
     assert any("meaningless" in w.value for w in at.warning)
+    assert at.subheader[0].value == "Random weights: no prediction"
 
 
 def test_predict_page_shows_the_maps_for_the_image_and_each_crop() -> None:

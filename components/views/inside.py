@@ -75,9 +75,17 @@ def run() -> None:
         right.info(f"{exc} Draw a digit on the canvas.")
         return
     with right:
-        w.random_warning(loaded.random)
         best = acts.top[0]
-        st.subheader(f"Prediction: {best.label} — {best.probability:.1%}")
+        if loaded.random:
+            w.random_warning(True)
+            st.subheader("Random weights: no prediction")
+            st.caption(
+                f"The untrained network's top class happens to be {best.label} "
+                f"({best.probability:.1%}); its feature maps show structure only from the "
+                "image itself."
+            )
+        else:
+            st.subheader(f"Prediction: {best.label} — {best.probability:.1%}")
         a, b, c = st.columns(3)
         a.metric("Device", acts.device)
         b.metric(
