@@ -4,6 +4,7 @@ this module only arranges and formats them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -318,16 +319,23 @@ def shape_chart(points: Sequence[ShapePoint], branches: bool = False) -> go.Figu
     )
     fig.update_yaxes(title_text="n_H, n_W (pixels)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(
-        title_text="n_C (channels)", secondary_y=True, rangemode="tozero", showgrid=False
+        title_text="n_C (channels)",
+        secondary_y=True,
+        rangemode="tozero",
+        showgrid=False,
+        tickmode="auto",  # round channel numbers, not the pixel axis's grid
+        nticks=6,
     )
     return fig
 
 
 def diagram(svg: str | None, dot: str, height: int = 760) -> None:
-    """A block diagram in a scrolling box: the server's SVG (it fills the box's width, up to
-    1.4× its natural size, scrolling sideways below 0.75×) or, without graphviz's `dot` on
-    the server, the browser's."""
-    with st.container(height=height, border=True):
+    """A block diagram: the server's SVG (it fills the box's width, up to 1.15× its natural
+    size, scrolling sideways below 0.75×) or, without graphviz's `dot` on the server, the
+    browser's. A diagram up to about twice `height` sits in the page as it is (LeNet does
+    not scroll inside a box); a taller one scrolls inside a box `height` pixels high."""
+    box = {"height": height} if _tall(svg, 2 * height) else {}
+    with st.container(border=True, **box):
         if svg is None:
             st.graphviz_chart(dot, width="stretch")
         else:
@@ -335,6 +343,14 @@ def diagram(svg: str | None, dot: str, height: int = 760) -> None:
                 f"<div class='explorer-diagram' style='overflow-x:auto'>{svg}</div>",
                 unsafe_allow_html=True,
             )
+
+
+def _tall(svg: str | None, pixels: int) -> bool:
+    """Whether the SVG, drawn at most 1.15× its size, is taller than `pixels`."""
+    if svg is None:
+        return True
+    view = re.search(r'viewBox="[\d.-]+ [\d.-]+ ([\d.]+) ([\d.]+)"', svg)
+    return view is None or float(view.group(2)) * 1.15 * 4 / 3 > pixels
 
 
 def show_error(exc: BaseException, what: str = "") -> None:

@@ -270,7 +270,7 @@ _TIP = re.compile(r'<title>[^<]*</title>(\s*<g id="a_[^"]*"><a[^>]*?xlink:title=
 _SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
 
 
-def inline_svg(svg: bytes | str, max_zoom: float = 1.4, min_zoom: float = 0.75) -> str:
+def inline_svg(svg: bytes | str, max_zoom: float = 1.15, min_zoom: float = 0.75) -> str:
     """Graphviz SVG ready to sit inside a page (one line, no XML prolog).
 
     It scales to the width of its box, between `min_zoom` (a wider diagram scrolls sideways

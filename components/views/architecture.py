@@ -48,7 +48,7 @@ if spec.published is not None and (rows or spec.published.extra):
 # --- diagram -------------------------------------------------------------------------------
 max_depth = max(r.depth for r in trace.layers)
 st.markdown("#### Block diagram")
-cols = st.columns([3, 2, 2, 3], vertical_alignment="center")
+cols = st.columns([3, 2, 3, 3], vertical_alignment="center")
 auto = cols[1].checkbox(
     "Auto detail",
     value=True,
@@ -56,10 +56,11 @@ auto = cols[1].checkbox(
     help="The most detailed level that still fits a screen.",
 )
 collapse = cols[2].checkbox(
-    "Collapse repeats (×N)",
+    "Collapse repeats",
     value=True,
     key="arch_collapse",
-    help="Draw a run of identical blocks as one box marked ×N.",
+    help="Draw a run of identical blocks as one box marked ×N; untick to open every block "
+    "(each with its identity shortcut).",
 )
 rankdir = (
     cols[3].segmented_control(
