@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from PIL import Image, ImageDraw
 
-from explorer import activations, cam, predict, weights
+from explorer import activation_pictures, activations, cam, predict, weights
 
 
 def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -50,9 +50,9 @@ def lenet(repeats: int) -> None:
 
     def stroke() -> None:
         acts = activations.record(loaded, picture)
-        scale = activations.overview_scale(acts)
+        scale = activation_pictures.overview_scale(acts)
         for layer in acts.spatial_layers:
-            activations.feature_grid(layer, scale)
+            activation_pictures.feature_grid(layer, scale)
         x = predict.preprocessor_for(loaded).single(picture)
         cam.class_maps(loaded, x)
 

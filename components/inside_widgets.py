@@ -18,6 +18,7 @@ from PIL import Image
 
 from components import cache
 from components import prediction_widgets as w
+from explorer import activation_pictures as P
 from explorer import activations as A
 from explorer import cam
 from explorer.predict import preprocessor_for
@@ -83,13 +84,13 @@ def occlusion_maps(
 
 
 def _grid_picture(layer: A.LayerActivation, scale: int) -> np.ndarray:
-    return A.feature_grid(layer, scale).image
+    return P.feature_grid(layer, scale).image
 
 
 def all_layers(acts: A.Activations, categories: tuple[str, ...]) -> None:
     """Every stage: feature-map grids at one common scale (so n_H, n_W visibly shrink while
     n_C grows), then the fully connected layers and the logits as bar charts."""
-    scale = A.overview_scale(acts)
+    scale = P.overview_scale(acts)
     spatial = acts.spatial_layers
     pictures = [_grid_picture(layer, scale) for layer in spatial]
     st.caption(
@@ -123,7 +124,7 @@ def vector_chart(
     values = layer.values
     title = f"{'logits' if logits else layer.name}: {layer.shape[0]} values"
     if logits and len(values) == len(categories):
-        order = A.strongest_units(layer, 20)
+        order = P.strongest_units(layer, 20)
         fig = go.Figure(go.Bar(x=[categories[i] for i in order], y=values[order]))
         more = " (the 20 highest)" if len(values) > 20 else ""
         fig.update_xaxes(type="category", title="class" + more)
@@ -211,17 +212,17 @@ def one_layer(acts: A.Activations, key: str) -> None:
         )
     picked = list(range(start, min(start + DETAIL_CHANNELS, c)))
     st.plotly_chart(channel_figure(layer, picked), width="stretch", key=f"{key}_channels")
-    strongest = A.strongest_channels(layer, 8)
+    strongest = P.strongest_channels(layer, 8)
     st.markdown(f"**The channels that respond most to this image** ({layer.lecture_shape})")
     cols = st.columns(len(strongest))
     for col, ch in zip(cols, strongest):
-        grid = A.feature_grid(layer, max(1, 96 // layer.shape[1]), channels=[ch])
+        grid = P.feature_grid(layer, max(1, 96 // layer.shape[1]), channels=[ch])
         s = layer.stats[ch]
         col.image(grid.image, caption=f"channel {ch}: mean {s.mean:.2f}, max {s.max:.2f}")
 
 
 def filters_view(loaded: LoadedModel) -> None:
-    f = A.filters(loaded)
+    f = P.filters(loaded)
     out_c, in_c, kh, kw = f.shape
     kind = (
         "colour (RGB)" if f.rgb else "grayscale" + (f", mean of {in_c} inputs" if in_c > 1 else "")

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer import activation_pictures as P
 from explorer import activations as acts
 from explorer.devices import autocast
 from explorer.errors import BudgetError
@@ -68,7 +69,7 @@ class ClassMap:
 def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """A heat map in [0, 1] (colour map "jet") blended over an 8-bit picture: (H, W, 3)."""
     rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    colour = acts.colorize(heat, 0.0, 1.0, "jet").astype(np.float32)
+    colour = P.colorize(heat, 0.0, 1.0, "jet").astype(np.float32)
     return np.asarray(np.round((1 - alpha) * rgb + alpha * colour), dtype=np.uint8)
 
 

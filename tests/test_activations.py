@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from explorer import activation_pictures as P
 from explorer import activations as A
 from explorer import digits, predict, weights
 from explorer.errors import BudgetError
@@ -112,18 +113,18 @@ def test_stage_plan_on_meta_matches_the_real_pass(lenet, digit_photo) -> None:
 
 def test_grid_has_exactly_n_c_tiles_of_n_h_by_n_w(lenet, digit_photo) -> None:
     acts = A.record(lenet, digit_photo[0])
-    scale = A.overview_scale(acts)
+    scale = P.overview_scale(acts)
     assert scale == 4  # 28 × 4 = 112 pixels for the largest map
     sizes = []
     for layer in acts.spatial_layers:
         c, h, w = layer.shape
-        g = A.feature_grid(layer, scale)
+        g = P.feature_grid(layer, scale)
         assert g.count == c and g.tile == (h, w)
         assert g.rows * g.cols >= c > (g.rows - 1) * g.cols  # no empty row
         lo, hi = float(layer.values.min()), float(layer.values.max())
         for ch, (top, left) in enumerate(g.origins):
             tile = g.image[top : top + h * scale, left : left + w * scale]
-            want = A.colorize(layer.values[ch], lo, hi)
+            want = P.colorize(layer.values[ch], lo, hi)
             np.testing.assert_array_equal(tile[::scale, ::scale], want)
             np.testing.assert_array_equal(tile, want.repeat(scale, 0).repeat(scale, 1))
         # the cells after the last tile are blank
@@ -137,13 +138,13 @@ def test_grid_has_exactly_n_c_tiles_of_n_h_by_n_w(lenet, digit_photo) -> None:
 
 def test_grid_budget_is_refused_with_the_numbers(lenet, digit_photo, monkeypatch) -> None:
     layer = A.record(lenet, digit_photo[0]).layers[2]
-    monkeypatch.setattr(A, "MAX_GRID_TILES", 8)
+    monkeypatch.setattr(P, "MAX_GRID_TILES", 8)
     with pytest.raises(BudgetError, match=r"16 tiles of 10×10 pixels.*limit is 8 tiles"):
-        A.feature_grid(layer, 1)
+        P.feature_grid(layer, 1)
 
 
 def test_first_conv_filters_of_lenet(lenet) -> None:
-    f = A.filters(lenet)
+    f = P.filters(lenet)
     assert f.layer == "features.0" and f.shape == (6, 1, 5, 5) and not f.rgb
     w = lenet.model.features[0].weight.detach()[0, 0]
     top_left = f.image[0 : 5 * f.scale : f.scale, 0 : 5 * f.scale : f.scale, 0]
@@ -153,7 +154,7 @@ def test_first_conv_filters_of_lenet(lenet) -> None:
 
 def test_first_conv_filters_of_an_rgb_network_are_colour_tiles() -> None:
     loaded = weights.load("alexnet", "random", device="cpu")
-    f = A.filters(loaded)
+    f = P.filters(loaded)
     assert f.layer == "features.0" and f.shape == (64, 3, 11, 11) and f.rgb
     assert f.scale == 5 and f.image.shape == (8 * 57 - 2, 8 * 57 - 2, 3)
     w = loaded.model.features[0].weight.detach()[1]  # the second filter, in RGB
@@ -165,7 +166,7 @@ def test_first_conv_filters_of_an_rgb_network_are_colour_tiles() -> None:
 def test_strongest_channels_have_the_highest_means(lenet, digit_photo) -> None:
     layer = A.record(lenet, digit_photo[0]).layers[2]
     means = layer.values.reshape(16, -1).mean(1)
-    assert A.strongest_channels(layer, 3) == list(np.argsort(-means)[:3])
+    assert P.strongest_channels(layer, 3) == list(np.argsort(-means)[:3])
 
 
 def test_cli_json_prints_shapes_and_channel_statistics(tmp_path, digit_photo) -> None:

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from explorer import activations, images, weights
+    from explorer import activation_pictures, activations, images, weights
 
     path = Path(args.image)
     if not path.is_file():
@@ -49,10 +49,12 @@ def run(args: argparse.Namespace) -> int:
     chosen = acts.layer(args.layer) if args.layer else None
     if args.out:
         if chosen is not None:
-            grid = activations.feature_grid(chosen, args.scale or max(1, 112 // chosen.shape[1]))
+            grid = activation_pictures.feature_grid(
+                chosen, args.scale or max(1, 112 // chosen.shape[1])
+            )
             picture = Image.fromarray(grid.image)
         else:
-            picture = activations.overview_image(acts, args.scale)
+            picture = activation_pictures.overview_image(acts, args.scale)
         picture.save(args.out)
     if args.format == "json":
         data = acts.to_dict()
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(acts: object, chosen: object, image_name: str, out: str | None) -> None:
-    from explorer.activations import Activations, LayerActivation, strongest_channels
+    from explorer.activation_pictures import strongest_channels
+    from explorer.activations import Activations, LayerActivation
 
     assert isinstance(acts, Activations)
     best = acts.top[0]
