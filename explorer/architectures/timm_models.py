@@ -82,10 +82,16 @@ def fvcore_extra(trace: Trace) -> int:
     """What fvcore's FlopCountAnalysis (timm's GMACs) counts on top of our multiply-adds, from
     the layers of a trace: 2 per element of an (affine) BatchNorm in eval mode, 5 per element
     of a LayerNorm/GroupNorm, 1 per input element of an adaptive average pooling (fvcore's
-    `batchnorm_flop_jit`, `norm_flop_counter(2)`, `elementwise_flop_counter(1, 0)`)."""
+    `batchnorm_flop_jit`, `norm_flop_counter(2)`, `elementwise_flop_counter(1, 0)`), and
+    5 (4 without gain) per weight of a weight-standardised convolution, whose F.batch_norm
+    over its own weight fvcore counts as a training-mode norm."""
     extra = 0
     for r in trace.layers:
-        if "BatchNorm" in r.type:
+        if "StdConv" in r.type:  # NF-nets, BiT: weights standardised by F.batch_norm per call
+            out = int(r.hyper.get("out_channels", 0))
+            weight = r.own_params - out * (bool(r.hyper.get("bias")) + ("Scaled" in r.type))
+            extra += (5 if "Scaled" in r.type else 4) * weight * max(r.calls, 1)
+        elif "BatchNorm" in r.type:
             extra += 2 * math.prod(r.output_shape)
         elif "LayerNorm" in r.type or "GroupNorm" in r.type:
             extra += 5 * math.prod(r.output_shape)
@@ -99,7 +105,12 @@ def fvcore_macs(trace: Trace) -> int:
     return trace.total_macs + fvcore_extra(trace)
 
 
-_REPARAM = ("RepVggBlock", "MobileOneBlock", "RepConditionalPosEnc", "RepMixer", "RepCPE")
+# Blocks that timm re-parameterises (fuses) before benchmarking.
+_REPARAM = (
+    "RepVggBlock", "MobileOneBlock", "RepConditionalPosEnc", "RepMixer", "RepCPE",
+    "ReparamLargeKernelConv", "RepGhostModule", "RepVggDw", "GhostModuleV3",
+)  # fmt: skip
+_RECURRENT = ("LSTM", "GRU", "RNN")
 
 
 def fvcore_note(trace: Trace) -> str:
@@ -108,6 +119,12 @@ def fvcore_note(trace: Trace) -> str:
         "timm's GMACs are fvcore's count: ours plus 2 per BatchNorm element, 5 per "
         "LayerNorm/GroupNorm element and 1 per adaptive-average-pool input element."
     )
+    if any(r.type in _RECURRENT for r in trace.layers):
+        note += (
+            " fvcore has no formula for recurrent layers (LSTM, GRU): timm's figure leaves "
+            "their matrix products out; ours counts them (4 gates × hidden × (input + hidden) "
+            "per step for an LSTM), so ours is higher."
+        )
     if any(r.type in _REPARAM for r in trace.layers):
         note += (
             " This network re-parameterises for inference (timm's reparameterize_model fuses "
