@@ -37,7 +37,8 @@ def image_key(image: Image.Image) -> str:
     return digest.hexdigest()[:24]
 
 
-@st.cache_resource(max_entries=32, show_spinner="Running the network…")
+# Few entries: one resnet50 result holds ~26 MB of activations (a LeNet one ~30 KB).
+@st.cache_resource(max_entries=8, show_spinner="Running the network…")
 def activations(
     arch: str, weights: str, device: str, key: str, _image: Image.Image
 ) -> A.Activations:
