@@ -239,7 +239,14 @@ def augment_gallery(
 ) -> tuple[tuple[int, int], dict[str, tuple[bytes, str]]]:
     """The gallery's input size, and for every augmentation with its default parameters: n
     seeded samples in one row (PNG, tiles at their true relative sizes) and their sizes."""
-    image = _images.fit_within(lab_image(kind, value), GALLERY_SIDE)
+    # The shorter side is GALLERY_SIDE (not the longer): the default 224-pixel crops then fit
+    # inside the picture instead of being padded with black bars.
+    full = lab_image(kind, value)
+    scale = GALLERY_SIDE / min(full.size)
+    image = full
+    if scale < 1:
+        size = (round(full.width * scale), round(full.height * scale))
+        image = full.resize(size, _PILImage.Resampling.LANCZOS)
     rows = {}
     for name, cls in _augment.AUGMENTATIONS.items():
         samples = _augment.Pipeline((cls(),)).samples(image, n, seed)
