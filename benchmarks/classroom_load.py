@@ -6,7 +6,10 @@ connection, the page chosen by its URL name, the Architecture pages with `?arch=
 sessions are spread over every page; on the residual page they press "Run the experiment"
 with the default settings (identical requests: the server should train once and share it).
 
-Two rounds of the same sessions. Reports:
+Two rounds of the same pages, `--pause` seconds apart (default 130: Streamlit keeps a closed
+tab's session for server.disconnectedSessionTTL = 120 s, so without the pause round 2's
+sessions sit next to round 1's; with `--reconnect` round 2's tabs rejoin round 1's sessions
+instead). Reports:
 - errors (exceptions, st.error, unfinished pages, dropped connections): must be 0;
 - time to a usable page (the page's script finished), median and p95, per round and per page;
 - the residual run's time (click to result) while the other sessions are active, and how many
@@ -68,6 +71,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     residual_s: float | None = None
     trained: str = ""
+    session_id: str = ""
 
 
 def free_port() -> int:
@@ -119,6 +123,8 @@ async def _until_finished(ws: websockets.ClientConnection, result: Result) -> di
         fwd = ForwardMsg()
         fwd.ParseFromString(data if isinstance(data, bytes) else data.encode())
         kind = fwd.WhichOneof("type")
+        if kind == "new_session":
+            found["session_id"] = fwd.new_session.initialize.session_id
         if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
             element = fwd.delta.new_element
             which = element.WhichOneof("type")
@@ -137,15 +143,20 @@ async def _until_finished(ws: websockets.ClientConnection, result: Result) -> di
             return found
 
 
-async def session(port: int, page: str, query: str, click: bool, timeout: float) -> Result:
+async def session(
+    port: int, page: str, query: str, click: bool, timeout: float, session_id: str = ""
+) -> Result:
     """One browser tab: open `page`, wait until usable; on the residual page optionally press
-    Run and wait for the trained result."""
+    Run and wait for the trained result. With `session_id`, the tab reconnects to its session
+    (as a browser tab does after its connection dropped)."""
     result = Result(page, f"{page}?{query}" if query else page)
     start = time.perf_counter()
+    # Streamlit reads (subprotocol, XSRF token, existing session id) from this header.
+    protocols = ["streamlit", *(["xsrf", session_id] if session_id else [])]
     try:
         async with websockets.connect(
             f"ws://127.0.0.1:{port}/_stcore/stream",
-            subprotocols=[websockets.Subprotocol("streamlit")],
+            subprotocols=[websockets.Subprotocol(p) for p in protocols],
             origin=websockets.Origin(f"http://127.0.0.1:{port}"),
             max_size=64 * 2**20,
             open_timeout=timeout,
@@ -154,6 +165,7 @@ async def session(port: int, page: str, query: str, click: bool, timeout: float)
                 await ws.send(_rerun(query, page))
                 found = await _until_finished(ws, result)
                 result.usable_s = time.perf_counter() - start
+                result.session_id = found.get("session_id", session_id)
                 if click and "run_button" in found:
                     clicked = time.perf_counter()
                     await ws.send(_rerun(query, page, [(found["run_button"], True)]))
@@ -182,9 +194,14 @@ def plan(n: int) -> list[tuple[str, str, bool]]:
 
 
 async def one_round(
-    port: int, sessions: list[tuple[str, str, bool]], timeout: float
+    port: int, sessions: list[tuple[str, str, bool]], timeout: float, ids: list[str] | None = None
 ) -> list[Result]:
-    return list(await asyncio.gather(*(session(port, p, q, c, timeout) for p, q, c in sessions)))
+    ids = ids or [""] * len(sessions)
+    return list(
+        await asyncio.gather(
+            *(session(port, p, q, c, timeout, sid) for (p, q, c), sid in zip(sessions, ids))
+        )
+    )
 
 
 def p95(values: list[float]) -> float:
@@ -247,6 +264,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=60, help="concurrent sessions (≤ 60)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per session")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=130,
+        help="seconds between the rounds (default 130: round 1's closed sessions outlive "
+        "their tabs by server.disconnectedSessionTTL, 120 s; after it, what is left is what "
+        "the server keeps for good)",
+    )
+    parser.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="round 2 reconnects to round 1's sessions instead of opening new ones",
+    )
     args = parser.parse_args()
     n = max(1, min(args.sessions, 60))
     sessions = plan(n)
@@ -265,17 +295,22 @@ def main() -> int:
         )
         rss: list[float] = []
         everything = list(warm)
+        ids: list[str] | None = None
         for round_no in (1, 2):
             t0 = time.perf_counter()
-            results = asyncio.run(one_round(port, sessions, args.timeout))
+            results = asyncio.run(one_round(port, sessions, args.timeout, ids))
+            ids = [r.session_id for r in results] if args.reconnect else None
             report(f"round {round_no}", results, time.perf_counter() - t0)
             everything += results
             rss.append(rss_mib(server.pid))
             workers = ", ".join(f"{rss_mib(p):.0f}" for p in children(server.pid))
             print(
-                f"  server RSS after round {round_no}: {rss[-1]:.0f} MiB; child processes "
-                f"(job workers, multiprocessing's resource tracker): {workers} MiB"
+                f"  server RSS after round {round_no}: {rss[-1]:.0f} MiB; job worker "
+                f"processes: {workers} MiB"
             )
+            if round_no == 1 and args.pause > 0:
+                print(f"  (pausing {args.pause:.0f} s: closed sessions expire after 120 s)")
+                time.sleep(args.pause)
         bounded = rss[1] <= rss[0] * 1.10
         print(
             f"server RSS: round 1 {rss[0]:.0f} MiB, round 2 {rss[1]:.0f} MiB "
