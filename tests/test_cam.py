@@ -104,3 +104,29 @@ def test_budgets_refuse_with_the_numbers(monkeypatch) -> None:
         cam.class_maps(lenet, x, layer="classifier.0")
     with pytest.raises(BudgetError, match=r"Choose one class in 0\.\.9"):
         cam.class_maps(lenet, x, classes=12)
+
+
+def test_sessions_at_once_do_not_see_each_others_maps() -> None:
+    """Eight threads share one cached model (as the app's sessions do): each gets exactly
+    the maps and activations it would get alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from explorer import activations
+
+    lenet = weights.load("lenet5-digits", device="cpu")
+    pre = predict.preprocessor_for(lenet)
+    inputs = [pre.single(digits.sample_photo(i)[0]) for i in range(8)]
+    alone = [cam.class_maps(lenet, x)[0].heatmap for x in inputs]
+    acts_alone = [activations.record_tensor(lenet, x).layers[2].values for x in inputs]
+
+    def both(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        return cam.class_maps(lenet, x)[0].heatmap, activations.record_tensor(lenet, x).layers[
+            2
+        ].values
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(both, inputs * 3))
+    for i, (heat, values) in enumerate(together):
+        np.testing.assert_allclose(heat, alone[i % 8], atol=1e-5)
+        np.testing.assert_allclose(values, acts_alone[i % 8], atol=1e-6)
+    assert all(not m._forward_hooks for m in lenet.model.modules())
