@@ -120,9 +120,8 @@ def test_sessions_at_once_do_not_see_each_others_maps() -> None:
     acts_alone = [activations.record_tensor(lenet, x).layers[2].values for x in inputs]
 
     def both(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        return cam.class_maps(lenet, x)[0].heatmap, activations.record_tensor(lenet, x).layers[
-            2
-        ].values
+        heat = cam.class_maps(lenet, x)[0].heatmap
+        return heat, activations.record_tensor(lenet, x).layers[2].values
 
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(both, inputs * 3))
