@@ -205,3 +205,16 @@ def test_cli_writes_a_grid_and_names_bad_layers(tmp_path, digit_photo, capsys) -
     assert Image.open(out).size[0] >= 338  # 3 tiles of 112 pixels side by side
     assert main(["activations", "lenet5-digits", str(path), "--layer", "nope"]) == 2
     assert "choose one of: features.0" in capsys.readouterr().err
+
+
+def test_a_users_weights_file_is_looked_inside(tmp_path, digit_photo, lenet, capsys) -> None:
+    from safetensors.torch import save_file
+
+    from explorer.cli import main
+
+    weights_file, image = tmp_path / "mine.safetensors", tmp_path / "digit.png"
+    save_file({k: v.contiguous() for k, v in lenet.model.state_dict().items()}, str(weights_file))
+    digit_photo[0].save(image)
+    assert main(["activations", "lenet5", str(image), "--weights", str(weights_file)]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5 (file: mine.safetensors)" in out and f"prediction: {digit_photo[1]} " in out
