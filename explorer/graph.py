@@ -21,6 +21,7 @@ from typing import Any
 
 from torch import nn
 
+from explorer.graph_collapse import bundle_inputs
 from explorer.graph_collapse import collapse as _collapse
 from explorer.graph_collapse import fold_activations as _fold_activations
 from explorer.graph_types import DataFlowGraph, GraphEdge, GraphNode
@@ -317,7 +318,7 @@ def build_graph(
         graph = _collapse(graph, rec, macs)
     if fold_activations:
         graph = _fold_activations(graph)
-    return graph
+    return bundle_inputs(graph)
 
 def auto_depth(rec: Recording, max_nodes: int = 70) -> int:
     """The most detailed depth whose collapsed graph still has at most `max_nodes` boxes."""

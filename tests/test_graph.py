@@ -221,3 +221,17 @@ def test_one_pass_gives_trace_and_recording_and_catalog_recordings_are_reused() 
     assert record_architecture("resnet18") is record_architecture("resnet18", (3, 224, 224))
     g = build_graph(record_architecture("resnet18"), 1)
     assert sum(n.macs for n in g.nodes) == t.total_macs
+
+
+def test_densenet_growing_concatenation_is_a_chain() -> None:
+    """Each dense layer reads the concatenation of everything before it: drawn as a chain of
+    concat nodes (linear in the layers), not an arrow from every layer to every later one."""
+    rec = record_architecture("densenet121")
+    g = build_graph(rec, 3, collapse=False)
+    layers = [n for n in g.nodes if n.type == "_DenseLayer"]
+    assert len(layers) == 58
+    assert len(g.edges) < 4 * len(g.nodes)  # 2 inputs per concat, 1 per layer
+    second = next(n for n in layers if n.name.endswith("denseblock1.denselayer2"))
+    (hub,) = g.inputs_of(second.id)
+    assert g.node(hub).kind == "concat" and g.node(hub).output_shape == (1, 96, 56, 56)
+    assert weight_layer_depth(rec) == 121  # 120 convolutions on the main path + the classifier
