@@ -231,6 +231,12 @@ def mix_preview(
 
 
 GALLERY_SIDE = 256  # the gallery shows every augmentation, so it works on a smaller copy
+# Where a default is too gentle to see on a projector, the gallery (and a newly added step)
+# uses a stronger setting; the page says which.
+VISIBLE_PARAMS: dict[str, dict[str, float]] = {
+    "elastic": {"alpha": 150.0, "sigma": 6.0},
+    "pca_color": {"std": 1.0},
+}
 
 
 @st.cache_data(max_entries=16, show_spinner="Drawing every augmentation…")
@@ -249,7 +255,8 @@ def augment_gallery(
         image = full.resize(size, _PILImage.Resampling.LANCZOS)
     rows = {}
     for name, cls in _augment.AUGMENTATIONS.items():
-        samples = _augment.Pipeline((cls(),)).samples(image, n, seed)
+        step = cls(**VISIBLE_PARAMS.get(name, {}))
+        samples = _augment.Pipeline((step,)).samples(image, n, seed)
         grid = _augment.grid_image(samples, n)
         sizes = ", ".join(f"{s.shape[-1]}×{s.shape[-2]}" for s in samples)
         rows[name] = (_images.to_png_bytes(grid, compress_level=1), sizes)

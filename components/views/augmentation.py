@@ -47,7 +47,11 @@ def _add_step() -> None:
     steps = _state()
     new_id = st.session_state["aug_next_id"]
     st.session_state["aug_next_id"] = new_id + 1
-    steps.append((new_id, AUGMENTATIONS[kind]()))
+    # Elastic warping's torchvision default (α = 50) is invisible on a projector: start at
+    # α = 150, σ = 6 (the sliders go either way). PCA colour keeps AlexNet's σ = 0.1; its tab
+    # shows what a larger σ does.
+    params = {} if kind == "pca_color" else cache.VISIBLE_PARAMS.get(kind, {})
+    steps.append((new_id, AUGMENTATIONS[kind](**params)))
 
 
 def _remove_step(step_id: int) -> None:
@@ -345,7 +349,9 @@ def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
 def _gallery_view(source: ImageSource) -> None:
     st.markdown(
         "Each augmentation alone, with its default parameters, four seeded samples "
-        "each. Add one to the pipeline (sidebar) to change its parameters."
+        "each; elastic warping (α = 150, σ = 6) and PCA colour (σ = 1.0) are shown stronger "
+        "than their defaults so that the effect is visible. Add one to the pipeline "
+        "(sidebar) to change its parameters."
     )
     if not st.toggle("Draw the gallery (a few seconds the first time)", key="aug_gallery"):
         return
