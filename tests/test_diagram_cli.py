@@ -78,3 +78,23 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagram", "alexnet", "--input-size", "3", "16", "16"]) == 2
     assert main(["diagram", "alexnet", "--input", "3x16x16"]) == 2
     assert "too small" in capsys.readouterr().err
+
+
+def test_render_bounds_arrows_and_time() -> None:
+    """A drawing's worst case is bounded: too many arrows, or a dot that does not finish,
+    is one clear sentence, never a hung server."""
+    from dataclasses import replace
+
+    from explorer import diagram
+    from explorer.errors import ExplorerError
+    from explorer.graph import GraphEdge, data_flow
+
+    graph = data_flow("lenet5")
+    many = replace(graph, edges=graph.edges * (diagram.MAX_EDGES // len(graph.edges) + 1))
+    with pytest.raises(ExplorerError, match=r"arrows, more than the 1,500 this explorer draws"):
+        diagram.render(many, "svg")
+    assert isinstance(graph.edges[0], GraphEdge)
+    if diagram.dot_available():
+        with pytest.raises(ExplorerError, match=r"did not finish drawing lenet5 .* within 1e-06 s"):
+            diagram.render(graph, "svg", timeout=1e-6)
+        assert diagram.render(graph, "svg").startswith(b"<?xml")
