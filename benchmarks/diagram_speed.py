@@ -29,7 +29,6 @@ def main() -> None:
     import torchvision  # noqa: F401  (imported before the clock, as the app does)
 
     import explorer.trace  # noqa: F401
-
     from explorer import diagram
     from explorer.architectures import specs
     from explorer.graph import auto_depth, build_graph, record_architecture
