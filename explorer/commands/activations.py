@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from explorer.cli_types import int_in, output_file
 from explorer.devices import DEVICE_CHOICES
-from explorer.errors import ImageError
 
 NAME = "activations"
 HELP = (
@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", help="one layer (e.g. features.3): its channels in detail")
     parser.add_argument(
         "--out",
+        type=output_file(".png"),
         help="write a PNG: the chosen layer's grid, or every layer's grid one below another",
     )
-    parser.add_argument("--scale", type=int, help="pixels per activation in the PNG")
+    parser.add_argument("--scale", type=int_in(1, 64), help="pixels per activation in the PNG")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -39,11 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from explorer import activation_pictures, activations, images, weights
+    from explorer.safe_io import atomic_open
 
     path = Path(args.image)
-    if not path.is_file():
-        raise ImageError(f"No image file at {path}.")
-    image = images.decode_image(path.read_bytes())
+    image = images.decode_image(images.read_image_file(path))
     loaded = weights.load(args.arch, args.weights, device=args.device)
     acts = activations.record(loaded, image)
     chosen = acts.layer(args.layer) if args.layer else None
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             picture = Image.fromarray(grid.image)
         else:
             picture = activation_pictures.overview_image(acts, args.scale)
-        picture.save(args.out)
+        with atomic_open(args.out) as f:
+            picture.save(f, format="PNG")
     if args.format == "json":
         data = acts.to_dict()
         data["image"] = str(path)
