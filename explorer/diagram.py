@@ -259,11 +259,23 @@ def to_dot(graph: DataFlowGraph, **kwargs: Any) -> str:
     return to_digraph(graph, **kwargs).source
 
 
-def svg_from_dot(source: str) -> bytes:
-    """SVG bytes of any DOT text (the Cost lab's and Transfer page's diagrams)."""
+def svg_from_dot(source: str, timeout: float | None = None) -> bytes:
+    """SVG bytes of any DOT text (the Cost lab's, Custom network's and Transfer page's
+    diagrams), with the same time limit as `render`."""
     if not dot_available():
         raise ExplorerError("Drawing a diagram needs graphviz's `dot` program on the server.")
-    data: bytes = graphviz.Source(source).pipe(format="svg")
+    limit = DOT_TIMEOUT_S if timeout is None else timeout
+    try:
+        done = subprocess.run(
+            ["dot", "-Tsvg"], input=source.encode(), capture_output=True, timeout=limit
+        )
+    except subprocess.TimeoutExpired:
+        raise ExplorerError(
+            f"graphviz's dot did not finish drawing this diagram within {limit:g} s."
+        ) from None
+    if done.returncode != 0:
+        raise ExplorerError("graphviz's dot could not draw this diagram.")
+    data: bytes = done.stdout
     return data
 
 
