@@ -93,9 +93,15 @@ except explorer.ExplorerError as exc:
 if auto:
     cols[0].markdown(f"Showing depth **{graph.depth}** of {max_depth}, {len(graph.nodes)} boxes.")
 svg = None
+refused = False
 if dot_available():
-    svg = cache.diagram_svg(name, input_size, batch, depth_choice, collapse, rankdir)
-widgets.diagram(svg, dot, height=760)
+    try:
+        svg = cache.diagram_svg(name, input_size, batch, depth_choice, collapse, rankdir)
+    except explorer.ExplorerError as exc:  # too many arrows, or dot too slow: say so
+        st.warning(str(exc))
+        refused = True
+if not refused:  # without `dot` on the server, the browser draws the DOT text
+    widgets.diagram(svg, dot, height=760)
 legend = " ".join(
     f"<span style='background:{COLOURS[k]};padding:1px 6px;border-radius:4px;"
     f"border:1px solid #bbb;display:inline-block;white-space:nowrap;margin:2px'>{label}</span>"
@@ -150,7 +156,7 @@ files = [
     ("Trace (JSON)", cache.trace_json(name, input_size, batch), "json", "application/json"),
     ("Diagram (DOT)", dot, "dot", "text/vnd.graphviz"),
 ]
-if dot_available():
+if svg is not None:
     files += [
         (
             "Diagram (SVG)",
@@ -165,7 +171,7 @@ if dot_available():
             "image/png",
         ),
     ]
-else:
+elif not dot_available():
     d[3].caption("SVG/PNG need graphviz's `dot` on the server.")
 for col, (label, data, ext, mime) in zip(d, files):
     col.download_button(label, data, f"{stem}.{ext}", mime, key=f"arch_dl_{ext}", on_click="ignore")
