@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_flatten
 
 from explorer.hyper import plain_value
 
@@ -62,11 +61,20 @@ class Recording:
         return max((m.depth for m in self.modules.values()), default=0)
 
 
-def _tensors(obj: Any) -> list[torch.Tensor]:
+def _tensors(obj: Any, out: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Every tensor in nested tuples, lists and dicts, in order (pytree's flatten without its
+    per-node type registry, which was most of a recording's overhead)."""
+    if out is None:
+        out = []
     if isinstance(obj, torch.Tensor):
-        return [obj]
-    leaves, _ = tree_flatten(obj)
-    return [t for t in leaves if isinstance(t, torch.Tensor)]
+        out.append(obj)
+    elif isinstance(obj, tuple | list):
+        for value in obj:
+            _tensors(value, out)
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _tensors(value, out)
+    return out
 
 
 class EventRecorder(TorchFunctionMode):
