@@ -123,7 +123,10 @@ def run() -> None:
         for i, (member, model) in enumerate(zip(result.members, loaded)):
             with cols[i % len(cols)]:
                 st.markdown(f"**{model.label}** · {predict.duration_text(member.latency_ms)}")
-                st.dataframe(w.top_table(member.top), hide_index=True, width="stretch")
+                rows = [  # three tables side by side: no room for the class index
+                    {k: v for k, v in r.items() if k != "index"} for r in w.top_table(member.top)
+                ]
+                st.dataframe(rows, hide_index=True, width="stretch")
 
 
 try:
