@@ -87,7 +87,9 @@ def run_forward(
     p = Pass(named, [0] * n, [math.inf] * n, [0] * n, [()] * n, [()] * n, [0] * n)
     stack: list[int] = [0]
     order = itertools.count()
-    recorder = EventRecorder() if events else None
+    recorder = None
+    if events:
+        recorder = EventRecorder({id(t): n for n, t in model.named_parameters()})
 
     def pre_hook(i: int) -> Any:
         name = named[i][0]

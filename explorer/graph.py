@@ -70,6 +70,7 @@ _NAMED_OPS = {
     "batch_norm": "norm",
     "local_response_norm": "norm",
     "scaled_dot_product_attention": "attention",
+    "multi_head_attention_forward": "attention",
 }
 # Element-wise arithmetic: a node only when it joins two tracked tensors (x + identity),
 # transparent when it scales one (x * 0.5).
@@ -142,6 +143,22 @@ def _cached_recording(name: str, size: tuple[int, int, int], batch_size: int) ->
 
 
 # --------------------------------------------------------------------------- replay
+
+
+def _node_hyper(ev: Event, kind: str) -> dict[str, Any]:
+    """Pooling sizes; the dimension a concatenation joins along (1: channels of an image,
+    tokens of a (N, L, D) sequence); the learned tensor an op adds (ViT's pos_embedding,
+    class_token)."""
+    hyper = op_hyper(ev)
+    if kind == "concat":
+        positional = [a for a in ev.args if not (isinstance(a, tuple) and len(a) == 2)]
+        keywords = dict(a for a in ev.args if isinstance(a, tuple) and len(a) == 2)
+        dim = keywords.get("dim", positional[0] if positional else 0)
+        rank = len(ev.outputs[0][1]) if ev.outputs else 0
+        hyper["dim"] = dim % rank if isinstance(dim, int) and rank else dim
+    if ev.params:
+        hyper["learned"] = ev.params
+    return hyper
 
 
 def kind_of(type_name: str, is_leaf: bool = True) -> str:
@@ -276,6 +293,8 @@ def build_graph(
             kind = _NAMED_OPS.get(ev.name)
             if kind is None and ev.name in _ARITHMETIC and len(srcs) >= 2:
                 kind = _ARITHMETIC[ev.name]
+            if kind is None and ev.params and _ARITHMETIC.get(ev.name) in ("add", "linear"):
+                kind = _ARITHMETIC[ev.name]  # a learned tensor joins: ViT's position embedding
             if kind is None and len({s for s, _ in srcs}) >= 2:
                 kind = "op"
             if kind is None:  # transparent: the output keeps its input's producer
@@ -290,7 +309,7 @@ def build_graph(
                     kind=kind,
                     scope=stack[-1] if stack else "",
                     output_shapes=tuple(s for _, s in ev.outputs),
-                    hyper=op_hyper(ev),
+                    hyper=_node_hyper(ev, kind),
                 )
             )
             for src, shape in srcs:

@@ -110,11 +110,15 @@ def collapse(graph: DataFlowGraph, rec: Recording, macs: Mapping[str, int]) -> D
                 kids[j], kids[j + 1], members[j], members[j + 1], index, call_count, shapes
             ):
                 j += 1
-            if j > i:
+            # Blocks drawn as one box each collapse into one "×N" box. Blocks expanded at this
+            # depth keep the first one open (its inside is what the student asked to see:
+            # ViT's attention) and collapse the repeats after it.
+            start = i + 1 if len(members[i]) > 1 else i
+            if j - start >= 1 or (j > i and start == i):
                 serial += 1
-                run = kids[i : j + 1]
-                inside = {n.id for group in members[i : j + 1] for n in group}
-                first = {n.id for n in members[i]}
+                run = kids[start : j + 1]
+                inside = {n.id for group in members[start : j + 1] for n in group}
+                first = {n.id for n in members[start]}
                 last = {n.id for n in members[j]}
                 box = GraphNode(
                     id=f"x{serial}",

@@ -45,6 +45,7 @@ class Event:
     inputs: tuple[tuple[int, Shape], ...]  # (tensor id, shape) of every tensor argument
     outputs: tuple[tuple[int, Shape], ...] = ()
     args: tuple[Any, ...] = ()  # plain non-tensor arguments of an op (pooling sizes)
+    params: tuple[str, ...] = ()  # learned tensors among the inputs (ViT's pos_embedding)
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,13 @@ def _tensors(obj: Any, out: list[torch.Tensor] | None = None) -> list[torch.Tens
 class EventRecorder(TorchFunctionMode):
     """Notes every tensor function called during the pass (module calls come from hooks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, params: dict[int, str] | None = None) -> None:
         super().__init__()
         self.events: list[Event] = []
         self.keep: list[torch.Tensor] = []  # keeps ids unique for the whole pass (meta: free)
+        # id -> name of every parameter, and of tensors computed from parameters alone
+        # (ViT's class token expanded to the batch), so a graph can show where they join.
+        self.params = dict(params or {})
 
     def ids(self, obj: Any) -> tuple[tuple[int, Shape], ...]:
         out = []
@@ -108,7 +112,12 @@ class EventRecorder(TorchFunctionMode):
                     for k, v in kwargs.items()
                     if not isinstance(v, torch.Tensor)
                 )
-                self.events.append(Event("op", name, inputs, outputs, plain))
+                known = self.params
+                learned = tuple(dict.fromkeys(known[i] for i, _ in inputs if i in known))
+                if learned and all(i in self.params for i, _ in inputs):
+                    for i, _ in outputs:
+                        self.params[i] = learned[0]
+                self.events.append(Event("op", name, inputs, outputs, plain, learned))
         return result
 
 

@@ -50,7 +50,23 @@ def test_default_depth_shows_resnet18_additions_and_repeats(
     edges = _edges(dot)
     adds = re.findall(r'^\s*(\w+) \[label="\+"', dot, flags=re.M)
     assert adds and all(len([s for s, d in edges if d == a]) == 2 for a in adds)
-    assert "BasicBlock ×2" in dot  # layer1.0 and layer1.1 are identical
+    assert main(["diagram", "resnet18", "--depth", "2"]) == 0
+    assert "BasicBlock ×2" in capsys.readouterr().out  # layer1.0 and layer1.1 are identical
+
+
+def test_expanded_repeats_keep_the_first_block_open(capsys: pytest.CaptureFixture[str]) -> None:
+    """ViT's 12 identical encoder blocks: at a depth that opens them, the first is drawn inside
+    (its attention, norms, residual additions) and the other 11 as one box; the position
+    embedding and the class token are where they join (issue 11)."""
+    from explorer.graph import data_flow
+
+    g = data_flow("vit_b_16", depth=4)
+    assert [n.repeat for n in g.nodes if n.repeat > 1] == [11]
+    assert len(g.by_kind("attention")) == 1
+    (cat,) = g.by_kind("concat")
+    assert cat.hyper["dim"] == 1 and cat.hyper["learned"] == ("class_token",)
+    assert cat.output_shape == (1, 197, 768)
+    assert any(n.hyper.get("learned") == ("encoder.pos_embedding",) for n in g.by_kind("add"))
 
 
 @needs_dot
