@@ -280,8 +280,10 @@ def build_graph(
                         call=calls[name],
                     )
                 )
-                for src, shape in srcs:
-                    edges.append(GraphEdge(src, node.id, shape))
+                first_shape: dict[str, Shape] = {}
+                for src, shape in srcs:  # q, k and v from one tensor: one arrow
+                    first_shape.setdefault(src, shape)
+                edges.extend(GraphEdge(src, node.id, shape) for src, shape in first_shape.items())
                 for tid, _ in ev.outputs:
                     producer[tid] = node.id
             elif open_units:
