@@ -124,9 +124,12 @@ _PLAIN_KINDS = ("norm", "act", "dropout", "other")
 
 def inside_text(node: GraphNode, modules: Mapping[str, ModuleInfo]) -> str | None:
     """A small container drawn as what it computes: GoogLeNet's BasicConv2d is '1×1 conv, 64
-    + BN + ReLU', an inception branch '1×1 conv, 96' over '3×3 conv, 128'. None for bigger blocks
-    (a ResNet stage), or when the inside has anything but convs, pools, FCs, norms and
-    activations."""
+    + BN + ReLU', an inception branch '1×1 conv, 96' over '3×3 conv, 128'.
+
+    Only where the inside is surely a chain: a `Sequential` (its forward is one by
+    definition) of such layers, or any container with a single conv/pool/FC plus norms and
+    activations. A ResNet block (two convs and a shortcut) keeps its name, and so does
+    anything with other layers inside."""
     info = modules.get(node.name)
     if info is None or info.is_leaf or node.repeat > 1:
         return None
@@ -156,7 +159,27 @@ def inside_text(node: GraphNode, modules: Mapping[str, ModuleInfo]) -> str | Non
                 steps[-1] += f" + {_ACT_NAMES.get(leaf.type.lower(), leaf.type)}"
         else:
             return None
-    return "\n".join(steps) if steps else None  # one line per layer keeps the box narrow
+    if not steps or (len(steps) > 1 and not _chain_of_sequentials(info, modules)):
+        return None
+    return "\n".join(steps)  # one line per layer keeps the box narrow
+
+
+def _chain_of_sequentials(info: ModuleInfo, modules: Mapping[str, ModuleInfo]) -> bool:
+    """`info` is a Sequential whose children are leaves or single-layer containers."""
+    if info.type != "Sequential":
+        return False
+    for name in info.children:
+        child = modules.get(name)
+        if child is None or (not child.is_leaf and inside_text_single(child, modules) is None):
+            return False
+    return True
+
+
+def inside_text_single(info: ModuleInfo, modules: Mapping[str, ModuleInfo]) -> str | None:
+    """What a container with exactly one conv/pool/FC (plus norms/activations) computes."""
+    node = GraphNode("", info.name, info.type, "block", "", ())
+    text = inside_text(node, modules)
+    return text if text is not None and "\n" not in text else None
 
 
 def _label(

@@ -49,3 +49,11 @@ def test_inline_svg_is_one_line_scales_and_keeps_tooltips() -> None:
     assert "<title>features.0&#10;type: Conv2d" in svg  # hover text, line breaks kept
     lr = diagram.to_dot(g, rankdir="LR")
     assert "rankdir=LR" in lr
+
+
+def test_a_resnet_block_keeps_its_name() -> None:
+    """Two convs and a shortcut are not a chain: the box must not read like one."""
+    rec = graph.record_architecture("resnet18")
+    g = graph.build_graph(rec, 2, collapse=False)
+    blocks = [n for n in g.nodes if n.kind == "block"]
+    assert blocks and all(diagram.inside_text(n, rec.modules) is None for n in blocks)
