@@ -26,27 +26,44 @@ def _style(kind: str) -> str:
 def curves_figure(runs: Sequence[RunResult], epochs: int | None = None) -> go.Figure:
     """Training error (%) and training loss against epoch: plain dashed, residual solid."""
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("Training error (%)", "Training loss"),
+        rows=1,
+        cols=2,
+        subplot_titles=("Training error (%)", "Training loss"),
         horizontal_spacing=0.08,
     )
     for run in sorted(runs, key=lambda r: (r.depth, r.kind)):
         x = [m.epoch for m in run.epochs]
         common = dict(
-            x=x, mode="lines+markers", legendgroup=run.label, name=f"{run.kind}-{run.depth}",
+            x=x,
+            mode="lines+markers",
+            legendgroup=run.label,
+            name=f"{run.kind}-{run.depth}",
             line=dict(color=depth_colour(run.depth), dash=_style(run.kind), width=2.5),
             marker=dict(size=5),
         )
         fig.add_trace(
-            go.Scatter(y=[100 * e for e in run.train_error], **common,
-                       hovertemplate="epoch %{x}: %{y:.1f}%"), 1, 1,
+            go.Scatter(
+                y=[100 * e for e in run.train_error],
+                **common,
+                hovertemplate="epoch %{x}: %{y:.1f}%",
+            ),
+            1,
+            1,
         )
         fig.add_trace(
-            go.Scatter(y=run.train_loss, **common, showlegend=False,
-                       hovertemplate="epoch %{x}: loss %{y:.4f}"), 1, 2,
+            go.Scatter(
+                y=run.train_loss,
+                **common,
+                showlegend=False,
+                hovertemplate="epoch %{x}: loss %{y:.4f}",
+            ),
+            1,
+            2,
         )
     for col in (1, 2):
-        fig.update_xaxes(title_text="epoch", row=1, col=col,
-                         range=[0.8, epochs + 0.2] if epochs else None)
+        fig.update_xaxes(
+            title_text="epoch", row=1, col=col, range=[0.8, epochs + 0.2] if epochs else None
+        )
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     fig.update_layout(height=420, margin=dict(t=40, b=40, l=50, r=10), legend_title="network")
@@ -59,13 +76,18 @@ def gradients_figure(runs: Sequence[RunResult]) -> go.Figure:
     for run in sorted(runs, key=lambda r: (r.depth, r.kind)):
         if not run.grad_norms:
             continue
-        fig.add_trace(go.Scatter(
-            x=list(range(1, len(run.grad_norms) + 1)), y=list(run.grad_norms),
-            customdata=list(run.grad_layers), name=run.label, mode="lines+markers",
-            line=dict(color=depth_colour(run.depth), dash=_style(run.kind)),
-            marker=dict(size=4),
-            hovertemplate="layer %{x} (%{customdata}): %{y:.3g}",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(run.grad_norms) + 1)),
+                y=list(run.grad_norms),
+                customdata=list(run.grad_layers),
+                name=run.label,
+                mode="lines+markers",
+                line=dict(color=depth_colour(run.depth), dash=_style(run.kind)),
+                marker=dict(size=4),
+                hovertemplate="layer %{x} (%{customdata}): %{y:.3g}",
+            )
+        )
     fig.update_yaxes(type="log", title_text="gradient norm ‖∂L/∂W‖ (log)")
     fig.update_xaxes(title_text="weighted layer (1 = first conv, last = fully connected)")
     fig.update_layout(height=400, margin=dict(t=20, b=40, l=60, r=10))
@@ -79,16 +101,18 @@ def summary_rows(runs: Sequence[RunResult]) -> list[dict[str, object]]:
         if not run.epochs:
             continue
         last = run.epochs[-1]
-        rows.append({
-            "network": run.label,
-            "layers": run.depth,
-            "parameters": f"{run.params:,}" if run.params else "—",
-            "epochs": last.epoch,
-            "training loss": round(last.train_loss, 4),
-            "training error (%)": round(100 * last.train_error, 1),
-            "test error (%)": round(100 * last.test_error, 1),
-            "time (s)": round(sum(m.seconds for m in run.epochs), 1),
-        })
+        rows.append(
+            {
+                "network": run.label,
+                "layers": run.depth,
+                "parameters": f"{run.params:,}" if run.params else "—",
+                "epochs": last.epoch,
+                "training loss": round(last.train_loss, 4),
+                "training error (%)": round(100 * last.train_error, 1),
+                "test error (%)": round(100 * last.test_error, 1),
+                "time (s)": round(sum(m.seconds for m in run.epochs), 1),
+            }
+        )
     return rows
 
 
@@ -114,10 +138,22 @@ def identity_figure(demo: IdentityDemo, units: int = 40) -> go.Figure:
     n = min(units, len(demo.output))
     x = list(range(n))
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=x, y=list(demo.expected[:n]), name=demo.expected_label,
-                         marker_color="#9ecae1"))
-    fig.add_trace(go.Scatter(x=x, y=list(demo.output[:n]), name="a[l+2] (block output)",
-                             mode="markers", marker=dict(color="#d62728", size=7, symbol="x")))
-    fig.update_layout(height=300, margin=dict(t=20, b=40, l=50, r=10),
-                      xaxis_title=f"unit (first {n} of {len(demo.output)})", yaxis_title="value")
+    fig.add_trace(
+        go.Bar(x=x, y=list(demo.expected[:n]), name=demo.expected_label, marker_color="#9ecae1")
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=list(demo.output[:n]),
+            name="a[l+2] (block output)",
+            mode="markers",
+            marker=dict(color="#d62728", size=7, symbol="x"),
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin=dict(t=20, b=40, l=50, r=10),
+        xaxis_title=f"unit (first {n} of {len(demo.output)})",
+        yaxis_title="value",
+    )
     return fig
