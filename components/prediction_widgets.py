@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -17,7 +14,6 @@ from explorer.errors import ExplorerError
 RANDOM_CHOICE = "random weights (predictions are meaningless)"
 FILE_CHOICE = "my own weights file (.safetensors, .pt, .pth)"
 DIGIT_PREFIX = "handwritten digit #"
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "explorer-weights-uploads"
 
 
 def model_label(name: str) -> str:
@@ -43,18 +39,6 @@ def device_picker(key: str) -> str:
     return str(choice)
 
 
-def _save_upload(data: bytes, filename: str) -> str:
-    """A user's weights file on disk (named by its hash), so the model cache can key on it."""
-    suffix = Path(filename).suffix.lower()
-    if suffix not in weights.USER_SUFFIXES:
-        raise ExplorerError(f"{filename}: use one of {', '.join(weights.USER_SUFFIXES)}.")
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    path = UPLOAD_DIR / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
-    if not path.exists():
-        path.write_bytes(data)
-    return str(path)
-
-
 def weights_picker(arch: str, key: str) -> str | None:
     """Which weights to use for `arch`: a name, a file path or "random"; None until usable."""
     infos = weights.available(arch)
@@ -69,7 +53,7 @@ def weights_picker(arch: str, key: str) -> str | None:
             key=f"{key}_file",
             help="Loaded with safetensors or torch.load(weights_only=True): never unpickled.",
         )
-        return None if upload is None else _save_upload(upload.getvalue(), upload.name)
+        return None if upload is None else weights.hold_upload(upload.getvalue(), upload.name)
     info = next(i for i in infos if i.name == choice)
     if info.cached:
         return info.name

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -66,10 +68,26 @@ def download(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1
                         progress(done, total)
                 _check_digest(info, digest.hexdigest())  # raising here removes the temp file
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise WeightsError(f"Download failed ({reason}). {needed_message(info)}") from None
+            raise WeightsError(f"{_why_failed(info, exc)} {needed_message(info)}") from None
         _mark_verified(info.path)
     return info.path
+
+
+def _why_failed(info: WeightsInfo, exc: BaseException) -> str:
+    """The download failure in words: no raw "[Errno -2]" in front of a student."""
+    host = urllib.parse.urlsplit(info.url).hostname or info.url
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, socket.gaierror):
+        return f"This server cannot reach {host} (no internet connection: the name is unknown)."
+    if isinstance(reason, ConnectionError):
+        return f"This server cannot reach {host} (the connection was refused or cut)."
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return f"{host} did not answer within 30 s."
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"{host} answered HTTP {exc.code} ({exc.reason})."
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"The download could not be saved: {exc.strerror.lower()}."
+    return f"The download failed: {reason}."
 
 
 def _check_digest(info: WeightsInfo, hexdigest: str) -> None:
