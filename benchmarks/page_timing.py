@@ -85,10 +85,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(script: Path) -> Iterator[str]:
+def server(script: Path, runner: str = "streamlit") -> Iterator[str]:
+    """A fresh server for `script`: plain Streamlit, or `explorer.serve` (what `explorer app`
+    execs into: Streamlit with torch's imports warmed in the background)."""
     port = _free_port()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(script),
+        sys.executable, "-m", runner, "run", str(script),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
@@ -214,7 +216,7 @@ def main() -> None:
         try:
             with server(bare) as url:
                 floor = bare_timings(browser, url, args.repeat)
-            with server(ROOT / "components" / "app.py") as url:
+            with server(ROOT / "components" / "app.py", "explorer.serve") as url:
                 app = app_timings(browser, url, args.repeat)
         finally:
             browser.close()

@@ -3,7 +3,7 @@
 The launcher replaces itself with Streamlit (`os.execv`): no idle parent holds memory while
 the server runs, and a signal sent to this process id (SIGTERM from a service manager, Ctrl-C)
 reaches Streamlit itself, which stops and frees the port. Nothing here imports torch; the
-app's own process imports it once, on start.
+server process (explorer/serve.py) imports it in the background while Streamlit starts.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def command(args: argparse.Namespace) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "explorer.serve",  # Streamlit, with torch's imports warmed in the background
         "run",
         str(ENTRY),
         "--server.port",
