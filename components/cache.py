@@ -203,12 +203,20 @@ def lab_image(kind: str, value: str | bytes) -> _PILImage.Image:
     return _images.fit_within(image, AUGMENT_MAX_SIDE)
 
 
+@st.cache_resource(show_spinner=False)
+def augment_memo() -> _augment.PrefixMemo:
+    """Every session's per-sample states after each pipeline step (augment.memo): a step
+    added or changed reruns only from there, same pixels. Thread-safe, bounded by bytes."""
+    return _augment.PrefixMemo()
+
+
 @st.cache_data(max_entries=32, show_spinner="Augmenting…")
 def augment_grid(
     kind: str, value: str | bytes, pipeline_json: str, n: int, seed: int, columns: int
 ) -> tuple[bytes, tuple[tuple[int, int], ...]]:
     """The grid of n seeded samples as PNG bytes, and each sample's (width, height)."""
-    samples = _augment.Pipeline.from_json(pipeline_json).samples(lab_image(kind, value), n, seed)
+    pipeline = _augment.Pipeline.from_json(pipeline_json)
+    samples = pipeline.samples(lab_image(kind, value), n, seed, memo=augment_memo())
     grid = _augment.grid_image(samples, columns, max_cell=AUGMENT_MAX_SIDE)
     sizes = tuple((int(s.shape[-1]), int(s.shape[-2])) for s in samples)
     return _images.to_png_bytes(grid, compress_level=1), sizes

@@ -7,7 +7,9 @@ The package, by concern (each module short enough to read at once):
 - `pca`: the AlexNet paper's PCA colour augmentation, which torchvision lacks;
 - `pipeline`: `Pipeline` (run seeded and within the budgets of explorer.limits, strict JSON,
   Python export), `DEFAULT_PIPELINE`, `PRESETS`;
-- `preview`: seeded draws without global state (`seeded`), picture grids, MixUp/CutMix.
+- `preview`: seeded draws without global state (`seeded`), picture grids, MixUp/CutMix;
+- `memo`: `PrefixMemo`, per-sample states after each step, so a grown pipeline reruns only
+  its new steps (same pixels).
 
 Seeding: sample k of a preview with seed s equals `torch.manual_seed(s + k); transform(image)`,
 drawn from a private generator: no global RNG state or thread count is ever changed.
@@ -15,6 +17,7 @@ drawn from a private generator: no global RNG state or thread count is ever chan
 
 from __future__ import annotations
 
+from explorer.augment.memo import PrefixMemo
 from explorer.augment.params import Augmentation, ParamSpec
 from explorer.augment.pca import (
     IMAGENET_EIGVAL,
@@ -86,6 +89,7 @@ __all__ = [
     "ParamSpec",
     "Perspective",
     "Pipeline",
+    "PrefixMemo",
     "RandAugment",
     "RandomCrop",
     "RandomErasing",

@@ -13,9 +13,10 @@ import torch
 from torchvision.transforms import v2
 
 from explorer import limits
+from explorer.augment.memo import PrefixMemo, SampleState, image_key, steps_key
 from explorer.augment.params import Augmentation
 from explorer.augment.pca import PCAColorJitter
-from explorer.augment.preview import seeded
+from explorer.augment.preview import resumed, seeded
 from explorer.augment.steps import (
     AUGMENTATIONS,
     ColorShift,
@@ -135,13 +136,21 @@ class Pipeline:
         return self.samples(image, 1, seed)[0]
 
     def samples(
-        self, image: PIL.Image.Image | torch.Tensor, n: int, seed: int = 0
+        self,
+        image: PIL.Image.Image | torch.Tensor,
+        n: int,
+        seed: int = 0,
+        *,
+        memo: PrefixMemo | None = None,
     ) -> list[torch.Tensor]:
         """n augmented versions; sample k equals `torch.manual_seed(seed + k); transform(image)`
         but draws from a private generator (preview.seeded): no global state is touched.
 
         The budgets (limits.PIPELINE_*) are checked first, from the input's size and each
         step's largest possible output, so an oversized pipeline is refused before any work.
+        With a `memo`, each sample restarts after the longest run of leading steps it remembers
+        (picture and generator state, see augment.memo) and leaves its state after every step
+        there: the same pixels as without, and only the steps from the first change rerun.
         """
         if not 0 <= n <= MAX_SAMPLES:
             raise SpecError(f"Between 0 and {MAX_SAMPLES} samples, please (not {n}).")
@@ -152,12 +161,20 @@ class Pipeline:
         # The steps run one by one, exactly as v2.Compose runs them (same random draws), so
         # that a step that cannot handle this image is named in the error.
         transforms = self.to_transform().transforms
+        picture = image_key(image) if memo is not None else None
+        prefixes = [steps_key(self.steps[:i]) for i in range(len(transforms))]
         out: list[torch.Tensor] = []
         for k in range(n):
-            with seeded(seed + k):
-                result: Any = image
-                for index, transform in enumerate(transforms):
-                    result = self._run_step(index, transform, result)
+            done, state = 0, None
+            result: Any = image
+            found = None if memo is None else _remembered(memo, picture, prefixes, seed + k)
+            if found is not None:  # found[0] steps done: ToImage is transforms[0]
+                done, result, state = found[0] + 1, found[1].image, found[1].generator_state
+            with seeded(seed + k) if state is None else resumed(state) as generator:
+                for index in range(done, len(transforms)):
+                    result = self._run_step(index, transforms[index], result)
+                    if memo is not None and index > 0:
+                        memo.put((picture, prefixes[index], seed + k), result, generator)
             out.append(result.as_subclass(torch.Tensor))
         return out
 
@@ -281,6 +298,17 @@ class Pipeline:
         lines += [f"    {step.to_code()},  # {step.TITLE}" for step in self.steps]
         lines.append("])")
         return "\n".join(lines) + "\n"
+
+
+def _remembered(
+    memo: PrefixMemo, picture: object, prefixes: list[tuple[str, ...]], seed: int
+) -> tuple[int, SampleState] | None:
+    """The longest prefix of the steps (length ≥ 1) `memo` holds a sample state for."""
+    for length in range(len(prefixes) - 1, 0, -1):
+        found = memo.get((picture, prefixes[length], seed))
+        if found is not None:
+            return length, found
+    return None
 
 
 def _step_from_dict(index: int, data: Any) -> Augmentation:

@@ -63,6 +63,15 @@ def seeded(seed: int) -> Iterator[torch.Generator]:
         yield generator
 
 
+@contextlib.contextmanager
+def resumed(state: torch.Tensor) -> Iterator[torch.Generator]:
+    """Like `seeded`, with a generator restored to `state` (from `Generator.get_state()`):
+    the draws continue exactly where the generator that state was taken from stood."""
+    generator = torch.Generator().set_state(state)
+    with _LocalGenerator(generator):
+        yield generator
+
+
 def to_pil(tensor: torch.Tensor) -> PIL.Image.Image:
     """A uint8 (C, H, W) tensor as a Pillow image (float tensors are taken as [0, 1])."""
     if tensor.is_floating_point():
