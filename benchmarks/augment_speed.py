@@ -7,6 +7,12 @@ total to the 1-second target. Also prices the thread-local seeded generator `Pip
 uses (a TorchFunctionMode that hands every random draw a private torch.Generator, so that no
 global RNG is seeded) against seeding the global RNG, as the exported code does.
 
+Then the lab's redraw as a student builds a pipeline: the page's default pipeline on the lab's
+default picture ("cat", 451×300, 8 samples), one step added at a time (elastic warping first,
+as in benchmarks/page_timing.py), each timed cold (every step of every sample rerun, the page
+before the memo) and with an `augment.PrefixMemo` holding the states the previous pipeline
+left (the page now: only the new step runs); the pixels are compared too.
+
     .venv/bin/python benchmarks/augment_speed.py [--repeats 3] [--n 16]
 """
 
@@ -20,8 +26,20 @@ from collections.abc import Callable
 
 import torch
 
-from explorer.augment import AUGMENTATIONS, DEFAULT_PIPELINE, PRESETS, Pipeline, grid_image
-from explorer.images import load_sample, to_png_bytes
+from explorer.augment import (
+    AUGMENTATIONS,
+    DEFAULT_PIPELINE,
+    PRESETS,
+    Augmentation,
+    ElasticWarp,
+    HorizontalFlip,
+    Pipeline,
+    PrefixMemo,
+    Rotation,
+    VerticalFlip,
+    grid_image,
+)
+from explorer.images import fit_within, load_sample, to_png_bytes
 
 TARGET_S = 1.0
 PAGE_DEFAULT = "page default (resized crop, flip, colour, PCA)"
@@ -59,11 +77,55 @@ def report(name: str, pipeline: Pipeline, image: object, n: int, repeats: int) -
     return total
 
 
+def memo_time(before: Pipeline, after: Pipeline, image: object, n: int, repeats: int) -> float:
+    """Median time of `after` with a fresh memo that holds what `before` left behind."""
+    times = []
+    for _ in range(repeats):
+        memo = PrefixMemo()
+        before.samples(image, n, seed=0, memo=memo)
+        start = time.perf_counter()
+        after.samples(image, n, seed=0, memo=memo)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def grown(n: int, repeats: int) -> None:
+    image = fit_within(load_sample("cat"), 512)  # what the lab works on (components.cache)
+    print(f"-- the lab's pipeline grown one step at a time: {n} samples of cat "
+          f"{image.width}×{image.height}, median of {repeats} --")
+    print(f"{'change':44s} {'cold ms':>8s} {'memo ms':>8s} {'cold/memo':>9s} same pixels")
+    added: list[tuple[str, Augmentation]] = [
+        ("add elastic warping (α 150, σ 6)", ElasticWarp(alpha=150.0, sigma=6.0)),
+        ("add mirroring (after elastic)", HorizontalFlip()),
+        ("add rotation", Rotation()),
+        ("add vertical flip", VerticalFlip()),
+    ]
+    pipeline = DEFAULT_PIPELINE
+    changes = [(name, pipeline, pipeline := pipeline.add(step)) for name, step in added]
+    last = len(pipeline.steps) - 1
+    changes.append(("change the last step (flip p 0.5 -> 0.3)", pipeline,
+                     pipeline.replace(last, VerticalFlip(p=0.3))))
+    changes.append(("change elastic's α (150 -> 200)", pipeline,
+                     pipeline.replace(4, ElasticWarp(alpha=200.0, sigma=6.0))))
+    for name, before, after in changes:
+        cold = median_time(lambda: after.samples(image, n, seed=0), repeats)  # noqa: B023
+        warm = memo_time(before, after, image, n, repeats)
+        memo = PrefixMemo()
+        before.samples(image, n, seed=0, memo=memo)
+        same = all(torch.equal(a, b) for a, b in zip(
+            after.samples(image, n, seed=0, memo=memo), after.samples(image, n, seed=0)))
+        print(f"{name:44s} {cold * 1000:8.0f} {warm * 1000:8.0f} {cold / warm:9.1f} {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--grown-only", action="store_true", help="only the grown pipeline")
     args = parser.parse_args()
+    if args.grown_only:
+        grown(8, args.repeats)
+        return
 
     image = load_sample("astronaut")
     assert image.size == (512, 512)
@@ -85,6 +147,7 @@ def main() -> None:
                          args.repeats)
     print(f"{PAGE_DEFAULT}: local generator {local * 1000:.0f} ms, global RNG "
           f"{shared * 1000:.0f} ms, ratio local/global = {local / shared:.2f}")
+    grown(8, args.repeats)
 
 
 if __name__ == "__main__":

@@ -152,3 +152,24 @@ def test_gallery_shows_every_augmentation_alone(page):
         assert f"**{cls.TITLE}**" in shown
     assert [h.value for h in page.main.subheader] == ["Geometry", "Colour", "Occlusion",
                                                        "Policies"]
+
+
+def test_steps_added_after_elastic_reuse_the_memo_and_keep_the_pixels(page):
+    """The page grows its pipeline through components.cache's shared PrefixMemo; each grid
+    is the PNG a cold run (no memo) of the same pipeline, seed and picture draws."""
+    from components import cache
+    from explorer.augment import Pipeline, grid_image
+    from explorer.images import to_png_bytes
+
+    memo = cache.augment_memo()
+    for kind in ("elastic", "horizontal_flip", "vertical_flip"):
+        hits = memo.hits
+        page.selectbox(key="aug_add_kind").set_value(kind)
+        page.button(key="aug_add").click().run()
+        assert not page.exception and not page.error
+        assert memo.hits >= hits + 8  # all 8 samples restart after the previous pipeline
+        json_text = _pipeline_json(page)
+        png, _ = cache.augment_grid("sample", "cat", json_text, 8, 0, 4)  # the page's grid
+        cold = Pipeline.from_json(json_text).samples(cache.lab_image("sample", "cat"), 8, 0)
+        grid = grid_image(cold, 4, max_cell=cache.AUGMENT_MAX_SIDE)
+        assert png == to_png_bytes(grid, compress_level=1), kind

@@ -218,7 +218,8 @@ def _image_source() -> tuple[ImageSource, str] | str:
 
 def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     controls = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    # 8 by default: every pipeline change redraws them all (elastic warping costs most)
+    # 8 by default; a change reruns each sample from the first changed step only (the rest
+    # comes from cache.augment_memo), and elastic warping is the step that costs most
     n = controls[0].slider("Samples", 1, 32, 8, key="aug_n")
     columns = controls[1].slider("Columns", 1, 8, 4, key="aug_columns")
     seed = controls[2].number_input("Seed", 0, 2**31 - 1 - 64, step=1, key="aug_seed")
