@@ -294,7 +294,8 @@ class JobRunner:
                 self._queue.put(job)
                 self._start_threads()
             self._jobs.move_to_end(key)
-            job.subscribers.add(subscriber)
+            if not job.done:  # a finished job has nobody left to wait for it
+                job.subscribers.add(subscriber)
             return job
 
     def warm(self) -> None:
