@@ -7,7 +7,13 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from explorer.residual_experiment import EpochMetrics, ExperimentConfig, ExperimentResult, RunResult
+from explorer.residual_experiment import (
+    EpochMetrics,
+    ExperimentConfig,
+    ExperimentResult,
+    RunResult,
+    run_experiment,
+)
 
 PAGE = str(Path(__file__).resolve().parents[1] / "components" / "views" / "residual.py")
 TIMEOUT = 60
@@ -94,3 +100,23 @@ def test_identity_demo_controls() -> None:
     assert not at.exception
     assert "ReLU(W_s a[l])" in at.metric[0].label
     assert [m.value for m in at.metric] == ["0", "yes"]
+
+
+def test_a_session_joins_a_run_already_training_with_its_settings() -> None:
+    """Issue 15: identical requests train once. Another session's run of the same settings is
+    followed (progress, then its result), not started again."""
+    from components import cache
+
+    config = ExperimentConfig(depths=(8,), epochs=2, seed=23)
+    runner = cache.job_runner()
+    key = ("residual", config)
+    job = runner.submit(key, run_experiment, config, subscriber="another session")
+    at = _page().run()
+    at.multiselect(key="residual_depths").set_value([8])
+    at.number_input(key="residual_epochs").set_value(2)
+    at.number_input(key="residual_seed").set_value(23)
+    at.run()  # no click: the page finds the run in progress and follows it
+    assert not at.exception
+    assert any(s.value.startswith("Trained 2 networks") for s in at.success)
+    assert runner.get(key) is job and job.state == "done"
+    assert len(job.events) == 2 * 2  # one run: 2 networks × 2 epochs, never repeated
