@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from explorer.cli_types import (
     batch_size,
     int_in,
@@ -65,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         threads=max(1, min(2, args.threads)),
     )
+
+    # The CLI is its own single-user process (the app's workers set theirs in explorer.jobs).
+    torch.set_num_threads(config.threads)
 
     def progress(run_id: RunId, epoch: int, m: EpochMetrics) -> bool:
         if not args.quiet:
