@@ -40,8 +40,8 @@ FORWARD_MAX_BATCH = 256
 STACK_MAX_PARAMS = 2_000_000_000
 #: Batch size of a trace, and the largest input side / channel count of a trace.
 TRACE_MAX_BATCH = 1_000_000
-TRACE_MAX_SIDE = 10_000
-TRACE_MAX_CHANNELS = 100_000
+TRACE_MAX_SIDE = 8_192
+TRACE_MAX_CHANNELS = 4_096
 
 # --- The residual experiment -------------------------------------------------------------
 #: Deepest network (6n+2 layers): the paper's 110-layer CIFAR net.

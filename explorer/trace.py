@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from explorer import budgets
 from explorer import inputs as _inputs
 from explorer.architectures import ArchSpec, resolve
 from explorer.building import borrowed_meta_model, meta_copy
@@ -53,8 +54,7 @@ def parse_input_size(input_size: Any) -> tuple[int, int, int]:
         raise InputSizeError(f"Input size must be (C, H, W), got {size}.")
     if min(size) < 1:
         raise InputTooSmallError(f"Every input dimension must be at least 1, got {size}.")
-    if max(size[1:]) > 8192 or size[0] > 4096:
-        raise InputSizeError(f"Input size {size} is larger than this explorer traces (8192 px).")
+    budgets.check_trace_request(size, 1)  # sides and channels: the one copy of those limits
     return size[0], size[1], size[2]
 
 
@@ -120,6 +120,7 @@ def _signature(
             "Tracing a module needs an input_size (C, H, W) or inputs (e.g. '1x16:int64')."
         )
     size = parse_input_size(input_size if input_size is not None else default)
+    budgets.check_trace_request(None, batch_size)  # sides were checked by parse_input_size
     sig = _inputs.image(*size, batch=batch_size)
     return _inputs.as_signature(sig, forward_kwargs) if forward_kwargs else sig
 

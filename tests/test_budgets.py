@@ -101,11 +101,20 @@ def test_estimate_reads_the_meta_trace() -> None:
     assert cost.peak_forward_bytes == (64 + 64) * 224 * 224 * 4  # conv1_2: 64 maps in, 64 out
 
 
+def test_trace_refuses_a_huge_batch_before_any_work() -> None:
+    from explorer import trace
+
+    with pytest.raises(BudgetError, match="The batch size is 10,000,000,000,000,000,000; it"):
+        trace("resnet18", (3, 224, 224), 10**19)
+    with pytest.raises(BudgetError, match="20,000 pixels on a side; the limit is 8,192"):
+        trace("resnet18", (3, 20_000, 224))
+
+
 @pytest.mark.parametrize(
     ("input_size", "batch", "message"),
     [
-        ((3, 20_000, 20_000), 1, "The input is 20,000 pixels on a side; the limit is 10,000."),
-        ((200_000, 32, 32), 1, "The input has 200,000 channels; the limit is 100,000."),
+        ((3, 20_000, 20_000), 1, "The input is 20,000 pixels on a side; the limit is 8,192."),
+        ((200_000, 32, 32), 1, "The input has 200,000 channels; the limit is 4,096."),
         ((3, 32, 32), 0, "The batch size is 0; it must be between 1 and 1,000,000."),
         (
             None,

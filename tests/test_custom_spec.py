@@ -132,7 +132,7 @@ ERRORS = [
     ("input 32x32x1 | conv 0 3", "0", 21, 2, ["at least 1"]),
     ("input 32x32x1 | conv 200000 3", "200000", 21, 2, ["200,000", "limit of 100,000"]),
     ("input 32x32x1 | conv 6 5000", "5000", 23, 2, ["5,000", "limit of 1,000"]),
-    ("input 99999x32x1 | fc 2", "99999x32x1", 6, 1, ["limit of 10,000"]),
+    ("input 99999x32x1 | fc 2", "99999x32x1", 6, 1, ["limit of 8,192"]),
     ("input 4x4x1 | conv 6 5", "conv", 14, 2, ["5x5 kernel does not fit", "4x4x1"]),
     ("input 4x4x1 | fc 10 | conv 3 3", "conv", 22, 3, ["needs an image"]),
     ("input 4x4x1 | maxpool 8", "maxpool", 14, 2, ["does not fit"]),
