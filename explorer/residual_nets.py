@@ -15,7 +15,6 @@ building networks at once do not share a random stream.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from explorer.building import default_init
 from explorer.errors import ExplorerError
 
 Kind = Literal["plain", "residual"]
@@ -134,18 +134,9 @@ def _materialize(module: nn.Module, generator: torch.Generator | None) -> None:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            _default_linear_init(m, generator)
+            default_init(m, generator)  # PyTorch's own, drawn from the generator
         elif isinstance(m, nn.BatchNorm2d):
             m.reset_parameters()
-
-
-def _default_linear_init(layer: nn.Linear, generator: torch.Generator | None) -> None:
-    """nn.Linear's own initialisation, drawn from `generator` instead of the global RNG
-    (two Streamlit sessions training at once must not share one random stream)."""
-    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
-    if layer.bias is not None:
-        bound = 1 / math.sqrt(layer.in_features)
-        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 def blocks_per_stage(depth: int) -> int:
