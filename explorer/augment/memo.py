@@ -52,7 +52,7 @@ def image_key(image: PIL.Image.Image | torch.Tensor) -> Hashable:
         shape: tuple[object, ...] = (image.mode, image.width, image.height)
     else:
         tensor = image.detach().cpu().contiguous()
-        data = tensor.as_subclass(torch.Tensor).numpy().tobytes()
+        data = tensor.as_subclass(torch.Tensor).reshape(-1).view(torch.uint8).numpy().tobytes()
         shape = (type(image).__name__, str(tensor.dtype), tuple(tensor.shape))
     return (shape, hashlib.blake2b(data, digest_size=20).hexdigest())
 
