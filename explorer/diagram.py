@@ -115,8 +115,18 @@ def describe(node: GraphNode, in_shapes: Sequence[tuple[int, ...]] = ()) -> str:
     if node.kind == "concat":
         return _concat_text(node, in_shapes)
     if node.kind == "add":
-        return "+"
+        return _add_text(node)
+    if node.kind == "attention" and "num_heads" in h:
+        what = "self-attention" if h.get("self_attention") else "attention"
+        return f"{what}, {h['num_heads']} heads"
     return t
+
+
+def _add_text(node: GraphNode) -> str:
+    """'+', or '+ pos_embedding' where a learned tensor is added (ViT's position embedding:
+    its one visible input would hide what is added)."""
+    learned = node.hyper.get("learned") or ()
+    return " ".join(["+", *(name.rsplit(".", 1)[-1] for name in learned)])
 
 
 _PLAIN_KINDS = ("norm", "act", "dropout", "other")
@@ -193,7 +203,7 @@ def _label(
     if node.kind == "output":
         return f"output\n{lecture_shape(node.output_shape)}" if node.output_shapes else "output"
     if node.kind in ("add", "mul"):
-        return "+" if node.kind == "add" else "×"
+        return _add_text(node) if node.kind == "add" else "×"
     what = inside or describe(node, in_shapes)
     if node.folded:
         what += "".join(f" + {_ACT_NAMES.get(t, t)}" for t in node.folded)
@@ -261,8 +271,10 @@ def to_digraph(
             "fillcolor": COLOURS.get(kind, COLOURS["other"]),
             "tooltip": tooltip(node),
         }
-        if node.kind in ("add", "mul"):
+        if node.kind in ("add", "mul") and not node.hyper.get("learned"):
             attrs.update(shape="circle", width="0.35", fixedsize="true", fontsize="16")
+        elif node.kind == "add":  # "+ pos_embedding": the same circle's colour, room for text
+            attrs.update(shape="ellipse", style="filled")
         elif node.kind == "concat":
             attrs.update(shape="box", style="filled", penwidth="1.5")
         elif node.kind in ("input", "output"):

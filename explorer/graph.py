@@ -161,6 +161,24 @@ def _node_hyper(ev: Event, kind: str) -> dict[str, Any]:
     return hyper
 
 
+def _module_hyper(info: ModuleInfo, srcs: list[tuple[str, Shape]]) -> dict[str, Any]:
+    """The module's hyper-parameters; an attention module fed from one box (q, k and v from
+    the same tensor) is marked as self-attention."""
+    hyper = dict(info.hyper)
+    if kind_of(info.type, info.is_leaf) == "attention" or "num_heads" in hyper:
+        hyper["self_attention"] = len({s for s, _ in srcs}) == 1
+    return hyper
+
+
+def _arrows(srcs: list[tuple[str, Shape]], dst: str) -> list[GraphEdge]:
+    """One arrow per source box (q, k and v from one tensor: one arrow), with the shape of
+    the first tensor it sends."""
+    first_shape: dict[str, Shape] = {}
+    for src, shape in srcs:
+        first_shape.setdefault(src, shape)
+    return [GraphEdge(src, dst, shape) for src, shape in first_shape.items()]
+
+
 def kind_of(type_name: str, is_leaf: bool = True) -> str:
     """Colour group of a module class name."""
     t = type_name.lower()
@@ -201,11 +219,37 @@ def kind_of(type_name: str, is_leaf: bool = True) -> str:
     return "other" if is_leaf else "block"
 
 
-def _is_unit(info: ModuleInfo, depth: int) -> bool:
+def _is_unit(info: ModuleInfo, depth: int, opens: frozenset[str]) -> bool:
     """A box at this depth, when no box is open around it: a module at `depth`, a shallower
     leaf, or a deeper module whose ancestor at `depth` is never called itself (the children
-    of a ModuleList are called directly by their grandparent)."""
-    return info.depth >= depth or info.is_leaf
+    of a ModuleList are called directly by their grandparent). A module in `opens` (one whose
+    children are called) is drawn open whatever its depth."""
+    return (info.depth >= depth or info.is_leaf) and info.name not in opens
+
+
+def _containers(rec: Recording) -> frozenset[str]:
+    """Modules with a descendant called in the pass. The rest are boxes at every depth:
+    nn.MultiheadAttention uses its `out_proj` weights without calling it, so opening it would
+    leave a bare `multi_head_attention_forward` on a sequence-first (L, N, E) tensor."""
+    called = {ev.name for ev in rec.events if ev.kind == "pre"}
+    found = {""} if called - {""} else set()
+    for name in called:
+        parts = name.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(found)
+
+
+def _joins(graph: DataFlowGraph, scope: str = "") -> bool:
+    """An addition of two different paths (an identity shortcut) is drawn inside `scope`."""
+    sources: dict[str, set[str]] = {}
+    for e in graph.edges:
+        sources.setdefault(e.dst, set()).add(e.src)
+    return any(
+        n.kind == "add"
+        and (not scope or n.scope == scope or n.scope.startswith(f"{scope}."))
+        and len(sources.get(n.id, ())) >= 2
+        for n in graph.nodes
+    )
 
 
 def build_graph(
@@ -221,9 +265,39 @@ def build_graph(
 
     `fold_activations` draws an activation that only follows one layer inside that layer's
     box ("3×3 conv, 128 + ReLU"), as the lecture's figures do.
+
+    With `collapse`, a diagram that would show no identity shortcut at all (ResNet-50 at
+    depth 2: "Bottleneck", "Bottleneck ×3", ...) draws the first block of its first run of
+    three or more identical blocks open, one level deeper, when that shows the block's "+"
+    (issue 11): "layer2.1" open, then "Bottleneck ×2".
     """
     if macs is None:
         macs = {name: info.macs for name, info in rec.modules.items()}
+    containers = _containers(rec)
+    graph = _build(rec, depth, collapse, fold_activations, macs, containers, frozenset())
+    if not collapse or _joins(graph):
+        return graph
+    first = next(  # a run of 3 or more: its repeats still read "×N" beside the open block
+        (n.members[0] for n in graph.nodes if n.repeat > 2 and n.members[0] in containers), None
+    )
+    if first is None:
+        return graph
+    opened = _build(rec, depth, collapse, fold_activations, macs, containers, frozenset({first}))
+    return opened if _joins(opened, first) else graph
+
+
+def _build(
+    rec: Recording,
+    depth: int,
+    collapse: bool,
+    fold_activations: bool,
+    macs: Mapping[str, int],
+    containers: frozenset[str],
+    opens: frozenset[str],
+) -> DataFlowGraph:
+    def is_unit(info: ModuleInfo) -> bool:
+        return _is_unit(info, depth, opens) or info.name not in containers
+
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
     producer: dict[int, str] = {}
@@ -252,7 +326,7 @@ def build_graph(
     for ev in rec.events:
         if ev.kind == "pre":
             info = rec.modules[ev.name]
-            unit = open_units == 0 and _is_unit(info, depth)
+            unit = open_units == 0 and is_unit(info)
             stack.append(ev.name)
             if unit:
                 pending.append(resolve(ev.inputs))
@@ -262,7 +336,7 @@ def build_graph(
         elif ev.kind == "post":
             name = stack.pop()
             info = rec.modules[name]
-            if open_units == 1 and _is_unit(info, depth):
+            if open_units == 1 and is_unit(info):
                 open_units = 0
                 srcs = pending.pop()
                 calls[name] = calls.get(name, 0) + 1
@@ -276,14 +350,11 @@ def build_graph(
                         output_shapes=tuple(s for _, s in ev.outputs),
                         params=info.params if calls[name] == 1 else 0,
                         macs=macs.get(name, 0) if calls[name] == 1 else 0,
-                        hyper=dict(info.hyper),
+                        hyper=_module_hyper(info, srcs),
                         call=calls[name],
                     )
                 )
-                first_shape: dict[str, Shape] = {}
-                for src, shape in srcs:  # q, k and v from one tensor: one arrow
-                    first_shape.setdefault(src, shape)
-                edges.extend(GraphEdge(src, node.id, shape) for src, shape in first_shape.items())
+                edges.extend(_arrows(srcs, node.id))
                 for tid, _ in ev.outputs:
                     producer[tid] = node.id
             elif open_units:
@@ -314,8 +385,10 @@ def build_graph(
                     hyper=_node_hyper(ev, kind),
                 )
             )
-            for src, shape in srcs:
-                edges.append(GraphEdge(src, node.id, shape))
+            if kind == "concat":  # every part counts ("1 + 1 + 1 → 3" channels)
+                edges.extend(GraphEdge(src, node.id, shape) for src, shape in srcs)
+            else:
+                edges.extend(_arrows(srcs, node.id))
             for tid, _ in ev.outputs:
                 producer[tid] = node.id
 
@@ -340,6 +413,7 @@ def build_graph(
     if fold_activations:
         graph = _fold_activations(graph)
     return bundle_inputs(graph)
+
 
 def auto_depth(rec: Recording, max_nodes: int = 70) -> int:
     """The most detailed depth whose collapsed graph still has at most `max_nodes` boxes."""

@@ -57,3 +57,46 @@ def test_a_resnet_block_keeps_its_name() -> None:
     g = graph.build_graph(rec, 2, collapse=False)
     blocks = [n for n in g.nodes if n.kind == "block"]
     assert blocks and all(diagram.inside_text(n, rec.modules) is None for n in blocks)
+
+
+def _vit_default() -> tuple[graph.DataFlowGraph, str]:
+    rec = graph.record_architecture("vit_b_16")
+    g = graph.build_graph(rec, graph.auto_depth(rec))
+    return g, diagram.to_dot(g, modules=rec.modules)
+
+
+def test_vit_attention_is_one_box_with_its_heads_and_batch_first_arrows() -> None:
+    g, dot = _vit_default()
+    attention = g.by_kind("attention")
+    assert [n.type for n in attention] == ["MultiheadAttention"]
+    box = attention[0]
+    assert diagram.describe(box) == "self-attention, 12 heads"
+    assert "multi_head_attention_forward" not in dot
+    assert '"encoder.layers.encoder_layer_0.self_attention\nself-attention, 12 heads"' in dot
+    # q, k and v are one tensor: one arrow, carrying the module's (N, L, E) input, 197×768.
+    into = [e for e in g.edges if e.dst == box.id]
+    assert len(into) == 1 and into[0].shape == (1, 197, 768)
+    assert box.output_shape == (1, 197, 768)
+    assert box.params == 4 * 768 * 768 + 4 * 768  # in_proj (q, k, v) and out_proj
+    assert "1×768" not in dot
+
+
+def test_vit_position_embedding_addition_names_what_is_added() -> None:
+    g, dot = _vit_default()
+    adds = [n for n in g.by_kind("add") if n.hyper.get("learned")]
+    assert len(adds) == 1 and diagram.describe(adds[0]) == "+ pos_embedding"
+    assert 'label="+ pos_embedding"' in dot
+
+
+def test_resnet50_default_view_shows_an_identity_shortcut() -> None:
+    rec = graph.record_architecture("resnet50")
+    depth = graph.auto_depth(rec)
+    g = graph.build_graph(rec, depth)
+    assert len(g.nodes) <= 70
+    adds = [n for n in g.by_kind("add") if len(set(g.inputs_of(n.id))) == 2]
+    assert len(adds) == 1 and adds[0].scope == "layer2.1"
+    # the block's path and the identity from the block before it
+    assert {g.node(s).name for s in g.inputs_of(adds[0].id)} == {"layer2.1.bn3", "layer2.0"}
+    assert [n.repeat for n in g.nodes if n.repeat > 1] == [2, 2, 5, 2]
+    # without collapsing, every block is drawn as it is (no block opened specially)
+    assert not graph.build_graph(rec, depth, collapse=False).find("layer2.1.conv1")

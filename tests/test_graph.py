@@ -75,8 +75,10 @@ def test_identical_blocks_collapse_into_one_box_and_expand_on_request() -> None:
     rec = record_architecture("resnet152")
     g = build_graph(rec, 2)
     boxes = {n.name: n for n in g.nodes if n.repeat > 1}
-    # layerN.0 changes the shape (projection); the rest of each stage repeats.
-    assert {n.repeat for n in boxes.values()} == {2, 7, 35}
+    # layerN.0 changes the shape (projection); the rest of each stage repeats. The first run
+    # of three or more (layer2.1 … layer2.7) keeps its first block open, with its shortcut.
+    assert {n.repeat for n in boxes.values()} == {2, 6, 35}
+    assert "layer2.2 … layer2.7" in boxes and g.find("layer2.1.conv3")
     assert boxes["layer3.1 … layer3.35"].type == "Bottleneck"
     assert boxes["layer3.1 … layer3.35"].members[-1] == "layer3.35"
     assert len(g.nodes) < 25
