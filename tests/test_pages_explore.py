@@ -201,3 +201,28 @@ def test_app_entry_routes_to_the_architecture_page() -> None:
     at.run()
     assert not at.exception
     assert at.title[0].value == "Architecture"
+
+
+def test_custom_network_input_signature_field() -> None:
+    at = page("custom_network")
+    at.run()
+    spec = "input 32x32x1 | conv 6 5x5 tanh | avgpool 2 | fc 10"
+    at.text_area(key="custom_spec").set_value(spec).run()
+    assert not at.exception and not at.error
+
+    at.text_input(key="custom_inputs").set_value("8x1x32x32").run()
+    assert not at.exception and not at.error
+    rows = table(at, "Dtype")
+    assert list(rows["Argument"]) == ["input 1"]
+    assert list(rows["Shape"]) == ["8×1×32×32"] and list(rows["Dtype"]) == ["float32"]
+    # conv: 28·28·6·25 MACs, fc: 6·14·14·10 MACs, per picture; 8 pictures
+    macs = 8 * (28 * 28 * 6 * 25 + 6 * 14 * 14 * 10)
+    assert any(f"Output 8×10 · {commas(macs)} MACs" in c.value for c in at.caption)
+    params = 6 * 25 + 6 + 6 * 14 * 14 * 10 + 10
+    assert any(f"{commas(params)} parameters" in c.value for c in at.caption)
+
+    at.text_input(key="custom_inputs").set_value("8x1x32x3x").run()
+    assert not at.exception and "character 9" in at.error[0].value
+
+    at.text_input(key="custom_inputs").set_value("2x16:int64").run()
+    assert not at.exception and "cannot run on input" in at.error[0].value

@@ -10,6 +10,7 @@ import streamlit as st
 import explorer
 from components import cache, widgets
 from explorer.diagram import dot_available
+from explorer.layer_math import commas
 
 EXAMPLES = {
     "LeNet-5 (lecture)": "input 32x32x1 | conv 6 5x5 tanh | avgpool 2 | conv 16 5x5 tanh | "
@@ -132,3 +133,24 @@ with right:
 st.download_button(
     "Diagram (DOT)", dot, "custom_network.dot", "text/vnd.graphviz", on_click="ignore"
 )
+
+st.markdown("#### Input signature")
+signature = st.text_input(
+    "Trace the stack with another input: full shapes, batch included (N×C×H×W), optional `:dtype`",
+    key="custom_inputs",
+    placeholder="e.g. 8x1x32x32 (a batch of 8), or 2x1x64x64",
+)
+if signature.strip():
+    try:
+        rows = explorer.architectures.custom.input_rows(signature)
+        sig_trace = explorer.trace(text, inputs=signature)
+    except explorer.ExplorerError as exc:
+        st.error(str(exc))
+    else:
+        st.dataframe(rows, hide_index=True)
+        st.caption(
+            f"Output {'×'.join(map(str, sig_trace.output_shape))} · "
+            f"{commas(sig_trace.total_macs)} MACs · {commas(sig_trace.total_params)} parameters"
+        )
+        sig_rows = widgets.layer_rows(sig_trace, max(r.depth for r in sig_trace.layers))
+        widgets.layer_table(sig_rows, key="custom_signature_layers")

@@ -55,6 +55,7 @@ __all__ = [
     "StackPlan",
     "Step",
     "build",
+    "input_rows",
     "looks_like_spec",
     "parse",
     "plan",
@@ -287,3 +288,33 @@ def spec_from_text(text: str) -> ArchSpec:
         notes="A typed layer stack." + note,
         source="custom",
     )
+
+
+def input_rows(signature: str) -> list[dict[str, str]]:
+    """One row per input tensor of a signature text (explorer.inputs grammar), in call order:
+    where it goes (`input 1`, `mask`, `input 1[0]`, `input 1['image']`), its full shape
+    (batch included) and its dtype. Raises InputSizeError (naming the character) on bad text
+    or a signature over explorer.inputs' limits, before anything is traced."""
+    from explorer import inputs as _inputs
+
+    sig = _inputs.check(_inputs.parse(signature))
+    rows: list[dict[str, str]] = []
+
+    def walk(node: _inputs.Node, where: str) -> None:
+        if isinstance(node, _inputs.TensorSpec):
+            shape = "×".join(map(str, node.shape)) or "scalar"
+            rows.append({"Argument": where, "Shape": shape, "Dtype": node.dtype})
+        elif isinstance(node, _inputs.SeqSpec):
+            for i, item in enumerate(node.items):
+                walk(item, f"{where}[{i}]")
+        elif isinstance(node, _inputs.DictSpec):
+            for key, item in node.items:
+                walk(item, f"{where}[{key!r}]")
+        else:  # a plain value passed as it is (True, 0.5, None)
+            rows.append({"Argument": where, "Shape": "—", "Dtype": f"value {node}"})
+
+    for i, arg in enumerate(sig.args):
+        walk(arg, f"input {i + 1}")
+    for key, value in sig.kwargs:
+        walk(value, key)
+    return rows
