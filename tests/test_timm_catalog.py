@@ -134,3 +134,21 @@ def test_app_picker_searches_the_whole_catalog() -> None:
     at.selectbox(key="arch_family").set_value("timm/resnet").run()
     assert not at.exception
     assert all(o.startswith("timm/") for o in at.selectbox(key="arch_name").options)
+
+
+def test_mixed_rope_vit_builds_on_meta_without_the_cpu_fallback() -> None:
+    """timm's "mixed" RoPE ViTs compute a parameter from `torch.arange` (kept on the CPU by
+    empty_init) and `torch.rand` (made on meta); they are built with timm's device="meta"
+    instead of explorer.building's fallback, which made real CPU weights and ran timm's
+    trunc_normal_ on them (~5 CPU-seconds for the large one)."""
+    from explorer.building import empty_init
+
+    name = PREFIX + "vit_small_patch16_rope_mixed_224"
+    with empty_init():
+        model = get(name).builder()
+    assert all(p.is_meta for p in model.parameters())
+    assert all(b.is_meta for b in model.buffers())
+    direct = timm.create_model("vit_small_patch16_rope_mixed_224", device="meta")
+    params = sum(p.numel() for p in direct.parameters())
+    assert sum(p.numel() for p in model.parameters()) == params
+    assert explorer.trace(name).total_params == params

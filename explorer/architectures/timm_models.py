@@ -182,6 +182,18 @@ def register_all() -> None:
 
 
 def _build(name: str, **overrides: Any) -> nn.Module:
+    """timm's own constructor. In a meta build, a model that computes a parameter from CPU
+    values and meta ones in one op (the "mixed" RoPE ViTs: `torch.arange` stays on the CPU,
+    `torch.rand` is made on meta) is built again with timm's own `device="meta"` (every
+    tensor on meta); a model whose class takes no `device` then raises TypeError, and
+    explorer.building's slower fallback (real CPU tensors) builds it as before."""
     import timm
 
-    return timm.create_model(name, pretrained=False, **overrides)
+    from explorer.architectures.custom import _building_on_meta
+
+    try:
+        return timm.create_model(name, pretrained=False, **overrides)
+    except RuntimeError:
+        if "device" in overrides or not _building_on_meta():
+            raise
+        return timm.create_model(name, pretrained=False, device="meta", **overrides)
