@@ -53,7 +53,9 @@ def test_drawn_digit_is_predicted(app_url: str, tmp_path: Path, digit: str, shap
             heading = page.get_by_text("Prediction:")
             heading.wait_for(timeout=60_000)
             assert heading.inner_text().startswith(f"Prediction: {digit} ")
-            assert page.get_by_text("28×28×6 · features.0").count() == 1  # the grids are shown
+            grids = page.get_by_text("28×28×6 · features.0")  # the grids follow the heading
+            grids.wait_for(timeout=60_000)
+            assert grids.count() == 1
             assert page.get_by_text("Traceback").count() == 0
             page.screenshot(path=str(tmp_path / f"inside_{digit}.png"))
         finally:
