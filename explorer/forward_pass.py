@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from explorer import shape_paths
 from explorer.counting import FAST_PATHS, MacCounter
@@ -73,6 +74,36 @@ class Pass:
     keep: list[Any] = field(default_factory=list)
 
 
+def _hook_key() -> int:
+    """One hook id for every hook of one pass, taken from the counter that
+    `register_forward_hook` uses, so it never collides with anyone else's hook."""
+    key = RemovableHandle.next_id
+    RemovableHandle.next_id += 1
+    return key
+
+
+def _add_hooks(module: nn.Module, key: int, pre: Any, post: Any) -> None:
+    """What `register_forward_pre_hook(pre, with_kwargs=True)` and `register_forward_hook(post,
+    with_kwargs=True, always_call=True)` do, without a RemovableHandle (two weakrefs each) per
+    hook: a catalog model has hundreds of modules, and a first trace pays for each."""
+    module._forward_pre_hooks[key] = pre
+    module._forward_pre_hooks_with_kwargs[key] = True
+    module._forward_hooks[key] = post
+    module._forward_hooks_with_kwargs[key] = True
+    module._forward_hooks_always_called[key] = True
+
+
+def _remove_hooks(module: nn.Module, key: int) -> None:
+    for hooks in (
+        module._forward_pre_hooks,
+        module._forward_pre_hooks_with_kwargs,
+        module._forward_hooks,
+        module._forward_hooks_with_kwargs,
+        module._forward_hooks_always_called,
+    ):
+        hooks.pop(key, None)
+
+
 def run_forward(
     model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], *, events: bool = False
 ) -> Pass:
@@ -122,17 +153,16 @@ def run_forward(
 
         return hook
 
-    handles = []
     passed: list[nn.Module] = []
+    hooked: list[nn.Module] = []
     fast = FAST_PATHS.get()
     counter = MacCounter(stack, p.own_macs)
+    key = _hook_key()
     try:
         for i, (_, module) in enumerate(named):
             leaf = not module._modules
-            handles.append(module.register_forward_pre_hook(pre_hook(i), with_kwargs=True))
-            handles.append(
-                module.register_forward_hook(post_hook(i, leaf), with_kwargs=True, always_call=True)
-            )
+            _add_hooks(module, key, pre_hook(i), post_hook(i, leaf))
+            hooked.append(module)
             if fast and leaf and type(module).forward in shape_paths.PASSTHROUGH_FORWARDS:
                 module.forward = shape_paths.passthrough(module, fresh=events)
                 passed.append(module)
@@ -153,8 +183,8 @@ def run_forward(
             where = counter.failed_at[-1] if counter.failed_at else stack[-1]
             raise ForwardFailed(where, exc, p) from exc
     finally:
-        for h in handles:
-            h.remove()
+        for module in hooked:
+            _remove_hooks(module, key)
         for module in passed:
             del module.forward
     if recorder is not None:
