@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 PORT ?= 8501
 
-.PHONY: run test lint typecheck pytest bench bench-load clean
+.PHONY: run test lint typecheck pytest bench bench-load gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,21 +31,32 @@ typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.installed-test
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=10
 
 test: lint typecheck pytest
 
 # Timings live here, never in tests: each script prints its measurements and ratios.
-bench: $(VENV)/.installed-run
+# (page_timing drives Chromium through Playwright, a test extra.)
+bench: $(VENV)/.installed-test
 	$(PY) benchmarks/trace_speed.py
 	$(PY) benchmarks/trace_speed.py --all
+	$(PY) benchmarks/diagram_speed.py
+	$(PY) benchmarks/timm_catalog.py --processes 2
 	$(PY) benchmarks/augment_speed.py
 	$(PY) benchmarks/predict_latency.py --threads 1
+	$(PY) benchmarks/inside_speed.py --threads 1
 	$(PY) benchmarks/residual_speed.py
+	$(PY) benchmarks/jobs_isolation.py
+	$(PY) benchmarks/page_timing.py
 
-# 30 concurrent browser sessions against a local server (loopback only, bounded).
+# 60 concurrent websocket sessions over every page against a local server (loopback only,
+# bounded rounds).
 bench-load: $(VENV)/.installed-run
 	$(PY) benchmarks/classroom_load.py
+
+# On a CUDA machine: predict, activations and Grad-CAM on resnet50 against the CPU, latencies.
+gpu-check: $(VENV)/.installed-run
+	$(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
