@@ -66,8 +66,10 @@ def test_round_trip(text: str) -> None:
 
 
 def test_lenet_stack_is_the_catalog_lenet5() -> None:
-    stack = LENET.replace("5x5", "5x5 tanh").replace("fc 120", "fc 120 tanh").replace(
-        "fc 84", "fc 84 tanh"
+    stack = (
+        LENET.replace("5x5", "5x5 tanh")
+        .replace("fc 120", "fc 120 tanh")
+        .replace("fc 84", "fc 84 tanh")
     )
     spec = spec_from_text(stack)
     assert (spec.family, spec.source, spec.input_size, spec.num_classes) == (
@@ -168,3 +170,31 @@ def test_malformed_specs_name_token_and_position(
 def test_oversized_text_is_rejected_before_parsing() -> None:
     with pytest.raises(SpecError, match="limit"):
         parse("relu | " * 5_000)
+
+
+def test_input_rows_list_every_tensor_of_a_signature_in_call_order() -> None:
+    from explorer.architectures.custom import input_rows
+
+    rows = input_rows("{image: 2x3x32x32, extra: 2x10}, (2x5:int64, 1x4:float64), mask=2x5:bool")
+    assert [(r["Argument"], r["Shape"], r["Dtype"]) for r in rows] == [
+        ("input 1['image']", "2×3×32×32", "float32"),
+        ("input 1['extra']", "2×10", "float32"),
+        ("input 2[0]", "2×5", "int64"),
+        ("input 2[1]", "1×4", "float64"),
+        ("mask", "2×5", "bool"),
+    ]
+    assert input_rows("1x8, scale=True")[1] == {
+        "Argument": "scale",
+        "Shape": "—",
+        "Dtype": "value True",
+    }
+
+
+def test_input_rows_refuse_bad_text_and_sizes_before_tracing() -> None:
+    from explorer.architectures.custom import input_rows
+    from explorer.errors import InputSizeError
+
+    with pytest.raises(InputSizeError, match="character 9"):
+        input_rows("2x1x32x3x")
+    with pytest.raises(InputSizeError, match="dimensions; the limit is"):
+        input_rows("x".join(["2"] * 12))
