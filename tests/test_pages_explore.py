@@ -226,3 +226,4 @@ def test_custom_network_input_signature_field() -> None:
 
     at.text_input(key="custom_inputs").set_value("2x16:int64").run()
     assert not at.exception and "cannot run on input" in at.error[0].value
+    assert list(table(at, "Dtype")["Dtype"]) == ["int64"]  # what was asked, then why not

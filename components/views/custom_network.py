@@ -143,11 +143,15 @@ signature = st.text_input(
 if signature.strip():
     try:
         rows = explorer.architectures.custom.input_rows(signature)
+    except explorer.ExplorerError as exc:
+        st.error(str(exc))
+        st.stop()
+    st.dataframe(rows, hide_index=True)
+    try:
         sig_trace = explorer.trace(text, inputs=signature)
     except explorer.ExplorerError as exc:
         st.error(str(exc))
     else:
-        st.dataframe(rows, hide_index=True)
         st.caption(
             f"Output {'×'.join(map(str, sig_trace.output_shape))} · "
             f"{commas(sig_trace.total_macs)} MACs · {commas(sig_trace.total_params)} parameters"
