@@ -22,8 +22,8 @@ back and returns False once the job is cancelled, so a job stops at its next rep
 from __future__ import annotations
 
 import atexit
+import copy
 import os
-import pickle
 import queue
 import socket
 import subprocess
@@ -111,10 +111,11 @@ def countdown(seconds: float, *, progress: Callable[..., bool], ignore_cancel: b
 
 def _portable(exc: BaseException) -> BaseException:
     """What the server raises for a job's exception: an ExplorerError as it is (or with its
-    message, if it does not survive pickling); anything else, a bug, as one JobError line."""
+    message, if it cannot be rebuilt from its reduction, as the pipe to the server must);
+    anything else, a bug, as one JobError line."""
     if isinstance(exc, ExplorerError):
         try:
-            pickle.loads(pickle.dumps(exc))
+            copy.deepcopy(exc)  # the same __reduce_ex__ and rebuild that sending it needs
             return exc
         except Exception:
             return ExplorerError(str(exc))

@@ -16,7 +16,7 @@ compared for them is the structure: names, shapes, dtypes, devices, requires_gra
 from __future__ import annotations
 
 import hashlib
-import pickle
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -181,7 +181,7 @@ def _references() -> dict[str, str]:
         check=True,
         timeout=600,
     )
-    refs: dict[str, str] = pickle.loads(out.stdout)
+    refs: dict[str, str] = json.loads(out.stdout)
     return refs
 
 
@@ -204,4 +204,4 @@ def test_sixteen_threads_mixing_every_kind_of_work() -> None:
 
 
 if __name__ == "__main__":  # the references: each task alone, in this fresh process
-    sys.stdout.buffer.write(pickle.dumps({name: task() for name, task in TASKS.items()}))
+    sys.stdout.write(json.dumps({name: task() for name, task in TASKS.items()}))
