@@ -173,9 +173,11 @@ TASKS: dict[str, Callable[[], str]] = {
 
 
 def _references() -> dict[str, str]:
-    """Every task once, serially, in a fresh Python process."""
+    """Every task once, serially, in a fresh Python process with this process's intra-op thread
+    count (float reductions split by thread count round differently; an earlier test in this
+    worker may have run the experiment CLI, which sets its own process's count)."""
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve())],
+        [sys.executable, str(Path(__file__).resolve()), str(torch.get_num_threads())],
         cwd=ROOT,
         capture_output=True,
         check=True,
@@ -204,4 +206,5 @@ def test_sixteen_threads_mixing_every_kind_of_work() -> None:
 
 
 if __name__ == "__main__":  # the references: each task alone, in this fresh process
+    torch.set_num_threads(int(sys.argv[1]))  # a test harness process, not the server
     sys.stdout.write(json.dumps({name: task() for name, task in TASKS.items()}))
