@@ -14,6 +14,12 @@ back and returns False once the job is cancelled, so a job stops at its next rep
   in Python, holding the GIL; in a thread they slow every page of every session
   (benchmarks/jobs_isolation.py measures it). A worker process uses its own core and its own
   interpreter, and its thread count is set once, in that process, never per request.
+- What crosses the channel: the server sends the job (a function by name and its arguments,
+  user data only as bytes, strings and numbers) to a child it started itself, over a private
+  socket pair. What comes back is read with `load_reply`, an unpickler that rebuilds only plain
+  containers, numpy arrays and the explorer's own dataclasses, enums and errors: a worker
+  that decoded a hostile picture still cannot make the server run code or rebuild a torch
+  tensor (jobs return numpy arrays or bytes).
 - Scaling: one worker per core but one (the pages keep a core), at least one;
   `EXPLORER_WORKERS` overrides it. A bigger server runs more experiments at once; the queue
   bound (`MAX_QUEUED`) refuses work beyond it with a clear message instead of queueing forever.
@@ -23,7 +29,11 @@ from __future__ import annotations
 
 import atexit
 import copy
+import dataclasses
+import enum
+import io
 import os
+import pickle
 import queue
 import socket
 import subprocess
@@ -120,6 +130,40 @@ def _portable(exc: BaseException) -> BaseException:
         except Exception:
             return ExplorerError(str(exc))
     return JobError(f"The job failed: {type(exc).__name__}: {exc}")
+
+
+# What a reply may rebuild besides the explorer's dataclasses, enums and errors.
+_SAFE_GLOBALS = frozenset({
+    ("builtins", "tuple"), ("builtins", "list"), ("builtins", "dict"), ("builtins", "set"),
+    ("builtins", "frozenset"), ("builtins", "bytes"), ("builtins", "bytearray"),
+    ("builtins", "complex"), ("collections", "OrderedDict"),
+    ("numpy", "dtype"), ("numpy", "ndarray"),
+    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
+})
+
+
+class _ReplyUnpickler(pickle.Unpickler):
+    """Rebuilds only `_SAFE_GLOBALS` and classes of `explorer` modules that are frozen-style
+    records (dataclasses), enums or ExplorerErrors: never a function, never a torch object."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        if module == "explorer" or module.startswith("explorer."):
+            found = super().find_class(module, name)
+            if isinstance(found, type) and (
+                dataclasses.is_dataclass(found)
+                or issubclass(found, (enum.Enum, ExplorerError))
+            ):
+                return found
+        raise pickle.UnpicklingError(f"a job's reply may not hold {module}.{name}")
+
+
+def load_reply(data: bytes) -> Any:
+    """A worker's message, rebuilt by `_ReplyUnpickler` (see the module's docstring)."""
+    return _ReplyUnpickler(io.BytesIO(data)).load()
 
 
 def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) -> None:
@@ -228,9 +272,13 @@ class _Worker:
                 return
             try:
                 ready = conn.poll(0.2)
-                message = conn.recv() if ready else None
+                message = load_reply(conn.recv_bytes()) if ready else None
             except (EOFError, OSError):
                 ready, message = True, None
+            except pickle.UnpicklingError as exc:  # a reply the server does not rebuild
+                self.stop()
+                self.runner._finished(job, "failed", error=JobError(f"The job failed: {exc}."))
+                return
             if ready and message is None:  # the worker died (killed, out of memory)
                 self.stop()
                 self.runner._finished(job, "failed", error=JobError(
