@@ -108,17 +108,24 @@ def empty_init() -> Iterator[None]:
 
 
 def _to_meta(model: nn.Module) -> nn.Module:
-    """Move the few tensors a builder left on the CPU to meta, in place (cheaper than
-    `model.to("meta")`, which re-creates every parameter)."""
+    """Move the few tensors a builder left on the CPU to meta and switch to eval mode, in
+    place and in one walk (cheaper than `model.to("meta")`, which re-creates every parameter,
+    and than `.eval()`, which sets `training` through `nn.Module.__setattr__` per module).
+    A class with its own `train()` (some timm attention layers cache a bias there) gets it
+    called, as `.eval()` would."""
+    own_train = nn.Module.train
     for module in model.modules():
-        for key, t in module._parameters.items():
+        params, buffers = module._parameters, module._buffers
+        for key, t in params.items():
             if t is not None and not t.is_meta:
-                module._parameters[key] = nn.Parameter(
-                    t.to("meta"), requires_grad=t.requires_grad
-                )
-        for key, b in module._buffers.items():
+                params[key] = nn.Parameter(t.to("meta"), requires_grad=t.requires_grad)
+        for key, b in buffers.items():
             if b is not None and not b.is_meta:
-                module._buffers[key] = b.to("meta")
+                buffers[key] = b.to("meta")
+        if type(module).train is own_train:
+            module.__dict__["training"] = False
+        else:
+            module.train(False)
     return model
 
 
@@ -131,7 +138,7 @@ def build_meta(arch: str | ArchSpec, **kwargs: Any) -> nn.Module:
     except Exception:  # a builder that mixes CPU values and meta weights in one op
         with _SkippedInit():
             model = spec.builder(**kwargs)
-    return _to_meta(model).eval()
+    return _to_meta(model)
 # Meta models of catalog architectures, kept for re-tracing (another input size or batch is a
 # new trace of the same model). One is about 1-3 MB of Python objects. Each has its own lock:
 # a trace adds hooks to the model, so two threads never trace the same model at once.
