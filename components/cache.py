@@ -22,6 +22,7 @@ from explorer import main_path as _main_path
 from explorer import residual_experiment as _residual
 from explorer import transfer as _transfer
 from explorer import weights as _weights
+from explorer.augment import lab as _lab
 from explorer.receptive import receptive_fields as _receptive_fields
 from explorer.trace import Trace
 
@@ -174,12 +175,9 @@ def digits_features(device: str = "auto") -> tuple[Any, Any, Any, Any]:
 
 @st.cache_data(max_entries=64, show_spinner="Computing the frozen backbone's features…")
 def upload_features(arch: str, weights: str, device: str, images: tuple[bytes, ...]) -> Any:
-    """Backbone features of uploaded images (keyed by their bytes: computed once per image set)."""
-    from explorer.images import decode_image
-    from explorer.limits import UPLOAD_THUMBNAIL_SIDE
-
-    pictures = [decode_image(b, max_side=UPLOAD_THUMBNAIL_SIDE) for b in images]  # one at a time
-    return _transfer.image_features(loaded_model(arch, weights, device), pictures)
+    """Backbone features of uploaded images (keyed by their bytes: computed once per image set);
+    inline, for backbones cheap enough (explorer.jobs.runs_inline), else transfer.features_job."""
+    return _transfer.upload_features(loaded_model(arch, weights, device), images)
 
 
 @st.cache_data(max_entries=64, show_spinner="Shading the frozen layers…")
@@ -190,7 +188,7 @@ def frozen_dot(arch: str, frozen_blocks: tuple[str, ...]) -> str:
 # --- Augmentation lab (issue 5) ---------------------------------------------------------------
 
 
-AUGMENT_MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this
+AUGMENT_MAX_SIDE = _lab.MAX_SIDE  # the lab augments a copy whose longer side is at most this
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the image…")
@@ -214,12 +212,13 @@ def augment_memo() -> _augment.PrefixMemo:
 def augment_grid(
     kind: str, value: str | bytes, pipeline_json: str, n: int, seed: int, columns: int
 ) -> tuple[bytes, tuple[tuple[int, int], ...]]:
-    """The grid of n seeded samples as PNG bytes, and each sample's (width, height)."""
+    """The grid of n seeded samples as PNG bytes, and each sample's (width, height), drawn
+    inline (pipelines without a slow step; the others run as augment.lab.grid_job)."""
     pipeline = _augment.Pipeline.from_json(pipeline_json)
-    samples = pipeline.samples(lab_image(kind, value), n, seed, memo=augment_memo())
-    grid = _augment.grid_image(samples, columns, max_cell=AUGMENT_MAX_SIDE)
-    sizes = tuple((int(s.shape[-1]), int(s.shape[-2])) for s in samples)
-    return _images.to_png_bytes(grid, compress_level=1), sizes
+    grid = _lab.preview_grid(lab_image(kind, value), pipeline, n, seed, columns,
+                             memo=augment_memo())  # fmt: skip
+    assert grid is not None  # no progress callback: never cut short
+    return grid.png, grid.sizes
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -238,37 +237,8 @@ def mix_preview(
     return _images.to_png_bytes(_augment.to_pil(mixed.image)), mixed.weight_a
 
 
-GALLERY_SIDE = 256  # the gallery shows every augmentation, so it works on a smaller copy
-# Where a default is too gentle to see on a projector, the gallery (and a newly added step)
-# uses a stronger setting; the page says which.
-VISIBLE_PARAMS: dict[str, dict[str, float]] = {
-    "elastic": {"alpha": 150.0, "sigma": 6.0},
-    "pca_color": {"std": 1.0},
-}
-
-
-@st.cache_data(max_entries=16, show_spinner="Drawing every augmentation…")
-def augment_gallery(
-    kind: str, value: str | bytes, n: int, seed: int
-) -> tuple[tuple[int, int], dict[str, tuple[bytes, str]]]:
-    """The gallery's input size, and for every augmentation with its default parameters: n
-    seeded samples in one row (PNG, tiles at their true relative sizes) and their sizes."""
-    # The shorter side is GALLERY_SIDE (not the longer): the default 224-pixel crops then fit
-    # inside the picture instead of being padded with black bars.
-    full = lab_image(kind, value)
-    scale = GALLERY_SIDE / min(full.size)
-    image = full
-    if scale < 1:
-        size = (round(full.width * scale), round(full.height * scale))
-        image = full.resize(size, _PILImage.Resampling.LANCZOS)
-    rows = {}
-    for name, cls in _augment.AUGMENTATIONS.items():
-        step = cls(**VISIBLE_PARAMS.get(name, {}))
-        samples = _augment.Pipeline((step,)).samples(image, n, seed)
-        grid = _augment.grid_image(samples, n)
-        sizes = ", ".join(f"{s.shape[-1]}×{s.shape[-2]}" for s in samples)
-        rows[name] = (_images.to_png_bytes(grid, compress_level=1), sizes)
-    return image.size, rows
+GALLERY_SIDE = _lab.GALLERY_SIDE
+VISIBLE_PARAMS = _lab.VISIBLE_PARAMS  # stronger defaults where the torchvision one is invisible
 
 
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
@@ -279,7 +249,9 @@ def job_runner() -> _jobs.JobRunner:
     """The server's worker processes for long jobs (explorer.jobs), one pool for all sessions:
     identical requests share one run, finished results are kept for the next visitor. Started
     when the first page that needs it opens, so a student's first Run does not wait for it."""
-    runner = _jobs.JobRunner(preload=("explorer.residual_experiment",))
+    runner = _jobs.JobRunner(preload=(
+        "explorer.residual_experiment", "explorer.augment.lab", "explorer.predict",
+        "explorer.transfer"))  # fmt: skip
     runner.warm()
     return runner
 

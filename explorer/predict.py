@@ -9,9 +9,9 @@ device is synchronised before and after); preprocessing is timed separately.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,10 +19,14 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms import functional as TF
 
-from explorer import digits
+from explorer import budgets, digits
 from explorer.devices import autocast, synchronize
 from explorer.errors import WeightsError
+from explorer.jobs import Picture, worker_model
 from explorer.weights import RANDOM_LABEL, LoadedModel
+
+if TYPE_CHECKING:
+    from explorer.trace import Trace
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -360,3 +364,66 @@ def ensemble_predict(
         probabilities=mean.numpy(),
     )
     return EnsemblePrediction(members=members, averaged=averaged, agreement=agreement)
+
+
+# --------------------------------------------------------------------------- the Predict page
+
+
+@dataclass(frozen=True)
+class PagePrediction:
+    """What the Predict page shows: the one-image prediction, and the ten crops if asked."""
+
+    single: Prediction
+    crops: TenCropPrediction | None = None
+
+
+def check_page_prediction(one_image: Trace, ten_crop: bool) -> int:
+    """The budgets of the page's forward passes (explorer.budgets.check_forward: a ten-crop is
+    one batch of 10), from the model's one-image trace, before any work; returns the
+    multiply-accumulates of all of them (one image, plus ten crops), which decide whether the
+    prediction runs inline or in a worker (explorer.jobs.runs_inline)."""
+    cost = budgets.cost_of(one_image)
+    what = f"'{one_image.architecture}'"
+    budgets.check_forward(cost, what)
+    if not ten_crop:
+        return cost.macs
+    ten = replace(cost, peak_forward_bytes=10 * cost.peak_forward_bytes, macs=10 * cost.macs,
+                  batch_size=10)  # fmt: skip
+    budgets.check_forward(ten, what, " (a ten-crop prediction)")
+    return 11 * cost.macs
+
+
+def page_prediction(
+    loaded: LoadedModel,
+    image: Image.Image,
+    top: int,
+    ten_crop: bool,
+    progress: Callable[..., bool] | None = None,
+) -> PagePrediction | None:
+    """The one-image prediction and, with `ten_crop`, the ten crops. `progress(done, total,
+    what)` is called after the first: None if it returns False (a cancelled job)."""
+    single = predict(loaded, image, top)
+    if not ten_crop:
+        return PagePrediction(single)
+    if progress is not None and not progress(1, 2, "ten crops"):
+        return None
+    return PagePrediction(single, ten_crop_predict(loaded, image, top))
+
+
+def prediction_job(
+    arch: str,
+    weights: str,
+    device: str,
+    picture: Picture,
+    top: int,
+    ten_crop: bool,
+    upload: bytes | None = None,
+    *,
+    progress: Callable[..., bool],
+) -> PagePrediction | None:
+    """`page_prediction` in a worker process (explorer.jobs): the model comes from the
+    worker's own cache (an uploaded weights file travels as `upload`, its bytes)."""
+    if not progress(0, 2 if ten_crop else 1, "loading the model"):
+        return None
+    loaded = worker_model(arch, weights, device, upload)
+    return page_prediction(loaded, picture.to_image(), top, ten_crop, progress)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -25,6 +26,7 @@ from explorer import budgets
 from explorer.architectures import resolve
 from explorer.building import build_meta
 from explorer.errors import ExplorerError
+from explorer.jobs import JobCancelled, worker_model
 from explorer.trace import trace
 from explorer.weights import LoadedModel
 
@@ -184,9 +186,15 @@ def _head_of(model: nn.Module) -> nn.Module:
     return module
 
 
-def features(loaded: LoadedModel, batch: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+def features(
+    loaded: LoadedModel,
+    batch: torch.Tensor,
+    chunk: int = 64,
+    progress: Callable[..., bool] | None = None,
+) -> torch.Tensor:
     """The frozen backbone's output for a preprocessed batch: the input of the model's head,
-    flattened to (N, D), float32 on the CPU.
+    flattened to (N, D), float32 on the CPU. `progress(done, total)` is called after each chunk
+    of images; when it returns False, JobCancelled is raised (a cancelled job stops there).
 
     The head's input is captured by a hook on a private copy of the model that shares its
     weights (explorer.activations.private_copy), never on the shared model: two sessions
@@ -205,15 +213,66 @@ def features(loaded: LoadedModel, batch: torch.Tensor, chunk: int = 64) -> torch
     with torch.inference_mode(), autocast(loaded.device):
         for i in range(0, len(batch), chunk):
             view(batch[i : i + chunk].to(loaded.device))
+            done = min(i + chunk, len(batch))
+            if progress is not None and not progress(done, len(batch)):
+                raise JobCancelled("Cancelled.")
     return torch.cat(captured)
 
 
-def image_features(loaded: LoadedModel, images: Sequence[Image.Image]) -> torch.Tensor:
+def image_features(
+    loaded: LoadedModel,
+    images: Sequence[Image.Image],
+    progress: Callable[..., bool] | None = None,
+) -> torch.Tensor:
+    """Backbone features of pictures, UPLOAD_CHUNK at a time (progress after each chunk)."""
     from explorer.predict import preprocessor_for
 
     budgets.check_transfer_images(len(images))
     pre = preprocessor_for(loaded)
-    return features(loaded, torch.stack([pre.single(im) for im in images]))
+    batch = torch.stack([pre.single(im) for im in images])
+    return features(loaded, batch, UPLOAD_CHUNK, progress)
+
+
+# Pictures per forward pass: a progress report (and a chance to cancel) after each chunk; the
+# same chunks inline and in a worker, so both give the same numbers bit for bit.
+UPLOAD_CHUNK = 8
+
+
+def upload_features(
+    loaded: LoadedModel, blobs: Sequence[bytes], progress: Callable[..., bool] | None = None
+) -> torch.Tensor:
+    """Features of uploaded pictures (their file bytes), each decoded alone at most
+    UPLOAD_THUMBNAIL_SIDE pixels on a side (explorer.images.decode_image)."""
+    from explorer.images import decode_image
+    from explorer.limits import UPLOAD_THUMBNAIL_SIDE
+
+    budgets.check_transfer_images(len(blobs))
+    pictures = [decode_image(b, max_side=UPLOAD_THUMBNAIL_SIDE) for b in blobs]
+    return image_features(loaded, pictures, progress)
+
+
+def features_job(
+    arch: str,
+    weights: str,
+    device: str,
+    blobs: tuple[bytes, ...],
+    *,
+    progress: Callable[..., bool],
+) -> np.ndarray | None:
+    """`upload_features` in a worker process (explorer.jobs), with the worker's own copy of
+    the backbone: a numpy array (a job returns no torch objects), None once cancelled."""
+    if not progress(0, len(blobs)):
+        return None
+    loaded = worker_model(arch, weights, device)
+    try:
+        return upload_features(loaded, blobs, progress).numpy()
+    except JobCancelled:
+        return None
+
+
+def upload_work(one_image_macs: int, n_images: int) -> int:
+    """Multiply-accumulates of the features of `n_images` (explorer.jobs.runs_inline)."""
+    return one_image_macs * n_images
 
 
 # --------------------------------------------------------------------------- a new head

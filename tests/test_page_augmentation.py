@@ -154,22 +154,34 @@ def test_gallery_shows_every_augmentation_alone(page):
                                                        "Policies"]
 
 
-def test_steps_added_after_elastic_reuse_the_memo_and_keep_the_pixels(page):
-    """The page grows its pipeline through components.cache's shared PrefixMemo; each grid
-    is the PNG a cold run (no memo) of the same pipeline, seed and picture draws."""
+def test_added_steps_reuse_the_memo_and_elastic_grids_come_from_a_worker(page):
+    """The page grows its pipeline through components.cache's shared PrefixMemo; once it
+    warps (seconds of work), the grid is a job in a worker process (explorer.jobs) instead.
+    Either way each grid is the PNG a cold run (no memo, this process) of the same pipeline,
+    seed and picture gives."""
     from components import cache
     from explorer.augment import Pipeline, grid_image
     from explorer.images import to_png_bytes
+    from explorer.jobs import Picture
 
     memo = cache.augment_memo()
-    for kind in ("elastic", "horizontal_flip", "vertical_flip"):
+    image = cache.lab_image("sample", "cat")
+    for kind in ("horizontal_flip", "elastic", "vertical_flip"):
         hits = memo.hits
         page.selectbox(key="aug_add_kind").set_value(kind)
         page.button(key="aug_add").click().run()
         assert not page.exception and not page.error
-        assert memo.hits >= hits + 8  # all 8 samples restart after the previous pipeline
         json_text = _pipeline_json(page)
-        png, _ = cache.augment_grid("sample", "cat", json_text, 8, 0, 4)  # the page's grid
-        cold = Pipeline.from_json(json_text).samples(cache.lab_image("sample", "cat"), 8, 0)
-        grid = grid_image(cold, 4, max_cell=cache.AUGMENT_MAX_SIDE)
-        assert png == to_png_bytes(grid, compress_level=1), kind
+        cold = Pipeline.from_json(json_text).samples(image, 8, 0)
+        expected = to_png_bytes(grid_image(cold, 4, max_cell=cache.AUGMENT_MAX_SIDE),
+                                compress_level=1)  # fmt: skip
+        if kind == "horizontal_flip":  # inline: all 8 samples restart after the old pipeline
+            assert memo.hits >= hits + 8
+            png, _ = cache.augment_grid("sample", "cat", json_text, 8, 0, 4)  # the page's grid
+        else:  # warped in a worker: this process's memo is not used
+            assert memo.hits == hits
+            job = cache.job_runner().get(("augment-grid", Picture.of(image).key, json_text, 8,
+                                          0, 4))  # fmt: skip
+            assert job is not None and job.state == "done"
+            png = job.outcome().png
+        assert png == expected, kind

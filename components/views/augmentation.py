@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from components import cache
+from components import cache, job_widgets
 from explorer.augment import (
     AUGMENTATIONS,
     DEFAULT_PIPELINE,
@@ -18,9 +18,11 @@ from explorer.augment import (
     PCAColor,
     Pipeline,
     imagenet_eigen,
+    lab,
 )
 from explorer.errors import ExplorerError
 from explorer.images import sample_names
+from explorer.jobs import Picture
 
 DEFAULT_SAMPLE = "cat"
 ImageSource = tuple[str, Any]  # ("sample", name) or ("upload", bytes)
@@ -233,10 +235,32 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     )
     image = cache.lab_image(*source)
     try:
-        grid_png, sizes = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
+        if not lab.needs_worker(pipeline):
+            grid_png, sizes = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
+            _show_samples(image, label, pipeline, n, int(seed), grid_png, sizes)
+            return
+        # Elastic warping: seconds, so the grid is drawn in a worker process (explorer.jobs)
+        pipeline.check_budget(image.height, image.width, n)  # refused here, before the job
+        picture = Picture.of(image)
+        key = ("augment-grid", picture.key, pipeline.to_json(), n, int(seed), columns)
+        job = job_widgets.start("aug_grid", key, lab.grid_job, picture, pipeline.to_json(), n,
+                                int(seed), columns)  # fmt: skip
     except ExplorerError as exc:
         st.error(str(exc))
         return
+    if job is None:
+        return
+
+    def show(grid: lab.Grid) -> None:
+        _show_samples(image, label, pipeline, n, int(seed), grid.png, grid.sizes)
+
+    _PENDING.add(job, f"Warping {n} samples", "aug_grid", show)
+
+
+def _show_samples(
+    image: Any, label: str, pipeline: Pipeline, n: int, seed: int, grid_png: bytes,
+    sizes: tuple[tuple[int, int], ...],
+) -> None:  # fmt: skip
     left, right = st.columns([1, 3])
     with left:
         width, height = image.size
@@ -248,10 +272,14 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
         shown = ", ".join(f"{w}×{h}" for w, h in shapes[:4]) + (" …" if len(shapes) > 4 else "")
         st.image(
             grid_png,
-            caption=f"{n} samples, seeds {seed}…{int(seed) + n - 1} "
+            caption=f"{n} samples, seeds {seed}…{seed + n - 1} "
             f"(sample k uses seed {seed} + k); sizes {shown}",
         )
-    _downloads(pipeline, grid_png, int(seed))
+    _downloads(pipeline, grid_png, seed)
+
+
+# Jobs drawn last, so that the other tabs are usable while they run (made anew each run).
+_PENDING = job_widgets.Pending()
 
 
 def _downloads(pipeline: Pipeline, grid_png: bytes, seed: int) -> None:
@@ -357,11 +385,19 @@ def _gallery_view(source: ImageSource) -> None:
     if not st.toggle("Draw the gallery (a few seconds the first time)", key="aug_gallery"):
         return
     seed = int(st.session_state.get("aug_seed", 0))
-    try:
-        (width, height), rows = cache.augment_gallery(*source, 4, seed)
+    try:  # 1.4 s at one core (elastic warping 0.6 s of it): drawn in a worker process
+        picture = Picture.of(cache.lab_image(*source))
+        key = ("augment-gallery", picture.key, 4, seed)
+        job = job_widgets.start("aug_gallery_job", key, lab.gallery_job, picture, 4, seed)
     except ExplorerError as exc:
         st.error(str(exc))
         return
+    if job is not None:
+        _PENDING.add(job, "Drawing every augmentation", "aug_gallery_job", _show_gallery)
+
+
+def _show_gallery(gallery: lab.Gallery) -> None:
+    (width, height), rows = gallery.size, gallery.rows
     groups: dict[str, list[str]] = {}
     for kind, cls in AUGMENTATIONS.items():
         groups.setdefault(cls.GROUP, []).append(kind)
@@ -440,6 +476,7 @@ def main() -> None:
         _pca_view(source, label, pipeline)
     with tab_mix:
         _mix_view(source, label)
+    _PENDING.follow()
 
 
 main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,7 @@ class Pipeline:
         seed: int = 0,
         *,
         memo: PrefixMemo | None = None,
+        on_sample: Callable[[int], bool] | None = None,
     ) -> list[torch.Tensor]:
         """n augmented versions; sample k equals `torch.manual_seed(seed + k); transform(image)`
         but draws from a private generator (preview.seeded): no global state is touched.
@@ -151,6 +153,8 @@ class Pipeline:
         With a `memo`, each sample restarts after the longest run of leading steps it remembers
         (picture and generator state, see augment.memo) and leaves its state after every step
         there: the same pixels as without, and only the steps from the first change rerun.
+        `on_sample(done)` is called after each sample; when it returns False the samples so
+        far are returned (a cancelled job stops there).
         """
         if not 0 <= n <= MAX_SAMPLES:
             raise SpecError(f"Between 0 and {MAX_SAMPLES} samples, please (not {n}).")
@@ -176,6 +180,8 @@ class Pipeline:
                     if memo is not None and index > 0:
                         memo.put((picture, prefixes[index], seed + k), result, generator)
             out.append(result.as_subclass(torch.Tensor))
+            if on_sample is not None and not on_sample(k + 1):
+                break
         return out
 
     def check_budget(self, height: int, width: int, n: int = 1) -> None:
