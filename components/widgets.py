@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 import explorer
 from explorer import published
 from explorer.architectures import ArchSpec
-from explorer.layer_math import commas, lecture_shape, output_size_formula, short
+from explorer.layer_math import commas, hwc, lecture_shape, output_size_formula, short
 from explorer.main_path import ShapePoint
 from explorer.receptive import describe as describe_rf
 from explorer.trace import LayerRecord, Trace
@@ -175,10 +175,10 @@ def metrics(trace: Trace, depth: int | None = None) -> None:
 # --------------------------------------------------------------------------- tables
 
 
-def shape_text(record: LayerRecord) -> str:
+def shape_text(record: LayerRecord, image: tuple[int, ...] = ()) -> str:
     if not record.output_shape:
         return "not used"
-    text = lecture_shape(record.output_shape)
+    text = lecture_shape(record.output_shape, image)
     if len(record.output_shapes) > 1:
         text += f" (+{len(record.output_shapes) - 1} more)"
     return text
@@ -200,7 +200,7 @@ def layer_rows(
             {
                 "Layer": r.name,
                 "Type": r.type,
-                "Output n_H×n_W×n_C": shape_text(r),
+                "Output n_H×n_W×n_C": shape_text(r, trace.input_shape),
                 "Params": r.params,
                 "MACs": r.macs,
                 "Share of MACs %": round(100 * r.macs / total, 2),
@@ -274,7 +274,7 @@ def bar_chart(rows: Sequence[dict[str, Any]], column: str, title: str, colour: s
 def conv_pool_points(trace: Trace) -> list[ShapePoint]:
     """Every conv and pool layer, branches and 1×1 reductions included."""
     return [
-        ShapePoint(r.name, r.type, r.output_shape[2], r.output_shape[3], r.output_shape[1])
+        ShapePoint(r.name, r.type, *hwc(r.output_shape, trace.input_shape))
         for r in trace.leaves()
         if r.calls > 0 and len(r.output_shape) == 4 and ("Conv" in r.type or "Pool" in r.type)
     ]

@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from explorer import layer_math
 from explorer.devices import autocast, synchronize
 from explorer.errors import BudgetError, UnknownArchitectureError
 from explorer.predict import TopClass, preprocessor_for, top_k
@@ -145,10 +146,7 @@ class LayerActivation:
     @property
     def lecture_shape(self) -> str:
         """n_H×n_W×n_C as the lecture writes it ("28×28×6"), or the vector's length."""
-        if self.spatial:
-            c, h, w = self.shape
-            return f"{h}×{w}×{c}"
-        return str(self.shape[0])
+        return layer_math.lecture_shape((1, *self.shape))
 
     @property
     def label(self) -> str:
@@ -402,11 +400,7 @@ class Stage:
 
     @property
     def lecture_shape(self) -> str:
-        return (
-            f"{self.shape[1]}×{self.shape[2]}×{self.shape[0]}"
-            if self.spatial
-            else str(self.shape[0])
-        )
+        return layer_math.lecture_shape((1, *self.shape))
 
 
 _plans: dict[tuple[str, str, tuple[int, int, int]], tuple[Stage, ...]] = {}

@@ -197,11 +197,14 @@ def _label(
     show_shapes: bool,
     in_shapes: Sequence[tuple[int, ...]] = (),
     inside: str | None = None,
+    image: tuple[int, ...] = (),
 ) -> str:
     if node.kind == "input":
-        return f"input\n{lecture_shape(node.output_shape)}"
+        return f"input\n{lecture_shape(node.output_shape, image)}"
     if node.kind == "output":
-        return f"output\n{lecture_shape(node.output_shape)}" if node.output_shapes else "output"
+        if not node.output_shapes:
+            return "output"
+        return f"output\n{lecture_shape(node.output_shape, image)}"
     if node.kind in ("add", "mul"):
         return _add_text(node) if node.kind == "add" else "×"
     what = inside or describe(node, in_shapes)
@@ -212,18 +215,18 @@ def _label(
     if node.kind not in ("concat", "flatten", "op", "act", "norm", "dropout") and node.name:
         lines.insert(0, node.name if node.call == 1 else f"{node.name} (again)")
     if show_shapes and node.kind in ("concat",) and node.output_shapes:
-        lines.append(lecture_shape(node.output_shape))
+        lines.append(lecture_shape(node.output_shape, image))
     return "\n".join(lines)
 
 
-def tooltip(node: GraphNode) -> str:
+def tooltip(node: GraphNode, image: tuple[int, ...] = ()) -> str:
     parts = [node.name or node.type, f"type: {node.type}"]
     if node.folded:
         parts.append("followed by: " + ", ".join(_ACT_NAMES.get(t, t) for t in node.folded))
     if node.members:
         parts.append(f"{node.repeat} identical blocks: {', '.join(node.members)}")
     if node.output_shapes:
-        parts.append("output: " + ", ".join(lecture_shape(s) for s in node.output_shapes))
+        parts.append("output: " + ", ".join(lecture_shape(s, image) for s in node.output_shapes))
     parts.append(f"params: {commas(node.params)}")
     parts.append(f"MACs: {commas(node.macs)} ({short(node.macs)})")
     if node.scope and node.scope != node.name and node.kind not in ("input", "output"):
@@ -269,7 +272,7 @@ def to_digraph(
         kind = "conv" if inside and "conv" in inside else node.kind
         attrs: dict[str, Any] = {
             "fillcolor": COLOURS.get(kind, COLOURS["other"]),
-            "tooltip": tooltip(node),
+            "tooltip": tooltip(node, graph.input_shape),
         }
         if node.kind in ("add", "mul") and not node.hyper.get("learned"):
             attrs.update(shape="circle", width="0.35", fixedsize="true", fontsize="16")
@@ -281,10 +284,10 @@ def to_digraph(
             attrs.update(shape="box", style="filled,bold")
         elif node.repeat > 1:
             attrs.update(style="rounded,filled,bold", peripheries="2")
-        label = _label(node, show_shapes, arriving.get(node.id, ()), inside)
+        label = _label(node, show_shapes, arriving.get(node.id, ()), inside, graph.input_shape)
         dot.node(node.id, label, **attrs)
     for edge in graph.edges:
-        label = lecture_shape(edge.shape) if show_shapes else ""
+        label = lecture_shape(edge.shape, graph.input_shape) if show_shapes else ""
         dot.edge(edge.src, edge.dst, label=f" {label}" if label else "")
     return dot
 

@@ -8,6 +8,7 @@ against traces of the real modules.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +23,35 @@ def pair(value: Any) -> tuple[int, int]:
     return (int(value), int(value))
 
 
-def lecture_shape(shape: Sequence[int]) -> str:
+def hwc(shape: Sequence[int], image: Sequence[int] = ()) -> tuple[int, int, int]:
+    """(n_H, n_W, n_C) of a 4-D activation (N, ., ., .).
+
+    PyTorch's order is (N, C, H, W). Channels-last models (Swin, ConvNeXt's blocks, many timm
+    nets) carry (N, H, W, C) between their permutes. Given the network's input `image`
+    (N, C, H, W), a tensor is read as channels-last when only that reading keeps the image's
+    aspect ratio (within 1.5×; strides round): Swin's (1, 56, 56, 96) after a 224×224 input is
+    56×56×96, not 56×96×56. Anything else (attention's (N, heads, L, d), or no image) keeps
+    PyTorch's order."""
+    c, h, w = shape[1], shape[2], shape[3]
+    if len(image) == 4 and not _keeps_aspect(h, w, image) and _keeps_aspect(c, h, image):
+        return c, h, w
+    return h, w, c
+
+
+def _keeps_aspect(h: int, w: int, image: Sequence[int]) -> bool:
+    big_h, big_w = image[2], image[3]
+    if min(h, w, big_h, big_w) < 1:
+        return False
+    return abs(math.log((h * big_w) / (w * big_h))) <= math.log(1.5)
+
+
+def lecture_shape(shape: Sequence[int], image: Sequence[int] = ()) -> str:
     """The lecture's way of writing a shape, batch dropped: (N, C, H, W) -> '28×28×192'
-    (n_H×n_W×n_C); (N, C, T, H, W) -> 'T×H×W×C'; (N, F) -> '4096'; (N, L, D) -> '197×768'."""
+    (n_H×n_W×n_C; channels-last tensors are recognised with the input `image`, see `hwc`);
+    (N, C, T, H, W) -> 'T×H×W×C'; (N, F) -> '4096'; (N, L, D) -> '197×768'."""
     dims = list(shape[1:]) if len(shape) > 1 else list(shape)
     if len(dims) == 3:
-        c, h, w = dims
+        h, w, c = hwc(shape, image)
         return f"{h}×{w}×{c}"
     if len(dims) == 4:  # video-like (C, T, H, W)
         c, t, h, w = dims

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.graph import DataFlowGraph, GraphNode, Recording, build_graph
+from explorer.layer_math import hwc
 
 # Kinds whose output is worth a point: what changes the tensor's shape or joins tensors.
 _POINT_KINDS = ("input", "conv", "pool", "linear", "add", "concat", "block", "attention", "op")
@@ -62,7 +63,7 @@ def dominators(graph: DataFlowGraph) -> list[str]:
     return chain[::-1]
 
 
-def _point(node: GraphNode) -> ShapePoint | None:
+def _point(node: GraphNode, image: tuple[int, ...]) -> ShapePoint | None:
     shape = node.output_shape
     if node.kind not in _POINT_KINDS or len(shape) != 4:
         return None
@@ -70,7 +71,7 @@ def _point(node: GraphNode) -> ShapePoint | None:
     if node.kind in ("add", "concat", "op"):
         what = {"add": "+", "concat": "concat"}.get(node.kind, node.name)
         name = f"{node.scope} ({what})".strip()
-    return ShapePoint(name, node.type, shape[2], shape[3], shape[1])
+    return ShapePoint(name, node.type, *hwc(shape, image))
 
 
 def main_path(graph: DataFlowGraph) -> list[ShapePoint]:
@@ -78,7 +79,7 @@ def main_path(graph: DataFlowGraph) -> list[ShapePoint]:
     made by the same kind of step (BN, ReLU are not points at all) are kept, since each is a
     layer a student can find in the table."""
     by_id = {n.id: n for n in graph.nodes}
-    points = [_point(by_id[i]) for i in dominators(graph)]
+    points = [_point(by_id[i], graph.input_shape) for i in dominators(graph)]
     return [p for p in points if p is not None]
 
 

@@ -34,15 +34,15 @@ def layer_rows(trace: Trace, depth: int | None = None) -> list[dict[str, Any]]:
     """One dict per layer shown at `depth` (None: every module), root excluded."""
     layers = trace.layers[1:] if depth is None else trace.at_depth(depth)
     total = trace.total_macs or 1
-    return [_row(r, total) for r in layers]
+    return [_row(r, total, trace.input_shape) for r in layers]
 
 
-def _row(r: LayerRecord, total_macs: int) -> dict[str, Any]:
+def _row(r: LayerRecord, total_macs: int, image: tuple[int, ...]) -> dict[str, Any]:
     return {
         "name": r.name,
         "type": r.type,
         "depth": r.depth,
-        "output": lecture_shape(r.output_shape) if r.output_shape else "(not run)",
+        "output": lecture_shape(r.output_shape, image) if r.output_shape else "(not run)",
         "output_shape": list(r.output_shape),
         "params": r.params,
         "trainable_params": r.trainable_params,

@@ -100,3 +100,27 @@ def test_resnet50_default_view_shows_an_identity_shortcut() -> None:
     assert [n.repeat for n in g.nodes if n.repeat > 1] == [2, 2, 5, 2]
     # without collapsing, every block is drawn as it is (no block opened specially)
     assert not graph.build_graph(rec, depth, collapse=False).find("layer2.1.conv1")
+
+
+def test_channels_last_tensors_read_as_height_width_channels() -> None:
+    """Swin carries (N, H, W, C) between its permutes: the table, the arrows and the shape
+    chart say 56×56×96 (n_H×n_W×n_C), never PyTorch's raw 56×56×96 read as C×H×W."""
+    from explorer import trace
+    from explorer.layer_math import hwc, lecture_shape
+    from explorer.main_path import main_path
+    from explorer.report import layer_rows
+
+    image = (1, 3, 224, 224)
+    assert lecture_shape((1, 56, 56, 96), image) == "56×56×96"  # channels-last
+    assert lecture_shape((1, 96, 56, 56), image) == "56×56×96"  # channels-first
+    assert lecture_shape((1, 12, 197, 64), image) == "197×64×12"  # attention heads: as before
+    assert hwc((1, 64, 56, 80), (1, 3, 224, 320)) == (56, 80, 64)  # a non-square picture
+    assert hwc((1, 1, 1, 768), image) == (1, 1, 768)  # timm's channels-last pooled features
+    rows = {r["name"]: r["output"] for r in layer_rows(trace("swin_t"), 2)}
+    assert rows["features.0"] == "56×56×96" and rows["features.6"] == "7×7×768"
+    rec = graph.record_architecture("swin_t")
+    g = graph.build_graph(rec, 2)
+    dot = diagram.to_dot(g, modules=rec.modules)
+    assert "56×56×96" in dot and "56×96×56" not in dot
+    assert (56, 56, 96) in [(p.height, p.width, p.channels) for p in main_path(g)]
+    assert (56, 96, 56) not in [(p.height, p.width, p.channels) for p in main_path(g)]
