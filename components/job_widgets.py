@@ -44,7 +44,8 @@ def _cancel(key: Hashable) -> None:
     _declined().add(key)
 
 
-def _again(key: Hashable) -> None:
+def retry(key: Hashable) -> None:
+    """This session asks for `key` again after cancelling it."""
     _declined().discard(key)
 
 
@@ -65,7 +66,7 @@ def start(
     active[slot] = key
     if key in _declined():
         st.info("Cancelled. Change a setting, or run it again.")
-        st.button("Run again", key=f"{slot}_again", on_click=_again, args=(key,))
+        st.button("Run again", key=f"{slot}_again", on_click=retry, args=(key,))
         return None
     return runner.submit(key, fn, *args, subscriber=token, **kwargs)
 

@@ -161,6 +161,7 @@ class Job:
 
     def _finish(self, state: str, result: Any = None, error: BaseException | None = None) -> None:
         self.state, self.result, self.error = state, result, error
+        self.args, self.kwargs = (), {}  # an upload's bytes or pixels need not stay with it
         self.finished = time.monotonic()
         self._done.set()
 

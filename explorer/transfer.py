@@ -302,7 +302,7 @@ HeadProgress = Callable[[int, int, float], None]  # step, steps, loss
 
 
 def train_head(
-    feats: torch.Tensor,
+    feats: torch.Tensor | np.ndarray,
     labels: torch.Tensor | Sequence[int],
     class_names: Sequence[str],
     *,
@@ -312,7 +312,9 @@ def train_head(
     seed: int = 0,
     progress: HeadProgress | None = None,
 ) -> TrainedHead:
-    """Full-batch Adam on a new linear head (the backbone is frozen: features are fixed)."""
+    """Full-batch Adam on a new linear head (the backbone is frozen: features are fixed).
+    `feats` may be a numpy array (what a features job returns)."""
+    feats = torch.as_tensor(feats)
     labels = torch.as_tensor(labels, dtype=torch.long)
     k = len(class_names)
     if k < 2:

@@ -399,7 +399,7 @@ def load(
             expected_bytes=_expected_bytes(spec, kwargs),
             verified=info.source == "torchvision",
         )
-    model = build_model(spec, **kwargs)
+    model = _random_model(spec) if label == RANDOM else build_model(spec, **kwargs)
     if state is not None:
         apply_state_dict(model, _fix_legacy_keys(spec.name, state), label.removeprefix("file: "))
     model = model.to(dev).eval()
@@ -420,6 +420,19 @@ def load(
         input_size=input_size,
         tv_weights=member if member is not None else _tv_default(spec, label),
     )
+
+
+RANDOM_SEED = 0  # "random" weights: the same draw in every process (a job worker's copy too)
+
+
+def _random_model(spec: ArchSpec) -> nn.Module:
+    """Random weights from a generator seeded RANDOM_SEED (no global RNG): the same model in
+    the server and in a worker process (explorer.jobs). A network with a layer that
+    building.default_init does not know (a ViT's class token) draws from the global RNG."""
+    try:
+        return build_model(spec, generator=torch.Generator().manual_seed(RANDOM_SEED))
+    except TypeError:
+        return build_model(spec)
 
 
 def _expected_bytes(spec: ArchSpec, kwargs: Mapping[str, Any] | None = None) -> int:

@@ -88,3 +88,46 @@ def test_transfer_page_regimes_and_few_shot_head() -> None:
     assert "Held-out accuracy, 5 per digit (50 images)" in labels
     acc = at.metric[labels.index("Held-out accuracy, 5 per digit (50 images)")].value
     assert float(acc.rstrip("%")) >= 85
+
+
+def test_predict_page_runs_a_big_ten_crop_in_a_worker() -> None:
+    """resnet18's ten crops (20 G multiply-adds) run as a job in a worker process
+    (explorer.jobs); the page shows the same kind of result as an inline one."""
+    from components import cache
+    from explorer.jobs import Picture
+
+    at = _page("predict").run()
+    at.selectbox(key="predict_model").set_value("resnet18").run()
+    at.selectbox(key="predict_weights").set_value("random weights (predictions are meaningless)")
+    at.toggle(key="predict_ten_crop").set_value(True).run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "Random weights: no prediction"
+    assert any("Ten crops" in m.value for m in at.markdown)
+    assert len(at.get("image")) == 12
+    photo, _ = digits.sample_photo(0)
+    key = ("predict", "resnet18", "random", "auto", Picture.of(photo).key, 5, True)
+    job = cache.job_runner().get(key)
+    assert job is not None and job.state == "done"
+
+
+def test_transfer_page_trains_a_head_on_uploads_with_features_from_a_worker() -> None:
+    """8 pictures through resnet18 (15 G multiply-adds): the features are a job."""
+    from components import cache
+    from explorer import images
+
+    at = _page("transfer").run()
+    at.selectbox(key="up_backbone_resnet18").set_value("resnet18|random")
+    at.number_input(key="up_count").set_value(2).run()
+    names = images.sample_names()
+    for c, chosen in enumerate((names[:2] * 2, names[2:4] * 2)):
+        files = [(f"{n}.png", images.to_png_bytes(images.load_sample(n)), "image/png")
+                 for n in chosen]  # fmt: skip
+        at.get("file_uploader")[c].set_value(files)
+    at.slider(key="up_steps").set_value(20).run()
+    at.button(key="up_train").click().run()
+    assert not at.exception and not at.error
+    labels = [m.label for m in at.metric]
+    assert "Accuracy on the training pictures" in labels
+    assert "up_request" not in at.session_state  # followed to the end: nothing pending
+    job = cache.job_runner().get(at.session_state["jobs_active"]["up_features"])
+    assert job is not None and job.state == "done" and job.outcome().shape == (8, 512)

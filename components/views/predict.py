@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from components import cache
+from components import cache, job_widgets
 from components import inside_widgets as iw
 from components import prediction_widgets as w
-from explorer import predict, weights
+from explorer import jobs, predict, weights
 from explorer.errors import ExplorerError
 
 st.title("Predict")
@@ -16,6 +18,30 @@ st.caption(
     "`lenet5-digits` works offline (LeNet-5 trained on handwritten digits); ImageNet models "
     "need their weights file once (downloaded on request, or random weights for a dry run)."
 )
+
+
+def _prediction(
+    loaded: weights.LoadedModel, arch: str, choice: str, device: str, image: Any, top: int,
+    ten: bool,
+) -> predict.PagePrediction | None:  # fmt: skip
+    """Inline when cheap (explorer.jobs.runs_inline: lenet5, or one image on a small network);
+    else a job in a worker process with progress and Cancel (a ten-crop of convnext_large
+    takes 13 s of one core). The budgets are checked first, either way."""
+    one_image = cache.trace(loaded.architecture, loaded.input_size)
+    macs = predict.check_page_prediction(one_image, ten)
+    if jobs.runs_inline(macs):
+        return predict.page_prediction(loaded, image, top, ten)
+    picture = jobs.Picture.of(image)
+    key = ("predict", arch, choice, device, picture.key, top, ten)
+    job = job_widgets.start("predict_job", key, predict.prediction_job, arch, choice, device,
+                            picture, top, ten, jobs.upload_of(choice))  # fmt: skip
+    if job is None:
+        return None
+    what = "ten crops" if ten else "one image"
+    shown: predict.PagePrediction | None = job_widgets.follow(
+        job, f"{loaded.architecture} on {what}, {macs / 1e9:,.0f} G multiply-adds", "predict_job"
+    )
+    return shown
 
 
 def run() -> None:
@@ -41,12 +67,11 @@ def run() -> None:
             st.info("Choose weights and an image to see the prediction.")
             return
         loaded = cache.loaded_model(str(arch), choice, device)
-        single = predict.predict(loaded, image, top)
-        result = single
-        crops = None
-        if ten:
-            crops = predict.ten_crop_predict(loaded, image, top)
-            result = crops.averaged
+        shown = _prediction(loaded, str(arch), choice, device, image, top, ten)
+        if shown is None:
+            return
+        single, crops = shown.single, shown.crops
+        result = single if crops is None else crops.averaged
         pictures = st.columns(2)
         pictures[0].image(image, caption="Your picture", width=220)
         if single.seen is not None:
