@@ -125,6 +125,15 @@ def _signature(
     return _inputs.as_signature(sig, forward_kwargs) if forward_kwargs else sig
 
 
+def _batched(signature: str, batch_size: int) -> _inputs.Signature:
+    """A spec's own input signature (batch 1, e.g. '1x16:int64') at `batch_size`."""
+    budgets.check_trace_request(None, batch_size)
+    sig = _inputs.parse(signature)
+    at = [replace(a, shape=(batch_size, *a.shape[1:])) if isinstance(a, _inputs.TensorSpec)
+          else a for a in sig.args]  # fmt: skip
+    return replace(sig, args=tuple(at))
+
+
 def _trace(
     arch: str | ArchSpec | nn.Module,
     input_size: Any,
@@ -144,6 +153,8 @@ def _trace(
             return _parameters_only(meta_copy(arch), label, events)
         return _trace_model(meta_copy(arch), label, sig, None, events)
     spec = resolve(arch)
+    if spec.inputs and inputs is None and input_size is None:  # a network that takes no image
+        inputs, batch_size = _batched(spec.inputs, batch_size), 1
     sig = _signature(input_size, spec.input_size, batch_size, inputs, forward_kwargs)
     with borrowed_meta_model(spec) as model:
         return _trace_model(model, name or spec.name, sig, spec, events)

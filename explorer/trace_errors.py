@@ -19,6 +19,8 @@ def _spatial(shape: tuple[int, ...]) -> str:
 def _hint(spec: ArchSpec | None) -> str:
     if spec is None:
         return ""
+    if spec.inputs:  # a network that takes no image
+        return f" {spec.name} is designed for inputs {spec.inputs}."
     c, h, w = spec.input_size
     return f" {spec.name} is designed for {c}×{h}×{w} inputs."
 

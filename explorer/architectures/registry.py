@@ -63,6 +63,10 @@ class ArchSpec:
     title: str  # human title, e.g. "VGG-16 (configuration D)"
     builder: Builder = field(repr=False, compare=False)
     input_size: tuple[int, int, int] = (3, 224, 224)  # (C, H, W)
+    # A network that takes no image (a typed stack on features, a sequence, a volume or
+    # tokens): its input signature at batch 1 in explorer.inputs text ("1x784", "1x16:int64"),
+    # which trace() uses instead of input_size; "" for an image network.
+    inputs: str = ""
     num_classes: int = 1000
     paper: str = ""  # citation: authors, title, venue, year
     url: str = ""
