@@ -10,21 +10,30 @@ explorer.budgets has priced that build and its forward pass.
 Grammar (case-insensitive; `|`, `;` or a new line separate layers):
 
     input HxWxC                                    (n_H x n_W x n_C, as in the lecture)
+    input N                                        (a vector of N features: an MLP)
+    input LxC [seq]                                (a sequence: length L, C channels; `seq`
+                                                    is needed when L = C, as `input 32x32`
+                                                    alone reads as an image without channels)
+    input DxHxWxC                                  (a volume: video frames, CT slices)
+    input L tokens                                 (L int64 token ids)
     conv N K [sS | stride S] [pP | pad P | same | valid] [relu | tanh | sigmoid]
     maxpool K [S] [sS | stride S] [pP | pad P]     (stride defaults to K)
     avgpool K ...                                  (as maxpool)
     fc N [relu | tanh | sigmoid]                   (also: linear, dense)
+    embedding V D                                  (vocabulary V, dimension D; also: embed)
+    lstm H | gru H                                 (hidden size H, one layer, batch first)
     relu | tanh | sigmoid | softmax | flatten | globalavgpool (gap) | batchnorm (bn)
     dropout [P]                                    (P in [0, 1), default 0.5)
 
-K is `5` or `5x5` (or `3x5`). A `flatten` is inserted before the first fc on an image.
+K is `5` or `5x5` (or `3x5`) on an image, `5` on a sequence, `3` or `3x3x3` on a volume:
+conv, pools, batchnorm and globalavgpool take their 1-D, 2-D or 3-D form from the input. A
+`flatten` is inserted before an fc on an image, a volume or a conv's sequence; after an
+embedding, lstm or gru an fc works per position, and a conv or pool there gets a `permute`
+first (explorer.architectures.stack_plan explains the layouts).
 """
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,19 +41,18 @@ from torch import nn
 
 from explorer import budgets
 from explorer.architectures.registry import ArchSpec
+from explorer.architectures.stack_plan import StackPlan, Step, build, describe, plan
 from explorer.architectures.stack_text import (
     DEFAULT_INPUT,
     KINDS,
     SEPARATORS,
     LayerSpec,
-    layer_to_text,
     looks_like_spec,
     parse,
     to_text,
     tokenize,
 )
 from explorer.errors import SpecError
-from explorer.layer_math import conv_output_size
 
 __all__ = [
     "DEFAULT_INPUT",
@@ -68,175 +76,6 @@ __all__ = [
 PREDICTION_BATCH = 10
 
 
-@dataclass(frozen=True)
-class Step:
-    """One module of the stack, as plain data: its name (conv1, relu1, …), kind and the
-    arguments of its constructor (conv: in, out, kernel, stride, padding; fc: in, out; …)."""
-
-    name: str
-    kind: str
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True)
-class StackPlan:
-    """A checked stack: the modules to make, the input (C, H, W), parameters and outputs."""
-
-    steps: tuple[Step, ...]
-    input_size: tuple[int, int, int]
-    params: int
-    num_classes: int
-
-
-def _same_padding(layer: LayerSpec, kernel: tuple[int, int], index: int) -> tuple[int, int]:
-    """The lecture's 'same' padding p = (f - 1) / 2, which needs an odd f."""
-    if any(k % 2 == 0 for k in kernel):
-        raise _layer_error(layer, "'same' padding p = (f - 1)/2 needs an odd kernel size f; "
-                           "give the padding explicitly, e.g. 'p1'", index)  # fmt: skip
-    return (kernel[0] // 2, kernel[1] // 2)
-
-
-def _layer_error(layer: LayerSpec, what: str, index: int) -> SpecError:
-    text = layer_to_text(layer)
-    return SpecError(f"Layer {index} ('{text}'): {what}.", token=text.split()[0],
-                     position=layer.position)  # fmt: skip
-
-
-def _pool_output(layer: LayerSpec, shape: tuple[int, ...], index: int) -> tuple[int, int, int]:
-    assert layer.kernel is not None and isinstance(layer.padding, int)
-    stride = layer.stride or layer.kernel[0]
-    c, h, w = shape
-    if layer.padding * 2 > min(layer.kernel):
-        raise _layer_error(layer, "pooling padding must be at most half the pool size", index)
-    oh = conv_output_size(h, layer.kernel[0], layer.padding, stride)
-    ow = conv_output_size(w, layer.kernel[1], layer.padding, stride)
-    if oh < 1 or ow < 1:
-        raise _layer_error(layer, f"a {layer.kernel[0]}x{layer.kernel[1]} pool does "
-                           f"not fit its {h}x{w}x{c} input", index)  # fmt: skip
-    return (c, oh, ow)
-
-
-def plan(layers: list[LayerSpec]) -> StackPlan:
-    """Walk the shapes with integers and list the modules to make: every check happens here,
-    before any module (let alone any weight) exists."""
-    if not layers:
-        raise SpecError("The layer stack is empty.", token="", position=0)
-    first = layers[0]
-    if first.kind == "input":
-        assert first.shape is not None
-        h, w, c = first.shape
-        input_size = (c, h, w)
-        body, offset = layers[1:], 1
-    else:
-        input_size, body, offset = DEFAULT_INPUT, layers, 0
-    shape: tuple[int, ...] = input_size
-    counts: dict[str, int] = {}
-    steps: list[Step] = []
-    params = 0
-    num_classes = input_size[0]  # the outputs of the last conv or fc layer
-
-    def add(kind: str, *args: Any) -> None:
-        label = "bn" if kind in ("bn1d", "bn2d") else kind
-        counts[label] = counts.get(label, 0) + 1
-        once = label in ("flatten", "softmax", "globalavgpool")
-        name = label if once and counts[label] == 1 else f"{label}{counts[label]}"
-        steps.append(Step(name, kind, args))
-
-    for index, layer in enumerate(body, start=1 + offset):
-        k = layer.kind
-        image = len(shape) == 3
-        if k in ("conv", "maxpool", "avgpool", "globalavgpool") and not image:
-            raise _layer_error(
-                layer,
-                f"{k} needs an image (HxWxC) but gets {shape[0]} "
-                "features from a fully connected or flatten layer",
-                index,
-            )
-        if k == "conv":
-            assert layer.units is not None and layer.kernel is not None
-            stride = layer.stride or 1
-            if layer.padding == "same":
-                pad = _same_padding(layer, layer.kernel, index)
-            else:
-                assert isinstance(layer.padding, int)
-                pad = (layer.padding, layer.padding)
-            c, h, w = shape
-            oh = conv_output_size(h, layer.kernel[0], pad[0], stride)
-            ow = conv_output_size(w, layer.kernel[1], pad[1], stride)
-            if oh < 1 or ow < 1:
-                raise _layer_error(layer, f"a {layer.kernel[0]}x{layer.kernel[1]} kernel does "
-                                   f"not fit its {h}x{w}x{c} input", index)  # fmt: skip
-            params += layer.units * (c * layer.kernel[0] * layer.kernel[1] + 1)
-            if params > budgets.STACK_MAX_PARAMS:
-                raise _layer_error(layer, f"the stack would have over "
-                                   f"{budgets.STACK_MAX_PARAMS:,} parameters", index)  # fmt: skip
-            add("conv", c, layer.units, layer.kernel, stride, pad)
-            shape, num_classes = (layer.units, oh, ow), layer.units
-        elif k in ("maxpool", "avgpool"):
-            shape = _pool_output(layer, shape, index)
-            assert layer.kernel is not None
-            add(k, layer.kernel, layer.stride or layer.kernel[0], layer.padding)
-        elif k == "globalavgpool":
-            add(k)
-            shape = (shape[0], 1, 1)
-        elif k == "flatten":
-            add(k)
-            shape = (math.prod(shape),)
-        elif k == "fc":
-            assert layer.units is not None
-            if image:
-                add("flatten")
-                shape = (math.prod(shape),)
-            params += layer.units * (shape[0] + 1)
-            if params > budgets.STACK_MAX_PARAMS:
-                raise _layer_error(layer, f"{shape[0]:,} inputs × {layer.units:,} units would "
-                                   f"take the stack over {budgets.STACK_MAX_PARAMS:,} "
-                                   "parameters; add pooling before it", index)  # fmt: skip
-            add("fc", shape[0], layer.units)
-            shape, num_classes = (layer.units,), layer.units
-        elif k == "batchnorm":
-            params += 2 * shape[0]
-            add("bn2d" if image else "bn1d", shape[0])
-        elif k == "dropout":
-            add("dropout", layer.p)
-        else:  # softmax, relu, tanh, sigmoid
-            add(k)
-        if layer.activation:
-            add(layer.activation)
-    return StackPlan(tuple(steps), input_size, params, num_classes)
-
-
-def _module(step: Step, device: torch.device | str | None) -> nn.Module:
-    a, k = step.args, step.kind
-    if k == "conv":
-        return nn.Conv2d(a[0], a[1], a[2], a[3], a[4], device=device)
-    if k == "fc":
-        return nn.Linear(a[0], a[1], device=device)
-    if k == "bn2d":
-        return nn.BatchNorm2d(a[0], device=device)
-    if k == "bn1d":
-        return nn.BatchNorm1d(a[0], device=device)
-    if k in ("maxpool", "avgpool"):
-        return (nn.MaxPool2d if k == "maxpool" else nn.AvgPool2d)(*a)
-    if k == "dropout":
-        return nn.Dropout(a[0])
-    if k == "softmax":
-        return nn.Softmax(dim=1)
-    plain: dict[str, type[nn.Module]] = {
-        "globalavgpool": nn.AdaptiveAvgPool2d, "flatten": nn.Flatten, "relu": nn.ReLU,
-        "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-    }  # fmt: skip
-    return plain[k](1) if k == "globalavgpool" else plain[k]()
-
-
-def build(
-    layers: list[LayerSpec] | StackPlan, device: torch.device | str | None = None
-) -> nn.Module:
-    """The nn.Sequential of a stack, with readable names (conv1, relu1, avgpool1, fc1)."""
-    checked = layers if isinstance(layers, StackPlan) else plan(layers)
-    return nn.Sequential(OrderedDict((s.name, _module(s, device)) for s in checked.steps))
-
-
 def _building_on_meta() -> bool:
     """True inside explorer.building's meta build, whichever way it makes weights meta (a
     device argument, a torch.device context or a thread-local init mode): a one-weight probe."""
@@ -244,7 +83,8 @@ def _building_on_meta() -> bool:
 
 
 def spec_from_text(text: str) -> ArchSpec:
-    """An ArchSpec (family "Custom") for a typed stack; raises SpecError on bad input.
+    """An ArchSpec (family "Custom") for a typed stack; raises SpecError on bad input. A
+    stack that takes no image gets `inputs`, its signature at batch 1 ('1x784', '1x16:int64').
 
     Resolving builds nothing. The spec's builder makes meta weights in a meta build; a real
     build is first priced by explorer.budgets (weights, and a ten-crop forward pass at the
@@ -259,13 +99,15 @@ def spec_from_text(text: str) -> ArchSpec:
             token="input",
             position=layers[0].position,
         )
-    c, h, w = checked.input_size
-    note = (
-        ""
-        if has_input
-        else (f" No `input` layer was given, so the input is assumed to be {h}×{w}×{c}.")
-    )
+    note = ""
+    if not has_input:
+        c, h, w = checked.input_size
+        note = f" No `input` layer was given, so the input is assumed to be {h}×{w}×{c}."
+    elif not checked.is_image:
+        shape, layout = checked.input_shape, checked.input_layout
+        note = f" It takes {describe(shape, layout)} (inputs {checked.signature}), not an image."
     name = to_text(layers)
+    why = " (a ten-crop prediction)" if checked.is_image else f" (a batch of {PREDICTION_BATCH})"
 
     def builder(**kwargs: Any) -> nn.Module:
         device = kwargs.get("device")
@@ -273,9 +115,7 @@ def spec_from_text(text: str) -> ArchSpec:
             device is None and _building_on_meta()
         )
         if not on_meta:
-            budgets.check_real_build(
-                name, batch_size=PREDICTION_BATCH, why=" (a ten-crop prediction)"
-            )
+            budgets.check_real_build(name, batch_size=PREDICTION_BATCH, why=why)
         return build(checked, device)
 
     return ArchSpec(
@@ -283,7 +123,8 @@ def spec_from_text(text: str) -> ArchSpec:
         family="Custom",
         title="Custom layer stack",
         builder=builder,
-        input_size=(c, h, w),
+        input_size=checked.input_size if checked.is_image else DEFAULT_INPUT,
+        inputs="" if checked.is_image else checked.signature,  # features, sequence, tokens…
         num_classes=checked.num_classes,
         notes="A typed layer stack." + note,
         source="custom",

@@ -22,8 +22,11 @@ MAX_UNITS = 100_000  # filters or fc units
 MAX_KERNEL = 1_000
 MAX_STRIDE = 1_000
 MAX_PADDING = 1_000
-MAX_SPATIAL = budgets.TRACE_MAX_SIDE  # input height or width
+MAX_SPATIAL = budgets.TRACE_MAX_SIDE  # input height, width or depth
 MAX_CHANNELS = budgets.TRACE_MAX_CHANNELS
+MAX_LENGTH = MAX_SPATIAL * MAX_SPATIAL  # a sequence's length, a vector's features: a flat image
+MAX_INPUT_VALUES = MAX_SPATIAL * MAX_SPATIAL * MAX_CHANNELS  # the largest image
+MAX_VOCAB = 1_000_000  # embedding vocabulary (the parameter budget bounds vocab × dim)
 
 SEPARATORS = "|;\n"
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
@@ -34,11 +37,20 @@ _ALIASES = {
     "gap": "globalavgpool",
     "conv2d": "conv",
     "pool": "maxpool",
+    "embed": "embedding",
 }
 KINDS = (
     "input", "conv", "maxpool", "avgpool", "fc", "relu", "tanh", "sigmoid", "softmax",
-    "batchnorm", "dropout", "flatten", "globalavgpool",
+    "batchnorm", "dropout", "flatten", "globalavgpool", "embedding", "lstm", "gru",
 )  # fmt: skip
+TOKEN_WORDS = ("tokens", "token")  # 'input 16 tokens'
+SEQUENCE_WORDS = ("seq", "sequence")  # 'input 32x32 seq': a square sequence, not an image
+_KERNEL_HINTS = {
+    1: "the input is a sequence, so a kernel size is one number, such as 5",
+    2: "expected a kernel size such as 5 or 5x5",
+    3: "the input is a volume (DxHxWxC), so a kernel size is one number or three, such as 3 "
+    "or 3x3x3",
+}
 _NO_ARGS = ("relu", "tanh", "sigmoid", "softmax", "batchnorm", "flatten", "globalavgpool")
 
 
@@ -55,20 +67,26 @@ def looks_like_spec(text: str) -> bool:
 class LayerSpec:
     """One layer of a typed stack. Only the fields its `kind` uses are set.
 
-    kind: one of KINDS. units: conv filters or fc outputs. kernel: (kH, kW). stride: conv or
-    pool stride (pools: None means "equal to the kernel"). padding: an int or "same".
-    activation: a conv/fc's fused activation. p: dropout probability. shape: the input
-    layer's (H, W, C). position: the layer's character offset in the text (not compared).
+    kind: one of KINDS. units: conv filters, fc outputs, embedding dimension or lstm/gru
+    hidden size. kernel: one size per spatial dimension of the stack's input, (k,) on a
+    sequence, (kH, kW) on an image, (kD, kH, kW) on a volume. stride: conv or pool stride
+    (pools: None means "equal to the kernel"). padding: an int or "same". activation: a
+    conv/fc's fused activation. p: dropout probability. shape: the input layer's size as typed,
+    spatial first: (N,) features or token count, (L, C), (H, W, C) or (D, H, W, C).
+    tokens: the input is token ids. vocab: an embedding's vocabulary.
+    position: the layer's character offset in the text (not compared).
     """
 
     kind: str
     units: int | None = None
-    kernel: tuple[int, int] | None = None
+    kernel: tuple[int, ...] | None = None
     stride: int | None = None
     padding: int | str = 0
     activation: str | None = None
     p: float | None = None
-    shape: tuple[int, int, int] | None = None
+    shape: tuple[int, ...] | None = None
+    tokens: bool = False
+    vocab: int | None = None
     position: int = field(default=-1, compare=False)
 
 
@@ -118,10 +136,11 @@ def _is_size(word: str) -> bool:
 class _LayerParser:
     """Reads one layer's tokens: the kind word, then its arguments."""
 
-    def __init__(self, text: str, tokens: list[Token], index: int) -> None:
+    def __init__(self, text: str, tokens: list[Token], index: int, dims: int = 2) -> None:
         self.text = text
         self.tokens = tokens
         self.index = index  # 1-based layer number in the stack
+        self.dims = dims  # spatial dimensions of the stack's input: how many numbers a kernel has
         self.head = tokens[0]
         self.args = tokens[1:]
         self.pos = 0
@@ -167,16 +186,17 @@ class _LayerParser:
         prefix = token.text[0]
         return self.int_value(token, what, low, high, word=prefix)
 
-    def kernel(self, token: Token) -> tuple[int, int]:
+    def kernel(self, token: Token) -> tuple[int, ...]:
+        """One size per spatial dimension of the input: '5' is (5,) on a sequence, (5, 5) on
+        an image, (5, 5, 5) on a volume."""
         if _is_int(token.text):
             k = self.int_value(token, "the kernel size", 1, MAX_KERNEL)
-            return (k, k)
+            return (k,) * self.dims
         parts = token.text.split("x")
-        if len(parts) != 2:
-            raise self.fail(token, "expected a kernel size such as 5 or 5x5")
-        kh, kw = (self.int_value(Token(p, token.start, token.raw), "the kernel size", 1,
-                                 MAX_KERNEL) for p in parts)  # fmt: skip
-        return (kh, kw)
+        if len(parts) != self.dims:
+            raise self.fail(token, _KERNEL_HINTS[self.dims])
+        return tuple(self.int_value(Token(p, token.start, token.raw), "the kernel size", 1,
+                                    MAX_KERNEL) for p in parts)  # fmt: skip
 
     @staticmethod
     def is_stride(word: str) -> bool:
@@ -216,7 +236,10 @@ class _LayerParser:
     @staticmethod
     def _expected(kind: str) -> str:
         return {
-            "input": "'input HxWxC'",
+            "input": "'input HxWxC' (or N, LxC, DxHxWxC, 'L tokens')",
+            "embedding": "'embedding V D'",
+            "lstm": "'lstm H'",
+            "gru": "'gru H'",
             "conv": "'conv N K [sS] [pP|same|valid] [relu|tanh|sigmoid]'",
             "maxpool": "'maxpool K [S] [sS] [pP]'",
             "avgpool": "'avgpool K [S] [sS] [pP]'",
@@ -230,13 +253,33 @@ class _LayerParser:
             raise self.fail(self.head, "expected the input size, e.g. 'input 32x32x1' (HxWxC)")
         self.take()
         parts = token.text.split("x")
-        if not _is_size(token.text) or len(parts) != 3:
-            raise self.fail(token, "expected the input size as HxWxC, e.g. 32x32x1")
-        h, w = (self.int_value(Token(p, token.start, token.raw), "the input size", 1,
-                               MAX_SPATIAL) for p in parts[:2])  # fmt: skip
-        c = self.int_value(Token(parts[2], token.start, token.raw), "the channel count", 1,
-                           MAX_CHANNELS)  # fmt: skip
-        return LayerSpec("input", shape=(h, w, c))
+        if not (_is_int(token.text) or _is_size(token.text)) or len(parts) > 4:
+            raise self.fail(token, "expected the input size as HxWxC, e.g. 32x32x1 (or N "
+                            "features, LxC for a sequence, DxHxWxC for a volume)")  # fmt: skip
+        marker = self.peek()
+        if marker is not None and marker.text in TOKEN_WORDS and len(parts) == 1:
+            self.take()
+            length = self.int_value(token, "the number of tokens", 1, MAX_LENGTH)
+            return LayerSpec("input", shape=(length,), tokens=True)
+        if marker is not None and marker.text in SEQUENCE_WORDS and len(parts) == 2:
+            self.take()
+        elif len(parts) == 2 and parts[0] == parts[1]:
+            raise self.fail(token, f"'{token.raw}' reads as a {parts[0]}×{parts[1]} image "
+                            "without its channels: write HxWxC, e.g. "
+                            f"{parts[0]}x{parts[1]}x1; for a sequence of {parts[0]} positions "
+                            f"with {parts[1]} channels write 'input {token.raw} seq'")  # fmt: skip
+        *sides, last = (Token(p, token.start, token.raw) for p in parts)
+        if not sides:  # a feature vector
+            return LayerSpec("input", shape=(self.int_value(last, "the number of features", 1,
+                                                            MAX_LENGTH),))  # fmt: skip
+        limit = MAX_LENGTH if len(sides) == 1 else MAX_SPATIAL
+        what = "the sequence length" if len(sides) == 1 else "the input size"
+        values = [self.int_value(side, what, 1, limit) for side in sides]
+        c = self.int_value(last, "the channel count", 1, MAX_CHANNELS)
+        if math.prod(values) * c > MAX_INPUT_VALUES:  # a volume: at most the largest image's
+            raise self.fail(token, f"the input has {math.prod(values) * c:,} values, more "
+                            f"than the limit of {MAX_INPUT_VALUES:,}")  # fmt: skip
+        return LayerSpec("input", shape=(*values, c))
 
     def _activation(self) -> str | None:
         token = self.peek()
@@ -247,7 +290,7 @@ class _LayerParser:
 
     def _conv(self) -> LayerSpec:
         units: int | None = None
-        kernel: tuple[int, int] | None = None
+        kernel: tuple[int, ...] | None = None
         stride: int | None = None
         padding: int | str | None = None
         activation: str | None = None
@@ -282,7 +325,7 @@ class _LayerParser:
                          activation=activation)  # fmt: skip
 
     def _pool(self, kind: str) -> LayerSpec:
-        kernel: tuple[int, int] | None = None
+        kernel: tuple[int, ...] | None = None
         stride: int | None = None
         padding: int | str | None = None
         while (token := self.peek()) is not None:
@@ -312,13 +355,26 @@ class _LayerParser:
     def _avgpool(self) -> LayerSpec:
         return self._pool("avgpool")
 
-    def _fc(self) -> LayerSpec:
+    def _number(self, what: str, example: str, high: int) -> int:
         token = self.peek()
         if token is None or not _is_int(token.text):
-            raise self.fail(token or self.head, "expected the number of units, e.g. 'fc 120'")
-        self.take()
-        units = self.int_value(token, "the number of units", 1, MAX_UNITS)
+            raise self.fail(token or self.head, f"expected {what}, e.g. '{example}'")
+        return self.int_value(self.take(), what, 1, high)
+
+    def _fc(self) -> LayerSpec:
+        units = self._number("the number of units", "fc 120", MAX_UNITS)
         return LayerSpec("fc", units=units, activation=self._activation())
+
+    def _embedding(self) -> LayerSpec:
+        vocab = self._number("the vocabulary size", "embedding 10000 64", MAX_VOCAB)
+        dim = self._number("the embedding dimension", "embedding 10000 64", MAX_UNITS)
+        return LayerSpec("embedding", vocab=vocab, units=dim)
+
+    def _lstm(self) -> LayerSpec:
+        return LayerSpec("lstm", units=self._number("the hidden size", "lstm 128", MAX_UNITS))
+
+    def _gru(self) -> LayerSpec:
+        return LayerSpec("gru", units=self._number("the hidden size", "gru 128", MAX_UNITS))
 
     def _dropout(self) -> LayerSpec:
         token = self.peek()
@@ -351,6 +407,7 @@ def parse(text: str) -> list[LayerSpec]:
         raise SpecError(f"The stack has {len(groups)} layers; the limit is {MAX_LAYERS}.",
                         token="", position=0)  # fmt: skip
     layers: list[LayerSpec] = []
+    dims = 2  # an image, unless the input layer says otherwise
     for index, tokens in enumerate(groups, start=1):
         if not tokens:
             at = _separator_offset(text, index)
@@ -360,7 +417,9 @@ def parse(text: str) -> list[LayerSpec]:
                 token="|",
                 position=at,
             )
-        layer = _LayerParser(text, tokens, index).parse()
+        layer = _LayerParser(text, tokens, index, dims).parse()
+        if index == 1 and layer.kind == "input":
+            dims = spatial_dims(layer)
         if layer.kind == "input" and index != 1:
             raise SpecError(
                 f"Layer {index}: 'input' must be the first layer (character "
@@ -370,6 +429,16 @@ def parse(text: str) -> list[LayerSpec]:
             )
         layers.append(layer)
     return layers
+
+
+def spatial_dims(input_layer: LayerSpec) -> int:
+    """How many numbers a kernel has after this input: 1 on a sequence (tokens are one once
+    embedded), 2 on an image, 3 on a volume. A feature vector takes no kernel; its stack is
+    read as an image's so that a conv there is refused by the shape walk, naming the layer."""
+    assert input_layer.shape is not None
+    if input_layer.tokens:
+        return 1
+    return {1: 2, 2: 1, 3: 2, 4: 3}[len(input_layer.shape)]
 
 
 def _separator_offset(text: str, index: int) -> int:
@@ -390,12 +459,20 @@ def layer_to_text(layer: LayerSpec) -> str:
     if k == "input":
         assert layer.shape is not None
         parts.append("x".join(str(v) for v in layer.shape))
+        if layer.tokens:
+            parts.append("tokens")
+        elif len(layer.shape) == 2 and layer.shape[0] == layer.shape[1]:
+            parts.append("seq")  # 'input 32x32' alone is refused as an image without channels
     elif k in ("conv", "maxpool", "avgpool"):
         if k == "conv":
             parts.append(str(layer.units))
         assert layer.kernel is not None
-        kh, kw = layer.kernel
-        parts.append(str(kh) if k != "conv" and kh == kw else f"{kh}x{kw}")
+        square = len(set(layer.kernel)) == 1
+        full = "x".join(map(str, layer.kernel))
+        # a conv writes every side, as the lecture does ('conv 6 5x5', 'conv 8 3x3x3'; on a
+        # sequence it is one number); a pool writes one number when its sides are equal
+        parts.append(str(layer.kernel[0]) if square and (k != "conv" or len(layer.kernel) == 1)
+                     else full)  # fmt: skip
         default_stride = 1 if k == "conv" else None
         if layer.stride is not None and layer.stride != default_stride:
             parts.append(f"s{layer.stride}")
@@ -403,8 +480,10 @@ def layer_to_text(layer: LayerSpec) -> str:
             parts.append("same")
         elif layer.padding:
             parts.append(f"p{layer.padding}")
-    elif k == "fc":
+    elif k in ("fc", "lstm", "gru"):
         parts.append(str(layer.units))
+    elif k == "embedding":
+        parts.append(f"{layer.vocab} {layer.units}")
     elif k == "dropout":
         parts.append(f"{layer.p:g}")
     if layer.activation:
