@@ -22,7 +22,7 @@ from torchvision.transforms import functional as TF
 from explorer import budgets, digits
 from explorer.devices import autocast, synchronize
 from explorer.errors import WeightsError
-from explorer.jobs import Picture, worker_model
+from explorer.jobs import JobCancelled, Picture, worker_model
 from explorer.weights import RANDOM_LABEL, LoadedModel
 
 if TYPE_CHECKING:
@@ -332,9 +332,14 @@ def ten_crop_predict(loaded: LoadedModel, image: Image.Image, top: int = 5) -> T
 
 
 def ensemble_predict(
-    models: Sequence[LoadedModel], image: Image.Image, top: int = 5, ten_crop: bool = False
+    models: Sequence[LoadedModel],
+    image: Image.Image,
+    top: int = 5,
+    ten_crop: bool = False,
+    progress: Callable[..., bool] | None = None,
 ) -> EnsemblePrediction:
-    """Each model's prediction and the average of their probabilities."""
+    """Each model's prediction and the average of their probabilities. `progress(done, total,
+    label)` is called after each member; JobCancelled is raised when it returns False."""
     if not models:
         raise WeightsError("Pick at least one model for the ensemble.")
     first = models[0]
@@ -345,10 +350,13 @@ def ensemble_predict(
                 f"({len(m.categories)} vs {len(first.categories)}), so their outputs cannot be "
                 "averaged; pick models trained on the same labels."
             )
-    members = tuple(
-        ten_crop_predict(m, image, top).averaged if ten_crop else predict(m, image, top)
-        for m in models
-    )
+    done: list[Prediction] = []
+    for m in models:
+        one = ten_crop_predict(m, image, top).averaged if ten_crop else predict(m, image, top)
+        done.append(one)
+        if progress is not None and not progress(len(done), len(models), m.label):
+            raise JobCancelled("Cancelled.")
+    members = tuple(done)
     mean = torch.from_numpy(np.mean([m.probabilities for m in members], axis=0))
     best = int(mean.argmax())
     agreement = sum(m.top[0].index == best for m in members) / len(members)
@@ -382,15 +390,25 @@ def check_page_prediction(one_image: Trace, ten_crop: bool) -> int:
     one batch of 10), from the model's one-image trace, before any work; returns the
     multiply-accumulates of all of them (one image, plus ten crops), which decide whether the
     prediction runs inline or in a worker (explorer.jobs.runs_inline)."""
+    one = _checked_forward(one_image, ten_crop=False)
+    return one + (_checked_forward(one_image, ten_crop=True) if ten_crop else 0)
+
+
+def check_ensemble_prediction(one_image: Sequence[Trace], ten_crop: bool) -> int:
+    """The same for an ensemble, from each member's one-image trace: the multiply-accumulates
+    of every member's forward pass (one image each, or ten crops each)."""
+    return sum(_checked_forward(t, ten_crop) for t in one_image)
+
+
+def _checked_forward(one_image: Trace, ten_crop: bool) -> int:
+    """MACs of one forward pass (one image, or ten crops as one batch of 10), within budget."""
     cost = budgets.cost_of(one_image)
     what = f"'{one_image.architecture}'"
-    budgets.check_forward(cost, what)
     if not ten_crop:
-        return cost.macs
+        return budgets.check_forward(cost, what).macs
     ten = replace(cost, peak_forward_bytes=10 * cost.peak_forward_bytes, macs=10 * cost.macs,
                   batch_size=10)  # fmt: skip
-    budgets.check_forward(ten, what, " (a ten-crop prediction)")
-    return 11 * cost.macs
+    return budgets.check_forward(ten, what, " (a ten-crop prediction)").macs
 
 
 def page_prediction(
@@ -427,3 +445,29 @@ def prediction_job(
         return None
     loaded = worker_model(arch, weights, device, upload)
     return page_prediction(loaded, picture.to_image(), top, ten_crop, progress)
+
+
+def ensemble_job(
+    members: tuple[tuple[str, str], ...],
+    device: str,
+    picture: Picture,
+    top: int,
+    ten_crop: bool,
+    *,
+    progress: Callable[..., bool],
+) -> EnsemblePrediction | None:
+    """`ensemble_predict` in a worker process: members as (architecture, weights), loaded from
+    the worker's own cache; progress after each model loaded, then after each prediction."""
+    loaded: list[LoadedModel] = []
+    for arch, weights in members:
+        if not progress(len(loaded), 2 * len(members), f"loading {arch}"):
+            return None
+        loaded.append(worker_model(arch, weights, device))
+
+    def predicted(done: int, total: int, label: str) -> bool:
+        return progress(total + done, 2 * total, label)
+
+    try:
+        return ensemble_predict(loaded, picture.to_image(), top, ten_crop, predicted)
+    except JobCancelled:
+        return None

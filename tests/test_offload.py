@@ -123,3 +123,20 @@ def test_transfer_features_in_a_worker_are_the_inline_features(runner: JobRunner
     there = job.outcome()
     assert isinstance(there, np.ndarray) and there.shape == (12, 512)
     assert torch.equal(torch.from_numpy(there), here)
+
+
+def test_an_ensemble_in_a_worker_is_the_inline_ensemble(runner: JobRunner) -> None:
+    members = tuple(("lenet5", name) for name in digits.SHIPPED)
+    traces = [explorer.trace("lenet5", input_size=(1, 32, 32))] * len(members)
+    assert predict.check_ensemble_prediction(traces, True) == 30 * traces[0].total_macs
+    photo, _ = digits.sample_photo(7)
+    args = (members, "cpu", Picture.of(photo), 3, True)
+    job = runner.submit(("ensemble", 1), predict.ensemble_job, *args)
+    assert job.wait(120) and job.state == "done", job.error
+    n = len(members)
+    loads, predictions = [(i, 2 * n) for i in range(n)], [(n + i, 2 * n) for i in range(1, n + 1)]
+    assert [e[:2] for e in job.events] == loads + predictions
+    here = predict.ensemble_predict([weights.load(*m) for m in members], photo, 3, True)
+    there = job.outcome()
+    assert np.array_equal(there.averaged.probabilities, here.averaged.probabilities)
+    assert there.averaged.top == here.averaged.top and there.agreement == here.agreement
