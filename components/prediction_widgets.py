@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from explorer import devices, digits, images, weights
+from components import cache, job_widgets
+from explorer import devices, digits, images, jobs, predict, weights
 from explorer.errors import ExplorerError
 
 RANDOM_CHOICE = "random weights (predictions are meaningless)"
@@ -146,3 +147,26 @@ def top_chart(top: Any, title: str = "") -> go.Figure:
         yaxis={"type": "category"},  # digit labels "7" are names, not numbers
     )
     return fig
+
+
+def ensemble_result(
+    loaded: list[weights.LoadedModel], device: str, image: Image.Image, top: int, ten: bool
+) -> predict.EnsemblePrediction | None:
+    """The Ensembles page's prediction: inline when cheap (explorer.jobs.runs_inline, e.g. the
+    three shipped digits models), else a job in a worker process with progress and Cancel
+    (the members are loaded there by name). Budgets are checked first, either way."""
+    traces = [cache.trace(m.architecture, m.input_size) for m in loaded]
+    macs = predict.check_ensemble_prediction(traces, ten)
+    uploaded = any(m.weights.startswith("file:") for m in loaded)  # held here only: inline
+    if jobs.runs_inline(macs) or uploaded:
+        return predict.ensemble_predict(loaded, image, top, ten_crop=ten)
+    members = tuple((m.architecture, m.weights) for m in loaded)
+    picture = jobs.Picture.of(image)
+    key = ("ensemble", members, device, picture.key, top, ten)
+    job = job_widgets.start("ensemble_job", key, predict.ensemble_job, members, device, picture,
+                            top, ten)  # fmt: skip
+    if job is None:
+        return None
+    label = f"{len(members)} models, {macs / 1e9:,.0f} G multiply-adds"
+    result: predict.EnsemblePrediction | None = job_widgets.follow(job, label, "ensemble_job")
+    return result

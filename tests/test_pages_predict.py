@@ -131,3 +131,21 @@ def test_transfer_page_trains_a_head_on_uploads_with_features_from_a_worker() ->
     assert "up_request" not in at.session_state  # followed to the end: nothing pending
     job = cache.job_runner().get(at.session_state["jobs_active"]["up_features"])
     assert job is not None and job.state == "done" and job.outcome().shape == (8, 512)
+
+
+def test_ensemble_page_runs_big_members_in_a_worker() -> None:
+    """Two resnet18s with random weights, ten crops each (36 G multiply-adds): one job."""
+    from components import cache
+
+    at = _page("ensemble").run()
+    at.multiselect(key="ensemble_models").set_value(["resnet18", "lenet5-digits"])
+    at.checkbox(key="ensemble_random").check()
+    at.toggle(key="ensemble_ten_crop").set_value(True).run()
+    assert not at.exception
+    assert any("predict different classes" in e.value for e in at.error)  # 1000 vs 10
+    at.multiselect(key="ensemble_models").set_value(["resnet18", "resnet34"]).run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "Ensemble with random weights: no prediction"
+    assert at.metric[0].value == "2"
+    job = cache.job_runner().get(at.session_state["jobs_active"]["ensemble_job"])
+    assert job is not None and job.state == "done" and len(job.outcome().members) == 2

@@ -93,7 +93,9 @@ def run() -> None:
                 )
         if not loaded:
             return
-        result = predict.ensemble_predict(loaded, image, top, ten_crop=ten)
+        result = w.ensemble_result(loaded, device, image, top, ten)  # big ones: a worker job
+        if result is None:  # cancelled
+            return
         w.random_warning(result.averaged.random_weights)
         best = result.averaged.top[0]
         if result.averaged.random_weights:
