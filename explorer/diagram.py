@@ -74,6 +74,14 @@ def _concat_text(node: GraphNode, in_shapes: Sequence[tuple[int, ...]]) -> str:
     return f"concat (dimension {axis})"
 
 
+def _kernel(value: Any, module_type: str) -> str:
+    """'5' for a 1-D kernel, '3×3' for 2-D, '3×3×3' for 3-D (pools store one int for all)."""
+    if isinstance(value, tuple | list):
+        return "×".join(map(str, value))
+    dims = 1 if module_type.endswith("1d") else 3 if module_type.endswith("3d") else 2
+    return "×".join([str(value)] * dims)
+
+
 def describe(node: GraphNode, in_shapes: Sequence[tuple[int, ...]] = ()) -> str:
     """What a box does, in the lecture's words: '3×3 conv, 64, s=2', 'max pool 3×3, s=2'.
 
@@ -84,8 +92,7 @@ def describe(node: GraphNode, in_shapes: Sequence[tuple[int, ...]] = ()) -> str:
     if node.repeat > 1:
         return f"{t} ×{node.repeat}"
     if node.kind == "conv" and "kernel_size" in h:
-        kh, kw = pair(h["kernel_size"])
-        text = f"{kh}×{kw} conv, {h.get('out_channels', '?')}"
+        text = f"{_kernel(h['kernel_size'], t)} conv, {h.get('out_channels', '?')}"
         s = pair(h.get("stride", 1))[0]
         if s > 1:
             text += f", s={s}"
@@ -94,10 +101,9 @@ def describe(node: GraphNode, in_shapes: Sequence[tuple[int, ...]] = ()) -> str:
             text += ", depthwise" if g == h.get("in_channels") else f", {g} groups"
         return text
     if node.kind == "pool" and "kernel_size" in h:
-        kh, kw = pair(h["kernel_size"])
         what = "avg" if "avg" in t.lower() else "max"
         s = pair(h.get("stride") or h["kernel_size"])[0]
-        return f"{what} pool {kh}×{kw}" + (f", s={s}" if s > 1 else "")
+        return f"{what} pool {_kernel(h['kernel_size'], t)}" + (f", s={s}" if s > 1 else "")
     if node.kind == "pool" and "adaptive" in t.lower():
         what = "avg" if "avg" in t.lower() else "max"
         out = node.output_shape
