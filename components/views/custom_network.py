@@ -20,6 +20,9 @@ EXAMPLES = {
     "dropout 0.5 | fc 10",
     "AlexNet's first layers": "input 227x227x3 | conv 96 11x11 s4 relu | maxpool 3 s2 | "
     "conv 256 5x5 same relu | maxpool 3 s2 | conv 384 3x3 same relu",
+    "MLP on MNIST (784 inputs)": "input 784 | fc 128 relu | fc 10",
+    "1-D conv on a sequence": "input 128x4 | conv 16 5 relu | maxpool 2 | conv 32 5 relu | "
+    "globalavgpool | fc 2",
 }
 KEY = "custom_spec"
 
@@ -27,7 +30,10 @@ st.title("Custom network")
 st.markdown(
     "Type a stack of layers separated by `|` (or new lines). "
     "`input HxWxC`, `conv N KxK [sS] [pP | same] [relu]`, `maxpool K [sS]`, `avgpool K`, "
-    "`fc N [relu]`, `relu`, `batchnorm`, `dropout P`, `flatten`, `globalavgpool`."
+    "`fc N [relu]`, `relu`, `batchnorm`, `dropout P`, `flatten`, `globalavgpool`.  \n"
+    "Not an image? `input 784` (features), `input 128x4` (a sequence, length × channels: "
+    "conv and pools become 1-D), `input 16x64x64x1` (a volume: 3-D), or `input 32 tokens | "
+    "embedding 10000 64 | lstm 128 | fc 10000` (`gru H` too)."
 )
 
 
@@ -74,12 +80,14 @@ if not text.strip():
     st.stop()
 if not explorer.architectures.custom.looks_like_spec(text):
     st.error(
-        "This does not look like a layer stack: start with `input HxWxC` or separate layers "
-        "with `|`. (To look at a catalog network, use the Architecture page.)"
+        "This does not look like a layer stack: start with `input HxWxC` (or `input 784`, "
+        "`input 128x4`, `input 32 tokens`) or separate layers with `|`. (To look at a "
+        "catalog network, use the Architecture page.)"
     )
     st.stop()
 
-INPUT = re.compile(r"\binput\s+(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)", re.IGNORECASE)
+# exactly three sides: `input 16x32x32x1` is a volume, not an image with its order mixed up
+INPUT = re.compile(r"\binput\s+(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)(?!\s*[x×\d])", re.IGNORECASE)
 
 
 def order_hint(source: str) -> str | None:
@@ -110,9 +118,13 @@ except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
+stack = explorer.architectures.custom.spec_from_text(text)  # parsed again: no build, no trace
+image = not stack.inputs  # else features, a sequence, a volume or token ids
 if hint:
     st.warning(hint, icon=":material/lightbulb:")
-if not re.search(r"\binput\b", text, re.IGNORECASE):
+if not image:
+    st.info(stack.notes.removeprefix("A typed layer stack. "), icon=":material/input:")
+elif not re.search(r"\binput\b", text, re.IGNORECASE):
     _, c, h, w = trace.input_shape
     st.info(
         f"No `input` layer given, so the stack was traced on a {h}×{w}×{c} input "
@@ -120,25 +132,51 @@ if not re.search(r"\binput\b", text, re.IGNORECASE):
     )
 widgets.metrics(trace, cache.weight_layer_depth(text))
 dot = cache.diagram_dot(text, None, 1, None, False)
+SHAPE, FORMULA = "Output n_H×n_W×n_C", "Output size ⌊(n + 2p − f)/s⌋ + 1"
+
+
+def table_rows(t: explorer.Trace, fields: dict[str, int] | None = None) -> list[dict[str, object]]:
+    """The layer table; for anything but an image, shapes in PyTorch's order (batch dropped)
+    instead of the lecture's n_H×n_W×n_C, and no receptive-field or output-size columns."""
+    depth = max(r.depth for r in t.layers)
+    rows = widgets.layer_rows(t, depth, fields)
+    if len(t.input_shape) == 4:
+        return rows
+    shapes = ["×".join(map(str, r.output_shape[1:])) or "not used" for r in t.at_depth(depth)]
+    return [
+        {("Output (PyTorch order)" if k == SHAPE else k): (shape if k == SHAPE else v)
+         for k, v in row.items() if k not in ("Receptive field", FORMULA)}
+        for row, shape in zip(rows, shapes, strict=True)
+    ]  # fmt: skip
+
+
 st.markdown("#### Layers")
-max_depth = max(r.depth for r in trace.layers)
-rows = widgets.layer_rows(trace, max_depth, cache.receptive_fields(text, None))
-widgets.layer_table(rows, key="custom_layers")
-left, right = st.columns([3, 2])
-with left:
-    st.plotly_chart(widgets.shape_chart(cache.main_path(text, None, 1)), key="custom_shape_chart")
-with right:
+fields = cache.receptive_fields(text, None) if image else None
+widgets.layer_table(table_rows(trace, fields), key="custom_layers")
+svg = cache.dot_svg(dot) if dot_available() else None
+if image:
+    left, right = st.columns([3, 2])
+    with left:
+        points = cache.main_path(text, None, 1)
+        st.plotly_chart(widgets.shape_chart(points), key="custom_shape_chart")
+    with right:
+        st.markdown("#### Diagram")
+        widgets.diagram(svg, dot, height=520)
+else:  # the n_H, n_W, n_C chart is an image's
     st.markdown("#### Diagram")
-    widgets.diagram(cache.dot_svg(dot) if dot_available() else None, dot, height=520)
+    widgets.diagram(svg, dot, height=520)
 st.download_button(
     "Diagram (DOT)", dot, "custom_network.dot", "text/vnd.graphviz", on_click="ignore"
 )
 
 st.markdown("#### Input signature")
 signature = st.text_input(
-    "Trace the stack with another input: full shapes, batch included (N×C×H×W), optional `:dtype`",
+    "Trace the stack with another input: full shapes, batch included (N×C×H×W for an image), "
+    "optional `:dtype`",
     key="custom_inputs",
-    placeholder="e.g. 8x1x32x32 (a batch of 8), or 2x1x64x64",
+    placeholder="e.g. 8x1x32x32 (a batch of 8), or 2x1x64x64"
+    if image
+    else f"e.g. 8{stack.inputs[1:]} (a batch of 8; this stack takes {stack.inputs})",
 )
 if signature.strip():
     try:
@@ -156,5 +194,4 @@ if signature.strip():
             f"Output {'×'.join(map(str, sig_trace.output_shape))} · "
             f"{commas(sig_trace.total_macs)} MACs · {commas(sig_trace.total_params)} parameters"
         )
-        sig_rows = widgets.layer_rows(sig_trace, max(r.depth for r in sig_trace.layers))
-        widgets.layer_table(sig_rows, key="custom_signature_layers")
+        widgets.layer_table(table_rows(sig_trace), key="custom_signature_layers")

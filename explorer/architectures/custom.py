@@ -41,7 +41,7 @@ from torch import nn
 
 from explorer import budgets
 from explorer.architectures.registry import ArchSpec
-from explorer.architectures.stack_plan import StackPlan, Step, build, describe, plan
+from explorer.architectures.stack_plan import StackPlan, Step, build, plan
 from explorer.architectures.stack_text import (
     DEFAULT_INPUT,
     KINDS,
@@ -104,8 +104,7 @@ def spec_from_text(text: str) -> ArchSpec:
         c, h, w = checked.input_size
         note = f" No `input` layer was given, so the input is assumed to be {h}×{w}×{c}."
     elif not checked.is_image:
-        shape, layout = checked.input_shape, checked.input_layout
-        note = f" It takes {describe(shape, layout)} (inputs {checked.signature}), not an image."
+        note = f" It takes {checked.input_words}, not an image."
     name = to_text(layers)
     why = " (a ten-crop prediction)" if checked.is_image else f" (a batch of {PREDICTION_BATCH})"
 

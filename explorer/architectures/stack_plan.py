@@ -82,6 +82,15 @@ class StackPlan:
         return (c, h, w)
 
     @property
+    def input_words(self) -> str:
+        """'a sequence of 128 positions × 4 channels, called with one 1×4×128 tensor (N×C×L)'"""
+        order = {VECTOR: "N×F", SEQUENCE: "N×C×L", IMAGE: "N×C×H×W", VOLUME: "N×C×D×H×W",
+                 TOKENS: "N×L, int64"}[self.input_layout]  # fmt: skip
+        dims = "×".join(map(str, (1, *self.input_shape)))
+        what = describe(self.input_shape, self.input_layout)
+        return f"{what}, called with one {dims} tensor ({order})"
+
+    @property
     def signature(self) -> str:
         """The input at batch 1 in explorer.inputs text: '1x784', '1x4x100', '1x16:int64'."""
         dims = "x".join(map(str, (1, *self.input_shape)))
@@ -100,6 +109,8 @@ def input_of(layer: LayerSpec) -> tuple[tuple[int, ...], str]:
 
 def describe(shape: tuple[int, ...], layout: str) -> str:
     """What reaches a layer, in words and in the lecture's order (channels last)."""
+    if layout == SEQUENCE:
+        return f"a sequence of {shape[1]:,} positions × {shape[0]:,} channels"
     if layout in _CHANNELS_FIRST:
         c, *sides = shape
         article = "an" if layout == IMAGE else "a"
@@ -143,9 +154,8 @@ class _Walk:
         if self.params > budgets.STACK_MAX_PARAMS:
             raise _layer_error(
                 layer,
-                f"{what} would take the stack to {self.params:,} "
-                f"parameters, over the limit of {budgets.STACK_MAX_PARAMS:,}"
-                f"{hint}",
+                f"this {what} has {added:,} parameters, which takes the stack to "
+                f"{self.params:,}, over the limit of {budgets.STACK_MAX_PARAMS:,}{hint}",
                 index,
             )
 
@@ -239,7 +249,7 @@ class _Walk:
             layer,
             index,
             layer.units * (c * math.prod(layer.kernel) + 1),
-            f"{layer.units:,} filters of {c * math.prod(layer.kernel):,} weights",
+            f"conv ({layer.units:,} filters of {c * math.prod(layer.kernel):,} weights + a bias)",
         )
         self.add("conv", c, layer.units, layer.kernel, stride, pad)
         self.shape, self.num_classes = (layer.units, *out), layer.units
@@ -265,7 +275,9 @@ class _Walk:
         else:
             dims = self.channels_first(layer, index)
             self.add(f"bn{dims}d", self.shape[0])
-        self.add_params(layer, index, 2 * self.shape[0], "its scales and shifts")
+        self.add_params(
+            layer, index, 2 * self.shape[0], "batchnorm (a scale and a shift per channel)"
+        )
 
     def fc(self, layer: LayerSpec, index: int) -> None:
         assert layer.units is not None
@@ -278,7 +290,7 @@ class _Walk:
             layer,
             index,
             layer.units * (features + 1),
-            f"{features:,} inputs × {layer.units:,} units",
+            f"fc ({features:,} inputs × {layer.units:,} units + biases)",
             "; add pooling before it" if flat else "",
         )
         self.add("fc", features, layer.units)
@@ -298,7 +310,7 @@ class _Walk:
             layer,
             index,
             layer.vocab * layer.units,
-            f"a {layer.vocab:,} × {layer.units:,} embedding table",
+            f"embedding ({layer.vocab:,} × {layer.units:,})",
         )
         self.add("embedding", layer.vocab, layer.units)
         self.shape, self.layout = (self.shape[0], layer.units), POSITIONS
@@ -325,7 +337,7 @@ class _Walk:
             layer,
             index,
             gates * hidden * (features + hidden + 2),
-            f"a {layer.kind} of {hidden:,} on {features:,} features",
+            f"{layer.kind} ({gates} gates, hidden size {hidden:,} on {features:,} features)",
         )
         self.add(layer.kind, features, hidden)
         self.shape, self.num_classes = (length, hidden), hidden

@@ -34,7 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer import images, predict, weights
+    from explorer.architectures import custom
 
+    stack = custom.spec_from_text(args.arch) if custom.looks_like_spec(args.arch) else None
+    if stack is not None and stack.inputs:  # features, a sequence, a volume or tokens
+        raise InputSizeError(
+            f"'{stack.name}' takes inputs {stack.inputs}, not an image, so it cannot classify "
+            "a picture: a stack for explorer predict starts with 'input HxWxC'."
+        )
     path = Path(args.image)
     image = images.decode_image(images.read_image_file(path))  # size checked before reading
     progress = _progress if args.download and args.format == "table" else None
