@@ -139,6 +139,10 @@ def test_lstm_language_model_hand_count() -> None:
     assert t.input_shape == (1, 16) and t.output_shape == (1, 16, 1000)
     assert t.layer("embedding").output_shape == (1, 16, 32) and t.layer("embedding").macs == 0
     assert t.layer("lstm1").params == 4 * 64 * (32 + 64 + 2)
+    model = real_model(text).eval()
+    with torch.no_grad():  # the softmax is over each position's 1,000 outputs
+        out = model(torch.zeros(2, 16, dtype=torch.int64))
+    assert torch.allclose(out.sum(-1), torch.ones(2, 16))
     assert spec_from_text(text).inputs == "1x16:int64"
 
 
@@ -215,6 +219,8 @@ ERRORS = [
     ("input 8192x8192x8192x1", "8192x8192x8192x1", 1, ["549,755,813,888", "limit"]),
     ("input 16 lstm", "lstm", 1, ["unexpected"]),
     ("input 5 tokens | embedding 10", "embedding", 2, ["embedding dimension"]),
+    ("input 5 tokens", "input", 1, ["only an input layer", "'input 5 tokens | embedding"]),
+    ("input 100x4", "input", 1, ["only an input layer", "'input 100x4 | conv 16 5'"]),
     ("input 224x224x3 | fc 100000", "fc", 2, ["15,052,900,000 parameters", "add pooling"]),
 ]  # fmt: skip
 

@@ -74,6 +74,9 @@ __all__ = [
 
 #: A real build is priced for a ten-crop prediction, the largest batch a prediction runs.
 PREDICTION_BATCH = 10
+# what could follow an input layer alone, in the error that says a stack needs more
+_NEXT = {"image": "conv 6 5x5", "vector": "fc 10", "sequence": "conv 16 5",
+         "volume": "conv 8 3x3x3", "tokens": "embedding 10000 64"}  # fmt: skip
 
 
 def _building_on_meta() -> bool:
@@ -95,7 +98,7 @@ def spec_from_text(text: str) -> ArchSpec:
     if not (layers[1:] if has_input else layers):
         raise SpecError(
             "Layer 1: the stack has only an input layer; expected layers after it, e.g. "
-            f"'{to_text(layers)} | conv 6 5x5'.",
+            f"'{to_text(layers)} | {_NEXT[checked.input_layout]}'.",
             token="input",
             position=layers[0].position,
         )
