@@ -115,29 +115,38 @@ def first_dim_formula(hyper: dict[str, Any], input_shape: Sequence[int]) -> tupl
     return _formula_1d(n, f, p, s, d, ceil), conv_output_size(n, f, p, s, d, ceil)
 
 
+def _sides(value: Any, n: int) -> tuple[int, ...]:
+    """One value per spatial dimension from an int or a tuple, as PyTorch modules store them."""
+    if isinstance(value, tuple | list):
+        return tuple(int(v) for v in value) if len(value) == n else (int(value[0]),) * n
+    return (int(value),) * n
+
+
 def output_size_formula(hyper: dict[str, Any], input_shape: Sequence[int]) -> str | None:
     """The output-size formula with this layer's numbers, for conv and pooling layers.
 
     `hyper` holds kernel_size/stride/padding/dilation as PyTorch modules store them;
-    `input_shape` is (N, C, H, W). None where the formula does not apply.
+    `input_shape` is (N, C, L), (N, C, H, W) or (N, C, D, H, W). One formula when every side
+    gives the same, else one per side ('H: …; W: …'). None where the formula does not apply.
     """
-    if "kernel_size" not in hyper or len(input_shape) != 4:
+    if "kernel_size" not in hyper or len(input_shape) not in (3, 4, 5):
         return None
     padding = hyper.get("padding", 0)
     if isinstance(padding, str):  # 'same' / 'valid'
         return f"padding={padding!r}: n_out = {input_shape[2]}" if padding == "same" else None
-    fh, fw = pair(hyper["kernel_size"])
-    stride = hyper.get("stride") or hyper["kernel_size"]
-    sh, sw = pair(stride)
-    ph, pw = pair(padding)
-    dh, dw = pair(hyper.get("dilation", 1) or 1)
+    n = len(input_shape) - 2
+    f = _sides(hyper["kernel_size"], n)
+    s = _sides(hyper.get("stride") or hyper["kernel_size"], n)
+    p = _sides(padding, n)
+    d = _sides(hyper.get("dilation", 1) or 1, n)
     ceil = bool(hyper.get("ceil_mode", False))
-    h, w = int(input_shape[2]), int(input_shape[3])
-    text_h = _formula_1d(h, fh, ph, sh, dh, ceil)
-    text_w = _formula_1d(w, fw, pw, sw, dw, ceil)
-    if text_h == text_w:
-        return text_h
-    return f"H: {text_h}; W: {text_w}"
+    texts = [
+        _formula_1d(int(input_shape[2 + i]), f[i], p[i], s[i], d[i], ceil) for i in range(n)
+    ]
+    if len(set(texts)) == 1:
+        return texts[0]
+    names = ("H", "W") if n == 2 else ("D", "H", "W")
+    return "; ".join(f"{name}: {text}" for name, text in zip(names, texts, strict=True))
 
 
 # --------------------------------------------------------------------------- costs

@@ -33,6 +33,8 @@ def test_1d_conv_example_and_a_token_model() -> None:
     rows = table(at, SHAPE)
     assert list(rows["Type"])[:4] == ["Conv1d", "ReLU", "MaxPool1d", "Conv1d"]
     assert list(rows[SHAPE])[:3] == ["16×124", "16×124", "16×62"]  # C×L, batch dropped
+    formulas = list(rows["Output size ⌊(n + 2p − f)/s⌋ + 1"])
+    assert formulas[0] == "⌊(128 + 2·0 − 5)/1⌋ + 1 = 124" and formulas[2].endswith("= 62")
     assert "128 positions × 4 channels" in at.info[0].value
 
     spec = "input 16 tokens | embedding 1000 32 | conv 8 3 | lstm 64 | fc 1000"

@@ -168,6 +168,24 @@ def test_1d_conv_then_lstm_and_batchnorm_on_positions() -> None:
     assert kinds == ["Conv1d", "Permute", "LSTM", "Permute", "BatchNorm1d", "Flatten", "Linear"]
 
 
+def test_output_size_formula_in_1d_and_3d_agrees_with_the_trace() -> None:
+    from explorer.layer_math import output_size_formula
+
+    t = trace("input 128x4 | conv 16 5 s2 p1 | maxpool 3")
+    conv, pool = t.layer("conv1"), t.layer("maxpool1")
+    assert output_size_formula(conv.hyper, conv.input_shapes[0]) == "⌊(128 + 2·1 − 5)/2⌋ + 1 = 63"
+    assert conv.output_shape == (1, 16, 63)
+    assert output_size_formula(pool.hyper, pool.input_shapes[0]) == "⌊(63 + 2·0 − 3)/3⌋ + 1 = 21"
+    assert pool.output_shape == (1, 16, 21)
+    t = trace("input 8x32x32x1 | conv 4 1x3x3 | conv 2 3")
+    conv1, conv2 = t.layer("conv1"), t.layer("conv2")
+    assert output_size_formula(conv1.hyper, conv1.input_shapes[0]) == (
+        "D: ⌊(8 + 2·0 − 1)/1⌋ + 1 = 8; H: ⌊(32 + 2·0 − 3)/1⌋ + 1 = 30; "
+        "W: ⌊(32 + 2·0 − 3)/1⌋ + 1 = 30"
+    )
+    assert conv1.output_shape == (1, 4, 8, 30, 30) and conv2.output_shape == (1, 2, 6, 28, 28)
+
+
 def test_batch_size_and_the_spec_signature() -> None:
     t = trace("input 16 tokens | embedding 100 8 | gru 4", batch_size=3)
     assert t.input_shape == (3, 16) and t.output_shape == (3, 16, 4)

@@ -132,12 +132,12 @@ elif not re.search(r"\binput\b", text, re.IGNORECASE):
     )
 widgets.metrics(trace, cache.weight_layer_depth(text))
 dot = cache.diagram_dot(text, None, 1, None, False)
-SHAPE, FORMULA = "Output n_H×n_W×n_C", "Output size ⌊(n + 2p − f)/s⌋ + 1"
+SHAPE = "Output n_H×n_W×n_C"
 
 
 def table_rows(t: explorer.Trace, fields: dict[str, int] | None = None) -> list[dict[str, object]]:
     """The layer table; for anything but an image, shapes in PyTorch's order (batch dropped)
-    instead of the lecture's n_H×n_W×n_C, and no receptive-field or output-size columns."""
+    instead of the lecture's n_H×n_W×n_C, and no receptive-field column (it counts pixels)."""
     depth = max(r.depth for r in t.layers)
     rows = widgets.layer_rows(t, depth, fields)
     if len(t.input_shape) == 4:
@@ -145,7 +145,7 @@ def table_rows(t: explorer.Trace, fields: dict[str, int] | None = None) -> list[
     shapes = ["×".join(map(str, r.output_shape[1:])) or "not used" for r in t.at_depth(depth)]
     return [
         {("Output (PyTorch order)" if k == SHAPE else k): (shape if k == SHAPE else v)
-         for k, v in row.items() if k not in ("Receptive field", FORMULA)}
+         for k, v in row.items() if k != "Receptive field"}
         for row, shape in zip(rows, shapes, strict=True)
     ]  # fmt: skip
 
