@@ -120,6 +120,8 @@ def _totals(trace: Trace) -> list[str]:
 def to_table(trace: Trace, depth: int | None = None) -> str:
     rows = [_cells(r, indent=True) for r in layer_rows(trace, depth)]
     header = [c for c, _ in _COLUMNS]
+    if len(trace.input_shape) != 4:  # features, a sequence, a volume, tokens: not H×W×C
+        header[2] = "Output"
     widths = [
         max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
         for i in range(len(header))

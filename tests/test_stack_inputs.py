@@ -272,3 +272,15 @@ def test_explorer_predict_refuses_a_stack_that_takes_no_image(
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "takes inputs 1x16:int64, not an image" in lines[0]
     assert "'input HxWxC'" in lines[0]
+
+
+def test_explorer_summary_of_a_token_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.cli import main
+
+    assert main(["summary", "input 100x4 | conv 8 5 | lstm 16 | fc 2", "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Output (H×W×C)" not in out and "Permute" in out and "Input: 4×100 (batch 2)" in out
+    lstm = 2 * 96 * 4 * 16 * (8 + 16)
+    assert f"lstm1     LSTM     96×16    1,664  {lstm:,}" in out
+    assert main(["summary", "input 32x32x1 | conv 6 5 | fc 10"]) == 0
+    assert "Output (H×W×C)" in capsys.readouterr().out  # images: as before
