@@ -41,8 +41,10 @@ def _load(example: str) -> None:
     st.session_state[KEY] = EXAMPLES[example]
 
 
-cols = st.columns(len(EXAMPLES))
-for col, example in zip(cols, EXAMPLES):
+PER_ROW = 3  # five buttons in one row cut their names short
+names = list(EXAMPLES)
+cols = [col for i in range(0, len(names), PER_ROW) for col in st.columns(PER_ROW)]
+for col, example in zip(cols, names):
     col.button(
         example,
         on_click=_load,
