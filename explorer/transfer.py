@@ -386,10 +386,14 @@ def predict_with_head(
     loaded: LoadedModel, head: TrainedHead, image: Image.Image, top: int = 3
 ) -> tuple[Any, ...]:
     """The new head's top classes for an image seen through the frozen backbone."""
+    return head_top(head, image_features(loaded, [image]), top)
+
+
+def head_top(head: TrainedHead, feats: torch.Tensor | np.ndarray, top: int = 3) -> tuple[Any, ...]:
+    """The new head's top classes for one picture's backbone features (a job's numpy array)."""
     from explorer.predict import top_k
 
-    probs = head.probabilities(image_features(loaded, [image]))[0]
-    return top_k(probs, head.class_names, top)
+    return top_k(head.probabilities(torch.as_tensor(feats))[0], head.class_names, top)
 
 
 @dataclass(frozen=True)

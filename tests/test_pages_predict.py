@@ -131,6 +131,12 @@ def test_transfer_page_trains_a_head_on_uploads_with_features_from_a_worker() ->
     assert "up_request" not in at.session_state  # followed to the end: nothing pending
     job = cache.job_runner().get(at.session_state["jobs_active"]["up_features"])
     assert job is not None and job.state == "done" and job.outcome().shape == (8, 512)
+    query = next(f for f in at.get("file_uploader") if f.key == "up_query")
+    query.set_value(("q.png", images.to_png_bytes(images.load_sample(names[0])), "image/png"))
+    at.run()
+    assert not at.exception and not at.error
+    shown = at.dataframe[-1].value
+    assert len(shown) == 2 and set(shown["class"]) == {"Tigger", "Misty"}
 
 
 def test_ensemble_page_runs_big_members_in_a_worker() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +13,7 @@ from components import prediction_widgets as w
 from explorer import budgets, digits, images, jobs, names, transfer, weights
 from explorer.diagram import dot_available
 from explorer.errors import ExplorerError
+from explorer.limits import UPLOAD_THUMBNAIL_SIDE
 
 st.title("Transfer learning")
 st.caption(
@@ -201,13 +203,13 @@ def few_shot_uploads(device: str, section_one: str) -> None:
         "anything."
     )
     upload = st.file_uploader("A new picture to classify", key="up_query")
-    if upload is not None:
-        picture = images.decode_image(upload.getvalue())
-        loaded = cache.loaded_model(arch, weights_name, device)
-        st.image(picture, width=160)
-        st.dataframe(
-            w.top_table(transfer.predict_with_head(loaded, head, picture, 3)), hide_index=True
-        )
+    if upload is not None:  # decoded and seen as the training pictures were
+        blob = upload.getvalue()
+        st.image(images.decode_image(blob, max_side=UPLOAD_THUMBNAIL_SIDE), width=160)
+        key = ("features", arch, weights_name, device, hashlib.sha256(blob).hexdigest())
+        feats = _features(arch, weights_name, device, key, (blob,), "up_query_features")
+        if feats is not None:
+            st.dataframe(w.top_table(transfer.head_top(head, feats, 3)), hide_index=True)
 
 
 REQUEST = "up_request"  # session key: the features job (key, pictures, labels, names, steps)
@@ -217,26 +219,32 @@ def _train_on_uploads(
     arch: str, weights_name: str, device: str, key: tuple[str, ...], blobs: tuple[bytes, ...],
     labels: tuple[int, ...], class_names: tuple[str, ...], steps: int,
 ) -> None:  # fmt: skip
-    """The backbone's features of the pictures, inline for a small backbone (lenet5), else in
-    a worker process with progress and Cancel (resnet50: 2.7 s for 20 pictures on one core);
-    then the new head (0.2 s for 500 steps on 60 × 2,048 features)."""
-    macs = cache.trace(arch).total_macs * len(blobs)
-    if jobs.runs_inline(macs):
-        feats = cache.upload_features(arch, weights_name, device, blobs)
-    else:
-        job = job_widgets.start("up_features", key, transfer.features_job, arch, weights_name,
-                                device, blobs)  # fmt: skip
-        if job is None:
-            return
-        label = f"{arch}'s features of {len(blobs)} pictures, {macs / 1e9:,.0f} G multiply-adds"
-        found = job_widgets.follow(job, label, "up_features")
-        if found is None:
-            return
-        feats = found  # a numpy array (what a job returns); train_head takes either
+    """The backbone's features of the pictures (`_features`), then the new head (0.2 s for
+    500 steps on 60 × 2,048 features: inline)."""
+    feats = _features(arch, weights_name, device, key, blobs, "up_features")
+    if feats is None:
+        return
     bar = st.progress(0.0, text="Training the new head…")
     head = transfer.train_head(feats, labels, class_names, steps=steps, progress=_progress(bar))
     st.session_state["up_head"] = (arch, weights_name, head)
     st.session_state.pop(REQUEST, None)
+
+
+def _features(
+    arch: str, weights_name: str, device: str, key: tuple[str, ...], blobs: tuple[bytes, ...],
+    slot: str,
+) -> Any:  # fmt: skip
+    """The backbone's features of the pictures: inline for a small backbone (lenet5), else a
+    job in a worker process with progress and Cancel (resnet50: 2.7 s for 20 pictures on one
+    core); a tensor, a numpy array (from a job), or None while cancelled."""
+    macs = transfer.upload_work(cache.trace(arch).total_macs, len(blobs))
+    if jobs.runs_inline(macs):
+        return cache.upload_features(arch, weights_name, device, blobs)
+    job = job_widgets.start(slot, key, transfer.features_job, arch, weights_name, device, blobs)
+    if job is None:
+        return None
+    label = f"{arch}'s features of {len(blobs)} pictures, {macs / 1e9:,.0f} G multiply-adds"
+    return job_widgets.follow(job, label, slot)
 
 
 def run() -> None:
