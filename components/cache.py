@@ -237,10 +237,6 @@ def mix_preview(
     return _images.to_png_bytes(_augment.to_pil(mixed.image)), mixed.weight_a
 
 
-GALLERY_SIDE = _lab.GALLERY_SIDE
-VISIBLE_PARAMS = _lab.VISIBLE_PARAMS  # stronger defaults where the torchvision one is invisible
-
-
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
 
 

@@ -52,7 +52,7 @@ def _add_step() -> None:
     # Elastic warping's torchvision default (α = 50) is invisible on a projector: start at
     # α = 150, σ = 6 (the sliders go either way). PCA colour keeps AlexNet's σ = 0.1; its tab
     # shows what a larger σ does.
-    params = {} if kind == "pca_color" else cache.VISIBLE_PARAMS.get(kind, {})
+    params = {} if kind == "pca_color" else lab.VISIBLE_PARAMS.get(kind, {})
     steps.append((new_id, AUGMENTATIONS[kind](**params)))
 
 
