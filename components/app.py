@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer import serve
+
 # A local file: a Material-icon favicon is fetched from fonts.gstatic.com on every rerun,
 # which fails (and fills the console) on an offline classroom network.
 FAVICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"
@@ -35,4 +37,7 @@ PAGES = {
     ],
 }
 
+# Under `explorer app`, run no page before the warm-up thread has imported what pages need
+# (explorer/serve.py: two threads must not build Python ASTs at once). At once otherwise.
+serve.wait_until_warm()
 st.navigation(PAGES).run()

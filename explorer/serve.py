@@ -1,24 +1,48 @@
-"""The app's server process: Streamlit, with the heavy imports warmed in the background.
+"""The app's server process: Streamlit, with the heavy imports warmed first and its memory kept
+bounded across a lecture.
 
-`explorer app` execs into `python -m explorer.serve run components/app.py ...`. A student's
-first visit would otherwise pay torch's and torchvision's imports (about 4 s on an idle
-2-core machine, 8 s under load) inside the page script. Here a daemon thread imports them
-while Streamlit starts listening, so the server answers /_stcore/health at once and the first
-page finds the modules loaded (or waits only for the rest of an import already under way).
-The launcher itself still imports no torch: this module runs only in the server process.
+`explorer app` execs into `python -m explorer.serve run components/app.py ...`. Three things
+happen here, in the server process only (the launcher itself imports no torch):
+
+- **Imports are warmed in a background thread** while Streamlit starts listening, so the server
+  answers /_stcore/health at once. A student's first visit would otherwise pay torch's and
+  torchvision's imports (about 4 s on an idle 2-core machine, 8 s under load) inside the page.
+  The entry page waits for the warm-up (`wait_until_warm`) before it runs any page.
+- **Python ASTs are never built by two threads at once.** On CPython 3.11, building `ast`
+  objects (`ast.parse`) shares one recursion counter per interpreter, so two threads doing it
+  at once can fail with `SystemError: AST constructor recursion depth mismatch`
+  (python/cpython#106905; 30 simultaneous visits of the Augmentation lab hit it). Per request,
+  three things did it: Streamlit's "magic" rewrite of every page script it compiles (again each
+  time the last tab closes: Streamlit then empties its script cache), modules imported on a
+  first visit (pandas' numpy.ma inspects builtins' signatures; torch parses its @overload
+  bodies), and `inspect.getsource` of a class (explorer.augment's code export, now read once at
+  import). Here magic is switched off (no page uses it: tests/test_serve.py checks), every
+  module a page imports on its first visit is imported by the one warm-up thread, and pages wait
+  for it. `compile()` of source text builds no `ast` objects and is safe in any thread.
+- **glibc keeps at most `SERVER_MALLOC_ARENAS` malloc arenas.** Streamlit runs every script run
+  in a new thread, and glibc gives threads their own arenas (up to 8 per core). Tensors freed in
+  16 arenas left them fragmented: the server grew ~40 MiB per round of 60 students and never
+  gave it back (malloc_trim returned a tenth of it). With 2 arenas it levels off; the numbers are
+  in benchmarks/rss_arenas.py and the README. An administrator's own MALLOC_ARENA_MAX wins.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import importlib
+import os
 import sys
 import threading
 
-# What every page needs first: the engine and its view helpers (no streamlit code here).
+# What the pages import on a first visit: the engine and its view helpers (no streamlit code
+# here), and the libraries that Streamlit or the engine import lazily and that build `ast`
+# objects while importing (pandas: numpy.ma). Measured with an audit hook on "compile" events
+# in the server's script threads (tests/test_serve.py checks that no page builds an AST).
 WARM_MODULES = (
     "torch",
     "torchvision",
+    "pandas",
     "plotly.graph_objects",
     "explorer.architectures",
     "explorer.trace",
@@ -26,23 +50,77 @@ WARM_MODULES = (
     "explorer.diagram",
     "explorer.report",
     "explorer.predict",
+    "explorer.augment",
+    "explorer.digits",
+    "explorer.transfer",
+    "explorer.jobs",
 )
+WARM_WAIT_S = 180.0  # a page waits at most this long for the warm-up, then runs anyway
+SERVER_MALLOC_ARENAS = 2  # glibc's default is 8 per core: 16 on the 2-core test machine
+M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+STREAMLIT_FLAGS = ("--runner.magicEnabled", "false")  # no page relies on magic; it parses ASTs
+
+_warmed: threading.Event | None = None  # set when the warm-up ends; None: no warm-up started
 
 
-def _warm() -> None:
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a page that needs a broken module reports it properly itself
-            return
-    gc.freeze()  # start-up objects out of the collector's way, as the CLI does
+def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process (before it starts threads). Returns whether
+    the cap was set: not where MALLOC_ARENA_MAX is given, nor off glibc (macOS, musl)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 (only glibc has it)
+    except (OSError, AttributeError):
+        return False
+    return bool(libc.mallopt(M_ARENA_MAX, arenas))
+
+
+def _warm(done: threading.Event) -> None:
+    try:
+        for name in WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # a page that needs a broken module reports it properly itself
+                return
+        gc.freeze()  # start-up objects out of the collector's way, as the CLI does
+    finally:
+        done.set()
+
+
+def warm_in_background() -> threading.Event:
+    """Start the warm-up thread (once); its event is set when it has finished."""
+    global _warmed
+    if _warmed is None:
+        _warmed = threading.Event()
+        threading.Thread(
+            target=_warm, args=(_warmed,), name="explorer-warm-imports", daemon=True
+        ).start()
+    return _warmed
+
+
+def wait_until_warm(timeout: float = WARM_WAIT_S) -> bool:
+    """Block until the warm-up has finished (at once when none was started, as under
+    `streamlit run` or AppTest). Returns whether it has finished."""
+    return True if _warmed is None else _warmed.wait(timeout)
+
+
+def streamlit_argv(argv: list[str]) -> list[str]:
+    """Streamlit's command line for our arguments: `run` gets STREAMLIT_FLAGS first (a flag
+    given later on the command line still wins)."""
+    if argv[:1] == ["run"]:
+        return ["streamlit", "run", *STREAMLIT_FLAGS, *argv[1:]]
+    return ["streamlit", *argv]
 
 
 def main() -> None:
-    threading.Thread(target=_warm, name="explorer-warm-imports", daemon=True).start()
+    limit_malloc_arenas()  # before any thread exists
+    # Under `python -m` this file is __main__; the pages import `explorer.serve`, so the
+    # warm-up state must live in that module.
+    importlib.import_module("explorer.serve").warm_in_background()
     from streamlit.web import cli
 
-    sys.argv = ["streamlit", *sys.argv[1:]]
+    sys.argv = streamlit_argv(sys.argv[1:])
     cli.main()
 
 

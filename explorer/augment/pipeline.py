@@ -43,6 +43,9 @@ MAX_SAMPLES = limits.PIPELINE_MAX_SAMPLES
 MAX_SAMPLE_PIXELS = limits.PIPELINE_MAX_SAMPLE_PIXELS
 MAX_JSON_CHARS = limits.PIPELINE_MAX_JSON_CHARS
 _MAX_INT_DIGITS = 18  # every parameter is far below 10**18; longer numbers are refused
+# Read once, at import: `inspect.getsource` of a class parses its whole module into `ast`
+# objects, which on CPython 3.11 must not happen in two threads at once (explorer/serve.py).
+_PCA_JITTER_SOURCE = inspect.getsource(PCAColorJitter).rstrip()
 
 
 def _size_of(image: PIL.Image.Image | torch.Tensor) -> tuple[int, int]:
@@ -298,7 +301,7 @@ class Pipeline:
             lines.append("from torchvision import tv_tensors")
         lines += ["from torchvision.transforms import v2", ""]
         if uses_pca:
-            lines += ["", inspect.getsource(PCAColorJitter).rstrip(), "", ""]
+            lines += ["", _PCA_JITTER_SOURCE, "", ""]
         lines.append("transform = v2.Compose([")
         lines.append("    v2.ToImage(),  # PIL image -> uint8 tensor (C, H, W)")
         lines += [f"    {step.to_code()},  # {step.TITLE}" for step in self.steps]
