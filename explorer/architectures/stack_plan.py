@@ -30,7 +30,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.ops import Permute
 
 from explorer import budgets
 from explorer.architectures.stack_text import DEFAULT_INPUT, LayerSpec, layer_to_text
@@ -429,6 +428,8 @@ def _module(step: Step, device: torch.device | str | None) -> nn.Module:
     if k in ("lstm", "gru"):
         return (LSTM if k == "lstm" else GRU)(a[0], a[1], batch_first=True, device=device)
     if k == "permute":
+        from torchvision.ops import Permute  # not at import: explorer loads torchvision lazily
+
         return Permute(list(a[0]))
     if k.startswith("bn"):
         return _PLAIN[k](a[0], device=device)
