@@ -6,8 +6,9 @@ function called as `fn(*args, progress=callback, **kwargs)`; the callback sends 
 back and returns False once the job is cancelled, so a job stops at its next report.
 
 - Identical requests share one run: jobs are keyed, and a request for a key that is queued,
-  running or finished gets that job (`submit`). Finished results are kept (LRU); failed and
-  cancelled ones are forgotten so that asking again starts afresh.
+  running or finished gets that job (`submit`). Finished results are kept (least recently
+  asked for go first, beyond KEEP_FINISHED of them or KEEP_FINISHED_BYTES together); failed
+  and cancelled ones are forgotten so that asking again starts afresh.
 - Cancelling is per subscriber: a run shared by several sessions stops only when all of them
   cancelled. A job that ignores the request is stopped by ending its worker after a grace time.
 - Why processes, not threads: the residual experiment's small networks spend most of their time
@@ -52,6 +53,7 @@ from explorer.errors import BudgetError, ExplorerError
 WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
 KEEP_FINISHED = 64  # finished results kept for identical requests
+KEEP_FINISHED_BYTES = 256 * 2**20  # ... and their size together (as they came over the channel)
 CANCEL_GRACE_S = 10.0  # a job that ignores a cancel is stopped by ending its worker
 WORKER_THREADS = 1  # torch threads in each worker process (set once, at its start)
 # Work a page may do inline, in its own server thread: about 0.3 s of one core (a ten-crop of
@@ -139,6 +141,7 @@ class Job:
         self.events: list[tuple[Any, ...]] = []
         self.result: Any = None
         self.error: BaseException | None = None
+        self.nbytes = 0  # the result's size on the channel (the finished-results bound)
         self.subscribers: set[str] = set()
         self.cancel_requested = False
         self.submitted = time.monotonic()
@@ -331,7 +334,8 @@ class _Worker:
                 return
             try:
                 ready = conn.poll(0.2)
-                message = load_reply(conn.recv_bytes()) if ready else None
+                data = conn.recv_bytes() if ready else b""
+                message = load_reply(data) if ready else None
             except (EOFError, OSError):
                 ready, message = True, None
             except pickle.UnpicklingError as exc:  # a reply the server does not rebuild
@@ -351,6 +355,7 @@ class _Worker:
                 job.events.append(payload)
             elif kind == "done":
                 state = "cancelled" if job.cancel_requested else "done"
+                job.nbytes = len(data)
                 self.runner._finished(job, state, result=payload)
                 return
             else:
@@ -367,12 +372,14 @@ class JobRunner:
         *,
         max_queued: int = MAX_QUEUED,
         keep_finished: int = KEEP_FINISHED,
+        keep_bytes: int = KEEP_FINISHED_BYTES,
         threads: int = WORKER_THREADS,
         preload: tuple[str, ...] = (),
     ) -> None:
         self.workers = workers or default_workers()
         self.max_queued = max_queued
         self.keep_finished = keep_finished
+        self.keep_bytes = keep_bytes
         self.threads = threads
         self._lock = threading.Lock()
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
@@ -444,9 +451,10 @@ class JobRunner:
             job._finish(state, result, error)
             if state != "done" and self._jobs.get(job.key) is job:
                 del self._jobs[job.key]
-            done = [k for k, j in self._jobs.items() if j.done]
-            for k in done[: max(0, len(done) - self.keep_finished)]:
-                del self._jobs[k]
+            done = [k for k, j in self._jobs.items() if j.done]  # least recently asked first
+            total = sum(self._jobs[k].nbytes for k in done)
+            while done and (len(done) > self.keep_finished or total > self.keep_bytes):
+                total -= self._jobs.pop(done.pop(0)).nbytes
 
     def _stop_workers(self) -> None:
         for worker in self._pool:

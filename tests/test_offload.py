@@ -149,3 +149,20 @@ def test_a_ten_crop_over_the_activation_budget_is_refused_before_any_job() -> No
     with pytest.raises(BudgetError, match=r"'efficientnet_b7' at batch 10 \(a ten-crop "
                        r"prediction\) needs 1\.4 GB of activations; the limit is 1\.0 GB\."):
         predict.check_page_prediction(one_image, ten_crop=True)
+
+
+def test_finished_results_are_kept_within_a_byte_bound(runner: JobRunner) -> None:
+    kept = runner.keep_bytes
+    try:
+        runner.keep_bytes = 1_000
+        small = runner.submit(("count", 1), jobs.countdown, 0.1)
+        other = runner.submit(("bytes", 1), jobs.countdown, 0.1)  # replies of a few bytes
+        assert small.wait(30) and other.wait(30) and 0 < small.nbytes < 1_000
+        assert runner.get(("count", 1)) is small and runner.get(("bytes", 1)) is other
+        runner.keep_bytes = small.nbytes + other.nbytes - 1  # the oldest go until it fits
+        third = runner.submit(("count", 2), jobs.countdown, 0.1)
+        assert third.wait(30) and third.outcome() >= 1
+        assert runner.get(("count", 1)) is None and runner.get(("bytes", 1)) is None
+        assert runner.get(("count", 2)) is third
+    finally:
+        runner.keep_bytes = kept
