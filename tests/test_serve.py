@@ -1,0 +1,138 @@
+"""The server process (explorer/serve.py): no Python AST is built in a page's thread (CPython
+3.11 raises `SystemError: AST constructor recursion depth mismatch` when two threads build ASTs
+at once, python/cpython#106905), and glibc's malloc arenas are capped."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.scriptrunner import magic
+
+from explorer import serve
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE_FILES = [ROOT / "components" / "app.py", *sorted((ROOT / "components" / "views").glob("*.py"))]
+
+
+@pytest.mark.parametrize("path", PAGE_FILES, ids=lambda p: p.name)
+def test_no_page_relies_on_streamlit_magic(path: Path) -> None:
+    """The server switches magic off (it parses every page into ASTs): a bare expression that
+    magic would have written to the page must be an explicit st.write instead."""
+    source = path.read_text()
+    plain = ast.dump(ast.parse(source))
+    rewritten = magic.add_magic(source, str(path))
+    rewritten.body = [  # magic always adds its own import; anything else is a magic write
+        node
+        for node in rewritten.body
+        if not (isinstance(node, ast.Import) and node.names[0].asname == "__streamlitmagic__")
+    ]
+    assert ast.dump(rewritten) == plain, f"{path.name} displays a bare expression via magic"
+
+
+def test_the_server_runs_streamlit_with_magic_off() -> None:
+    argv = serve.streamlit_argv(["run", "components/app.py", "--server.port", "8999"])
+    assert argv[:4] == ["streamlit", "run", "--runner.magicEnabled", "false"]
+    assert argv[4:] == ["components/app.py", "--server.port", "8999"]
+    assert serve.streamlit_argv(["version"]) == ["streamlit", "version"]
+
+
+def test_pages_do_not_wait_without_a_warm_up() -> None:
+    assert serve._warmed is None  # pytest and AppTest never start one
+    assert serve.wait_until_warm(timeout=0.0)
+
+
+ARENAS = """
+import ctypes, os, sys, threading
+from explorer import serve
+print(serve.limit_malloc_arenas() if sys.argv[1] == "capped" else "uncapped")
+barrier = threading.Barrier(8)
+def allocate():
+    held = [bytearray(4096) for _ in range(64)]  # malloc (not pymalloc), below mmap size
+    barrier.wait()  # all 8 threads alive at once: none inherits an exited thread's arena
+    del held
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+sys.stderr.flush()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+def _arenas(mode: str, env: dict[str, str]) -> tuple[str, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip(), sum(line.startswith("Arena ") for line in out.stderr.splitlines())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_malloc_arenas_are_capped_unless_the_administrator_set_them() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    assert _arenas("uncapped", env)[1] > serve.SERVER_MALLOC_ARENAS  # 8 threads: ~9 arenas
+    assert _arenas("capped", env) == ("True", serve.SERVER_MALLOC_ARENAS)
+    said, count = _arenas("capped", {**env, "MALLOC_ARENA_MAX": "3"})
+    assert said == "False" and count == 3
+
+
+# An audit hook in the server process: every Python AST built (ast.parse, which inspect,
+# Streamlit's magic and some imports call) is logged with its thread's name.
+SERVER = """
+import ast, sys, threading
+log = open(sys.argv[1], "a", buffering=1)
+def hook(event, args):
+    if event == "compile" and sys._getframe(1).f_code is ast.parse.__code__:
+        where = sys._getframe(2).f_code
+        log.write(f"{threading.current_thread().name}\\t{where.co_filename}:{where.co_name}\\n")
+sys.addaudithook(hook)
+sys.argv = ["explorer.serve", *sys.argv[2:]]
+from explorer.serve import main
+main()
+"""
+
+
+def _load_client():  # type: ignore[no-untyped-def]
+    """benchmarks/classroom_load.py: Streamlit's websocket protocol, one session per tab."""
+    spec = importlib.util.spec_from_file_location(
+        "classroom_load", ROOT / "benchmarks" / "classroom_load.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("classroom_load", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_page_builds_a_python_ast_in_its_thread(tmp_path: Path) -> None:
+    """Every page, visited twice by a fresh tab (the second time after every tab closed, when
+    Streamlit has emptied its script cache): no AST is built in a script thread. Before the
+    fix, each compile's magic rewrite, the Augmentation lab's code export and pandas' first
+    import (numpy.ma) did."""
+    client = _load_client()
+    log = tmp_path / "ast.log"
+    port = client.free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SERVER), str(log), "run", "components/app.py",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert client.wait_healthy(server, port), "the server did not start"
+        pages = [(page, query.format(arch="resnet18"), False) for page, query in client.PAGES]
+        for _ in range(2):
+            results = asyncio.run(client.one_round(port, pages, 600))
+            assert [r.errors for r in results if r.errors] == []
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    built = [line for line in log.read_text().splitlines() if line.startswith("ScriptRunner")]
+    assert built == []
