@@ -215,10 +215,6 @@ def layer_rows(
 
 # No fixed widths: the grid sizes each column to its header and values, so nothing is cut.
 TABLE_CONFIG = {
-    "Params": st.column_config.NumberColumn(
-        format="localized", help="parameters of this layer (and everything inside it)"
-    ),
-    "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates"),
     "Share of MACs %": st.column_config.ProgressColumn(
         format="%.1f%%", min_value=0, max_value=100, help="this layer's share of all MACs"
     ),
@@ -228,11 +224,31 @@ TABLE_CONFIG = {
 }
 
 
+NUMBER_HELP = {
+    "Params": "parameters of this layer (and everything inside it)",
+    "MACs": "multiply-accumulates",
+}
+
+
+def number_width(rows: Sequence[dict[str, Any]], column: str) -> int:
+    """Pixels for a column of comma-grouped integers, from its widest value. The grid sizes
+    a column from its first rows only: VGG's 102,764,544-parameter fc6 is row 32, and was
+    shown as ',764,544'."""
+    widest = max((len(commas(r[column])) for r in rows if r.get(column) is not None), default=1)
+    return 28 + 9 * max(widest, len(column))
+
+
 def layer_table(rows: list[dict[str, Any]], key: str) -> None:
+    config = dict(TABLE_CONFIG)
+    for column, help_text in NUMBER_HELP.items():
+        if rows and column in rows[0]:
+            config[column] = st.column_config.NumberColumn(
+                format="localized", help=help_text, width=number_width(rows, column)
+            )
     st.dataframe(
         rows,
         hide_index=True,
-        column_config=TABLE_CONFIG,
+        column_config=config,
         key=key,
         height=min(38 + 35 * len(rows), 560),
     )

@@ -227,3 +227,25 @@ def test_custom_network_input_signature_field() -> None:
     at.text_input(key="custom_inputs").set_value("2x16:int64").run()
     assert not at.exception and "cannot run on input" in at.error[0].value
     assert list(table(at, "Dtype")["Dtype"]) == ["int64"]  # what was asked, then why not
+
+
+def test_layer_table_columns_fit_their_widest_number() -> None:
+    """The grid sizes a column from its first rows: VGG-style's fc1 (1,048,832 parameters, row
+    13) was drawn as ',048,832' at projector size. The column width now comes from the widest
+    value."""
+    import json
+
+    at = page("custom_network")
+    at.session_state["custom_spec"] = (
+        "input 32x32x3 | conv 32 3x3 same relu | conv 32 3x3 same relu | maxpool 2 | "
+        "conv 64 3x3 same relu | conv 64 3x3 same relu | maxpool 2 | fc 256 relu | fc 10"
+    )
+    at.run()
+    assert not at.exception
+    grid = next(df for df in at.dataframe if "Params" in df.value.columns)
+    config = json.loads(grid.proto.columns)
+    widths = {name: config[name]["width"] for name in ("Params", "MACs")}
+    assert max(grid.value["Params"]) == 1_048_832
+    # 9 characters ("1,048,832") at 9 px each, plus the cell's padding
+    assert widths["Params"] >= 9 * len("1,048,832") + 28
+    assert widths["MACs"] >= 9 * len("9,437,184") + 28
