@@ -195,15 +195,27 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 # What a reply may rebuild besides the explorer's dataclasses, enums and errors.
-_SAFE_GLOBALS = frozenset({
-    ("builtins", "tuple"), ("builtins", "list"), ("builtins", "dict"), ("builtins", "set"),
-    ("builtins", "frozenset"), ("builtins", "bytes"), ("builtins", "bytearray"),
-    ("builtins", "complex"), ("collections", "OrderedDict"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
-})
+_SAFE_GLOBALS = frozenset(
+    {
+        ("builtins", "tuple"),
+        ("builtins", "list"),
+        ("builtins", "dict"),
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "bytes"),
+        ("builtins", "bytearray"),
+        ("builtins", "complex"),
+        ("collections", "OrderedDict"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "scalar"),
+    }
+)
 
 
 class _ReplyUnpickler(pickle.Unpickler):
@@ -216,8 +228,7 @@ class _ReplyUnpickler(pickle.Unpickler):
         if module == "explorer" or module.startswith("explorer."):
             found = super().find_class(module, name)
             if isinstance(found, type) and (
-                dataclasses.is_dataclass(found)
-                or issubclass(found, (enum.Enum, ExplorerError))
+                dataclasses.is_dataclass(found) or issubclass(found, (enum.Enum, ExplorerError))
             ):
                 return found
         raise pickle.UnpicklingError(f"a job's reply may not hold {module}.{name}")

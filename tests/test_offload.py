@@ -146,8 +146,11 @@ def test_an_ensemble_in_a_worker_is_the_inline_ensemble(runner: JobRunner) -> No
 def test_a_ten_crop_over_the_activation_budget_is_refused_before_any_job() -> None:
     one_image = explorer.trace("efficientnet_b7", input_size=(3, 600, 600))
     assert predict.check_page_prediction(one_image, ten_crop=False) == one_image.total_macs
-    with pytest.raises(BudgetError, match=r"'efficientnet_b7' at batch 10 \(a ten-crop "
-                       r"prediction\) needs 1\.4 GB of activations; the limit is 1\.0 GB\."):
+    with pytest.raises(
+        BudgetError,
+        match=r"'efficientnet_b7' at batch 10 \(a ten-crop "
+        r"prediction\) needs 1\.4 GB of activations; the limit is 1\.0 GB\.",
+    ):
         predict.check_page_prediction(one_image, ten_crop=True)
 
 
