@@ -1,25 +1,26 @@
 """A classroom on one server: N concurrent sessions (default 60) spread over every page.
 
-Starts `streamlit run components/app.py` on 127.0.0.1 (a free port) and opens N sessions at
+Starts the server as `explorer app` does (`python -m explorer.serve run components/app.py`:
+imports warmed first, malloc arenas capped) on 127.0.0.1 (a free port) and opens N sessions at
 once over Streamlit's own websocket protocol (what a browser tab does: one session per
 connection, the page chosen by its URL name, the Architecture pages with `?arch=NAME`). The
 sessions are spread over every page; on the residual page they press "Run the experiment"
 with the default settings (identical requests: the server should train once and share it).
 
-Two rounds of the same pages, `--pause` seconds apart (default 130: Streamlit keeps a closed
-tab's session for server.disconnectedSessionTTL = 120 s, so without the pause round 2's
-sessions sit next to round 1's; with `--reconnect` round 2's tabs rejoin round 1's sessions
-instead). Reports:
+`--rounds` rounds (default 4) of the same pages, `--pause` seconds apart (default 130:
+Streamlit keeps a closed tab's session for server.disconnectedSessionTTL = 120 s, so without
+the pause round 2's sessions sit next to round 1's; with `--reconnect` later rounds' tabs
+rejoin round 1's sessions instead). Reports:
 - errors (exceptions, st.error, unfinished pages, dropped connections): must be 0;
 - time to a usable page (the page's script finished), median and p95, per round and per page;
 - the residual run's time (click to result) while the other sessions are active, and how many
   distinct runs the identical requests got;
-- server RSS after round 1 and round 2 (bounded: round 2 ≤ round 1 + 10%), and the job
-  workers' RSS.
+- server RSS after every round (bounded: every later round ≤ round 1 + 10%) and its change
+  from round to round (levelling off: the last change is small), and the job workers' RSS.
 
-    .venv/bin/python benchmarks/classroom_load.py [--sessions 60] [--timeout 900]
+    .venv/bin/python benchmarks/classroom_load.py [--sessions 60] [--rounds 4] [--timeout 900]
 
-Loopback only; bounded in sessions (≤ 60), rounds (2) and time; the server is stopped at the
+Loopback only; bounded in sessions (≤ 60), rounds (≤ 8) and time; the server is stopped at the
 end. Heavy: on a shared machine the timings are noisy, the ratios are what matter.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import re
 import socket
 import statistics
@@ -239,12 +241,13 @@ def report(name: str, results: list[Result], wall: float) -> None:
         print(f"  {r.label}: {'; '.join(r.errors)[:300]}")
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """The server as `explorer app` starts it (explorer/commands/app.py)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "components/app.py",
+        [sys.executable, "-m", "explorer.serve", "run", "components/app.py",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
 
 
@@ -272,7 +275,7 @@ def main() -> int:
         "their tabs by server.disconnectedSessionTTL, 120 s; after it, what is left is what "
         "the server keeps for good)",
     )
-    parser.add_argument("--rounds", type=int, default=2, choices=(2, 3, 4))
+    parser.add_argument("--rounds", type=int, default=4, choices=range(2, 9))
     parser.add_argument(
         "--reconnect",
         action="store_true",
@@ -310,7 +313,7 @@ def main() -> int:
                 f"processes: {workers} MiB"
             )
             if round_no < args.rounds and args.pause > 0:
-                print(f"  (pausing {args.pause:.0f} s: closed sessions expire after 120 s)")
+                print(f"  (pausing {args.pause:.0f} s: closed tabs' sessions expire)")
                 time.sleep(args.pause)
         bounded = all(later <= rss[0] * 1.10 for later in rss[1:])
         rounds = ", ".join(f"round {i} {v:.0f} MiB" for i, v in enumerate(rss, 1))
@@ -318,6 +321,8 @@ def main() -> int:
             f"server RSS: {rounds} (round 2 {100 * (rss[1] / rss[0] - 1):+.1f}% of round 1; "
             f"every later round within +10% of round 1: {bounded})"
         )
+        steps = ", ".join(f"{b - a:+.0f}" for a, b in itertools.pairwise(rss))
+        print(f"server RSS change from round to round: {steps} MiB")
         errors = sum(not r.ok for r in everything)
         print(f"errors in all rounds: {errors}")
         return 0 if errors == 0 and bounded else 1
