@@ -444,11 +444,16 @@ def data_flow(
     return build_graph(rec, auto_depth(rec) if depth is None else depth, collapse=collapse)
 
 
+_RECURRENT = {"LSTM", "GRU", "RNN"}
+
+
 def weight_layer_depth(rec: Recording) -> int:
     """Convolution and fully connected layers on the longest path from input to output.
 
     The papers' way of counting depth: VGG-16 has 16, GoogLeNet 22, ResNet-152 152 (its
-    projection shortcuts sit beside the main path, so they do not count).
+    projection shortcuts sit beside the main path, so they do not count). A recurrent layer
+    (LSTM, GRU, RNN) counts once per stacked layer (`num_layers`); an embedding is a lookup
+    table, not a layer of this count.
     """
     graph = build_graph(rec, rec.max_depth, collapse=False)
     longest: dict[str, int] = {}
@@ -457,6 +462,8 @@ def weight_layer_depth(rec: Recording) -> int:
         incoming.setdefault(e.dst, []).append(e.src)
     for node in graph.nodes:  # execution order is a topological order
         own = 1 if node.kind in ("conv", "linear") and node.type not in _ARITHMETIC else 0
+        if node.type in _RECURRENT and node.name in rec.modules:
+            own = int(rec.modules[node.name].hyper.get("num_layers", 1))
         longest[node.id] = own + max(
             (longest.get(s, 0) for s in incoming.get(node.id, [])), default=0
         )

@@ -28,6 +28,10 @@ _HYPER_ATTRS = (
     "start_dim",
     "embed_dim",
     "num_heads",
+    "hidden_size",
+    "num_layers",
+    "num_embeddings",
+    "embedding_dim",
 )
 
 

@@ -284,3 +284,28 @@ def test_explorer_summary_of_a_token_stack(capsys: pytest.CaptureFixture[str]) -
     assert f"lstm1     LSTM     96×16    1,664  {lstm:,}" in out
     assert main(["summary", "input 32x32x1 | conv 6 5 | fc 10"]) == 0
     assert "Output (H×W×C)" in capsys.readouterr().out  # images: as before
+
+
+def test_depth_counts_recurrent_layers_per_stacked_layer() -> None:
+    """Depth (weight layers): an LSTM is a layer (num_layers of them), an embedding is not."""
+    from torch import nn
+
+    from explorer import graph
+    from explorer.trace import trace_and_record
+
+    rec = graph.record_architecture("input 32 tokens | embedding 10000 64 | lstm 128 | fc 10000")
+    assert graph.weight_layer_depth(rec) == 2
+
+    class LM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(100, 16)
+            self.lstm = nn.LSTM(16, 32, num_layers=3, batch_first=True)
+            self.head = nn.Linear(32, 100)
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return self.head(self.lstm(self.embed(x))[0])
+
+    t, rec = trace_and_record(LM(), inputs="2x8:int64")
+    assert graph.weight_layer_depth(rec) == 4
+    assert t.layer("lstm").hyper == {"hidden_size": 32, "num_layers": 3}
