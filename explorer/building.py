@@ -36,6 +36,7 @@ from torch.overrides import TorchFunctionMode
 
 from explorer.architectures import ArchSpec, resolve
 from explorer.architectures.registry import is_registered
+from explorer.rng import LocalGenerator
 
 # Factories that allocate storage for a given shape: where parameters and buffers come from.
 _ALLOCATORS = {
@@ -180,15 +181,16 @@ def build_model(
     """A real, randomly initialised model (weights are loaded by explorer.weights).
 
     With a `generator`, every random number of the initialisation is drawn from it, never from
-    the global RNG (two sessions building at once must not share one random stream): the same
-    numbers as `torch.manual_seed(s)` then a default build, for a generator seeded with s."""
+    the global RNG (two sessions building at once must not share one random stream): the
+    builder runs as it is, its draws handed to the generator (explorer.rng), so the weights are
+    exactly those of `torch.manual_seed(s)` then a default build, for a generator seeded with
+    s, whatever initialisation the builder does (a ViT's class token, ConvNeXt's layer scale)."""
     spec = resolve(arch)
     if generator is None:
         model = spec.builder(**kwargs)
     else:
-        model = build_meta(spec, **kwargs).to_empty(device="cpu")
-        for module in model.modules():
-            default_init(module, generator)
+        with LocalGenerator(generator):
+            model = spec.builder(**kwargs)
     return model.to(device).eval()
 
 

@@ -427,12 +427,8 @@ RANDOM_SEED = 0  # "random" weights: the same draw in every process (a job worke
 
 def _random_model(spec: ArchSpec) -> nn.Module:
     """Random weights from a generator seeded RANDOM_SEED (no global RNG): the same model in
-    the server and in a worker process (explorer.jobs). A network with a layer that
-    building.default_init does not know (a ViT's class token) draws from the global RNG."""
-    try:
-        return build_model(spec, generator=torch.Generator().manual_seed(RANDOM_SEED))
-    except TypeError:
-        return build_model(spec)
+    the server and in a worker process (explorer.jobs), for every architecture."""
+    return build_model(spec, generator=torch.Generator().manual_seed(RANDOM_SEED))
 
 
 def _expected_bytes(spec: ArchSpec, kwargs: Mapping[str, Any] | None = None) -> int:

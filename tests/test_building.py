@@ -124,3 +124,22 @@ def test_meta_copy_is_shallow_private_and_faithful() -> None:
     assert t.total_params == sum(p.numel() for p in model.parameters())
     assert t.trainable_params == t.total_params - 9
     assert t.layer("conv").calls == 2
+
+
+def test_seeded_real_build_is_the_builders_own_init_without_the_global_rng() -> None:
+    """build_model(generator=g) runs the builder as it is, its draws handed to g: the weights
+    of `torch.manual_seed(s)` + a default build, for any builder (a ViT's class token, the
+    nn.init functions that dispatch to the mode themselves), and the global RNG is untouched."""
+    from explorer import weights
+
+    for name in ("vit_b_16", "resnet18"):
+        torch.manual_seed(0)
+        reference = build_model(name).state_dict()
+        before = torch.random.get_rng_state()
+        seeded = build_model(name, generator=torch.Generator().manual_seed(0)).state_dict()
+        assert torch.equal(before, torch.random.get_rng_state())
+        assert all(torch.equal(reference[k], seeded[k]) for k in reference)
+    # "random" weights are that seeded build: a worker process makes the very same model
+    a = weights.load("vit_b_16", "random").model.state_dict()
+    b = weights.load("vit_b_16", "random").model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

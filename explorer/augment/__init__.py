@@ -37,7 +37,7 @@ from explorer.augment.pipeline import (
     PRESETS,
     Pipeline,
 )
-from explorer.augment.preview import MixPreview, grid_image, mix_preview, seeded, to_pil
+from explorer.augment.preview import MixPreview, grid_image, mix_preview, to_pil
 from explorer.augment.steps import (
     AUGMENTATIONS,
     Affine,
@@ -61,6 +61,7 @@ from explorer.augment.steps import (
     TrivialAugment,
     VerticalFlip,
 )
+from explorer.rng import seeded
 
 __all__ = [
     "AUGMENTATIONS",

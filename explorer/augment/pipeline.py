@@ -17,7 +17,6 @@ from explorer import limits
 from explorer.augment.memo import PrefixMemo, SampleState, image_key, steps_key
 from explorer.augment.params import Augmentation
 from explorer.augment.pca import PCAColorJitter
-from explorer.augment.preview import resumed, seeded
 from explorer.augment.steps import (
     AUGMENTATIONS,
     ColorShift,
@@ -35,6 +34,7 @@ from explorer.augment.steps import (
     TrivialAugment,
 )
 from explorer.errors import BudgetError, SpecError
+from explorer.rng import resumed, seeded
 
 JSON_FORMAT = "cnn-explorer-augmentation"
 JSON_VERSION = 1
@@ -149,7 +149,7 @@ class Pipeline:
         on_sample: Callable[[int], bool] | None = None,
     ) -> list[torch.Tensor]:
         """n augmented versions; sample k equals `torch.manual_seed(seed + k); transform(image)`
-        but draws from a private generator (preview.seeded): no global state is touched.
+        but draws from a private generator (explorer.rng.seeded): no global state is touched.
 
         The budgets (limits.PIPELINE_*) are checked first, from the input's size and each
         step's largest possible output, so an oversized pipeline is refused before any work.

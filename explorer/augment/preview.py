@@ -2,74 +2,23 @@
 
 Seeding: sample k of a preview with seed s equals `torch.manual_seed(s + k); transform(image)`
 (what the exported code documents), yet neither the global RNG nor any other process-wide
-setting is touched. `seeded(s)` enters a `TorchFunctionMode` that hands every random draw made
-in this thread (`torch.rand`, `randint`, `randperm`, `Tensor.uniform_`, the Beta draw of MixUp,
-...) a private `torch.Generator` seeded with s. PyTorch keeps the mode stack per thread, so
-other sessions' threads draw from their own generators or the global one as before; and a
-fresh generator seeded with s yields exactly the numbers the global one yields after
-`torch.manual_seed(s)`. torchvision's v2 transforms take no generator argument, so this is the
-one way to seed them locally without copying their sampling code.
+setting is touched: `seeded`/`resumed` (explorer.rng) hand every random draw made in this
+thread to a private generator.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import PIL.Image
 import torch
-from torch.overrides import TorchFunctionMode
 from torchvision.transforms import v2
 
 from explorer.augment.pca import as_image_tensor
 from explorer.errors import SpecError
-
-# Every random function the v2 transforms (and torch.distributions.Beta) call; each takes a
-# `generator` keyword. Tensor methods are listed as the functions torch dispatches them as.
-_RANDOM_FUNCTIONS = frozenset({
-    torch.rand, torch.randn, torch.randint, torch.randperm, torch.normal, torch.bernoulli,
-    torch.multinomial, torch.poisson, torch.rand_like, torch.randn_like, torch.randint_like,
-    torch._standard_gamma, torch._sample_dirichlet,
-    torch.Tensor.uniform_, torch.Tensor.normal_, torch.Tensor.random_, torch.Tensor.bernoulli_,
-    torch.Tensor.exponential_, torch.Tensor.geometric_, torch.Tensor.log_normal_,
-    torch.Tensor.cauchy_, torch.Tensor.bernoulli,
-})
-
-
-class _LocalGenerator(TorchFunctionMode):
-    """Random draws in this thread come from `generator` unless a call names its own."""
-
-    def __init__(self, generator: torch.Generator) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def __torch_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
-    ) -> Any:
-        kwargs = dict(kwargs or {})
-        if func in _RANDOM_FUNCTIONS and kwargs.get("generator") is None:
-            kwargs["generator"] = self.generator
-        return func(*args, **kwargs)
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[torch.Generator]:
-    """Within the block, this thread's random draws come from a new generator seeded `seed`."""
-    generator = torch.Generator().manual_seed(seed)
-    with _LocalGenerator(generator):
-        yield generator
-
-
-@contextlib.contextmanager
-def resumed(state: torch.Tensor) -> Iterator[torch.Generator]:
-    """Like `seeded`, with a generator restored to `state` (from `Generator.get_state()`):
-    the draws continue exactly where the generator that state was taken from stood."""
-    generator = torch.Generator().set_state(state)
-    with _LocalGenerator(generator):
-        yield generator
+from explorer.rng import seeded
 
 
 def to_pil(tensor: torch.Tensor) -> PIL.Image.Image:
