@@ -9,6 +9,7 @@ components.cache.loaded_model)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from components import cache
+from components import cache, job_widgets
 from components import prediction_widgets as w
 from explorer import activation_pictures as P
 from explorer import activations as A
-from explorer import cam
-from explorer.predict import preprocessor_for
+from explorer import cam, inside_jobs, jobs
+from explorer.errors import ExplorerError
+from explorer.jobs import Job
 from explorer.weights import LoadedModel
 
 ROW_WIDTH = 1100  # pixels available for one row of grids on a wide page
@@ -58,9 +60,7 @@ def class_maps(
     _image: Image.Image,
 ) -> tuple[cam.ClassMap, ...]:
     loaded = cache.loaded_model(arch, weights, device)
-    pre = preprocessor_for(loaded)
-    batch = pre.ten_crop(_image) if ten else pre.single(_image)
-    return cam.class_maps(loaded, batch, layer, method, class_index)
+    return cam.image_class_maps(loaded, _image, layer, method, class_index, ten)
 
 
 @st.cache_resource(max_entries=64, show_spinner="Sliding the patch over the image…")
@@ -76,9 +76,68 @@ def occlusion_maps(
     _image: Image.Image,
 ) -> tuple[cam.OcclusionMap, ...]:
     loaded = cache.loaded_model(arch, weights, device)
-    pre = preprocessor_for(loaded)
-    batch = pre.ten_crop(_image) if ten else pre.single(_image)[None]
-    return tuple(cam.occlusion(loaded, x, class_index, patch, stride) for x in batch)
+    return cam.image_occlusion(loaded, _image, class_index, patch, stride, ten)
+
+
+ACTS_SLOT = "inside_activations_job"
+
+
+def page_activations(
+    loaded: LoadedModel, arch: str, weights: str, device: str, image: Image.Image
+) -> A.Activations | None:
+    """Every layer of one forward pass: inline when cheap (explorer.jobs.runs_inline: up to
+    10 G multiply-adds, resnet50's 4.1 G included), else a job in a worker with progress and
+    Cancel (vgg16's 15.5 G, vit_b_16's 17.6 G). None while this session has it cancelled."""
+    macs, _ = A.check_budget(loaded)
+    if jobs.runs_inline(macs):
+        job_widgets.leave(ACTS_SLOT)
+        return activations(arch, weights, device, image_key(image), image)
+    job = _submit(ACTS_SLOT, inside_jobs.activations_job, arch, weights, device, image)
+    if job is None:
+        return None
+    label = (
+        f"{loaded.architecture}: every layer of one forward pass, {macs / 1e9:,.1f} G multiply-adds"
+    )
+    recorded: A.Activations | None = job_widgets.follow(job, label, ACTS_SLOT)
+    return recorded
+
+
+def _submit(
+    slot: str, fn: Callable[..., Any], arch: str, weights: str, device: str,
+    image: Image.Image, *rest: Any,
+) -> Job | None:  # fmt: skip
+    """A job of explorer.inside_jobs for `slot` (components.job_widgets.start): the picture
+    travels as its pixels, uploaded weights as their bytes, and identical requests of all
+    sessions share one run."""
+    picture = jobs.Picture.of(image)
+    key = (fn.__name__, arch, weights, device, picture.key, *rest)
+    upload = jobs.upload_of(weights)
+    return job_widgets.start(slot, key, fn, arch, weights, device, picture, *rest, upload)
+
+
+def _offload(
+    pending: job_widgets.Pending,
+    slot: str,
+    macs: int,
+    label: str,
+    inline: Callable[[], Any],
+    show: Callable[[Any], None],
+    fn: Callable[..., Any],
+    *job_args: Any,
+) -> None:
+    """Cheap work (explorer.jobs.runs_inline) runs here and is drawn at once; more is the job
+    `fn(*job_args)` in a worker process, drawn by `pending` at the end of the page with its
+    progress and Cancel. The same explorer function runs either way."""
+    if jobs.runs_inline(macs):
+        job_widgets.leave(slot)
+        try:
+            show(inline())
+        except ExplorerError as exc:
+            st.error(str(exc))
+        return
+    job = _submit(slot, fn, *job_args)
+    if job is not None:
+        pending.add(job, label, slot, show)
 
 
 # --------------------------------------------------------------------------- layers
@@ -252,22 +311,26 @@ def cam_panel(
     ten_crop: bool = False,
 ) -> None:
     """Grad-CAM (or Grad-CAM++, Score-CAM) and occlusion sensitivity for one image, or for
-    each of its ten crops: the same view on the Look inside and the Predict pages."""
+    each of its ten crops: the same view on the Look inside and the Predict pages. Each runs
+    inline when cheap, else as a job in a worker (`_offload`); both jobs start before either
+    is waited for, and their progress bars sit under the pictures."""
     layers = cam.cam_layers(loaded)
     default = cam.default_layer(loaded)
     outputs = [s.output_module for s in layers]
     a, b, c = st.columns(3)
-    method = a.selectbox(
-        "Method", list(cam.METHODS), key=f"{key}_method", format_func=cam.METHODS.get
+    method = str(
+        a.selectbox("Method", list(cam.METHODS), key=f"{key}_method", format_func=cam.METHODS.get)
     )
-    layer = b.selectbox(
-        "Layer",
-        outputs,
-        index=outputs.index(default),
-        key=f"{key}_layer",
-        format_func=lambda o: next(
-            f"{s.name} ({s.lecture_shape})" for s in layers if s.output_module == o
-        ),
+    layer = str(
+        b.selectbox(
+            "Layer",
+            outputs,
+            index=outputs.index(default),
+            key=f"{key}_layer",
+            format_func=lambda o: next(
+                f"{s.name} ({s.lecture_shape})" for s in layers if s.output_module == o
+            ),
+        )
     )
     choice = c.selectbox(
         "Class",
@@ -276,45 +339,90 @@ def cam_panel(
         format_func=lambda i: "the predicted one" if i < 0 else f"{i}: {loaded.categories[i]}",
     )
     cls = None if int(choice) < 0 else int(choice)
-    ik = image_key(image)
-    maps = class_maps(arch, weights, device, ik, str(layer), str(method), cls, ten_crop, image)
-    occluded = None
-    if st.toggle(
+    occlusion_on = st.toggle(
         "Occlusion sensitivity", key=f"{key}_occlusion", value=loaded.architecture == "lenet5"
-    ):
+    )
+    if occlusion_on:
         patch0, stride0 = cam.default_patch(loaded)
         side = min(loaded.input_size[1:])
         p, s = st.columns(2)
         patch = p.slider("Patch (pixels)", 2, max(2, side // 2), patch0, key=f"{key}_patch")
         stride = s.slider("Stride", 1, max(1, side // 4), stride0, key=f"{key}_stride")
-        occluded = occlusion_maps(arch, weights, device, ik, cls, patch, stride, ten_crop, image)
     stage = next(s for s in layers if s.output_module == layer)
     st.caption(
-        f"{cam.METHODS[str(method)]} at `{stage.name}` ({stage.lecture_shape}): red is where "
+        f"{cam.METHODS[method]} at `{stage.name}` ({stage.lecture_shape}): red is where "
         "the evidence for the class lies. Occlusion: a patch of the training images' neutral "
         "colour slides over the image; red is where covering it lowers the class probability "
         "most."
     )
+    n = 10 if ten_crop else 1
+    what = "ten crops" if ten_crop else "one image"
+    try:  # the budgets, before any work
+        cam_macs: int | None = cam.class_map_work(loaded, n, layer, method)
+    except ExplorerError as exc:
+        st.error(str(exc))
+        cam_macs = None
+    occ_macs = None
+    if occlusion_on:
+        try:
+            occ_macs = cam.occlusion_work(loaded, n, patch, stride)
+        except ExplorerError as exc:
+            st.error(str(exc))
+    show_maps, show_occlusion = _cam_layout(ten_crop, key)
+    ik, pending, common = image_key(image), job_widgets.Pending(), (arch, weights, device)
+    if cam_macs is not None:
+        _offload(
+            pending, f"{key}_cam_job", cam_macs,
+            f"{cam.METHODS[method]} on {what}, {cam_macs / 1e9:,.0f} G multiply-adds",
+            lambda: class_maps(*common, ik, layer, method, cls, ten_crop, image), show_maps,
+            inside_jobs.class_maps_job, *common, image, layer, method, cls, ten_crop,
+        )  # fmt: skip
+    if occ_macs is not None:
+        _offload(
+            pending, f"{key}_occlusion_job", occ_macs,
+            f"Occlusion on {what}, {occ_macs / 1e9:,.0f} G multiply-adds",
+            lambda: occlusion_maps(*common, ik, cls, patch, stride, ten_crop, image),
+            show_occlusion, inside_jobs.occlusion_job, *common, image, cls, patch, stride, ten_crop,
+        )  # fmt: skip
+    pending.follow()
+
+
+def _cam_layout(
+    ten_crop: bool, key: str
+) -> tuple[
+    Callable[[tuple[cam.ClassMap, ...]], None], Callable[[tuple[cam.OcclusionMap, ...]], None]
+]:
+    """Places for the maps, made before any is computed (a job's result is drawn later, in
+    its place): one row of four for one image (what the network saw, the class map, the
+    occlusion map and its drops), or two rows of five crops with both maps under each."""
+    from explorer.predict import CROP_POSITIONS
+
     if not ten_crop:
-        m = maps[0]
         cols = st.columns(4)
-        _show(m.image, "what the network saw", cols[0])
-        _show(m.overlay, f"{m.method}: {m.label} ({m.probability:.1%})", cols[1])
-        if occluded:
+
+        def one_map(maps: tuple[cam.ClassMap, ...]) -> None:
+            m = maps[0]
+            _show(m.image, "what the network saw", cols[0])
+            _show(m.overlay, f"{m.method}: {m.label} ({m.probability:.1%})", cols[1])
+
+        def one_occlusion(occluded: tuple[cam.OcclusionMap, ...]) -> None:
             o = occluded[0]
             _show(o.overlay, f"occlusion: {o.label} ({o.probability:.1%} unoccluded)", cols[2])
             cols[3].plotly_chart(occlusion_chart(o), width="stretch", key=f"{key}_drops")
             cols[3].caption(f"drop in p({o.label}) per patch ({o.patch} px, stride {o.stride})")
-        return
-    from explorer.predict import CROP_POSITIONS
 
-    for row in (range(5), range(5, 10)):
-        cols = st.columns(5)
-        for col, i in zip(cols, row):
-            m = maps[i]
-            _show(m.overlay, f"{CROP_POSITIONS[i]}: {m.label} ({m.probability:.0%})", col, 160)
-            if occluded:
-                _show(occluded[i].overlay, f"occlusion ({occluded[i].label})", col, 160)
+        return one_map, one_occlusion
+    cells = [(col.container(), col.container()) for _ in range(2) for col in st.columns(5)]
+
+    def crop_maps(maps: tuple[cam.ClassMap, ...]) -> None:
+        for i, (m, (place, _)) in enumerate(zip(maps, cells)):
+            _show(m.overlay, f"{CROP_POSITIONS[i]}: {m.label} ({m.probability:.0%})", place, 160)
+
+    def crop_occlusions(occluded: tuple[cam.OcclusionMap, ...]) -> None:
+        for o, (_, place) in zip(occluded, cells):
+            _show(o.overlay, f"occlusion ({o.label})", place, 160)
+
+    return crop_maps, crop_occlusions
 
 
 def where_it_looks(

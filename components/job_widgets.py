@@ -71,6 +71,17 @@ def start(
     return runner.submit(key, fn, *args, subscriber=token, **kwargs)
 
 
+def leave(slot: str) -> None:
+    """This session no longer follows a job in `slot` (its work now runs inline): the old job
+    is cancelled for this session, as when a setting changes between two jobs."""
+    previous = st.session_state.get(ACTIVE, {}).pop(slot, None)
+    if previous is not None:
+        runner = cache.job_runner()
+        old = runner.get(previous)
+        if old is not None and not old.done:
+            runner.cancel(previous, session_token())
+
+
 def follow(job: Job, label: str, slot: str) -> Any:
     """Show `label`, a progress bar and a Cancel button until the job finishes; its result
     (explorer errors and JobCancelled are raised, for the page to show). A Cancel, or any

@@ -13,22 +13,32 @@ Occlusion sensitivity (Zeiler & Fergus 2014) is a few lines here: slide a patch 
 training images' neutral colour (ImageNet's mean colour, "grey"; black paper for
 `lenet5-digits`) over the input and record how much the class probability drops with the
 patch at each position. It needs only forward passes (explorer.predict.probabilities).
+
+Both report progress and can be stopped (`progress(done, total, what)` returning False raises
+JobCancelled): class activation maps after every forward pass of the model (one per image for
+Grad-CAM, one per batch of 16 channels for Score-CAM), occlusion after every batch of occluded
+copies. `class_map_work` and `occlusion_work` check the budgets and price the work, which
+decides whether the page runs it inline or in a worker (explorer.jobs.runs_inline,
+explorer.inside_jobs); either way it is the same function, so the results are the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from explorer import activation_pictures as P
 from explorer import activations as acts
 from explorer.devices import autocast
 from explorer.errors import BudgetError
+from explorer.jobs import JobCancelled
 from explorer.predict import DigitPreprocessor, preprocessor_for, probabilities
 from explorer.weights import LoadedModel
 
@@ -41,7 +51,10 @@ MAX_SCORECAM_MACS = 20_000_000_000
 #: Occlusion: forward passes (one per patch position, plus the unoccluded image).
 MAX_OCCLUSION_MACS = 250_000_000_000
 MAX_OCCLUSION_POSITIONS = 4096
-OCCLUSION_CHUNK = 32  # occluded copies per forward pass
+OCCLUSION_CHUNK = 16  # occluded copies per forward pass (and per progress report)
+SCORECAM_BATCH = 16  # masked copies per forward pass of Score-CAM (the library's default)
+
+Progress = Callable[..., bool]
 
 
 @dataclass(frozen=True)
@@ -102,14 +115,18 @@ def _leaf_output(_module: nn.Module, _args: Any, output: torch.Tensor) -> torch.
 
 
 class _Logits(nn.Module):
-    """The private copy, returning float32 logits (also for models that return a tuple)."""
+    """The private copy, returning float32 logits (also for models that return a tuple);
+    `after_forward()` is called after each forward pass (the library makes one per image, or
+    one per batch of channels for Score-CAM: where progress is reported)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, after_forward: Callable[[], None]) -> None:
         super().__init__()
         self.model = model
+        self.after_forward = after_forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x)
+        self.after_forward()
         return (out if isinstance(out, torch.Tensor) else out[0]).float()
 
 
@@ -141,15 +158,62 @@ def check_cam_budget(loaded: LoadedModel, n: int, method: str, channels: int) ->
         )
 
 
+_after: dict[tuple[str, str, tuple[int, ...], str], int] = {}
+_after_lock = threading.Lock()
+
+
+def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
+    """Multiply-accumulates of one image's forward pass after `layer`'s output (what Grad-CAM's
+    backward pass goes through: it stops at the layer), counted on a meta copy; kept by
+    architecture, weights, input size and layer (as explorer.activations.stage_plan: never
+    holding the model)."""
+    from explorer.building import meta_copy
+    from explorer.counting import MacCounter
+
+    size = tuple(int(s) for s in loaded.input_size)
+    key = (loaded.architecture, loaded.weights, size, layer)
+    with _after_lock:
+        if key in _after:
+            return _after[key]
+    meta = meta_copy(loaded.model)
+    counted, at_layer = [0], []
+    meta.get_submodule(layer).register_forward_hook(lambda *_: at_layer.append(counted[0]))
+    with torch.no_grad(), MacCounter([0], counted):
+        meta(torch.empty((1, *size), device="meta"))
+    after = counted[0] - (at_layer[0] if at_layer else 0)
+    with _after_lock:
+        if len(_after) >= 256:
+            _after.pop(next(iter(_after)))
+        _after[key] = after
+    return after
+
+
+def class_map_work(loaded: LoadedModel, n: int, layer: str | None, method: str) -> int:
+    """Check the budgets of `n` class activation maps (before any work) and price them: the
+    multiply-accumulates they run, which decide inline or worker (explorer.jobs.runs_inline).
+    Grad-CAM(++): per image one forward pass and the backward pass from the logits down to
+    the layer (weights are detached: input gradients only, about the forward's MACs of that
+    part); Score-CAM: per image one forward pass plus one per channel of the layer."""
+    stage = _stage(loaded, layer)
+    check_cam_budget(loaded, n, method, stage.shape[0])
+    macs, _ = acts.check_budget(loaded, "Drawing a class activation map of")
+    if method == "scorecam":
+        return n * (1 + stage.shape[0]) * macs
+    return n * (macs + _macs_after_layer(loaded, stage.output_module))
+
+
 def class_maps(
     loaded: LoadedModel,
     batch: torch.Tensor,
     layer: str | None = None,
     method: str = "gradcam",
     classes: int | Sequence[int] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[ClassMap, ...]:
     """One class activation map per preprocessed image of `batch` ((C, H, W) or (N, C, H, W)),
-    for `classes` (one for all, one per image, or None: each image's predicted class)."""
+    for `classes` (one for all, one per image, or None: each image's predicted class). The
+    images go through the library one at a time; `progress(done, total, what)` hears of every
+    forward pass, and stops the work (JobCancelled) by returning False."""
     from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -160,20 +224,38 @@ def class_maps(
     model = acts.private_copy(loaded.model)
     target = model.get_submodule(stage.output_module)
     target.register_forward_hook(_leaf_output)
+    passes = 1 + (-(-stage.shape[0] // SCORECAM_BATCH) if method == "scorecam" else 0)
+    done = [0]
+
+    def after_forward() -> None:
+        done[0] += 1
+        if progress is not None:
+            image, step = divmod(done[0] - 1, passes)
+            what = f"image {image + 1} of {len(x)}" if len(x) > 1 else ""
+            if step:
+                first = (step - 1) * SCORECAM_BATCH
+                last = min(first + SCORECAM_BATCH, stage.shape[0])
+                what = f"channels {first}–{last - 1}" + (f", {what}" if what else "")
+            if not progress(done[0], passes * len(x), what):
+                raise JobCancelled("Cancelled.")
+
     kind = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "scorecam": ScoreCAM}[method]
     device = loaded.device
-    xd = x.to(device)
-    if device.type == "cuda":
-        xd = xd.contiguous(memory_format=torch.channels_last)
-    cam = kind(model=_Logits(model), target_layers=[target])
+    cam = kind(model=_Logits(model, after_forward), target_layers=[target])
+    cam.batch_size = SCORECAM_BATCH
+    heats, logits = [], []
     try:
-        targets = None if wanted is None else [ClassifierOutputTarget(c) for c in wanted]
-        with torch.enable_grad(), autocast(device):
-            heat = cam(input_tensor=xd, targets=targets)
-        logits = cam.outputs.detach().float().cpu()
+        for i in range(len(x)):
+            xd = x[i : i + 1].to(device)
+            if device.type == "cuda":
+                xd = xd.contiguous(memory_format=torch.channels_last)
+            targets = None if wanted is None else [ClassifierOutputTarget(wanted[i])]
+            with torch.enable_grad(), autocast(device):
+                heats.append(cam(input_tensor=xd, targets=targets)[0])
+            logits.append(cam.outputs.detach().float().cpu()[0])  # the unmasked forward pass
     finally:
         cam.activations_and_grads.release()
-    probs = logits.softmax(-1)  # the library's first, unmasked forward pass
+    probs = torch.stack(logits).softmax(-1)
     chosen = probs.argmax(-1).tolist() if wanted is None else wanted
     pre = preprocessor_for(loaded)
     return tuple(
@@ -183,11 +265,31 @@ def class_maps(
             class_index=int(c),
             label=loaded.categories[int(c)],
             probability=float(probs[i, int(c)]),
-            heatmap=np.asarray(heat[i], dtype=np.float32),
+            heatmap=np.asarray(heats[i], dtype=np.float32),
             image=pre.to_display(x[i]),
         )
         for i, c in enumerate(chosen)
     )
+
+
+def _page_batch(loaded: LoadedModel, image: Image.Image, ten_crop: bool) -> torch.Tensor:
+    """The page's input: the preprocessed image as a batch of one, or its ten crops."""
+    pre = preprocessor_for(loaded)
+    return pre.ten_crop(image) if ten_crop else pre.single(image)[None]
+
+
+def image_class_maps(
+    loaded: LoadedModel,
+    image: Image.Image,
+    layer: str | None,
+    method: str,
+    class_index: int | None,
+    ten_crop: bool,
+    progress: Progress | None = None,
+) -> tuple[ClassMap, ...]:
+    """The page's maps: `class_maps` of the picture, or of each of its ten crops."""
+    return class_maps(loaded, _page_batch(loaded, image, ten_crop), layer, method, class_index,
+                      progress)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- occlusion
@@ -229,31 +331,47 @@ def _starts(size: int, patch: int, stride: int) -> list[int]:
     return list(range(0, size - patch + 1, stride))
 
 
+def occlusion_work(
+    loaded: LoadedModel, n: int, patch: int, stride: int, size: tuple[int, int] | None = None
+) -> int:
+    """Check the budget of occluding `n` images (all of them together, before any work) and
+    price it: the multiply-accumulates of every forward pass (one per patch position, plus the
+    unoccluded image), which decide inline or worker (explorer.jobs.runs_inline)."""
+    h, w = size or (int(loaded.input_size[1]), int(loaded.input_size[2]))
+    if not (1 <= patch <= min(h, w)) or stride < 1:
+        raise BudgetError(f"The patch must be 1..{min(h, w)} pixels and the stride at least 1.")
+    copies = len(_starts(h, patch, stride)) * len(_starts(w, patch, stride))
+    macs, _ = acts.check_budget(loaded, "Occluding")
+    total = n * (copies + 1) * macs
+    if copies > MAX_OCCLUSION_POSITIONS or total > MAX_OCCLUSION_MACS:
+        each = f" for each of {n} images" if n > 1 else ""
+        raise BudgetError(
+            f"A {patch}-pixel patch moved by {stride} makes {copies:,} occluded copies{each}, "
+            f"{total / 1e9:,.1f} G multiply-accumulates with {loaded.architecture}; the "
+            f"limit is {MAX_OCCLUSION_POSITIONS:,} copies and {MAX_OCCLUSION_MACS / 1e9:,.0f} G "
+            "(use a larger stride)."
+        )
+    return total
+
+
 def occlusion(
     loaded: LoadedModel,
     x: torch.Tensor,
     class_index: int | None = None,
     patch: int | None = None,
     stride: int | None = None,
+    progress: Progress | None = None,
 ) -> OcclusionMap:
     """Occlusion sensitivity of one preprocessed image (C, H, W) for a class (default: the
-    predicted one)."""
+    predicted one). `progress(done, total)` hears of every batch of occluded copies (positions
+    done of all), and stops the work (JobCancelled) by returning False."""
     x = x[0] if x.ndim == 4 else x
     _, h, w = x.shape
     d_patch, d_stride = default_patch(loaded)
     patch, stride = int(patch or d_patch), int(stride or d_stride)
-    if not (1 <= patch <= min(h, w)) or stride < 1:
-        raise BudgetError(f"The patch must be 1..{min(h, w)} pixels and the stride at least 1.")
+    occlusion_work(loaded, 1, patch, stride, (h, w))
     rows, cols = _starts(h, patch, stride), _starts(w, patch, stride)
     n = len(rows) * len(cols)
-    macs, _ = acts.check_budget(loaded, "Occluding")
-    if n > MAX_OCCLUSION_POSITIONS or (n + 1) * macs > MAX_OCCLUSION_MACS:
-        raise BudgetError(
-            f"A {patch}-pixel patch moved by {stride} makes {n:,} occluded copies, "
-            f"{(n + 1) * macs / 1e9:,.1f} G multiply-accumulates with {loaded.architecture}; the "
-            f"limit is {MAX_OCCLUSION_POSITIONS:,} copies and {MAX_OCCLUSION_MACS / 1e9:,.0f} G "
-            "(use a larger stride)."
-        )
     pre = preprocessor_for(loaded)
     fill = -1.0 if isinstance(pre, DigitPreprocessor) else 0.0  # black paper / mean colour
     base, _ = probabilities(loaded, x[None])
@@ -270,6 +388,8 @@ def occlusion(
             copies[i, :, r : r + patch, c : c + patch] = fill
         probs, _ = probabilities(loaded, copies)
         drops[start : start + len(part)] = p0 - probs[:, k]
+        if progress is not None and not progress(start + len(part), n):
+            raise JobCancelled("Cancelled.")
     grid = drops.view(len(rows), len(cols))
     total, count = torch.zeros(h, w), torch.zeros(h, w)
     for (r, c), d in zip(spots, drops.tolist()):
@@ -286,3 +406,27 @@ def occlusion(
         heatmap=heat.numpy(),
         image=pre.to_display(x),
     )
+
+
+def image_occlusion(
+    loaded: LoadedModel,
+    image: Image.Image,
+    class_index: int | None,
+    patch: int,
+    stride: int,
+    ten_crop: bool,
+    progress: Progress | None = None,
+) -> tuple[OcclusionMap, ...]:
+    """The page's occlusion maps: of the picture, or of each of its ten crops (their budget
+    checked together first); `progress(done, total, what)` counts positions over all crops."""
+    batch = _page_batch(loaded, image, ten_crop)
+    occlusion_work(loaded, len(batch), patch, stride, (int(batch.shape[2]), int(batch.shape[3])))
+    maps = []
+    for i, x in enumerate(batch):
+
+        def report(done: int, total: int, i: int = i) -> bool:
+            what = f"crop {i + 1} of {len(batch)}" if len(batch) > 1 else ""
+            return progress is None or progress(i * total + done, len(batch) * total, what)
+
+        maps.append(occlusion(loaded, x, class_index, patch, stride, report))
+    return tuple(maps)

@@ -69,12 +69,14 @@ def run() -> None:
         right.info("Draw a digit, or choose weights and a picture, to look inside the network.")
         return
     loaded = cache.loaded_model(arch, choice, device)
-    try:
-        acts = iw.activations(arch, choice, device, iw.image_key(image), image)
-    except ImageError as exc:  # a blank or nearly blank canvas
-        right.info(f"{exc} Draw a digit on the canvas.")
-        return
     with right:
+        try:  # inline, or a job with progress and Cancel for a big network (vit_b_16)
+            acts = iw.page_activations(loaded, arch, choice, device, image)
+        except ImageError as exc:  # a blank or nearly blank canvas
+            st.info(f"{exc} Draw a digit on the canvas.")
+            return
+        if acts is None:  # this session cancelled it
+            return
         best = acts.top[0]
         if loaded.random:
             w.random_warning(True)
