@@ -84,7 +84,7 @@ def test_score_cam_with_uploaded_weights_reports_each_batch_of_channels(runner) 
     lenet = weights.load("lenet5", "lenet5-digits", device="cpu")
     data = save({k: v.contiguous() for k, v in lenet.model.state_dict().items()})
     token = weights.hold_upload(data, "mine.safetensors")
-    photo, label = digits.sample_photo(4)
+    photo, _ = digits.sample_photo(4)
     args = ("lenet5", token, "cpu", Picture.of(photo), "features.4", "scorecam", None, True)
     job = runner.submit(("cam", token), inside_jobs.class_maps_job, *args, jobs.upload_of(token))
     assert job.wait(120) and job.state == "done", job.error
