@@ -100,3 +100,35 @@ def test_predict_page_shows_the_maps_for_the_image_and_each_crop() -> None:
     ]
     cam_captions = [c for c in _captions(at) if c.startswith("occlusion (")]
     assert len(cam_captions) == 10 and len(crops) >= 20  # ten crops and their ten maps
+
+
+def test_where_it_looks_runs_big_occlusion_as_a_job_and_refuses_before_any_job() -> None:
+    """resnet18 (random weights): Grad-CAM at layer4 (1.8 G multiply-adds) stays inline; its
+    occlusion (49 positions, 91 G) is a worker job whose result the page draws. Score-CAM at
+    layer4 (512 channels, 929 G) is refused in one sentence and never submitted."""
+    from components import cache
+
+    at = _page("inside").run()
+    at.radio(key="inside_source").set_value(PICTURE).run()
+    at.selectbox(key="inside_model").set_value("resnet18").run()
+    at.selectbox(key="inside_weights").set_value("random weights (predictions are meaningless)")
+    at.run()
+    at.segmented_control(key="inside_view").set_value("Where it looks").run()
+    at.toggle(key="inside_cam_occlusion").set_value(True).run()
+    assert not at.exception and not at.error
+    captions = _captions(at)
+    assert any(c.startswith("Grad-CAM: ") for c in captions)
+    assert any(c.startswith("occlusion: ") and "unoccluded" in c for c in captions)
+    active = at.session_state["jobs_active"]
+    assert "inside_cam_cam_job" not in active  # inline
+    job = cache.job_runner().get(active["inside_cam_occlusion_job"])
+    assert job is not None and job.state == "done" and job.events[-1][:2] == (49, 49)
+
+    at.selectbox(key="inside_cam_method").set_value("scorecam").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Score-CAM runs one forward pass per channel: 1 × 512 passes of resnet18 is 929 G "
+        "multiply-accumulates; the limit is 20 G (pick a layer with fewer channels, or Grad-CAM)."
+    ]
+    assert "inside_cam_cam_job" not in at.session_state["jobs_active"]
+    assert any(c.startswith("occlusion: ") for c in _captions(at))  # the other map still shows
