@@ -231,11 +231,13 @@ def class_maps(
         done[0] += 1
         if progress is not None:
             image, step = divmod(done[0] - 1, passes)
-            what = f"image {image + 1} of {len(x)}" if len(x) > 1 else ""
-            if step:
+            what = ""
+            if step:  # Score-CAM's passes over masked copies, after the image's own
                 first = (step - 1) * SCORECAM_BATCH
                 last = min(first + SCORECAM_BATCH, stage.shape[0])
-                what = f"channels {first}–{last - 1}" + (f", {what}" if what else "")
+                what = f"channels {first}–{last - 1}" + (
+                    f" of image {image + 1}" if len(x) > 1 else ""
+                )
             if not progress(done[0], passes * len(x), what):
                 raise JobCancelled("Cancelled.")
 
