@@ -4,7 +4,10 @@ explorer.cam; this module lays them out.
 
 The cache wrappers for activations and maps live here (st.cache_resource: results are
 immutable, their arrays read-only, and shared by every session; the models come from
-components.cache.loaded_model)."""
+components.cache.loaded_model). Work over explorer.jobs.INLINE_MAX_MACS (activations of vit_b_16,
+Grad-CAM of ten crops, most occlusion) runs instead as a job in a worker process
+(explorer.inside_jobs, components.job_widgets: progress, Cancel, shared by identical requests);
+its budget is checked first, here, so a refused request never becomes a job."""
 
 from __future__ import annotations
 

@@ -178,9 +178,12 @@ def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
     meta = meta_copy(loaded.model)
     counted, at_layer = [0], []
     meta.get_submodule(layer).register_forward_hook(lambda *_: at_layer.append(counted[0]))
-    with torch.no_grad(), MacCounter([0], counted):
-        meta(torch.empty((1, *size), device="meta"))
-    after = counted[0] - (at_layer[0] if at_layer else 0)
+    try:
+        with torch.no_grad(), MacCounter([0], counted):
+            meta(torch.empty((1, *size), device="meta"))
+        after = counted[0] - (at_layer[0] if at_layer else 0)
+    except Exception:  # a model the counter cannot follow: the whole forward, an upper bound
+        after = acts.check_budget(loaded)[0]
     with _after_lock:
         if len(_after) >= 256:
             _after.pop(next(iter(_after)))
