@@ -132,3 +132,23 @@ def test_where_it_looks_runs_big_occlusion_as_a_job_and_refuses_before_any_job()
     ]
     assert "inside_cam_cam_job" not in at.session_state["jobs_active"]
     assert any(c.startswith("occlusion: ") for c in _captions(at))  # the other map still shows
+
+
+def test_predict_page_draws_ten_crop_grad_cams_from_a_worker_job() -> None:
+    """resnet18's ten crops: Grad-CAM of the ten (18 G multiply-adds) is a worker job, like
+    the ten-crop prediction itself; its ten maps are drawn under the crops."""
+    from components import cache
+
+    at = _page("predict").run()
+    at.selectbox(key="predict_model").set_value("resnet18").run()
+    at.selectbox(key="predict_weights").set_value("random weights (predictions are meaningless)")
+    at.toggle(key="predict_ten_crop").set_value(True).run()
+    at.toggle(key="predict_cam_on").set_value(True).run()
+    assert not at.exception and not at.error
+    job = cache.job_runner().get(at.session_state["jobs_active"]["predict_cam_cam_job"])
+    assert job is not None and job.state == "done" and len(job.outcome()) == 10
+    assert [e[:2] for e in job.events[1:]] == [(i, 10) for i in range(1, 11)]  # per crop
+    shown = [m.overlay.shape for m in job.outcome()]
+    assert shown == [(224, 224, 3)] * 10
+    crops = [c for c in _captions(at) if c.split(":")[0].endswith(("left", "right", "centre"))]
+    assert len(crops) == 20  # the ten crops' predictions and their ten maps
