@@ -401,7 +401,7 @@ def _cam_layout(
     from explorer.predict import CROP_POSITIONS
 
     if not ten_crop:
-        cols = st.columns(4)
+        cols = st.columns([1, 1, 1, 1.4])  # the drops chart needs room for its colour bar
 
         def one_map(maps: tuple[cam.ClassMap, ...]) -> None:
             m = maps[0]
