@@ -354,7 +354,7 @@ def occlusion_work(
             f"A {patch}-pixel patch moved by {stride} makes {copies:,} occluded copies{each}, "
             f"{total / 1e9:,.1f} G multiply-accumulates with {loaded.architecture}; the "
             f"limit is {MAX_OCCLUSION_POSITIONS:,} copies and {MAX_OCCLUSION_MACS / 1e9:,.0f} G "
-            "(use a larger stride)."
+            "(use a larger patch or stride)."
         )
     return total
 
