@@ -373,6 +373,9 @@ def cam_panel(
             st.error(str(exc))
     show_maps, show_occlusion = _cam_layout(ten_crop, key)
     ik, pending, common = image_key(image), job_widgets.Pending(), (arch, weights, device)
+    for slot, macs in ((f"{key}_cam_job", cam_macs), (f"{key}_occlusion_job", occ_macs)):
+        if macs is None:  # off or refused: no longer waiting for an earlier job there
+            job_widgets.leave(slot)
     if cam_macs is not None:
         _offload(
             pending, f"{key}_cam_job", cam_macs,

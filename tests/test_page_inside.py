@@ -132,6 +132,8 @@ def test_where_it_looks_runs_big_occlusion_as_a_job_and_refuses_before_any_job()
     ]
     assert "inside_cam_cam_job" not in at.session_state["jobs_active"]
     assert any(c.startswith("occlusion: ") for c in _captions(at))  # the other map still shows
+    at.toggle(key="inside_cam_occlusion").set_value(False).run()
+    assert "inside_cam_occlusion_job" not in at.session_state["jobs_active"]  # left
 
 
 def test_predict_page_draws_ten_crop_grad_cams_from_a_worker_job() -> None:
