@@ -43,8 +43,8 @@ from explorer.predict import DigitPreprocessor, preprocessor_for, probabilities
 from explorer.weights import LoadedModel
 
 METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
-#: Multiply-accumulates of one class-activation-map request: forward + backward ≈ 3× a forward
-#: per image (a ten-crop of resnet50 is about 123 G).
+#: Multiply-accumulates of one class-activation-map request: per image a forward pass and the
+#: backward pass down to the layer (`class_map_work`; resnet50's ten crops at layer4: 41 G).
 MAX_CAM_MACS = 200_000_000_000
 #: Score-CAM runs one forward pass per channel of the layer (resnet50's layer4: 2,048).
 MAX_SCORECAM_MACS = 20_000_000_000
@@ -139,25 +139,6 @@ def _class_list(classes: int | Sequence[int] | None, n: int, k: int) -> list[int
     return picked
 
 
-def check_cam_budget(loaded: LoadedModel, n: int, method: str, channels: int) -> None:
-    macs, _ = acts.check_budget(loaded, "Drawing a class activation map of")
-    if method not in METHODS:
-        raise BudgetError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    if 3 * n * macs > MAX_CAM_MACS:
-        raise BudgetError(
-            f"{METHODS[method]} of {n} images with {loaded.architecture} needs about "
-            f"{3 * n * macs / 1e9:,.0f} G multiply-accumulates (forward and backward); the "
-            f"limit is {MAX_CAM_MACS / 1e9:,.0f} G."
-        )
-    if method == "scorecam" and n * channels * macs > MAX_SCORECAM_MACS:
-        raise BudgetError(
-            f"Score-CAM runs one forward pass per channel: {n} × {channels:,} passes of "
-            f"{loaded.architecture} is {n * channels * macs / 1e9:,.0f} G multiply-accumulates; "
-            f"the limit is {MAX_SCORECAM_MACS / 1e9:,.0f} G (pick a layer with fewer channels, "
-            "or Grad-CAM)."
-        )
-
-
 _after: dict[tuple[str, str, tuple[int, ...], str], int] = {}
 _after_lock = threading.Lock()
 
@@ -193,16 +174,33 @@ def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
 
 def class_map_work(loaded: LoadedModel, n: int, layer: str | None, method: str) -> int:
     """Check the budgets of `n` class activation maps (before any work) and price them: the
-    multiply-accumulates they run, which decide inline or worker (explorer.jobs.runs_inline).
+    multiply-accumulates they run, which also decide inline or worker (jobs.runs_inline).
     Grad-CAM(++): per image one forward pass and the backward pass from the logits down to
     the layer (weights are detached: input gradients only, about the forward's MACs of that
     part); Score-CAM: per image one forward pass plus one per channel of the layer."""
     stage = _stage(loaded, layer)
-    check_cam_budget(loaded, n, method, stage.shape[0])
     macs, _ = acts.check_budget(loaded, "Drawing a class activation map of")
+    if method not in METHODS:
+        raise BudgetError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    channels = stage.shape[0]
     if method == "scorecam":
-        return n * (1 + stage.shape[0]) * macs
-    return n * (macs + _macs_after_layer(loaded, stage.output_module))
+        if n * channels * macs > MAX_SCORECAM_MACS:
+            raise BudgetError(
+                f"Score-CAM runs one forward pass per channel: {n} × {channels:,} passes of "
+                f"{loaded.architecture} is {n * channels * macs / 1e9:,.0f} G "
+                f"multiply-accumulates; the limit is {MAX_SCORECAM_MACS / 1e9:,.0f} G (pick a "
+                "layer with fewer channels, or Grad-CAM)."
+            )
+        return n * (1 + channels) * macs
+    price = n * (macs + _macs_after_layer(loaded, stage.output_module))
+    if price > MAX_CAM_MACS:
+        images = f"{n} images" if n > 1 else "one image"
+        raise BudgetError(
+            f"{METHODS[method]} of {images} with {loaded.architecture} at {stage.name} needs "
+            f"about {price / 1e9:,.0f} G multiply-accumulates (forward, and backward down to "
+            f"the layer); the limit is {MAX_CAM_MACS / 1e9:,.0f} G."
+        )
+    return price
 
 
 def class_maps(
@@ -222,7 +220,7 @@ def class_maps(
 
     x = batch if batch.ndim == 4 else batch[None]
     stage = _stage(loaded, layer)
-    check_cam_budget(loaded, len(x), method, stage.shape[0])
+    class_map_work(loaded, len(x), stage.output_module, method)
     wanted = _class_list(classes, len(x), len(loaded.categories))
     model = acts.private_copy(loaded.model)
     target = model.get_submodule(stage.output_module)

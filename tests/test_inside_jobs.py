@@ -60,6 +60,12 @@ def test_the_page_prices_each_request_after_its_budget(resnet18) -> None:
     lenet = weights.load("lenet5-digits", device="cpu")
     lenet_one = A.check_budget(lenet)[0]
     assert cam.class_map_work(lenet, 1, "features.4", "scorecam") == 17 * lenet_one  # 16 ch.
+    with pytest.raises(  # the budget counts the same price: 60 × (2 × one − stem) = 211 G
+        BudgetError,
+        match=r"^Grad-CAM of 60 images with resnet18 at conv1 needs about 211 G "
+        r"multiply-accumulates \(forward, and backward down to the layer\); the limit is 200 G\.$",
+    ):
+        cam.class_map_work(resnet18, 60, "relu", "gradcam")
     with pytest.raises(
         BudgetError,
         match=r"^A 56-pixel patch moved by 28 makes 49 occluded copies for each of 10 images, "
