@@ -247,7 +247,7 @@ def job_runner() -> _jobs.JobRunner:
     when the first page that needs it opens, so a student's first Run does not wait for it."""
     runner = _jobs.JobRunner(preload=(
         "explorer.residual_experiment", "explorer.augment.lab", "explorer.predict",
-        "explorer.transfer"))  # fmt: skip
+        "explorer.transfer", "explorer.inside_jobs", "pytorch_grad_cam"))  # fmt: skip
     runner.warm()
     return runner
 
