@@ -27,11 +27,11 @@ def _default_members() -> list[str]:
     )
 
 
-def _held_out(loaded: list[weights.LoadedModel]) -> None:
+def _held_out(loaded: list[weights.LoadedModel], device: str) -> None:
     """For the shipped digits models: accuracy on the 360 held-out digits, alone and together."""
     if len(loaded) < 2 or not all(m.weights in digits.SHIPPED for m in loaded):
         return
-    each, together = digits.held_out_accuracies([m.model for m in loaded])
+    each, together = cache.held_out_accuracies(tuple(m.weights for m in loaded), device)
     st.markdown("**On all 360 held-out digits**")
     rows = [{"model": m.label, "accuracy": f"{a:.2%}"} for m, a in zip(loaded, each)]
     rows.append({"model": "ensemble (averaged probabilities)", "accuracy": f"{together:.2%}"})
@@ -119,7 +119,7 @@ def run() -> None:
         t2.plotly_chart(
             w.top_chart(result.averaged.top, "Averaged"), width="stretch", key="ens_avg"
         )
-        _held_out(loaded)
+        _held_out(loaded, device)
         st.markdown("**Each member**")
         cols = st.columns(min(len(result.members), 3))
         for i, (member, model) in enumerate(zip(result.members, loaded)):
