@@ -16,9 +16,10 @@ happen here, in the server process only (the launcher itself imports no torch):
   time the last tab closes: Streamlit then empties its script cache), modules imported on a
   first visit (pandas' numpy.ma inspects builtins' signatures; torch parses its @overload
   bodies), and `inspect.getsource` of a class (explorer.augment's code export, now read once at
-  import). Here magic is switched off (no page uses it: tests/test_serve.py checks), every
-  module a page imports on its first visit is imported by the one warm-up thread, and pages wait
-  for it. `compile()` of source text builds no `ast` objects and is safe in any thread.
+  import). Here magic is switched off (no page uses it: tests/test_serve.py checks), the
+  libraries that build ASTs while importing and the explorer modules the pages use are imported
+  by the one warm-up thread, and pages wait for it. `compile()` of source text (dataclasses,
+  namedtuples, imports) builds no `ast` objects and is safe in any thread.
 - **glibc keeps at most `SERVER_MALLOC_ARENAS` malloc arenas.** Streamlit runs every script run
   in a new thread, and glibc gives threads their own arenas (up to 8 per core). Tensors freed in
   16 arenas left them fragmented: the server grew ~40 MiB per round of 60 students and never
