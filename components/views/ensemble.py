@@ -124,9 +124,11 @@ def run() -> None:
         cols = st.columns(min(len(result.members), 3))
         for i, (member, model) in enumerate(zip(result.members, loaded)):
             with cols[i % len(cols)]:
-                st.markdown(f"**{model.label}** · {predict.duration_text(member.latency_ms)}")
-                rows = [  # three tables side by side: no room for the class index
-                    {k: v for k, v in r.items() if k != "index"} for r in w.top_table(member.top)
+                st.markdown(f"**{model.label}**")  # the name alone: three columns stay aligned
+                st.caption(predict.duration_text(member.latency_ms))
+                rows = [  # three tables side by side: the order is the rank, no class index
+                    {k: v for k, v in r.items() if k not in ("index", "rank")}
+                    for r in w.top_table(member.top)
                 ]
                 st.dataframe(rows, hide_index=True, width="stretch")
 
