@@ -68,5 +68,11 @@ def test_sigterm_stops_the_server_and_frees_the_port() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    with socket.socket() as s:  # the port can be bound again at once
+    # The port can be listened on again at once: no process holds it. SO_REUSEADDR, as every
+    # server (Tornado included) binds: without it a connection the server closed last (our
+    # health checks) leaves the port in TIME_WAIT for a minute, which says nothing about the
+    # server; with it, bind still fails while any process listens there.
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+        s.listen()
