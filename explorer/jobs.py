@@ -114,7 +114,7 @@ def upload_of(weights: str) -> bytes | None:
 
     if not weights.startswith(_weights.UPLOAD_PREFIX):
         return None
-    return _weights._held(weights)[0]  # WeightsError if it is no longer held
+    return _weights.held_upload(weights)[0]  # WeightsError if it is no longer held
 
 
 def worker_model(arch: str, weights: str, device: str, upload: bytes | None = None) -> Any:

@@ -327,7 +327,9 @@ def hold_upload(data: bytes, filename: str) -> str:
     return token
 
 
-def _held(token: str) -> tuple[bytes, str]:
+def held_upload(token: str) -> tuple[bytes, str]:
+    """The bytes and file name of an upload held by `hold_upload` (what a job worker is sent);
+    WeightsError, in one sentence, once it is no longer held."""
     with _HELD_LOCK:
         data = _HELD.get(token)
     name = token.split(":", 2)[-1]
@@ -366,7 +368,7 @@ def load(
     kwargs: dict[str, Any] = {}
     state: dict[str, torch.Tensor] | None = None
     if data is None and choice.startswith(UPLOAD_PREFIX):
-        data, choice = _held(choice)
+        data, choice = held_upload(choice)
     if data is not None:
         name = Path(choice).name
         state = read_state_dict(data, name=name, expected_bytes=_expected_bytes(spec))
