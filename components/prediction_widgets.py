@@ -121,6 +121,20 @@ def random_warning(is_random: bool) -> None:
         st.warning(f"{weights.RANDOM_LABEL}.", icon=":material/warning:")
 
 
+def headline(best: Any, is_random: bool, random_note: str, prefix: str = "") -> None:
+    """The predicted class as a heading, or, with random weights, why there is none:
+    `random_note` ends the caption that names the untrained network's top class."""
+    if is_random:
+        random_warning(True)
+        st.subheader("Random weights: no prediction")
+        st.caption(
+            f"The untrained network's top class happens to be {best.label} "
+            f"({best.probability:.1%}); {random_note}"
+        )
+    else:
+        st.subheader(f"{prefix}{best.label} — {best.probability:.1%}")
+
+
 def top_table(top: Any) -> list[dict[str, Any]]:
     return [
         {"rank": r, "class": t.label, "index": t.index, "probability": f"{t.probability:.2%}"}

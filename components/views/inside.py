@@ -77,17 +77,12 @@ def run() -> None:
             return
         if acts is None:  # this session cancelled it
             return
-        best = acts.top[0]
-        if loaded.random:
-            w.random_warning(True)
-            st.subheader("Random weights: no prediction")
-            st.caption(
-                f"The untrained network's top class happens to be {best.label} "
-                f"({best.probability:.1%}); its feature maps show structure only from the "
-                "image itself."
-            )
-        else:
-            st.subheader(f"Prediction: {best.label} — {best.probability:.1%}")
+        w.headline(
+            acts.top[0],
+            loaded.random,
+            "its feature maps show structure only from the image itself.",
+            prefix="Prediction: ",
+        )
         a, b, c = st.columns(3)
         a.metric("Device", acts.device)
         b.metric(

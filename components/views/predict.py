@@ -81,16 +81,7 @@ def run() -> None:
                 caption=f"What the network saw: {w_}×{h} after preprocessing",
                 width=220,
             )
-        best = result.top[0]
-        if loaded.random:
-            w.random_warning(True)
-            st.subheader("Random weights: no prediction")
-            st.caption(
-                f"The untrained network's top class happens to be {best.label} "
-                f"({best.probability:.1%}); with other random weights it would be another."
-            )
-        else:
-            st.subheader(f"{best.label} — {best.probability:.1%}")
+        w.headline(result.top[0], loaded.random, "with other random weights it would be another.")
         if loaded.architecture == "lenet5" and loaded.input_size == (1, 32, 32):
             st.caption(
                 "The photo is cleaned first (paper, shadow and noise removed, the ink cropped "
