@@ -183,8 +183,9 @@ def build_model(
     With a `generator`, every random number of the initialisation is drawn from it, never from
     the global RNG (two sessions building at once must not share one random stream): the
     builder runs as it is, its draws handed to the generator (explorer.rng), so the weights are
-    exactly those of `torch.manual_seed(s)` then a default build, for a generator seeded with
-    s, whatever initialisation the builder does (a ViT's class token, ConvNeXt's layer scale)."""
+    exactly those of a default build after seeding the global RNG with s, for a generator
+    seeded with s, whatever initialisation the builder does (a ViT's class token, ConvNeXt's
+    layer scale)."""
     spec = resolve(arch)
     if generator is None:
         model = spec.builder(**kwargs)

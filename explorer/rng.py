@@ -5,7 +5,7 @@
 MixUp, ...) a private generator seeded with s. PyTorch keeps the mode stack per thread, so
 other sessions' threads draw from their own generators or the global one as before; and a
 fresh generator seeded with s yields exactly the numbers the global one yields after
-`torch.manual_seed(s)`. torchvision's v2 transforms and model builders take no generator
+seeding it with s. torchvision's v2 transforms and model builders take no generator
 argument, so this is the one way to seed them locally without copying their code: previews
 (explorer.augment) and real builds with random weights (explorer.building.build_model).
 """

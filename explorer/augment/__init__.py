@@ -11,8 +11,9 @@ The package, by concern (each module short enough to read at once):
 - `memo`: `PrefixMemo`, per-sample states after each step, so a grown pipeline reruns only
   its new steps (same pixels).
 
-Seeding: sample k of a preview with seed s equals `torch.manual_seed(s + k); transform(image)`,
-drawn from a private generator: no global RNG state or thread count is ever changed.
+Seeding: sample k of a preview with seed s equals seeding torch's global RNG with s + k, then
+`transform(image)`, drawn from a private generator: no global RNG state or thread count is
+ever changed.
 """
 
 from __future__ import annotations

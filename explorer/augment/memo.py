@@ -7,7 +7,7 @@ after each step, keyed by the input image's content, the steps so far and the se
 student adds a step, or changes the last one, `Pipeline.samples(..., memo=...)` restarts
 every sample from the longest remembered prefix, with a generator restored to that state:
 the same random draws on the same picture, hence the same pixels as a cold run, bit for bit
-(tests/test_augment_memo.py checks it against the cold path and `torch.manual_seed`).
+(tests/test_augment_memo.py checks it against the cold path and a seeded global RNG).
 
 The memo is bounded by bytes (least recently used entries go first) and holds private copies:
 a picture goes in cloned and comes out cloned, so no caller can change what another one reads.

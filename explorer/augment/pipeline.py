@@ -148,8 +148,9 @@ class Pipeline:
         memo: PrefixMemo | None = None,
         on_sample: Callable[[int], bool] | None = None,
     ) -> list[torch.Tensor]:
-        """n augmented versions; sample k equals `torch.manual_seed(seed + k); transform(image)`
-        but draws from a private generator (explorer.rng.seeded): no global state is touched.
+        """n augmented versions; sample k equals seeding torch's global RNG with seed + k,
+        then `transform(image)`, but draws from a private generator (explorer.rng.seeded): no
+        global state is touched.
 
         The budgets (limits.PIPELINE_*) are checked first, from the input's size and each
         step's largest possible output, so an oversized pipeline is refused before any work.

@@ -1,9 +1,9 @@
 """Previews: seeded draws without global state, picture grids, MixUp/CutMix.
 
-Seeding: sample k of a preview with seed s equals `torch.manual_seed(s + k); transform(image)`
-(what the exported code documents), yet neither the global RNG nor any other process-wide
-setting is touched: `seeded`/`resumed` (explorer.rng) hand every random draw made in this
-thread to a private generator.
+Seeding: sample k of a preview with seed s equals seeding torch's global RNG with s + k, then
+`transform(image)` (what the exported code documents), yet neither the global RNG nor any
+other process-wide setting is touched: `seeded`/`resumed` (explorer.rng) hand every random
+draw made in this thread to a private generator.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def mix_preview(
 ) -> MixPreview:
     """MixUp (Zhang et al. 2018) or CutMix (Yun et al. 2019) of two images, with torchvision's
     v2.MixUp / v2.CutMix on a batch [A, B]; lambda ~ Beta(alpha, alpha), drawn from a
-    generator seeded with `seed` (the same draw as `torch.manual_seed(seed)` would give)."""
+    generator seeded with `seed` (the same draw as the global RNG seeded with `seed` would give)."""
     if method not in ("mixup", "cutmix"):
         raise SpecError(f"method must be 'mixup' or 'cutmix', not {method!r}.", token=method)
     if not (0.05 <= alpha <= 10.0):
