@@ -109,7 +109,7 @@ def _kind(func: Any) -> str:
     kind = _KINDS.get(func)
     if kind is None:
         packet = func._overloadpacket
-        if func in fast.BATCH_NORMS or func in fast.LAYER_NORMS:
+        if func in fast.BATCH_NORMS or func in fast.LAYER_NORMS or func is fast.GROUP_NORM:
             kind = "norm"
         elif func is fast.CONVOLUTION:
             kind = "conv"
