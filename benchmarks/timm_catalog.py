@@ -43,21 +43,27 @@ def reason_of(message: str) -> str:
     return re.sub(r"'[^']*'", "'…'", message.splitlines()[0])[:100]
 
 
-def trace_all(names: list[str], threads: int, progress: bool) -> dict:
-    """Trace each name once; per-name time, failures (clear errors / bugs), published check."""
+def trace_all(names: list[str], threads: int, progress: bool, exact: bool = False) -> dict:
+    """Trace each name once; per-name time, failures (clear errors / bugs), published check.
+    With `exact`, each is traced again on PyTorch's own meta kernels (fast paths off) and any
+    difference is listed (the time of that second trace is not counted)."""
     warnings.filterwarnings("ignore")
     import gc
 
+    import timm  # noqa: F401  (imported before the clock, as torch is)
     import torch
 
     import explorer
     from explorer.architectures.timm_models import fvcore_macs
     from explorer.building import borrowed_meta_model
+    from explorer.counting import FAST_PATHS
 
     torch.set_num_threads(threads)  # a benchmark process of its own, never the app
     explorer.names()  # load the catalog before timing
     gc.freeze()
     out: dict = {"times": {}, "cpu": 0.0, "failures": {}, "bugs": [], "published": {}, "off": []}
+    out["differ"] = []  # --exact: models whose trace changes without the fast paths
+    exact_cpu = 0.0
     out["build_cpu"] = 0.0  # building the meta model (cached, so the trace below reuses it)
     published: collections.Counter = collections.Counter()
     cpu0 = time.process_time()
@@ -79,6 +85,15 @@ def trace_all(names: list[str], threads: int, progress: bool) -> dict:
             out["times"][name] = time.perf_counter() - t
             if progress and (k + 1) % 100 == 0:
                 print(f"  … {k + 1}/{len(names)}", file=sys.stderr, flush=True)
+        if exact:
+            e = time.process_time()
+            token = FAST_PATHS.set(False)
+            try:
+                if explorer.trace(name) != tr:
+                    out["differ"].append(name)
+            finally:
+                FAST_PATHS.reset(token)
+                exact_cpu += time.process_time() - e
         pub = explorer.get(name).published
         if pub is None or pub.params is None or pub.macs is None:
             published["no published figure at this size"] += 1
@@ -95,13 +110,13 @@ def trace_all(names: list[str], threads: int, progress: bool) -> dict:
                 f"{name}: ours {tr.total_macs / 1e9:.3f} G, fvcore-style "
                 f"{fvcore_macs(tr) / 1e9:.3f} G, published {pub.macs / 1e9:.2f} G"
             )
-    out["cpu"] = time.process_time() - cpu0
+    out["cpu"] = time.process_time() - cpu0 - exact_cpu
     out["published"] = dict(published)
     return out
 
 
-def _worker(args: tuple[list[str], int]) -> dict:
-    return trace_all(args[0], args[1], progress=False)
+def _worker(args: tuple[list[str], int, bool]) -> dict:
+    return trace_all(args[0], args[1], progress=False, exact=args[2])
 
 
 def main() -> None:
@@ -111,10 +126,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=1, help="worker processes (cores)")
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument(
+        "--exact", action="store_true", help="also check that the fast paths change no trace"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
     t_import = time.perf_counter()
+    import timm  # noqa: F401
+    import torch  # noqa: F401
+
     import explorer
     from explorer.architectures import search
 
@@ -127,11 +148,15 @@ def main() -> None:
 
     t_all = time.perf_counter()
     if args.processes > 1:
-        chunks = [(names[i :: args.processes], args.threads) for i in range(args.processes)]
-        with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+        # Forked after the imports above (no thread pool has started yet), so the workers'
+        # clock starts, like the single process's, with torch, timm and explorer imported.
+        chunks = [
+            (names[i :: args.processes], args.threads, args.exact) for i in range(args.processes)
+        ]
+        with multiprocessing.get_context("fork").Pool(args.processes) as pool:
             parts = pool.map(_worker, chunks)
     else:
-        parts = [trace_all(names, args.threads, progress=True)]
+        parts = [trace_all(names, args.threads, progress=True, exact=args.exact)]
     total = time.perf_counter() - t_all
     times = {k: v for p in parts for k, v in p["times"].items()}
     failures: dict[str, list[str]] = collections.defaultdict(list)
@@ -182,6 +207,9 @@ def main() -> None:
     for reason, group in sorted(failures.items(), key=lambda kv: -len(kv[1])):
         more = " …" if len(group) > 6 else ""
         print(f"  {len(group):4d}  {reason}: {', '.join(group[:6])}{more}")
+    if args.exact:
+        differ = [d for p in parts for d in p["differ"]]
+        print(f"\ntraces that change without the fast paths ({len(differ)}): {differ[:20]}")
     print(f"\ntracebacks (bugs: should be clear errors) ({len(bugs)}):")
     for line in bugs[:40]:
         print("  " + line)
