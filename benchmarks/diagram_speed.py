@@ -1,11 +1,12 @@
 """Block diagrams over the catalog: time and box count per model, worst first.
 
-Method: one process; imports (torch, torchvision, explorer) and `gc.freeze()` before the clock,
-as the app does. Per model, the first drawing: `record` is the one meta forward pass that
-records the data flow (it builds the meta model too), `graph` picks the depth
-(`auto_depth`, as the Architecture page does) and replays the recording there, `svg` lays it
-out with graphviz's `dot`. `total` is what the Architecture page's first diagram costs after
-imports. Timings on a shared machine are noisy; the ranking is what matters.
+Method: one process; imports (torch, torchvision, explorer) and the garbage collector's
+start-up settings (explorer.gc_settings) before the clock, as the app does. Per model, the first
+drawing: `record` is the one meta forward pass that records the data flow (it builds the meta
+model too), `graph` picks the depth (`auto_depth`, as the Architecture page does) and replays
+the recording there, `svg` lays it out with graphviz's `dot`. `total` is what the Architecture
+page's first diagram costs after imports. Timings on a shared machine are noisy; the ranking is
+what matters.
 
     python benchmarks/diagram_speed.py                 # every torchvision classifier + ours
     python benchmarks/diagram_speed.py --models densenet201 --depth 4 --no-collapse
@@ -14,7 +15,6 @@ imports. Timings on a shared machine are noisy; the ranking is what matters.
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 
 
@@ -31,10 +31,11 @@ def main() -> None:
     import explorer.trace  # noqa: F401
     from explorer import diagram
     from explorer.architectures import specs
+    from explorer.gc_settings import settle_after_imports
     from explorer.graph import auto_depth, build_graph, record_architecture
 
     names = args.models or [s.name for s in specs() if s.source != "timm"]
-    gc.freeze()
+    settle_after_imports()
     rows = []
     for name in names:
         t0 = time.perf_counter()

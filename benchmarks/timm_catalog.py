@@ -48,7 +48,6 @@ def trace_all(names: list[str], threads: int, progress: bool, exact: bool = Fals
     With `exact`, each is traced again on PyTorch's own meta kernels (fast paths off) and any
     difference is listed (the time of that second trace is not counted)."""
     warnings.filterwarnings("ignore")
-    import gc
 
     import timm  # noqa: F401  (imported before the clock, as torch is)
     import torch
@@ -57,10 +56,11 @@ def trace_all(names: list[str], threads: int, progress: bool, exact: bool = Fals
     from explorer.architectures.timm_models import fvcore_macs
     from explorer.building import borrowed_meta_model
     from explorer.counting import FAST_PATHS
+    from explorer.gc_settings import settle_after_imports
 
     torch.set_num_threads(threads)  # a benchmark process of its own, never the app
     explorer.names()  # load the catalog before timing
-    gc.freeze()
+    settle_after_imports()  # as the CLI and the app do after their imports
     out: dict = {"times": {}, "cpu": 0.0, "failures": {}, "bugs": [], "published": {}, "off": []}
     out["differ"] = []  # --exact: models whose trace changes without the fast paths
     exact_cpu = 0.0

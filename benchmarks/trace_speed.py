@@ -2,8 +2,9 @@
 
 Method (printed with the table):
 - Every measurement runs in a fresh Python process. Imports (torch, torchvision, torchinfo,
-  explorer's tracer and its catalog) happen before the clock starts, and `gc.freeze()` follows them,
-  as the `explorer` CLI and the app do. Two torch threads (this machine has 2 cores).
+  explorer's tracer and its catalog) happen before the clock starts, and the garbage collector's
+  start-up settings (explorer.gc_settings) follow them, as the `explorer` CLI and the app do.
+  Two torch threads (this machine has 2 cores).
 - first: the first call in that process. explorer: `explorer.trace(name)` (it builds the meta
   model and traces it). torchinfo: `torchvision.models.get_model(name)` (a real, initialised
   CPU model) then `torchinfo.summary(model, input_size=(1, C, H, W))`.
@@ -27,17 +28,18 @@ import subprocess
 import sys
 
 WORKER = r"""
-import gc, json, resource, statistics, sys, time, warnings
+import json, resource, statistics, sys, time, warnings
 warnings.filterwarnings("ignore")
 import importlib
 import torch, torchvision, torchinfo
 import explorer
 from explorer.architectures import tv
+from explorer.gc_settings import settle_after_imports
 importlib.import_module("explorer.trace")  # explorer's tracing code, as torchinfo's is imported
 kind, name, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = explorer.get(name)
 torch.set_num_threads(2)
-gc.freeze()  # as `explorer` (CLI) and the app do after their imports
+settle_after_imports()  # as `explorer` (CLI) and the app do after their imports
 floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 times = []
 model = None

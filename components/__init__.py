@@ -1,11 +1,9 @@
 """Streamlit pages and widgets: thin, they read state, call `explorer` and render."""
 
-import gc
-
 import explorer
+from explorer.gc_settings import settle_after_imports
 
 # Imported once per server process, by the first page. Everything loaded so far (torch,
-# torchvision's model modules, the catalog) lives as long as the server: keep it out of the
-# garbage collector's full passes, which otherwise cost a first trace ~100 ms of scanning.
+# torchvision's model modules, the catalog) lives as long as the server (explorer.gc_settings).
 explorer.names()
-gc.freeze()
+settle_after_imports()

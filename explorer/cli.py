@@ -11,7 +11,6 @@ imports torch, and it replaces itself with Streamlit (see explorer/commands/app.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import pkgutil
 import sys
@@ -21,6 +20,7 @@ from typing import NoReturn
 
 from explorer import commands
 from explorer.errors import ExplorerError
+from explorer.gc_settings import settle_after_imports
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -59,10 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     is_app = bool(args_list) and args_list[0] == "app"
     parser = build_parser("app" if is_app else None)
     if not is_app:
-        # Everything imported so far (torch, torchvision's ~80 model modules) lives for the
-        # whole process: keep it out of the garbage collector's full passes, which otherwise
-        # cost the first trace ~100 ms of scanning. (The app does the same in components/.)
-        gc.freeze()
+        # Everything imported so far lives for the whole process (explorer.gc_settings; the
+        # app does the same in components/).
+        settle_after_imports()
     args = parser.parse_args(args_list)
     try:
         return int(args._run(args) or 0)

@@ -49,6 +49,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from explorer.errors import BudgetError, ExplorerError
+from explorer.gc_settings import settle_after_imports
 
 WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
@@ -248,6 +249,7 @@ def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) 
     torch.set_num_threads(threads)  # this worker process only, once
     for module in preload:
         importlib.import_module(module)
+    settle_after_imports()  # this worker process only, once (explorer.gc_settings)
     while True:
         try:
             message = conn.recv()

@@ -30,7 +30,6 @@ happen here, in the server process only (the launcher itself imports no torch):
 from __future__ import annotations
 
 import ctypes
-import gc
 import importlib
 import os
 import sys
@@ -84,7 +83,9 @@ def _warm(done: threading.Event) -> None:
                 importlib.import_module(name)
             except Exception:  # a page that needs a broken module reports it properly itself
                 return
-        gc.freeze()  # start-up objects out of the collector's way, as the CLI does
+        from explorer.gc_settings import settle_after_imports
+
+        settle_after_imports()  # start-up objects out of the collector's way, as the CLI does
     finally:
         done.set()
 

@@ -1,6 +1,7 @@
 """The server process (explorer/serve.py): no Python AST is built in a page's thread (CPython
 3.11 raises `SystemError: AST constructor recursion depth mismatch` when two threads build ASTs
-at once, python/cpython#106905), and glibc's malloc arenas are capped."""
+at once, python/cpython#106905), glibc's malloc arenas are capped, and the garbage collector's
+start-up settings are made once per process."""
 
 from __future__ import annotations
 
@@ -136,3 +137,33 @@ def test_no_page_builds_a_python_ast_in_its_thread(tmp_path: Path) -> None:
         server.wait(timeout=60)
     built = [line for line in log.read_text().splitlines() if line.startswith("ScriptRunner")]
     assert built == []
+
+
+def test_garbage_collector_start_up_settings() -> None:
+    """explorer.gc_settings, in a fresh process (the settings are process-wide): start-up objects
+    frozen, the young generation's threshold raised, and a higher one set by the owner kept."""
+    code = textwrap.dedent(
+        """
+        import gc
+        from explorer.gc_settings import YOUNG_THRESHOLD, settle_after_imports
+        settle_after_imports()
+        print(gc.get_threshold()[0] == YOUNG_THRESHOLD, gc.get_freeze_count() > 0)
+        gc.set_threshold(50_000, 10, 10)
+        settle_after_imports()
+        print(gc.get_threshold()[0])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "50000"]
+
+
+def test_the_cli_settles_the_collector() -> None:
+    code = (
+        "import contextlib, gc, io\n"
+        "from explorer import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    cli.main(['list'])\n"
+        "print(gc.get_threshold()[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "10000"
