@@ -43,6 +43,9 @@ def reason_of(message: str) -> str:
     return re.sub(r"'[^']*'", "'…'", message.splitlines()[0])[:100]
 
 
+_settled = False
+
+
 def trace_all(names: list[str], threads: int, progress: bool, exact: bool = False) -> dict:
     """Trace each name once; per-name time, failures (clear errors / bugs), published check.
     With `exact`, each is traced again on PyTorch's own meta kernels (fast paths off) and any
@@ -60,7 +63,10 @@ def trace_all(names: list[str], threads: int, progress: bool, exact: bool = Fals
 
     torch.set_num_threads(threads)  # a benchmark process of its own, never the app
     explorer.names()  # load the catalog before timing
-    settle_after_imports()  # as the CLI and the app do after their imports
+    global _settled
+    if not _settled:  # once per process, as the CLI and the app do after their imports
+        settle_after_imports()
+        _settled = True
     out: dict = {"times": {}, "cpu": 0.0, "failures": {}, "bugs": [], "published": {}, "off": []}
     out["differ"] = []  # --exact: models whose trace changes without the fast paths
     exact_cpu = 0.0
@@ -150,11 +156,11 @@ def main() -> None:
     if args.processes > 1:
         # Forked after the imports above (no thread pool has started yet), so the workers'
         # clock starts, like the single process's, with torch, timm and explorer imported.
-        chunks = [
-            (names[i :: args.processes], args.threads, args.exact) for i in range(args.processes)
-        ]
+        # Handed out 24 models at a time, so a worker that drew slow models does not finish
+        # long after the other.
+        chunks = [(names[i : i + 24], args.threads, args.exact) for i in range(0, len(names), 24)]
         with multiprocessing.get_context("fork").Pool(args.processes) as pool:
-            parts = pool.map(_worker, chunks)
+            parts = list(pool.imap_unordered(_worker, chunks))
     else:
         parts = [trace_all(names, args.threads, progress=True, exact=args.exact)]
     total = time.perf_counter() - t_all
