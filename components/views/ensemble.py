@@ -53,20 +53,23 @@ def _held_out(loaded: list[weights.LoadedModel], device: str) -> None:
 
 
 def run() -> None:
+    # The whole width: in the narrow left column only two members' names fitted, and a third
+    # member was hidden behind the field's edge at 1280×720.
+    members = st.multiselect(
+        "Models",
+        weights.with_weights(),
+        default=_default_members(),
+        key="ensemble_models",
+        max_selections=limits.ENSEMBLE_MAX_MODELS,
+        help=f"At most {limits.ENSEMBLE_MAX_MODELS} models on a shared server.",
+    )
     left, right = st.columns([1, 2])
     with left:
-        members = st.multiselect(
-            "Models",
-            weights.with_weights(),
-            default=_default_members(),
-            key="ensemble_models",
-            max_selections=limits.ENSEMBLE_MAX_MODELS,
-            help=f"At most {limits.ENSEMBLE_MAX_MODELS} models on a shared server.",
-        )
         allow_random = st.checkbox(
-            "Use random weights where the weights file is missing",
+            "Allow random weights",
             key="ensemble_random",
-            help="Only to see the mechanics: such predictions are meaningless.",
+            help="For a member whose weights file is missing, use random weights instead: only "
+            "to see the mechanics, such predictions are meaningless.",
         )
         device = w.device_picker("ensemble_device")
         image = w.image_picker("ensemble_image")
