@@ -233,3 +233,33 @@ def test_explore_pages_render_diagram_and_charts(app_url: str, browser, tmp_path
         assert errors == []  # no favicon from the internet, no failed requests
     finally:
         page.close()
+
+
+# Every chosen item of a multiselect lies inside its field, its name not cut: at 1280×720 the
+# Ensembles page showed two of its three members, the third behind the field's edge.
+HIDDEN_CHIPS = """(label) => {
+  const box = [...document.querySelectorAll('[data-testid=stMultiSelect]')]
+    .find(e => e.innerText.startsWith(label));
+  const field = box.querySelector('[data-testid=stMultiSelectTagsContainer]')
+    .getBoundingClientRect();
+  const tags = [...box.querySelectorAll('[data-tag]')];
+  return {count: tags.length, hidden: tags.filter(t => {
+    const r = t.getBoundingClientRect();
+    const text = t.querySelector('span[title]') || t;
+    return r.right > field.right + 1 || r.left < field.left - 1
+      || text.scrollWidth > text.clientWidth + 1;
+  }).map(t => t.innerText)};
+}"""
+
+
+def test_ensemble_members_all_visible(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(f"{app_url}/ensemble")
+        page.get_by_text("Ensemble:").first.wait_for(timeout=120_000)
+        _idle(page)
+        chips = page.evaluate(HIDDEN_CHIPS, "Models")
+        assert chips == {"count": 3, "hidden": []}
+        _save(page, tmp_path, "ensemble_1280x720")
+    finally:
+        page.close()
