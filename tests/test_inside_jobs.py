@@ -6,25 +6,18 @@ the work at its next report. The page's price of each request is checked against
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
-import torch
 
 from explorer import activations as A
 from explorer import cam, digits, images, inside_jobs, jobs, weights
 from explorer.errors import BudgetError
-from explorer.jobs import JobRunner, Picture
+from explorer.jobs import Picture
 
 RANDOM = weights.RANDOM
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[JobRunner]:
-    r = JobRunner(1, threads=torch.get_num_threads(), preload=("explorer.inside_jobs",))
-    yield r
-    r.shutdown()
+WORKER_PRELOAD = ("explorer.inside_jobs",)  # for conftest's `runner`
 
 
 @pytest.fixture(scope="module")

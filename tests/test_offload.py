@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -23,11 +22,7 @@ from explorer.jobs import JobRunner, Picture
 WARP = Pipeline((ElasticWarp(alpha=150.0, sigma=6.0), HorizontalFlip()))
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[JobRunner]:
-    r = JobRunner(1, threads=torch.get_num_threads(), preload=("explorer.predict",))
-    yield r
-    r.shutdown()
+WORKER_PRELOAD = ("explorer.predict",)  # for conftest's `runner`
 
 
 @pytest.fixture(scope="module")
