@@ -23,7 +23,6 @@ initialisation skipped (`_SkippedInit`), and moved to meta: slower, uninitialise
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -198,24 +197,6 @@ def build_model(
         with LocalGenerator(generator):
             model = spec.builder(**kwargs)
     return model.to(device).eval()
-
-
-def default_init(module: nn.Module, generator: torch.Generator | None) -> None:
-    """`module.reset_parameters()` (its own direct parameters only), drawn from `generator`.
-
-    PyTorch's own initialisation of convolutions and linear layers, kaiming-uniform with
-    a = √5 and a uniform bias in ±1/√fan_in, takes no generator; this is that formula with one.
-    Layers whose reset draws no random number (norms) reset themselves."""
-    if isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
-        nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
-        if module.bias is not None:
-            fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            nn.init.uniform_(module.bias, -bound, bound, generator=generator)
-    elif isinstance(module, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
-        module.reset_parameters()
-    elif any(True for _ in module.parameters(recurse=False)):
-        raise TypeError(f"No generator-aware initialisation for {type(module).__name__}.")
 
 
 _PLAIN_CONTAINERS = (dict, OrderedDict, set)

@@ -15,6 +15,7 @@ building networks at once do not share a random stream.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.building import default_init
 from explorer.errors import ExplorerError
+from explorer.rng import LocalGenerator
 
 Kind = Literal["plain", "residual"]
 KINDS: tuple[Kind, ...] = ("plain", "residual")
@@ -134,7 +135,9 @@ def _materialize(module: nn.Module, generator: torch.Generator | None) -> None:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            default_init(m, generator)  # PyTorch's own, drawn from the generator
+            # PyTorch's own initialisation, its draws handed to the generator (explorer.rng)
+            with LocalGenerator(generator) if generator is not None else contextlib.nullcontext():
+                m.reset_parameters()
         elif isinstance(m, nn.BatchNorm2d):
             m.reset_parameters()
 
