@@ -17,7 +17,6 @@ n_C tiles of n_H×n_W; fully connected layers and the logits are vectors.
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -31,6 +30,7 @@ from torch import nn
 from explorer import layer_math
 from explorer.devices import autocast, synchronize
 from explorer.errors import BudgetError, UnknownArchitectureError
+from explorer.model_cache import FactsMemo
 from explorer.predict import TopClass, preprocessor_for, top_k
 from explorer.weights import RANDOM_LABEL, LoadedModel
 
@@ -403,20 +403,20 @@ class Stage:
         return layer_math.lecture_shape((1, *self.shape))
 
 
-_plans: dict[tuple[str, str, tuple[int, int, int]], tuple[Stage, ...]] = {}
-_plans_lock = threading.Lock()
+_plans: FactsMemo[tuple[Stage, ...]] = FactsMemo(64)
 
 
 def stage_plan(loaded: LoadedModel) -> tuple[Stage, ...]:
     """The main path's stages of `loaded`, from a forward pass on a meta copy (shapes only, no
     arithmetic), cached by architecture, weights and input size (never holding the model)."""
-    from explorer.building import meta_copy
-
     c, h, w = loaded.input_size
     key = (loaded.architecture, loaded.weights, (int(c), int(h), int(w)))
-    with _plans_lock:
-        if key in _plans:
-            return _plans[key]
+    return _plans.get(key, lambda: _stage_plan(loaded))
+
+
+def _stage_plan(loaded: LoadedModel) -> tuple[Stage, ...]:
+    from explorer.building import meta_copy
+
     meta = meta_copy(loaded.model)
     recorder = _Recorder(meta)
     try:
@@ -425,12 +425,7 @@ def stage_plan(loaded: LoadedModel) -> tuple[Stage, ...]:
         groups = recorder.groups()
     finally:
         recorder.remove()
-    plan = tuple(
+    return tuple(
         Stage(g["modules"][0], g["kind"], g["modules"][-1], tuple(int(s) for s in g["value"].shape))
         for g in groups
     )
-    with _plans_lock:
-        if len(_plans) >= 64:
-            _plans.pop(next(iter(_plans)))
-        _plans[key] = plan
-    return plan

@@ -24,7 +24,6 @@ explorer.inside_jobs); either way it is the same function, so the results are th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from explorer import activations as acts
 from explorer.devices import autocast
 from explorer.errors import BudgetError
 from explorer.jobs import JobCancelled
+from explorer.model_cache import FactsMemo
 from explorer.predict import DigitPreprocessor, preprocessor_for, probabilities
 from explorer.weights import LoadedModel
 
@@ -139,8 +139,7 @@ def _class_list(classes: int | Sequence[int] | None, n: int, k: int) -> list[int
     return picked
 
 
-_after: dict[tuple[str, str, tuple[int, ...], str], int] = {}
-_after_lock = threading.Lock()
+_after: FactsMemo[int] = FactsMemo(256)
 
 
 def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
@@ -148,14 +147,15 @@ def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
     backward pass goes through: it stops at the layer), counted on a meta copy; kept by
     architecture, weights, input size and layer (as explorer.activations.stage_plan: never
     holding the model)."""
+    size = tuple(int(s) for s in loaded.input_size)
+    key = (loaded.architecture, loaded.weights, size, layer)
+    return _after.get(key, lambda: _count_after_layer(loaded, size, layer))
+
+
+def _count_after_layer(loaded: LoadedModel, size: tuple[int, ...], layer: str) -> int:
     from explorer.building import meta_copy
     from explorer.counting import MacCounter
 
-    size = tuple(int(s) for s in loaded.input_size)
-    key = (loaded.architecture, loaded.weights, size, layer)
-    with _after_lock:
-        if key in _after:
-            return _after[key]
     meta = meta_copy(loaded.model)
     counted, at_layer = [0], []
     meta.get_submodule(layer).register_forward_hook(lambda *_: at_layer.append(counted[0]))
@@ -165,10 +165,6 @@ def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
         after = counted[0] - (at_layer[0] if at_layer else 0)
     except Exception:  # a model the counter cannot follow: the whole forward, an upper bound
         after = acts.check_budget(loaded)[0]
-    with _after_lock:
-        if len(_after) >= 256:
-            _after.pop(next(iter(_after)))
-        _after[key] = after
     return after
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from torch import nn
 
@@ -22,6 +23,30 @@ from explorer.errors import BudgetError
 from explorer.weights import LoadedModel, load
 
 Key = tuple[str, str, str]  # (architecture, weights, device)
+T = TypeVar("T")
+
+
+class FactsMemo(Generic[T]):
+    """Small immutable results computed from a model (its stages' shapes, a price), kept by a
+    key that names the model (architecture, weights, input size, ...), never holding the model
+    itself: at most `size` of them, the oldest leaving first. Thread-safe; two threads asking
+    for a missing key at once may both compute it (the same result either way)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[Hashable, T] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = value
+        return value
 
 
 def model_bytes(model: nn.Module) -> int:
