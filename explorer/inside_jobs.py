@@ -4,7 +4,7 @@ Each job loads the model from the worker's own cache (an uploaded weights file t
 the job as its bytes), rebuilds the picture from its pixels and calls the very function the
 page calls inline for cheap requests (explorer.activations.record, explorer.cam.image_class_maps,
 explorer.cam.image_occlusion): the result is the same, bit for bit, at the same thread count.
-Progress events are (done, total, what); a cancelled job returns None at its next report.
+Progress events are (done, total, what); a cancelled job stops at its next report (explorer.jobs).
 
 The page decides with explorer.jobs.runs_inline on the price that explorer.cam's
 `class_map_work` / `occlusion_work` and explorer.activations.check_budget give, after they have
@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from explorer.activations import Activations, record
 from explorer.cam import ClassMap, OcclusionMap, image_class_maps, image_occlusion
-from explorer.jobs import JobCancelled, Picture, worker_model
+from explorer.jobs import Picture, worker_model
 
 
 def activations_job(
@@ -49,12 +49,9 @@ def class_maps_job(
         return None
     loaded = worker_model(arch, weights, device, upload)
     quiet = contextlib.redirect_stderr(io.StringIO()) if method == "scorecam" else None
-    try:
-        with quiet or contextlib.nullcontext():
-            return image_class_maps(loaded, picture.to_image(), layer, method, class_index,
-                                    ten_crop, progress)  # fmt: skip
-    except JobCancelled:
-        return None
+    with quiet or contextlib.nullcontext():
+        return image_class_maps(loaded, picture.to_image(), layer, method, class_index, ten_crop,
+                                progress)  # fmt: skip
 
 
 def occlusion_job(
@@ -66,8 +63,5 @@ def occlusion_job(
     if not progress(0, 1, "loading the model"):
         return None
     loaded = worker_model(arch, weights, device, upload)
-    try:
-        return image_occlusion(loaded, picture.to_image(), class_index, patch, stride, ten_crop,
-                               progress)  # fmt: skip
-    except JobCancelled:
-        return None
+    return image_occlusion(loaded, picture.to_image(), class_index, patch, stride, ten_crop,
+                           progress)  # fmt: skip

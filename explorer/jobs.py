@@ -3,7 +3,8 @@
 A `JobRunner` owns a fixed number of worker processes (fresh interpreters, so they share
 nothing with the server but what a job sends them) and a bounded queue. A job is a plain
 function called as `fn(*args, progress=callback, **kwargs)`; the callback sends progress events
-back and returns False once the job is cancelled, so a job stops at its next report.
+back and returns False once the job is cancelled, so a job stops at its next report: it returns
+None, or raises JobCancelled from deep inside its work, which the worker reports the same way.
 
 - Identical requests share one run: jobs are keyed, and a request for a key that is queued,
   running or finished gets that job (`submit`). Finished results are kept (least recently
@@ -170,14 +171,23 @@ class Job:
         self._done.set()
 
 
-def countdown(seconds: float, *, progress: Callable[..., bool], ignore_cancel: bool = False) -> int:
+def countdown(
+    seconds: float,
+    *,
+    progress: Callable[..., bool],
+    ignore_cancel: bool = False,
+    raise_cancelled: bool = False,
+) -> int:
     """A job that only waits, reporting every 0.05 s (tests, benchmarks): returns the number of
-    reports made; stops early when cancelled, unless `ignore_cancel`."""
+    reports made; stops early when cancelled, unless `ignore_cancel` (with `raise_cancelled`,
+    by raising JobCancelled, as the pages' work functions do deep inside their work)."""
     reports, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
         time.sleep(0.05)
         reports += 1
         if not progress(reports) and not ignore_cancel:
+            if raise_cancelled:
+                raise JobCancelled("Cancelled.")
             break
     return reports
 
@@ -272,6 +282,8 @@ def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) 
 
         try:
             result = fn(*args, progress=progress, **kwargs)
+        except JobCancelled:  # raised where the work heard the cancel: a cancelled run
+            conn.send(("done", None))
         except BaseException as exc:  # every failure goes back to the server
             conn.send(("error", _portable(exc)))
         else:

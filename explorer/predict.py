@@ -467,7 +467,4 @@ def ensemble_job(
     def predicted(done: int, total: int, label: str) -> bool:
         return progress(total + done, 2 * total, label)
 
-    try:
-        return ensemble_predict(loaded, picture.to_image(), top, ten_crop, predicted)
-    except JobCancelled:
-        return None
+    return ensemble_predict(loaded, picture.to_image(), top, ten_crop, predicted)

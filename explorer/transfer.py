@@ -264,10 +264,7 @@ def features_job(
     if not progress(0, len(blobs)):
         return None
     loaded = worker_model(arch, weights, device)
-    try:
-        return upload_features(loaded, blobs, progress).numpy()
-    except JobCancelled:
-        return None
+    return upload_features(loaded, blobs, progress).numpy()
 
 
 def upload_work(one_image_macs: int, n_images: int) -> int:

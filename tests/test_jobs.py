@@ -57,6 +57,15 @@ def test_cancel_stops_only_when_nobody_waits(runner: JobRunner) -> None:
     assert again is not a and again.wait(30) and again.outcome() >= 1
 
 
+def test_a_job_that_raises_cancelled_ends_cancelled_not_failed(runner: JobRunner) -> None:
+    job = runner.submit("raises", countdown, 30.0, raise_cancelled=True)
+    time.sleep(0.5)
+    runner.cancel("raises")
+    assert job.wait(20) and job.state == "cancelled"
+    assert job.outcome() is None  # as a job that returns None at its next report
+    assert runner.get("raises") is None  # forgotten, like any cancelled run
+
+
 def test_a_job_that_ignores_cancel_is_stopped(
     runner: JobRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
