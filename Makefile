@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 PORT ?= 8501
 
-.PHONY: run test lint typecheck pytest bench bench-load gpu-check clean
+.PHONY: run test lint layers typecheck pytest bench bench-load gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,17 +27,23 @@ run: $(VENV)/.installed-run
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
+# Each layer imports only from below (import-linter contracts in pyproject.toml).
+layers: $(VENV)/.installed-test
+	$(VENV)/bin/lint-imports
+
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.installed-test
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=10
 
-test: lint typecheck pytest
+test: lint layers typecheck pytest
 
 # Timings live here, never in tests: each script prints its measurements and ratios.
 # (page_timing drives Chromium through Playwright, a test extra.)
 bench: $(VENV)/.installed-test
+	$(PY) benchmarks/catalog_snapshot.py --check tests/data/catalog_snapshot.json --timm
+	$(PY) benchmarks/render_work.py
 	$(PY) benchmarks/trace_speed.py
 	$(PY) benchmarks/trace_speed.py --all
 	$(PY) benchmarks/diagram_speed.py

@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import torch
 
-from explorer.augment import (
+from explorer.core.images import fit_within, load_sample, to_png_bytes
+from explorer.labs.augment import (
     AUGMENTATIONS,
     DEFAULT_PIPELINE,
     PRESETS,
@@ -39,7 +40,6 @@ from explorer.augment import (
     VerticalFlip,
     grid_image,
 )
-from explorer.images import fit_within, load_sample, to_png_bytes
 
 TARGET_S = 1.0
 PAGE_DEFAULT = "page default (resized crop, flip, colour, PCA)"

@@ -1,7 +1,8 @@
 """Block diagrams over the catalog: time and box count per model, worst first.
 
 Method: one process; imports (torch, torchvision, explorer) and the garbage collector's
-start-up settings (explorer.gc_settings) before the clock, as the app does. Per model, the first
+start-up settings (explorer.core.gc_settings) before the clock, as the app does. Per model, the
+first
 drawing: `record` is the one meta forward pass that records the data flow (it builds the meta
 model too), `graph` picks the depth (`auto_depth`, as the Architecture page does) and replays
 the recording there, `svg` lays it out with graphviz's `dot`. `total` is what the Architecture
@@ -28,11 +29,12 @@ def main() -> None:
 
     import torchvision  # noqa: F401  (imported before the clock, as the app does)
 
-    import explorer.trace  # noqa: F401
-    from explorer import diagram
-    from explorer.architectures import specs
-    from explorer.gc_settings import settle_after_imports
-    from explorer.graph import auto_depth, build_graph, record_architecture
+    import explorer.analysis.trace  # noqa: F401
+    from explorer.analysis.analysis import record_architecture
+    from explorer.catalog import specs
+    from explorer.core.gc_settings import settle_after_imports
+    from explorer.graph import diagram
+    from explorer.graph.dataflow import auto_depth, build_graph
 
     names = args.models or [s.name for s in specs() if s.source != "timm"]
     settle_after_imports()

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/gpu_check.py [--device cuda] [--repeats 5]
 
 Two sets of weights, each written to a .safetensors file and loaded through
-explorer.weights.load on both devices (the user-file path), so both sides hold the same
+explorer.weights.loading.load on both devices (the user-file path), so both sides hold the same
 values:
 - "random": torchvision's own initialisation, seeded;
 - "synthetic": a deterministic pattern without any RNG (sines of the element index, scaled
@@ -30,7 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer import activations, cam, devices, images, predict, weights
+from explorer.core import devices, images
+from explorer.inside import activations, cam
+from explorer.labs import predict
+from explorer.weights import loading as weights
 
 PROB_TOL = 0.02
 STAGE_TOL = 0.05

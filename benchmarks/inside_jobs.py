@@ -4,9 +4,11 @@
 
 For each model (random weights; lenet5 with its shipped digits weights) at the page's defaults
 (the default layer, the predicted class, a quarter-side patch moved by half a patch), the price
-the page decides with (explorer.cam.class_map_work / occlusion_work, explorer.activations
+the page decides with (explorer.inside.cam.class_map_work / occlusion_work,
+explorer.inside.activations
 .check_budget; refused requests say so) and the time at one torch thread, as in a worker
-(best of 2). explorer.jobs.INLINE_MAX_MACS (10 G) is meant to be about 0.3 s of one core: the
+(best of 2). explorer.serving.jobs.INLINE_MAX_MACS (10 G) is meant to be about 0.3 s of one core:
+the
 "ms per G" column shows how well a price predicts the time. Then the cost of a round trip:
 the same request inline and as a job in a warm worker.
 
@@ -23,9 +25,13 @@ from collections.abc import Callable
 
 import torch
 
-from explorer import activations as A
-from explorer import cam, digits, images, inside_jobs, jobs, weights
-from explorer.errors import BudgetError
+from explorer.core import images, work
+from explorer.core.errors import BudgetError
+from explorer.inside import activations as A
+from explorer.inside import cam
+from explorer.labs import digits
+from explorer.serving import inside_jobs, jobs
+from explorer.weights import loading as weights
 
 
 def _best(fn: Callable[[], object], repeats: int) -> float:
@@ -45,7 +51,7 @@ def _row(label: str, price: Callable[[], int], fn: Callable[[], object], repeats
         print(f"  {label:<24} refused: {exc}")
         return
     seconds = _best(fn, repeats)
-    where = "inline" if jobs.runs_inline(macs) else "worker job"
+    where = "inline" if work.runs_inline(macs) else "worker job"
     per_g = seconds * 1000 / max(macs / 1e9, 1e-9)
     print(f"  {label:<24} {macs / 1e9:8.2f} G {seconds:8.3f} s {per_g:8.1f} ms/G  {where}")
 
@@ -84,10 +90,10 @@ def round_trip(repeats: int) -> None:
     """resnet18's Grad-CAM on one image (cheap): inline against a job in a warm worker."""
     loaded = weights.load("resnet18", weights.RANDOM, device="cpu")
     picture = images.load_sample(images.sample_names()[0])
-    runner = jobs.JobRunner(1, threads=1, preload=("explorer.inside_jobs",))
+    runner = jobs.JobRunner(1, threads=1, preload=("explorer.serving.inside_jobs",))
     try:
         runner.warm()
-        args = ("resnet18", weights.RANDOM, "cpu", jobs.Picture.of(picture), "layer4.1",
+        args = ("resnet18", weights.RANDOM, "cpu", work.Picture.of(picture), "layer4.1",
                 "gradcam", None, False)  # fmt: skip
         first = runner.submit(("warm",), inside_jobs.class_maps_job, *args)
         first.wait(300)  # the worker loads the model once
@@ -112,7 +118,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)  # as in a worker process; this benchmark's own process only
-    print(f"inline up to {jobs.INLINE_MAX_MACS / 1e9:.0f} G multiply-accumulates; 1 thread\n")
+    print(f"inline up to {work.INLINE_MAX_MACS / 1e9:.0f} G multiply-accumulates; 1 thread\n")
     for arch in args.models.split(","):
         model_rows(arch, args.repeats)
     print()

@@ -21,7 +21,11 @@ from collections.abc import Callable
 import torch
 from PIL import Image, ImageDraw
 
-from explorer import activation_pictures, activations, cam, predict, weights
+from explorer.inside import activations, cam
+from explorer.inside import pictures as activation_pictures
+from explorer.labs import predict
+from explorer.weights import loading as weights
+from explorer.weights.model_cache import private_copy
 
 
 def _best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -71,7 +75,7 @@ def resnet(repeats: int) -> None:
     torch.manual_seed(0)
     loaded = weights.load("resnet50", "random", device="cpu")
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    plain = activations.private_copy(loaded.model)
+    plain = private_copy(loaded.model)
     for p in plain.parameters():
         p.requires_grad_(True)
 

@@ -1,8 +1,8 @@
-"""Why explorer.jobs runs training in worker processes rather than threads: measured.
+"""Why explorer.serving.jobs runs training in worker processes rather than threads: measured.
 
 A page's work (here: tracing resnet50, Python-heavy like most page work) is timed in the
 server process three ways: alone; while a residual experiment trains in a thread of the same
-process (what a plain background thread would do); and while it trains in an explorer.jobs
+process (what a plain background thread would do); and while it trains in an explorer.serving.jobs
 worker process. Prints the median page-work latency of each and the ratios to "alone".
 
     .venv/bin/python benchmarks/jobs_isolation.py [--seconds 6] [--repeats 3]
@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from explorer.jobs import JobRunner
-from explorer.residual_experiment import ExperimentConfig, run_experiment
-from explorer.trace import trace
+from explorer.analysis.trace import trace
+from explorer.labs.residual_experiment import ExperimentConfig, run_experiment
+from explorer.serving.jobs import JobRunner
 
 CONFIG = ExperimentConfig(depths=(20,), epochs=100, seed=0)  # longer than the probe window
 

@@ -86,7 +86,8 @@ def _free_port() -> int:
 
 @contextmanager
 def server(script: Path, runner: str = "streamlit") -> Iterator[str]:
-    """A fresh server for `script`: plain Streamlit, or `explorer.serve` (what `explorer app`
+    """A fresh server for `script`: plain Streamlit, or `components.server` (what `explorer
+    app`
     execs into: Streamlit with torch's imports warmed in the background)."""
     port = _free_port()
     cmd = [
@@ -205,9 +206,11 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from explorer import diagram, graph
+    from explorer.analysis.analysis import record_architecture
+    from explorer.graph import dataflow as graph
+    from explorer.graph import diagram
 
-    rec = graph.record_architecture("resnet18")
+    rec = record_architecture("resnet18")
     svg = diagram.inline_svg(diagram.render(graph.build_graph(rec, graph.auto_depth(rec))))
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         bare = Path(tmp) / "bare_page.py"
@@ -216,7 +219,7 @@ def main() -> None:
         try:
             with server(bare) as url:
                 floor = bare_timings(browser, url, args.repeat)
-            with server(ROOT / "components" / "app.py", "explorer.serve") as url:
+            with server(ROOT / "components" / "app.py", "components.server") as url:
                 app = app_timings(browser, url, args.repeat)
         finally:
             browser.close()

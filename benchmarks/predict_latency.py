@@ -1,4 +1,4 @@
-"""Per-image latency of explorer.predict vs a bare torchvision eval loop, on the same device.
+"""Per-image latency of explorer.labs.predict vs a bare torchvision eval loop, on the same device.
 
     .venv/bin/python benchmarks/predict_latency.py [--device cpu|cuda|mps] [--repeats 5]
 
@@ -18,7 +18,9 @@ from collections.abc import Callable
 import torch
 from torchvision.transforms import v2
 
-from explorer import devices, digits, images, predict, weights
+from explorer.core import devices, images
+from explorer.labs import digits, predict
+from explorer.weights import loading as weights
 
 
 def _best_ms(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:

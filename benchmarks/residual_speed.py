@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from explorer.residual_experiment import (
+from explorer.labs.residual_experiment import (
     DEFAULT_DEPTHS,
     KINDS,
     ExperimentConfig,
@@ -54,7 +54,7 @@ def main() -> None:
                       f"{two[kind] / one[kind]:6.2f}")
 
     config = ExperimentConfig(depths=DEFAULT_DEPTHS, epochs=args.epochs, seed=args.seed)
-    torch.set_num_threads(config.threads)  # as a job worker runs it (explorer.jobs)
+    torch.set_num_threads(config.threads)  # as a job worker runs it (explorer.serving.jobs)
     start = time.perf_counter()
     result = run_experiment(config)
     total = time.perf_counter() - start

@@ -1,6 +1,6 @@
 """Server memory per round, per page: glibc's default malloc arenas against the server's cap.
 
-Why explorer/serve.py caps glibc's malloc arenas (`SERVER_MALLOC_ARENAS`). Streamlit runs each
+Why components/server.py caps glibc's malloc arenas (`SERVER_MALLOC_ARENAS`). Streamlit runs each
 script run in a new thread; glibc hands threads their own arenas, up to 8 per core. Tensors
 freed in many arenas leave them fragmented, and the server's RSS climbs round after round.
 For each page (default: every page) this starts a fresh server twice, as `explorer app` does:
@@ -28,7 +28,7 @@ import time
 
 import classroom_load as cl
 
-from explorer import serve
+from components import server as serve
 
 SPEED = """
 import threading, time, torch, torchvision

@@ -56,10 +56,10 @@ def trace_all(names: list[str], threads: int, progress: bool, exact: bool = Fals
     import torch
 
     import explorer
-    from explorer.architectures.timm_models import fvcore_macs
-    from explorer.building import borrowed_meta_model
-    from explorer.counting import FAST_PATHS
-    from explorer.gc_settings import settle_after_imports
+    from explorer.analysis.meta_models import borrowed_meta_model
+    from explorer.catalog.timm_models import fvcore_macs
+    from explorer.core.gc_settings import settle_after_imports
+    from explorer.engine.counting import FAST_PATHS
 
     torch.set_num_threads(threads)  # a benchmark process of its own, never the app
     explorer.names()  # load the catalog before timing
@@ -143,7 +143,7 @@ def main() -> None:
     import torch  # noqa: F401
 
     import explorer
-    from explorer.architectures import search
+    from explorer.catalog import search
 
     names = [n for n in explorer.names() if n.startswith("timm/")]
     if args.filter:

@@ -1,9 +1,9 @@
-"""explorer.trace against torchvision get_model + torchinfo.summary, as a user runs each.
+"""explorer.analysis.trace against torchvision get_model + torchinfo.summary, as a user runs each.
 
 Method (printed with the table):
 - Every measurement runs in a fresh Python process. Imports (torch, torchvision, torchinfo,
   explorer's tracer and its catalog) happen before the clock starts, and the garbage collector's
-  start-up settings (explorer.gc_settings) follow them, as the `explorer` CLI and the app do.
+  start-up settings (explorer.core.gc_settings) follow them, as the `explorer` CLI and the app do.
   Two torch threads (this machine has 2 cores).
 - first: the first call in that process. explorer: `explorer.trace(name)` (it builds the meta
   model and traces it). torchinfo: `torchvision.models.get_model(name)` (a real, initialised
@@ -33,9 +33,10 @@ warnings.filterwarnings("ignore")
 import importlib
 import torch, torchvision, torchinfo
 import explorer
-from explorer.architectures import tv
-from explorer.gc_settings import settle_after_imports
-importlib.import_module("explorer.trace")  # explorer's tracing code, as torchinfo's is imported
+from explorer.catalog import tv
+from explorer.core.gc_settings import settle_after_imports
+importlib.import_module("explorer.analysis.trace")  # explorer's tracing code, as torchinfo's is
+imported
 kind, name, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 spec = explorer.get(name)
 torch.set_num_threads(2)
@@ -82,7 +83,7 @@ def measure(kind: str, name: str, repeat: int) -> dict:
 
 
 def classifiers() -> list[str]:
-    from explorer.architectures import specs
+    from explorer.catalog import specs
 
     return [s.name for s in specs() if s.source == "torchvision"]
 

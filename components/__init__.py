@@ -1,9 +1,9 @@
 """Streamlit pages and widgets: thin, they read state, call `explorer` and render."""
 
 import explorer
-from explorer.gc_settings import settle_after_imports
+from explorer.core.gc_settings import settle_after_imports
 
 # Imported once per server process, by the first page. Everything loaded so far (torch,
-# torchvision's model modules, the catalog) lives as long as the server (explorer.gc_settings).
+# torchvision's model modules, the catalog) lives as long as the server (explorer.core.gc_settings).
 explorer.names()
 settle_after_imports()

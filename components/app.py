@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import serve
+from components import server as serve
 
 # A local file: a Material-icon favicon is fetched from fonts.gstatic.com on every rerun,
 # which fails (and fills the console) on an offline classroom network.
@@ -38,6 +38,6 @@ PAGES = {
 }
 
 # Under `explorer app`, run no page before the warm-up thread has imported what pages need
-# (explorer/serve.py: two threads must not build Python ASTs at once). At once otherwise.
+# (components/server.py: two threads must not build Python ASTs at once). At once otherwise.
 serve.wait_until_warm()
 st.navigation(PAGES).run()

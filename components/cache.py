@@ -1,64 +1,61 @@
 """All Streamlit cache wrappers, in one place.
 
-st.cache_resource: heavy shared objects (models, weights), one copy for all sessions.
-st.cache_data: traces, tables, images (small, hashable inputs, copied per session).
+st.cache_resource: shared immutable objects, one copy for all sessions: an `Analysis` per
+(network, input, batch), which every Explore view reads (trace, graphs, diagrams, main path,
+depth, receptive fields), and models with weights.
+st.cache_data: tables, figures and images built for one page (copied per session).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import streamlit as st
 from PIL import Image as _PILImage
 
 import explorer
-from explorer import augment as _augment
-from explorer import diagram as _diagram
-from explorer import digits as _digits
-from explorer import graph as _graph
-from explorer import images as _images
-from explorer import jobs as _jobs
-from explorer import main_path as _main_path
-from explorer import residual_experiment as _residual
-from explorer import transfer as _transfer
-from explorer import weights as _weights
-from explorer.augment import lab as _lab
-from explorer.receptive import receptive_fields as _receptive_fields
-from explorer.trace import Trace
+from explorer.analysis.analysis import Analysis
+from explorer.core import images as _images
+from explorer.core.records import Trace
+from explorer.graph import diagram as _diagram
+from explorer.graph.main_path import ShapePoint
+from explorer.graph.types import DataFlowGraph
+from explorer.labs import augment as _augment
+from explorer.labs import digits as _digits
+from explorer.labs import residual_experiment as _residual
+from explorer.labs import transfer as _transfer
+from explorer.labs.augment import lab as _lab
+from explorer.serving import jobs as _jobs
+from explorer.weights import loading as _weights
 
-
-@st.cache_data(max_entries=256, show_spinner="Tracing the network…")
-def trace(arch: str, input_size: tuple[int, int, int] | None = None, batch_size: int = 1) -> Trace:
-    return explorer.trace(arch, input_size=input_size, batch_size=batch_size)
-
-
-# --- Explore pages: data-flow graphs, diagrams, receptive fields (issue 4) ------------------
+# --- Explore pages: one analysis per (network, input, batch) ---------------------------------
 
 Size = tuple[int, int, int] | None
 
 
-@st.cache_resource(max_entries=64, show_spinner="Following the data through the network…")
-def recording(arch: str, input_size: Size = None, batch_size: int = 1) -> _graph.Recording:
-    """One recorded meta forward pass (its modules carry that pass's MACs), shared by all
-    sessions (immutable, never copied)."""
-    return _graph.record_architecture(arch, input_size, batch_size)
+@st.cache_resource(max_entries=64, show_spinner="Tracing the network…")
+def analysis(arch: str, input_size: Size = None, batch_size: int = 1) -> Analysis:
+    """One meta build and one recorded forward pass of `arch` (a catalog name or a typed
+    stack, resolved once inside): the trace, the data flow at every depth, the main path, the
+    depth and the receptive fields all come from it. Immutable, so it is shared by every view
+    and every session, never copied."""
+    return explorer.analyse(arch, input_size, batch_size)
 
 
-@st.cache_data(max_entries=256, show_spinner="Drawing the block diagram…")
+def trace(arch: str, input_size: Size = None, batch_size: int = 1) -> Trace:
+    return analysis(arch, input_size, batch_size).trace
+
+
 def data_flow(
     arch: str,
     input_size: Size = None,
     batch_size: int = 1,
     depth: int | None = None,
     collapse: bool = True,
-) -> _graph.DataFlowGraph:
-    rec = recording(arch, input_size, batch_size)
-    depth = _graph.auto_depth(rec) if depth is None else depth
-    return _graph.build_graph(rec, depth, collapse=collapse)
+) -> DataFlowGraph:
+    return analysis(arch, input_size, batch_size).graph(depth, collapse)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
 def diagram_dot(
     arch: str,
     input_size: Size = None,
@@ -67,12 +64,9 @@ def diagram_dot(
     collapse: bool = True,
     rankdir: str = "TB",
 ) -> str:
-    modules = recording(arch, input_size, batch_size).modules
-    graph = data_flow(arch, input_size, batch_size, depth, collapse)
-    return _diagram.to_dot(graph, rankdir=rankdir, modules=modules)
+    return analysis(arch, input_size, batch_size).dot(depth, collapse, rankdir)
 
 
-@st.cache_data(max_entries=32, show_spinner="Rendering the diagram…")
 def diagram_image(
     arch: str,
     input_size: Size,
@@ -82,12 +76,11 @@ def diagram_image(
     fmt: str,
     rankdir: str = "TB",
 ) -> bytes:
-    modules = recording(arch, input_size, batch_size).modules
-    graph = data_flow(arch, input_size, batch_size, depth, collapse)
-    return _diagram.render(graph, fmt, rankdir=rankdir, modules=modules)
+    with st.spinner("Rendering the diagram…"):
+        return analysis(arch, input_size, batch_size).diagram(fmt, depth, collapse, rankdir)
 
 
-@st.cache_data(max_entries=64, show_spinner="Drawing the diagram…")
+@st.cache_resource(max_entries=64, show_spinner="Drawing the diagram…")
 def diagram_svg(
     arch: str, input_size: Size, batch_size: int, depth: int | None, collapse: bool, rankdir: str
 ) -> str:
@@ -97,59 +90,52 @@ def diagram_svg(
     return _diagram.inline_svg(svg)
 
 
-@st.cache_data(max_entries=128, show_spinner="Drawing the diagram…")
+@st.cache_resource(max_entries=128, show_spinner="Drawing the diagram…")
 def dot_svg(dot: str) -> str:
     """Any DOT text (Cost lab, Transfer, Custom network) as inline SVG."""
     return _diagram.inline_svg(_diagram.svg_from_dot(dot))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def trace_json(arch: str, input_size: Size = None, batch_size: int = 1) -> str:
-    """The trace as JSON text (the Architecture page's download, made once per trace)."""
-    return json.dumps(trace(arch, input_size, batch_size).to_dict(), indent=1)
+    """The trace as JSON text (the Architecture page's download, made once per analysis)."""
+    return analysis(arch, input_size, batch_size).trace_json
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def main_path(
-    arch: str, input_size: Size = None, batch_size: int = 1
-) -> list[_main_path.ShapePoint]:
+def main_path(arch: str, input_size: Size = None, batch_size: int = 1) -> list[ShapePoint]:
     """The tensors on the input→output main path (the shape chart's default)."""
-    return _main_path.main_path_of(recording(arch, input_size, batch_size))
+    return analysis(arch, input_size, batch_size).main_path
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
 def receptive_fields(arch: str, input_size: Size = None) -> dict[str, int]:
-    return _receptive_fields(recording(arch, input_size, 1))
+    return analysis(arch, input_size, 1).receptive_fields
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def weight_layer_depth(arch: str) -> int:
-    return _graph.weight_layer_depth(recording(arch, None, 1))
+def weight_layer_depth(arch: str, input_size: Size = None, batch_size: int = 1) -> int:
+    return analysis(arch, input_size, batch_size).depth
 
 
 # Cost lab: the lecture's blocks at the sizes the sliders choose (builder name + plain ints).
 BlockArgs = tuple[tuple[str, int], ...]
 
 
-def _block_spec(builder: str, kwargs: BlockArgs) -> explorer.ArchSpec:
-    from explorer.architectures import blocks
+@st.cache_resource(max_entries=256, show_spinner="Tracing the block…")
+def block_analysis(builder: str, kwargs: BlockArgs) -> Analysis:
+    """One analysis of a lecture block; its trace and its diagram come from the same pass."""
+    from explorer.catalog import blocks
 
     allowed = {"naive_conv_spec", "bottleneck_conv_spec", "inception_module_spec"}
     if builder not in allowed:
         raise ValueError(f"unknown block builder {builder!r}")
     spec: explorer.ArchSpec = getattr(blocks, builder)(**dict(kwargs))
-    return spec
+    return explorer.analyse(spec)
 
 
-@st.cache_data(max_entries=256, show_spinner="Tracing the block…")
 def block_trace(builder: str, kwargs: BlockArgs) -> Trace:
-    return explorer.trace(_block_spec(builder, kwargs))
+    return block_analysis(builder, kwargs).trace
 
 
-@st.cache_data(max_entries=128, show_spinner="Drawing the block…")
 def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
-    rec = _graph.record_architecture(_block_spec(builder, kwargs))
-    return _diagram.to_dot(_graph.build_graph(rec, depth, collapse=False))
+    return block_analysis(builder, kwargs).dot(depth, collapse=False)
 
 
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
@@ -157,9 +143,10 @@ def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
 
 def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> _weights.LoadedModel:
     """A model ready for inference, shared by all sessions (weights: name, file path, random),
-    from explorer.model_cache: bounded by bytes, each model loaded once at a time. Shared, so
-    never modified: hooks and training go on private copies (explorer.activations)."""
-    from explorer import model_cache
+    from explorer.weights.model_cache: bounded by bytes, each model loaded once at a time.
+    Shared, so never modified: hooks and training go on private copies
+    (explorer.weights.model_cache.private_copy)."""
+    from explorer.weights import model_cache
 
     return model_cache.loaded_model(arch, weights, device)
 
@@ -184,7 +171,8 @@ def digits_features(device: str = "auto") -> tuple[Any, Any, Any, Any]:
 @st.cache_data(max_entries=64, show_spinner="Computing the frozen backbone's features…")
 def upload_features(arch: str, weights: str, device: str, images: tuple[bytes, ...]) -> Any:
     """Backbone features of uploaded images (keyed by their bytes: computed once per image set);
-    inline, for backbones cheap enough (explorer.jobs.runs_inline), else transfer.features_job."""
+    inline, for backbones cheap enough (explorer.serving.jobs.runs_inline), else
+    transfer.features_job."""
     return _transfer.upload_features(loaded_model(arch, weights, device), images)
 
 
@@ -250,12 +238,13 @@ def mix_preview(
 
 @st.cache_resource(show_spinner=False)
 def job_runner() -> _jobs.JobRunner:
-    """The server's worker processes for long jobs (explorer.jobs), one pool for all sessions:
+    """The server's worker processes for long jobs (explorer.serving.jobs), one pool for all
+    sessions:
     identical requests share one run, finished results are kept for the next visitor. Started
     when the first page that needs it opens, so a student's first Run does not wait for it."""
     runner = _jobs.JobRunner(preload=(
-        "explorer.residual_experiment", "explorer.augment.lab", "explorer.predict",
-        "explorer.transfer", "explorer.inside_jobs", "pytorch_grad_cam"))  # fmt: skip
+        "explorer.labs.residual_experiment", "explorer.labs.augment.lab", "explorer.labs.predict",
+        "explorer.labs.transfer", "explorer.serving.inside_jobs", "pytorch_grad_cam"))  # fmt: skip
     runner.warm()
     return runner
 

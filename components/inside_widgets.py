@@ -1,12 +1,14 @@
 """Widgets of the Look inside page (issue 12), and the class-activation-map view that the
-Predict page shows too. Thin: the numbers and pictures come from explorer.activations and
-explorer.cam; this module lays them out.
+Predict page shows too. Thin: the numbers and pictures come from explorer.inside.activations and
+explorer.inside.cam; this module lays them out.
 
 The cache wrappers for activations and maps live here (st.cache_resource: results are
 immutable, their arrays read-only, and shared by every session; the models come from
-components.cache.loaded_model). Work over explorer.jobs.INLINE_MAX_MACS (activations of vit_b_16,
+components.cache.loaded_model). Work over explorer.serving.jobs.INLINE_MAX_MACS (activations of
+vit_b_16,
 Grad-CAM of ten crops, most occlusion) runs instead as a job in a worker process
-(explorer.inside_jobs, components.job_widgets: progress, Cancel, shared by identical requests);
+(explorer.serving.inside_jobs, components.job_widgets: progress, Cancel, shared by identical
+requests);
 its budget is checked first, here, so a refused request never becomes a job."""
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from PIL import Image
 
 from components import cache, job_widgets
 from components import prediction_widgets as w
-from explorer import activation_pictures as P
-from explorer import activations as A
-from explorer import cam, inside_jobs, jobs
-from explorer.errors import ExplorerError
-from explorer.jobs import Job
-from explorer.weights import LoadedModel
+from explorer.core import work
+from explorer.core.errors import ExplorerError
+from explorer.inside import activations as A
+from explorer.inside import cam
+from explorer.inside import pictures as P
+from explorer.serving import inside_jobs
+from explorer.serving.jobs import Job
+from explorer.weights import model_cache
+from explorer.weights.loading import LoadedModel
 
 ROW_WIDTH = 1100  # pixels available for one row of grids on a wide page
 DETAIL_CHANNELS = 64  # channels per page of the one-layer view
@@ -88,11 +93,11 @@ ACTS_SLOT = "inside_activations_job"
 def page_activations(
     loaded: LoadedModel, arch: str, weights: str, device: str, image: Image.Image
 ) -> A.Activations | None:
-    """Every layer of one forward pass: inline when cheap (explorer.jobs.runs_inline: up to
+    """Every layer of one forward pass: inline when cheap (explorer.serving.jobs.runs_inline: up to
     10 G multiply-adds, resnet50's 4.1 G included), else a job in a worker with progress and
     Cancel (vgg16's 15.5 G, vit_b_16's 17.6 G). None while this session has it cancelled."""
     macs, _ = A.check_budget(loaded)
-    if jobs.runs_inline(macs):
+    if work.runs_inline(macs):
         job_widgets.leave(ACTS_SLOT)
         return activations(arch, weights, device, image_key(image), image)
     job = _submit(ACTS_SLOT, inside_jobs.activations_job, arch, weights, device, image)
@@ -109,12 +114,12 @@ def _submit(
     slot: str, fn: Callable[..., Any], arch: str, weights: str, device: str,
     image: Image.Image, *rest: Any,
 ) -> Job | None:  # fmt: skip
-    """A job of explorer.inside_jobs for `slot` (components.job_widgets.start): the picture
+    """A job of explorer.serving.inside_jobs for `slot` (components.job_widgets.start): the picture
     travels as its pixels, uploaded weights as their bytes, and identical requests of all
     sessions share one run."""
-    picture = jobs.Picture.of(image)
+    picture = work.Picture.of(image)
     key = (fn.__name__, arch, weights, device, picture.key, *rest)
-    upload = jobs.upload_of(weights)
+    upload = model_cache.upload_of(weights)
     return job_widgets.start(slot, key, fn, arch, weights, device, picture, *rest, upload)
 
 
@@ -128,10 +133,11 @@ def _offload(
     fn: Callable[..., Any],
     *job_args: Any,
 ) -> None:
-    """Cheap work (explorer.jobs.runs_inline) runs here and is drawn at once; more is the job
+    """Cheap work (explorer.serving.jobs.runs_inline) runs here and is drawn at once; more is the
+    job
     `fn(*job_args)` in a worker process, drawn by `pending` at the end of the page with its
     progress and Cancel. The same explorer function runs either way."""
-    if jobs.runs_inline(macs):
+    if work.runs_inline(macs):
         job_widgets.leave(slot)
         try:
             show(inline())
@@ -401,7 +407,7 @@ def _cam_layout(
     """Places for the maps, made before any is computed (a job's result is drawn later, in
     its place): one row of four for one image (what the network saw, the class map, the
     occlusion map and its drops), or two rows of five crops with both maps under each."""
-    from explorer.predict import CROP_POSITIONS
+    from explorer.labs.predict import CROP_POSITIONS
 
     if not ten_crop:
         cols = st.columns([1, 1, 1, 1.4])  # the drops chart needs room for its colour bar

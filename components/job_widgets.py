@@ -1,4 +1,4 @@
-"""Long work run as jobs (explorer.jobs) from a page: submit, show progress, offer Cancel.
+"""Long work run as jobs (explorer.serving.jobs) from a page: submit, show progress, offer Cancel.
 
 A page asks `start(slot, key, fn, *args)` for a job (identical requests of all sessions share
 one run; a finished one comes back at once), then `follow(job, ...)` draws a progress bar and
@@ -17,10 +17,10 @@ from typing import Any
 import streamlit as st
 
 from components import cache
-from explorer.errors import ExplorerError
-from explorer.jobs import Job
+from explorer.core.errors import ExplorerError
+from explorer.serving.jobs import Job
 
-TOKEN = "jobs_token"  # session key: who is waiting (explorer.jobs subscriber)
+TOKEN = "jobs_token"  # session key: who is waiting (explorer.serving.jobs subscriber)
 ACTIVE = "jobs_active"  # session key: slot -> the job key this session follows there
 DECLINED = "jobs_declined"  # session key: job keys this session cancelled
 POLL_S = 0.25

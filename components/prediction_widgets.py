@@ -9,8 +9,11 @@ import streamlit as st
 from PIL import Image
 
 from components import cache, job_widgets
-from explorer import devices, digits, images, jobs, predict, weights
-from explorer.errors import ExplorerError
+from explorer.core import devices, images, work
+from explorer.core.errors import ExplorerError
+from explorer.labs import digits, predict
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 RANDOM_CHOICE = "random weights (predictions are meaningless)"
 FILE_CHOICE = "my own weights file (.safetensors, .pt, .pth)"
@@ -18,9 +21,9 @@ DIGIT_PREFIX = "handwritten digit #"
 
 
 def model_label(name: str) -> str:
-    if name == digits.WEIGHTS_NAME:
+    if name == shipped.WEIGHTS_NAME:
         return "lenet5-digits — LeNet-5 trained on handwritten digits (shipped, offline)"
-    if name in digits.SHIPPED:
+    if name in shipped.SHIPPED:
         return f"{name} — the same, trained from another seed (shipped, offline)"
     info = weights.find(name)
     mark = "✓ cached" if info.cached else f"{info.size_mb:.0f} MB, not downloaded"
@@ -84,7 +87,7 @@ def _sample_options() -> list[str]:
 
 
 def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
-    """An uploaded image (through explorer.images.decode_image) or a sample."""
+    """An uploaded image (through explorer.core.images.decode_image) or a sample."""
     source = st.radio("Image", ["sample", "upload"], horizontal=True, key=f"{key}_source")
     if source == "upload":
         upload = st.file_uploader(
@@ -166,16 +169,17 @@ def top_chart(top: Any, title: str = "") -> go.Figure:
 def ensemble_result(
     loaded: list[weights.LoadedModel], device: str, image: Image.Image, top: int, ten: bool
 ) -> predict.EnsemblePrediction | None:
-    """The Ensembles page's prediction: inline when cheap (explorer.jobs.runs_inline, e.g. the
+    """The Ensembles page's prediction: inline when cheap (explorer.serving.jobs.runs_inline, e.g.
+    the
     three shipped digits models), else a job in a worker process with progress and Cancel
     (the members are loaded there by name). Budgets are checked first, either way."""
     traces = [cache.trace(m.architecture, m.input_size) for m in loaded]
     macs = predict.check_ensemble_prediction(traces, ten)
     uploaded = any(m.weights.startswith("file:") for m in loaded)  # held here only: inline
-    if jobs.runs_inline(macs) or uploaded:
+    if work.runs_inline(macs) or uploaded:
         return predict.ensemble_predict(loaded, image, top, ten_crop=ten)
     members = tuple((m.architecture, m.weights) for m in loaded)
-    picture = jobs.Picture.of(image)
+    picture = work.Picture.of(image)
     key = ("ensemble", members, device, picture.key, top, ten)
     job = job_widgets.start("ensemble_job", key, predict.ensemble_job, members, device, picture,
                             top, ten)  # fmt: skip

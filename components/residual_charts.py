@@ -8,7 +8,7 @@ from itertools import pairwise
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.residual_experiment import SUPPORTED_DEPTHS, IdentityDemo, RunResult
+from explorer.labs.residual_experiment import SUPPORTED_DEPTHS, IdentityDemo, RunResult
 
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 

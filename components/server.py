@@ -1,7 +1,8 @@
 """The app's server process: Streamlit, with the heavy imports warmed first and its memory kept
 bounded across a lecture.
 
-`explorer app` execs into `python -m explorer.serve run components/app.py ...`. Three things
+`explorer app` execs into `python -m components.server run components/app.py ...`. Three
+things
 happen here, in the server process only (the launcher itself imports no torch):
 
 - **Imports are warmed in a background thread** while Streamlit starts listening, so the server
@@ -15,7 +16,7 @@ happen here, in the server process only (the launcher itself imports no torch):
   three things did it: Streamlit's "magic" rewrite of every page script it compiles (again each
   time the last tab closes: Streamlit then empties its script cache), modules imported on a
   first visit (pandas' numpy.ma inspects builtins' signatures; torch parses its @overload
-  bodies), and `inspect.getsource` of a class (explorer.augment's code export, now read once at
+  bodies), and `inspect.getsource` of a class (explorer.labs.augment's code export, now read once at
   import). Here magic is switched off (no page uses it: tests/test_serve.py checks), the
   libraries that build ASTs while importing and the explorer modules the pages use are imported
   by the one warm-up thread, and pages wait for it. `compile()` of source text (dataclasses,
@@ -44,16 +45,16 @@ WARM_MODULES = (
     "torchvision",
     "pandas",
     "plotly.graph_objects",
-    "explorer.architectures",
-    "explorer.trace",
-    "explorer.graph",
-    "explorer.diagram",
-    "explorer.report",
-    "explorer.predict",
-    "explorer.augment",
-    "explorer.digits",
-    "explorer.transfer",
-    "explorer.jobs",
+    "explorer.catalog",
+    "explorer.analysis.trace",
+    "explorer.graph.dataflow",
+    "explorer.graph.diagram",
+    "explorer.core.report",
+    "explorer.labs.predict",
+    "explorer.labs.augment",
+    "explorer.labs.digits",
+    "explorer.labs.transfer",
+    "explorer.serving.jobs",
 )
 WARM_WAIT_S = 180.0  # a page waits at most this long for the warm-up, then runs anyway
 SERVER_MALLOC_ARENAS = 2  # glibc's default is 8 per core: 16 on the 2-core test machine
@@ -83,7 +84,7 @@ def _warm(done: threading.Event) -> None:
                 importlib.import_module(name)
             except Exception:  # a page that needs a broken module reports it properly itself
                 return
-        from explorer.gc_settings import settle_after_imports
+        from explorer.core.gc_settings import settle_after_imports
 
         settle_after_imports()  # start-up objects out of the collector's way, as the CLI does
     finally:
@@ -117,9 +118,9 @@ def streamlit_argv(argv: list[str]) -> list[str]:
 
 def main() -> None:
     limit_malloc_arenas()  # before any thread exists
-    # Under `python -m` this file is __main__; the pages import `explorer.serve`, so the
+    # Under `python -m` this file is __main__; the pages import `components.server`, so the
     # warm-up state must live in that module.
-    importlib.import_module("explorer.serve").warm_in_background()
+    importlib.import_module("components.server").warm_in_background()
     from streamlit.web import cli
 
     sys.argv = streamlit_argv(sys.argv[1:])

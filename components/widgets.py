@@ -13,12 +13,11 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
-from explorer import published
-from explorer.architectures import ArchSpec
-from explorer.layer_math import commas, hwc, lecture_shape, output_size_formula, short
-from explorer.main_path import ShapePoint
-from explorer.receptive import describe as describe_rf
-from explorer.trace import LayerRecord, Trace
+from explorer.analysis.trace import LayerRecord, Trace
+from explorer.catalog import ArchSpec, published
+from explorer.core.layer_math import commas, hwc, lecture_shape, output_size_formula, short
+from explorer.graph.main_path import ShapePoint
+from explorer.graph.receptive import describe as describe_rf
 
 MAX_SIDE = 1024  # pixels: larger inputs make tracing slow on a classroom server
 MAX_BATCH = 512
@@ -255,7 +254,8 @@ def layer_table(rows: list[dict[str, Any]], key: str) -> None:
 
 
 def published_rows(spec: ArchSpec, trace: Trace) -> tuple[list[dict[str, str]], list[str]]:
-    """Our exact figures beside the published ones (explorer.published: ✓ or Δ), and notes."""
+    """Our exact figures beside the published ones (explorer.catalog.published: ✓ or Δ), and
+    notes."""
     return published.published_rows(spec, trace)
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
-from explorer.errors import (
+from explorer.core.errors import (
     ExplorerError,
     ImageError,
     InputSizeError,
@@ -18,32 +16,37 @@ from explorer.errors import (
 )
 
 if TYPE_CHECKING:
-    from explorer.architectures import ArchSpec, families, get, names, resolve, search
-    from explorer.building import build_meta, build_model
-    from explorer.images import decode_image
-    from explorer.inputs import Signature
-    from explorer.meta_limits import MetaTraceError
-    from explorer.notebook import summary
-    from explorer.trace import LayerRecord, Trace, trace
+    from explorer.analysis.analysis import Analysis, analyse
+    from explorer.analysis.building import build_model
+    from explorer.analysis.meta_models import build_meta
+    from explorer.analysis.notebook import summary
+    from explorer.analysis.trace import trace
+    from explorer.catalog import ArchSpec, families, get, names, resolve, search
+    from explorer.core.images import decode_image
+    from explorer.core.inputs import Signature
+    from explorer.core.records import LayerRecord, Trace
+    from explorer.engine.meta_limits import MetaTraceError
 
 # The rest of the public names are imported on first use (PEP 562), so that `explorer app`
 # can start Streamlit without importing torch in the launcher.
 _LAZY = {
-    "ArchSpec": "explorer.architectures",
-    "families": "explorer.architectures",
-    "get": "explorer.architectures",
-    "names": "explorer.architectures",
-    "resolve": "explorer.architectures",
-    "search": "explorer.architectures",
-    "build_meta": "explorer.building",
-    "build_model": "explorer.building",
-    "decode_image": "explorer.images",
-    "Signature": "explorer.inputs",
-    "MetaTraceError": "explorer.meta_limits",
-    "summary": "explorer.notebook",
-    "LayerRecord": "explorer.trace",
-    "Trace": "explorer.trace",
-    "trace": "explorer.trace",
+    "ArchSpec": "explorer.catalog",
+    "families": "explorer.catalog",
+    "get": "explorer.catalog",
+    "names": "explorer.catalog",
+    "resolve": "explorer.catalog",
+    "search": "explorer.catalog",
+    "build_meta": "explorer.analysis.meta_models",
+    "build_model": "explorer.analysis.building",
+    "decode_image": "explorer.core.images",
+    "Signature": "explorer.core.inputs",
+    "MetaTraceError": "explorer.engine.meta_limits",
+    "summary": "explorer.analysis.notebook",
+    "LayerRecord": "explorer.core.records",
+    "Trace": "explorer.core.records",
+    "Analysis": "explorer.analysis.analysis",
+    "analyse": "explorer.analysis.analysis",
+    "trace": "explorer.analysis.trace",
 }
 
 
@@ -55,22 +58,10 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-class _Package(types.ModuleType):
-    """`explorer.trace` stays the function once the submodule of that name is imported (the
-    import system would otherwise bind the submodule over it, as the eager import used to
-    prevent by importing the function last)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analysis",
     "ArchSpec",
     "ExplorerError",
     "ImageError",
@@ -84,6 +75,7 @@ __all__ = [
     "UnknownArchitectureError",
     "WeightsError",
     "__version__",
+    "analyse",
     "build_meta",
     "build_model",
     "decode_image",

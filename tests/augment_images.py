@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from explorer.augment import (
+from explorer.labs.augment import (
     AUGMENTATIONS,
     CenterCrop,
     Pad,

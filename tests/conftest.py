@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.jobs import JobRunner
+from explorer.serving.jobs import JobRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 

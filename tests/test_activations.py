@@ -1,4 +1,4 @@
-"""explorer.activations: one real forward gives the prediction and every stage's activations.
+"""explorer.inside.activations: one real forward gives the prediction and every stage's activations.
 
 Oracles: a forward written out by hand with torch.nn.functional and the model's own weights
 (LeNet-5), the same layers called one after another (ResNet-18), the colour map applied to
@@ -15,10 +15,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import activation_pictures as P
-from explorer import activations as A
-from explorer import digits, predict, weights
-from explorer.errors import BudgetError
+from explorer.core.errors import BudgetError
+from explorer.inside import activations as A
+from explorer.inside import pictures as P
+from explorer.labs import digits, predict
+from explorer.weights import loading as weights
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_resnet_stages_equal_its_layers_called_one_by_one() -> None:
 
 
 def test_the_shared_model_is_never_touched(lenet, digit_photo) -> None:
-    from explorer import cam
+    from explorer.inside import cam
 
     before = {k: v.clone() for k, v in lenet.model.state_dict().items()}
     A.record(lenet, digit_photo[0])

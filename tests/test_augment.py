@@ -1,4 +1,5 @@
-"""explorer.augment: each augmentation does what it says, seeds reproduce, exports round-trip."""
+"""explorer.labs.augment: each augmentation does what it says, seeds reproduce, exports
+round-trip."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import torch
 from augment_images import pattern, run, smooth
 from PIL import Image
 
-from explorer.augment import (
+from explorer.core.errors import SpecError
+from explorer.labs.augment import (
     AUGMENTATIONS,
     IMAGENET_EIGVAL,
     IMAGENET_EIGVEC,
@@ -38,7 +40,6 @@ from explorer.augment import (
     mix_preview,
     to_pil,
 )
-from explorer.errors import SpecError
 
 # --- catalogue and parameters ------------------------------------------------------------------
 

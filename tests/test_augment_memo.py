@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from explorer.augment import (
+from explorer.core.images import to_png_bytes
+from explorer.labs.augment import (
     AUGMENTATIONS,
     DEFAULT_PIPELINE,
     ColorShift,
@@ -25,7 +26,6 @@ from explorer.augment import (
     Shear,
     grid_image,
 )
-from explorer.images import to_png_bytes
 
 
 def picture(height: int = 40, width: int = 56, seed: int = 0) -> Image.Image:

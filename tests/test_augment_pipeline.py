@@ -1,4 +1,4 @@
-"""explorer.augment: JSON and code export, editing, grids, MixUp/CutMix, the CLI, budgets."""
+"""explorer.labs.augment: JSON and code export, editing, grids, MixUp/CutMix, the CLI, budgets."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import torch
 from augment_images import ALL_SMALL, ALL_STEPS, pattern, run, smooth
 from PIL import Image
 
-from explorer.augment import (
+from explorer.core.errors import BudgetError, SpecError
+from explorer.labs.augment import (
     PRESETS,
     CenterCrop,
     HorizontalFlip,
@@ -30,7 +31,6 @@ from explorer.augment import (
     mix_preview,
     to_pil,
 )
-from explorer.errors import BudgetError, SpecError
 
 # --- JSON and code export -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""explorer.budgets: every refused input, with its one-sentence message (issue 10 item 6).
+"""explorer.analysis.pricing: every refused input, with its one-sentence message (issue 10 item 6).
 
 Each refusal happens before the work: the estimates come from a meta-device trace, so the
 tests below allocate nothing large."""
@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from explorer import budgets
-from explorer.building import build_model
+from explorer.analysis import pricing as budgets
+from explorer.analysis.building import build_model
+from explorer.analysis.trace import trace
 from explorer.cli import main
-from explorer.errors import BudgetError, ExplorerError
-from explorer.residual_experiment import ExperimentConfig
-from explorer.trace import trace
+from explorer.core import limits
+from explorer.core.errors import BudgetError, ExplorerError
+from explorer.labs.residual_experiment import ExperimentConfig
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WIDE = "input 1x1x1 | fc 20000 | fc 99000"  # the issue's 7.9 GB stack
@@ -102,7 +103,7 @@ def test_estimate_reads_the_meta_trace() -> None:
 
 
 def test_trace_refuses_a_huge_batch_before_any_work() -> None:
-    from explorer import trace
+    from explorer.analysis.trace import trace
 
     with pytest.raises(BudgetError, match="The batch size is 10,000,000,000,000,000,000; it"):
         trace("resnet18", (3, 224, 224), 10**19)
@@ -125,7 +126,7 @@ def test_trace_refuses_a_huge_batch_before_any_work() -> None:
 )
 def test_trace_request_budget(input_size: tuple[int, int, int] | None, batch: int,
                               message: str) -> None:  # fmt: skip
-    assert _refusal(budgets.check_trace_request, input_size, batch) == message
+    assert _refusal(limits.check_trace_request, input_size, batch) == message
 
 
 # --- The residual experiment -------------------------------------------------------------------
@@ -164,13 +165,13 @@ def test_residual_cli_refuses_in_one_line(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_transfer_budgets() -> None:
-    assert _refusal(budgets.check_transfer_images, 501) == (
+    assert _refusal(limits.check_transfer_images, 501) == (
         "501 images is more than the 500 whose features one request may compute."
     )
-    assert _refusal(budgets.check_transfer_training, 10, 10, 2001) == (
+    assert _refusal(limits.check_transfer_training, 10, 10, 2001) == (
         "2,001 training steps is outside the allowed 1 to 2,000."
     )
-    assert _refusal(budgets.check_transfer_training, 2_000, 30_000, 100) == (
+    assert _refusal(limits.check_transfer_training, 2_000, 30_000, 100) == (
         "2,000 examples × 30,000 features is 60,000,000 values; the limit for training a new "
         "head is 50,000,000."
     )

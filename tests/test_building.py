@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 import explorer
-from explorer.building import build_meta, build_model, empty_init
+from explorer.analysis.building import build_model
+from explorer.analysis.meta_models import build_meta
+from explorer.engine.building import empty_init
 
 
 class _Frozen(nn.Module):
@@ -107,7 +109,7 @@ class _Shared(nn.Module):
 
 
 def test_meta_copy_is_shallow_private_and_faithful() -> None:
-    from explorer.building import meta_copy
+    from explorer.engine.building import meta_copy
 
     model = _Shared()
     before = model.conv.weight.detach().clone()
@@ -130,7 +132,7 @@ def test_seeded_real_build_is_the_builders_own_init_without_the_global_rng() -> 
     """build_model(generator=g) runs the builder as it is, its draws handed to g: the weights
     of `torch.manual_seed(s)` + a default build, for any builder (a ViT's class token, the
     nn.init functions that dispatch to the mode themselves), and the global RNG is untouched."""
-    from explorer import weights
+    from explorer.weights import loading as weights
 
     for name in ("vit_b_16", "resnet18"):
         torch.manual_seed(0)

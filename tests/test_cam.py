@@ -1,4 +1,4 @@
-"""explorer.cam: class activation maps and occlusion find the evidence where it is.
+"""explorer.inside.cam: class activation maps and occlusion find the evidence where it is.
 
 The oracle is a synthetic image whose only evidence sits in one known quadrant: a held-out
 digit pasted into one corner of a blank 64×64 canvas, classified by the shipped
@@ -13,8 +13,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import cam, digits, predict, weights
-from explorer.errors import BudgetError
+from explorer.core.errors import BudgetError
+from explorer.inside import cam
+from explorer.labs import digits, predict
+from explorer.weights import loading as weights
 
 QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
@@ -111,7 +113,7 @@ def test_sessions_at_once_do_not_see_each_others_maps() -> None:
     the maps and activations it would get alone."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from explorer import activations
+    from explorer.inside import activations
 
     lenet = weights.load("lenet5-digits", device="cpu")
     pre = predict.preprocessor_for(lenet)

@@ -7,18 +7,19 @@ import torch
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer.architectures import get, names
-from explorer.architectures.blocks import (
+from explorer.analysis.building import build_model
+from explorer.analysis.meta_models import build_meta
+from explorer.analysis.trace import Trace, trace
+from explorer.catalog import get, names
+from explorer.catalog.blocks import (
     bottleneck_conv_spec,
     inception_module,
     inception_module_spec,
     naive_conv_spec,
 )
-from explorer.architectures.inception import Inception
-from explorer.architectures.lenet import C3_TABLE
-from explorer.building import build_meta, build_model
-from explorer.errors import SpecError
-from explorer.trace import Trace, trace
+from explorer.catalog.inception import Inception
+from explorer.catalog.lenet import C3_TABLE
+from explorer.core.errors import SpecError
 
 OURS = [
     "lenet5", "lenet5-1998", "alexnet-paper",
@@ -346,8 +347,9 @@ def test_real_forward_matches_the_trace() -> None:
 def test_published_figures_checked_in_explorer_and_printed_by_the_cli(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The ✓/Δ check lives in explorer.published, so `explorer summary` shows it too."""
-    from explorer import cli, published
+    """The ✓/Δ check lives in explorer.catalog.published, so `explorer summary` shows it too."""
+    from explorer import cli
+    from explorer.catalog import published
 
     checks, notes = published.check(get("googlenet-paper"), trace("googlenet-paper"))
     by_figure = {c.figure: c for c in checks}

@@ -177,7 +177,7 @@ def test_channel_mismatch_is_explained(
 
 
 def test_a_genuine_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    from explorer.commands import list as list_command
+    from explorer.cli.commands import list as list_command
 
     def broken(args: object) -> int:
         raise ZeroDivisionError("a bug, not a user error")

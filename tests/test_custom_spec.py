@@ -6,16 +6,16 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.architectures import resolve
-from explorer.architectures.custom import (
+from explorer.analysis.trace import trace
+from explorer.catalog import resolve
+from explorer.catalog.custom import (
     LayerSpec,
     looks_like_spec,
     parse,
     spec_from_text,
     to_text,
 )
-from explorer.errors import ExplorerError, SpecError
-from explorer.trace import trace
+from explorer.core.errors import ExplorerError, SpecError
 
 LENET = "input 32x32x1 | conv 6 5x5 | avgpool 2 | conv 16 5x5 | avgpool 2 | fc 120 | fc 84 | fc 10"
 
@@ -173,7 +173,7 @@ def test_oversized_text_is_rejected_before_parsing() -> None:
 
 
 def test_input_rows_list_every_tensor_of_a_signature_in_call_order() -> None:
-    from explorer.architectures.custom import input_rows
+    from explorer.catalog.custom import input_rows
 
     rows = input_rows("{image: 2x3x32x32, extra: 2x10}, (2x5:int64, 1x4:float64), mask=2x5:bool")
     assert [(r["Argument"], r["Shape"], r["Dtype"]) for r in rows] == [
@@ -191,8 +191,8 @@ def test_input_rows_list_every_tensor_of_a_signature_in_call_order() -> None:
 
 
 def test_input_rows_refuse_bad_text_and_sizes_before_tracing() -> None:
-    from explorer.architectures.custom import input_rows
-    from explorer.errors import InputSizeError
+    from explorer.catalog.custom import input_rows
+    from explorer.core.errors import InputSizeError
 
     with pytest.raises(InputSizeError, match="character 9"):
         input_rows("2x1x32x3x")

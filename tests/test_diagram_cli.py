@@ -58,7 +58,7 @@ def test_expanded_repeats_keep_the_first_block_open(capsys: pytest.CaptureFixtur
     """ViT's 12 identical encoder blocks: at a depth that opens them, the first is drawn inside
     (its attention, norms, residual additions) and the other 11 as one box; the position
     embedding and the class token are where they join (issue 11)."""
-    from explorer.graph import data_flow
+    from explorer.analysis.analysis import data_flow
 
     g = data_flow("vit_b_16", depth=4)
     assert [n.repeat for n in g.nodes if n.repeat > 1] == [11]
@@ -101,9 +101,10 @@ def test_render_bounds_arrows_and_time() -> None:
     is one clear sentence, never a hung server."""
     from dataclasses import replace
 
-    from explorer import diagram
-    from explorer.errors import ExplorerError
-    from explorer.graph import GraphEdge, data_flow
+    from explorer.analysis.analysis import data_flow
+    from explorer.core.errors import ExplorerError
+    from explorer.graph import diagram
+    from explorer.graph.dataflow import GraphEdge
 
     graph = data_flow("lenet5")
     many = replace(graph, edges=graph.edges * (diagram.MAX_EDGES // len(graph.edges) + 1))

@@ -6,11 +6,13 @@ import shutil
 
 import pytest
 
-from explorer import diagram, graph
+from explorer.analysis.analysis import record_architecture
+from explorer.graph import dataflow as graph
+from explorer.graph import diagram
 
 
 def _labels(arch: str, depth: int | None = None) -> list[str]:
-    rec = graph.record_architecture(arch)
+    rec = record_architecture(arch)
     g = graph.build_graph(rec, graph.auto_depth(rec) if depth is None else depth)
     arriving: dict[str, list[tuple[int, ...]]] = {}
     for e in g.edges:
@@ -32,7 +34,7 @@ def test_vit_class_token_concat_joins_tokens_not_channels() -> None:
 
 
 def test_inception_branches_say_their_convolutions() -> None:
-    rec = graph.record_architecture("googlenet-paper")
+    rec = record_architecture("googlenet-paper")
     dot = diagram.to_dot(graph.build_graph(rec, 2), modules=rec.modules)
     assert "1×1 conv, 96 + ReLU\n3×3 conv, 128 + ReLU" in dot
     assert "BasicConv2d" not in dot.split("tooltip")[0]  # labels only, not the tooltips
@@ -41,7 +43,7 @@ def test_inception_branches_say_their_convolutions() -> None:
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's dot")
 def test_inline_svg_is_one_line_scales_and_keeps_tooltips() -> None:
-    rec = graph.record_architecture("lenet5")
+    rec = record_architecture("lenet5")
     g = graph.build_graph(rec, 2)
     svg = diagram.inline_svg(diagram.render(g, "svg"))
     assert svg.startswith("<svg ") and "\n" not in svg and "<?xml" not in svg
@@ -53,14 +55,14 @@ def test_inline_svg_is_one_line_scales_and_keeps_tooltips() -> None:
 
 def test_a_resnet_block_keeps_its_name() -> None:
     """Two convs and a shortcut are not a chain: the box must not read like one."""
-    rec = graph.record_architecture("resnet18")
+    rec = record_architecture("resnet18")
     g = graph.build_graph(rec, 2, collapse=False)
     blocks = [n for n in g.nodes if n.kind == "block"]
     assert blocks and all(diagram.inside_text(n, rec.modules) is None for n in blocks)
 
 
 def _vit_default() -> tuple[graph.DataFlowGraph, str]:
-    rec = graph.record_architecture("vit_b_16")
+    rec = record_architecture("vit_b_16")
     g = graph.build_graph(rec, graph.auto_depth(rec))
     return g, diagram.to_dot(g, modules=rec.modules)
 
@@ -89,7 +91,7 @@ def test_vit_position_embedding_addition_names_what_is_added() -> None:
 
 
 def test_resnet50_default_view_shows_an_identity_shortcut() -> None:
-    rec = graph.record_architecture("resnet50")
+    rec = record_architecture("resnet50")
     depth = graph.auto_depth(rec)
     g = graph.build_graph(rec, depth)
     assert len(g.nodes) <= 70
@@ -105,10 +107,10 @@ def test_resnet50_default_view_shows_an_identity_shortcut() -> None:
 def test_channels_last_tensors_read_as_height_width_channels() -> None:
     """Swin carries (N, H, W, C) between its permutes: the table, the arrows and the shape
     chart say 56×56×96 (n_H×n_W×n_C), never PyTorch's raw 56×56×96 read as C×H×W."""
-    from explorer import trace
-    from explorer.layer_math import hwc, lecture_shape
-    from explorer.main_path import main_path
-    from explorer.report import layer_rows
+    from explorer.analysis.trace import trace
+    from explorer.core.layer_math import hwc, lecture_shape
+    from explorer.core.report import layer_rows
+    from explorer.graph.main_path import main_path
 
     image = (1, 3, 224, 224)
     assert lecture_shape((1, 56, 56, 96), image) == "56×56×96"  # channels-last
@@ -118,7 +120,7 @@ def test_channels_last_tensors_read_as_height_width_channels() -> None:
     assert hwc((1, 1, 1, 768), image) == (1, 1, 768)  # timm's channels-last pooled features
     rows = {r["name"]: r["output"] for r in layer_rows(trace("swin_t"), 2)}
     assert rows["features.0"] == "56×56×96" and rows["features.6"] == "7×7×768"
-    rec = graph.record_architecture("swin_t")
+    rec = record_architecture("swin_t")
     g = graph.build_graph(rec, 2)
     dot = diagram.to_dot(g, modules=rec.modules)
     assert "56×56×96" in dot and "56×96×56" not in dot

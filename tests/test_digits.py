@@ -11,8 +11,11 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 from safetensors.torch import load_file
 
-from explorer import digit_photos, digits, images, predict, weights
-from explorer.errors import ImageError
+from explorer.core import images
+from explorer.core.errors import ImageError
+from explorer.labs import digit_photos, digits, predict
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +23,10 @@ def lenet() -> weights.LoadedModel:
     return weights.load("lenet5-digits", device="cpu")
 
 
-@pytest.mark.parametrize("name", digits.SHIPPED)
+@pytest.mark.parametrize("name", shipped.SHIPPED)
 def test_shipped_weights_reach_the_reported_held_out_accuracy(name: str) -> None:
     lenet = weights.load(name, device="cpu")
-    meta = digits.shipped_metadata(name)
+    meta = shipped.shipped_metadata(name)
     assert meta["weights"] == name and meta["split_seed"] == digits.DEFAULT_SEED
     data = digits.load_data(meta["split_seed"])
     assert len(data.y_test) == meta["test_size"] == 360
@@ -32,18 +35,18 @@ def test_shipped_weights_reach_the_reported_held_out_accuracy(name: str) -> None
     assert acc == pytest.approx(meta["test_accuracy"])
     assert round(acc * 360) == meta["test_correct"]
     assert acc >= 0.97
-    assert set(load_file(str(digits.weights_file(name)))) == set(lenet.model.state_dict())
+    assert set(load_file(str(shipped.weights_file(name)))) == set(lenet.model.state_dict())
 
 
 def test_ensemble_of_the_shipped_models_averages_probabilities() -> None:
-    models = [weights.load(name, device="cpu").model for name in digits.SHIPPED]
+    models = [weights.load(name, device="cpu").model for name in shipped.SHIPPED]
     each, together = digits.held_out_accuracies(models)
     data = digits.load_data()
     with torch.inference_mode():
         probs = [m(digits.normalize(data.x_test)).softmax(-1) for m in models]
     manual = (sum(probs) / 3).argmax(1)
     assert together == float((manual == data.y_test).float().mean())
-    assert each == [digits.shipped_metadata(n)["test_accuracy"] for n in digits.SHIPPED]
+    assert each == [shipped.shipped_metadata(n)["test_accuracy"] for n in shipped.SHIPPED]
 
 
 def _paper(draw, size=(300, 400), width=14) -> Image.Image:  # type: ignore[no-untyped-def]
@@ -167,6 +170,6 @@ def test_training_is_reproducible_and_saved_with_metadata(tmp_path: Path) -> Non
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["seed"] == 0 and meta["epochs"] == 1 and meta["test_size"] == 360
     loaded = weights.load("lenet5", path, device="cpu")
-    assert loaded.categories == digits.CATEGORIES
+    assert loaded.categories == shipped.CATEGORIES
     data = digits.load_data(0)
     assert digits.accuracy(loaded.model, data.x_test, data.y_test) == report.test_accuracy

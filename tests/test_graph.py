@@ -8,15 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import diagram
-from explorer.graph import (
-    build_graph,
-    data_flow,
-    record,
-    record_architecture,
-    weight_layer_depth,
-)
-from explorer.layer_math import (
+from explorer.analysis.analysis import data_flow, record_architecture
+from explorer.core.layer_math import (
     LECTURE_6X6,
     LECTURE_EXAMPLE,
     BottleneckComparison,
@@ -25,7 +18,9 @@ from explorer.layer_math import (
     lecture_shape,
     output_size_formula,
 )
-from explorer.receptive import GLOBAL, receptive_fields
+from explorer.graph import diagram
+from explorer.graph.dataflow import build_graph, weight_layer_depth
+from explorer.graph.receptive import GLOBAL, receptive_fields
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +126,7 @@ def test_scaling_by_a_number_is_transparent() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.body(x * 0.5).view(1, -1)
 
-    g = build_graph(record(Wrap(), (1, 1, 5, 5)), 1)
+    g = build_graph(record_architecture(Wrap(), (1, 5, 5)), 1)
     assert [n.name for n in g.nodes] == ["input", "body", "output"]
     assert g.edges[-1].shape == (1, 18)
 
@@ -215,7 +210,7 @@ def test_one_pass_gives_trace_and_recording_and_catalog_recordings_are_reused() 
     """The graph's boxes carry MACs from the very pass they were recorded in, and drawing a
     catalog network again (the Transfer page, per freeze setting) replays one recording."""
     import explorer
-    from explorer.trace import trace_and_record
+    from explorer.analysis.trace import trace_and_record
 
     t, rec = trace_and_record("resnet18")
     assert rec.modules["layer1.0"].macs == t.layer("layer1.0").macs

@@ -30,8 +30,8 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import images, limits
-from explorer.errors import BudgetError, ImageError
+from explorer.core import images, limits
+from explorer.core.errors import BudgetError, ImageError
 
 MEMORY_BUDGET = 200 * 2**20  # bytes of address space the child may add after its imports
 CPU_BUDGET = 20  # CPU seconds the child may add after its imports
@@ -41,7 +41,7 @@ _CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     import torch
-    import explorer.images, explorer.weights, explorer.augment, explorer.cli
+    import explorer.core.images, explorer.weights.loading, explorer.labs.augment, explorer.cli
     torch.ones(4).sum()  # start thread pools before the cap
 
     def vm_bytes():
@@ -102,7 +102,7 @@ def _assert_refused(result: dict[str, object], error: str, *fragments: str) -> N
 
 
 def _load(path: Path) -> str:
-    return f'import explorer.weights as w; w.load("lenet5", {str(path)!r}, device="cpu")'
+    return f'import explorer.weights.loading as w; w.load("lenet5", {str(path)!r}, device="cpu")'
 
 
 # --- the corpus ------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_hostile_weights_files_are_refused_from_their_declared_sizes(tmp_path: P
         out.writestr("archive/data.pkl", b"\x80\x02" + bytes(limits.WEIGHTS_MAX_PICKLE_BYTES))
     results = _capped(
         _load(bomb),
-        "import explorer.weights as w; w.load('lenet5', 'upload.pt', device='cpu', "
+        "import explorer.weights.loading as w; w.load('lenet5', 'upload.pt', device='cpu', "
         f"data=open({str(upload)!r}, 'rb').read())",
         _load(big),
         *(_load(tmp_path / name) for name in files),
@@ -211,7 +211,7 @@ def test_scan_bomb_and_huge_image_file_are_refused_before_decoding(tmp_path: Pat
     with huge.open("wb") as file:  # sparse: 2 GB on paper, nothing on disk
         file.truncate(2 * 2**30)
     jpeg, predict = _capped(
-        f"import explorer.images as i; i.decode_image(i.read_image_file({str(bomb)!r}))",
+        f"import explorer.core.images as i; i.decode_image(i.read_image_file({str(bomb)!r}))",
         "import explorer.cli as c\n"
         f"status = c.main(['predict', 'lenet5-digits', {str(huge)!r}])\n"
         "assert status == 2, status",
@@ -252,7 +252,7 @@ def test_upload_batches_are_budgeted_before_decoding() -> None:
 
 
 def test_ensembles_are_capped_by_count_and_bytes() -> None:
-    from explorer import weights
+    from explorer.weights import loading as weights
 
     everything = [(n, weights.find(n).num_params) for n in weights.with_weights()]
     assert len(everything) > 80
@@ -277,7 +277,7 @@ def test_thumbnails_decode_jpegs_at_a_reduced_scale() -> None:
 
 
 def test_elastic_warping_of_a_big_picture_is_refused_before_work() -> None:
-    from explorer.augment import ElasticWarp, Pipeline
+    from explorer.labs.augment import ElasticWarp, Pipeline
 
     with pytest.raises(BudgetError, match=r"would warp a 3000×2000 picture .* limit is 4\.0"):
         Pipeline((ElasticWarp(),)).samples(Image.new("RGB", (3000, 2000)), 1)
@@ -302,7 +302,7 @@ HOSTILE_PIPELINES = [
 def test_hostile_pipelines_are_refused_before_any_work() -> None:
     results = _capped(
         *(
-            "import explorer.augment as a; from PIL import Image\n"
+            "import explorer.labs.augment as a; from PIL import Image\n"
             f"a.Pipeline.from_json({text!r}).samples(Image.new('RGB', (512, 1)), 16)"
             for text, _, _ in HOSTILE_PIPELINES
         )

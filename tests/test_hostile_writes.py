@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from explorer import cli, weights
-from explorer.errors import WeightsError
-from explorer.safe_io import atomic_open, atomic_write, file_lock, output_path
+from explorer import cli
+from explorer.core.errors import WeightsError
+from explorer.core.safe_io import atomic_open, atomic_write, file_lock, output_path
+from explorer.weights import loading as weights
 
 ORIGINAL = b"the user's precious file\n"
 
@@ -201,7 +202,7 @@ def test_file_lock_excludes_another_process(tmp_path: Path) -> None:
     released = tmp_path / "released"
     code = (
         "import pathlib, sys, time\n"
-        "from explorer.safe_io import file_lock\n"
+        "from explorer.core.safe_io import file_lock\n"
         "with file_lock(sys.argv[1]):\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(1.0)\n"

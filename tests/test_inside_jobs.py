@@ -1,4 +1,5 @@
-"""The Look inside page's long work as worker jobs (explorer.inside_jobs): class activation maps,
+"""The Look inside page's long work as worker jobs (explorer.serving.inside_jobs): class activation
+maps,
 occlusion and activations. Real round trips through one shared runner, run at this process's
 thread count (float sums round by thread split): each result is the inline call's, bit for bit;
 progress comes per image, per batch of channels or per batch of occluded copies; Cancel stops
@@ -9,15 +10,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer import activations as A
-from explorer import cam, digits, images, inside_jobs, jobs, weights
-from explorer.errors import BudgetError
-from explorer.jobs import Picture
+from explorer.core import images, work
+from explorer.core.errors import BudgetError
+from explorer.core.work import Picture
+from explorer.inside import activations as A
+from explorer.inside import cam
+from explorer.labs import digits
+from explorer.serving import inside_jobs
+from explorer.weights import loading as weights
+from explorer.weights import model_cache
 
 RANDOM = weights.RANDOM
 
 
-WORKER_PRELOAD = ("explorer.inside_jobs",)  # for conftest's `runner`
+WORKER_PRELOAD = ("explorer.serving.inside_jobs",)  # for conftest's `runner`
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +53,8 @@ def test_the_page_prices_each_request_after_its_budget(resnet18) -> None:
     assert cam.class_map_work(resnet18, 1, "layer4.1", "gradcam") == one + 512 * 1000
     stem = 112 * 112 * 64 * 7 * 7 * 3
     assert cam.class_map_work(resnet18, 1, "relu", "gradcam++") == 2 * one - stem
-    assert jobs.runs_inline(cam.class_map_work(resnet18, 1, None, "gradcam"))
-    assert not jobs.runs_inline(cam.class_map_work(resnet18, 10, None, "gradcam"))  # ten crops
+    assert work.runs_inline(cam.class_map_work(resnet18, 1, None, "gradcam"))
+    assert not work.runs_inline(cam.class_map_work(resnet18, 10, None, "gradcam"))  # ten crops
     assert cam.occlusion_work(resnet18, 1, 56, 28) == 50 * one  # 7×7 positions + unoccluded
     lenet = weights.load("lenet5-digits", device="cpu")
     lenet_one = A.check_budget(lenet)[0]
@@ -85,7 +91,8 @@ def test_score_cam_with_uploaded_weights_reports_each_batch_of_channels(runner) 
     token = weights.hold_upload(data, "mine.safetensors")
     photo, _ = digits.sample_photo(4)
     args = ("lenet5", token, "cpu", Picture.of(photo), "features.4", "scorecam", None, True)
-    job = runner.submit(("cam", token), inside_jobs.class_maps_job, *args, jobs.upload_of(token))
+    upload = model_cache.upload_of(token)
+    job = runner.submit(("cam", token), inside_jobs.class_maps_job, *args, upload)
     assert job.wait(120) and job.state == "done", job.error
     # per crop: the unmasked forward pass, then one pass for the 16 channels' masked copies
     steps = [("", f"channels 0–15 of image {i}") for i in range(1, 11)]

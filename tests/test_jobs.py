@@ -1,4 +1,4 @@
-"""explorer.jobs: long jobs in worker processes, shared by key, cancellable, bounded."""
+"""explorer.serving.jobs: long jobs in worker processes, shared by key, cancellable, bounded."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from explorer import jobs
-from explorer.errors import BudgetError, ExplorerError
-from explorer.jobs import JobCancelled, JobError, JobRunner, countdown
-from explorer.residual_experiment import ExperimentConfig, run_experiment
+from explorer.core.errors import BudgetError, ExplorerError
+from explorer.core.work import JobCancelled, JobError
+from explorer.labs.residual_experiment import ExperimentConfig, run_experiment
+from explorer.serving import jobs
+from explorer.serving.jobs import JobRunner, countdown
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def test_sigterm_stops_the_server_and_frees_the_port() -> None:
             time.sleep(0.5)
         # The launcher became Streamlit: the process we started IS the server.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        assert b"explorer.serve" in cmdline and b"run" in cmdline
+        assert b"components.server" in cmdline and b"run" in cmdline
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
     finally:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import graph
-from explorer.main_path import main_path_of
+from explorer.analysis.analysis import record_architecture
+from explorer.graph.main_path import main_path_of
 
 
 def _path(arch: str) -> list[tuple[str, int, int, int]]:
     return [
         (p.name, p.height, p.width, p.channels)
-        for p in main_path_of(graph.record_architecture(arch))
+        for p in main_path_of(record_architecture(arch))
     ]
 
 

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 
 CELLS = [
     'import explorer\nt = explorer.trace("lenet5")\nt',
-    'from explorer.notebook import diagram\ndiagram("lenet5", depth=1)',
+    'from explorer.analysis.notebook import diagram\ndiagram("lenet5", depth=1)',
     'explorer.summary("lenet5", depth=1)',
     "import torch\nfrom torch import nn\n"
     "class Siamese(nn.Module):\n"

@@ -1,4 +1,4 @@
-"""Long page work as jobs in worker processes (explorer.jobs): elastic-warping grids and the
+"""Long page work as jobs in worker processes (explorer.serving.jobs): elastic-warping grids and the
 gallery, ten-crop predictions, transfer features. Real round trips through one shared runner:
 progress is reported, Cancel stops the work, and the result is the inline call's, bit for bit
 (the worker runs at this process's thread count: float sums round by thread split)."""
@@ -14,15 +14,20 @@ import pytest
 import torch
 
 import explorer
-from explorer import digits, images, jobs, predict, transfer, weights
-from explorer.augment import ElasticWarp, HorizontalFlip, Pipeline, lab
-from explorer.errors import BudgetError
-from explorer.jobs import JobRunner, Picture
+from explorer.core import images, work
+from explorer.core.errors import BudgetError
+from explorer.core.work import Picture
+from explorer.labs import digits, predict, transfer
+from explorer.labs.augment import ElasticWarp, HorizontalFlip, Pipeline, lab
+from explorer.serving import jobs
+from explorer.serving.jobs import JobRunner
+from explorer.weights import loading as weights
+from explorer.weights import model_cache, shipped
 
 WARP = Pipeline((ElasticWarp(alpha=150.0, sigma=6.0), HorizontalFlip()))
 
 
-WORKER_PRELOAD = ("explorer.predict",)  # for conftest's `runner`
+WORKER_PRELOAD = ("explorer.labs.predict",)  # for conftest's `runner`
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ def test_replies_rebuild_only_plain_data_never_code_or_torch_objects() -> None:
     reply = ("done", {"grid": grid, "probs": np.arange(3, dtype=np.float32), "n": [1, 2.5]})
     back = jobs.load_reply(pickle.dumps(reply))
     assert back[1]["grid"] == grid and back[1]["probs"].tolist() == [0.0, 1.0, 2.0]
-    for hostile in (os.system, torch.zeros(2), io.BytesIO, jobs.worker_model):
+    for hostile in (os.system, torch.zeros(2), io.BytesIO, model_cache.worker_model):
         with pytest.raises(pickle.UnpicklingError, match="a job's reply may not hold"):
             jobs.load_reply(pickle.dumps(hostile))
 
@@ -74,8 +79,8 @@ def test_a_ten_crop_in_a_worker_is_the_inline_ten_crop(runner: JobRunner) -> Non
     loaded = weights.load("resnet18", weights.RANDOM)  # seeded: the worker builds the same
     one_image = explorer.trace("resnet18", input_size=loaded.input_size)
     macs = predict.check_page_prediction(one_image, ten_crop=True)
-    assert macs == 11 * one_image.total_macs and not jobs.runs_inline(macs)
-    assert jobs.runs_inline(predict.check_page_prediction(one_image, ten_crop=False))
+    assert macs == 11 * one_image.total_macs and not work.runs_inline(macs)
+    assert work.runs_inline(predict.check_page_prediction(one_image, ten_crop=False))
     args = ("resnet18", weights.RANDOM, "cpu", Picture.of(photo), 3, True)
     job = runner.submit(("predict", 1), predict.prediction_job, *args)
     assert job.wait(180) and job.state == "done", job.error
@@ -98,9 +103,9 @@ def test_uploaded_weights_travel_to_the_worker_as_their_bytes(runner: JobRunner)
     loaded = weights.load("lenet5", "lenet5-digits")
     data = save({k: v.contiguous() for k, v in loaded.model.state_dict().items()})
     token = weights.hold_upload(data, "mine.safetensors")
-    assert jobs.upload_of(token) == data and jobs.upload_of("random") is None
+    assert model_cache.upload_of(token) == data and model_cache.upload_of("random") is None
     photo, _ = digits.sample_photo(3)
-    args = ("lenet5", token, "cpu", Picture.of(photo), 2, False, jobs.upload_of(token))
+    args = ("lenet5", token, "cpu", Picture.of(photo), 2, False, model_cache.upload_of(token))
     job = runner.submit(("predict", token), predict.prediction_job, *args)
     assert job.wait(120) and job.state == "done", job.error
     mine = job.outcome().single
@@ -122,7 +127,7 @@ def test_transfer_features_in_a_worker_are_the_inline_features(runner: JobRunner
 
 
 def test_an_ensemble_in_a_worker_is_the_inline_ensemble(runner: JobRunner) -> None:
-    members = tuple(("lenet5", name) for name in digits.SHIPPED)
+    members = tuple(("lenet5", name) for name in shipped.SHIPPED)
     traces = [explorer.trace("lenet5", input_size=(1, 32, 32))] * len(members)
     assert predict.check_ensemble_prediction(traces, True) == 30 * traces[0].total_macs
     photo, _ = digits.sample_photo(7)

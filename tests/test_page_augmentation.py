@@ -123,7 +123,7 @@ def test_presets_and_pipeline_json_upload(page):
 
 def _pipeline_json(at: AppTest) -> str:
     """The pipeline the page holds, as JSON (AppTest does not expose a download's payload)."""
-    from explorer.augment import Pipeline
+    from explorer.labs.augment import Pipeline
 
     return Pipeline(tuple(step for _, step in at.session_state["aug_steps"])).to_json()
 
@@ -141,7 +141,7 @@ def _png_header_claiming(width: int, height: int) -> bytes:
 
 
 def test_gallery_shows_every_augmentation_alone(page):
-    from explorer.augment import AUGMENTATIONS
+    from explorer.labs.augment import AUGMENTATIONS
 
     assert len(page.main.get("image")) == 8  # the gallery is drawn only on request
     page.toggle(key="aug_gallery").set_value(True).run()
@@ -156,13 +156,13 @@ def test_gallery_shows_every_augmentation_alone(page):
 
 def test_added_steps_reuse_the_memo_and_elastic_grids_come_from_a_worker(page):
     """The page grows its pipeline through components.cache's shared PrefixMemo; once it
-    warps (seconds of work), the grid is a job in a worker process (explorer.jobs) instead.
+    warps (seconds of work), the grid is a job in a worker process (explorer.serving.jobs) instead.
     Either way each grid is the PNG a cold run (no memo, this process) of the same pipeline,
     seed and picture gives."""
     from components import cache
-    from explorer.augment import Pipeline, grid_image
-    from explorer.images import to_png_bytes
-    from explorer.jobs import Picture
+    from explorer.core.images import to_png_bytes
+    from explorer.core.work import Picture
+    from explorer.labs.augment import Pipeline, grid_image
 
     memo = cache.augment_memo()
     image = cache.lab_image("sample", "cat")

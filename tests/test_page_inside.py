@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from explorer import digits
+from explorer.labs import digits
 
 PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
 PICTURE = "A picture (sample or upload)"

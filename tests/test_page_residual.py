@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from explorer.residual_experiment import (
+from explorer.labs.residual_experiment import (
     EpochMetrics,
     ExperimentConfig,
     ExperimentResult,

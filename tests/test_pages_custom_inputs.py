@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_pages_explore import diagrams, metrics, page, table
 
-from explorer.layer_math import commas
+from explorer.core.layer_math import commas
 
 SHAPE = "Output (PyTorch order)"
 

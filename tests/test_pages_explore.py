@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 import explorer
-from explorer.layer_math import commas
+from explorer.core.layer_math import commas
 
 PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
 TIMEOUT = 120

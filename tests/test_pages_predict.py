@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import digits
+from explorer.labs import digits
 
 PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
 
@@ -92,9 +92,9 @@ def test_transfer_page_regimes_and_few_shot_head() -> None:
 
 def test_predict_page_runs_a_big_ten_crop_in_a_worker() -> None:
     """resnet18's ten crops (20 G multiply-adds) run as a job in a worker process
-    (explorer.jobs); the page shows the same kind of result as an inline one."""
+    (explorer.serving.jobs); the page shows the same kind of result as an inline one."""
     from components import cache
-    from explorer.jobs import Picture
+    from explorer.core.work import Picture
 
     at = _page("predict").run()
     at.selectbox(key="predict_model").set_value("resnet18").run()
@@ -113,7 +113,7 @@ def test_predict_page_runs_a_big_ten_crop_in_a_worker() -> None:
 def test_transfer_page_trains_a_head_on_uploads_with_features_from_a_worker() -> None:
     """8 pictures through resnet18 (15 G multiply-adds): the features are a job."""
     from components import cache
-    from explorer import images
+    from explorer.core import images
 
     at = _page("transfer").run()
     at.selectbox(key="up_backbone_resnet18").set_value("resnet18|random")

@@ -10,8 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import cli, devices, images, predict, weights
-from explorer.errors import WeightsError
+from explorer import cli
+from explorer.core import devices, images
+from explorer.core.errors import WeightsError
+from explorer.labs import predict
+from explorer.weights import loading as weights
 
 ARCH = "squeezenet1_1"
 
@@ -30,7 +33,7 @@ def squeeze(tmp_path_factory: pytest.TempPathFactory) -> weights.LoadedModel:
 @pytest.fixture(scope="module")
 def squeeze_file(tmp_path_factory: pytest.TempPathFactory) -> weights.LoadedModel:
     """The same architecture with other weights, loaded from a user's file."""
-    from explorer.building import build_model
+    from explorer.analysis.building import build_model
 
     torch.manual_seed(1)
     path = tmp_path_factory.mktemp("w") / "other.pth"
@@ -118,7 +121,7 @@ def test_device_choice() -> None:
 
 @pytest.fixture(scope="module")
 def digit_png(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    from explorer import digits
+    from explorer.labs import digits
 
     picture, label = digits.sample_photo(0)
     path = tmp_path_factory.mktemp("img") / "digit.png"

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from explorer.cli import main
-from explorer.errors import ExplorerError
-from explorer.residual_experiment import (
+from explorer.core.errors import ExplorerError
+from explorer.labs.residual_experiment import (
     DenseResidualBlock,
     ExperimentConfig,
     ExperimentError,

@@ -1,4 +1,4 @@
-"""The server process (explorer/serve.py): no Python AST is built in a page's thread (CPython
+"""The server process (components/server.py): no Python AST is built in a page's thread (CPython
 3.11 raises `SystemError: AST constructor recursion depth mismatch` when two threads build ASTs
 at once, python/cpython#106905), glibc's malloc arenas are capped, and the garbage collector's
 start-up settings are made once per process."""
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.runtime.scriptrunner import magic
 
-from explorer import serve
+from components import server as serve
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_FILES = [ROOT / "components" / "app.py", *sorted((ROOT / "components" / "views").glob("*.py"))]
@@ -52,7 +52,7 @@ def test_pages_do_not_wait_without_a_warm_up() -> None:
 
 ARENAS = """
 import ctypes, os, sys, threading
-from explorer import serve
+from components import server as serve
 print(serve.limit_malloc_arenas() if sys.argv[1] == "capped" else "uncapped")
 barrier = threading.Barrier(8)
 def allocate():
@@ -94,8 +94,8 @@ def hook(event, args):
         where = sys._getframe(2).f_code
         log.write(f"{threading.current_thread().name}\\t{where.co_filename}:{where.co_name}\\n")
 sys.addaudithook(hook)
-sys.argv = ["explorer.serve", *sys.argv[2:]]
-from explorer.serve import main
+sys.argv = ["components.server", *sys.argv[2:]]
+from components.server import main
 main()
 """
 
@@ -140,12 +140,13 @@ def test_no_page_builds_a_python_ast_in_its_thread(tmp_path: Path) -> None:
 
 
 def test_garbage_collector_start_up_settings() -> None:
-    """explorer.gc_settings, in a fresh process (the settings are process-wide): start-up objects
+    """explorer.core.gc_settings, in a fresh process (the settings are process-wide): start-up
+    objects
     frozen, the young generation's threshold raised, and a higher one set by the owner kept."""
     code = textwrap.dedent(
         """
         import gc
-        from explorer.gc_settings import YOUNG_THRESHOLD, settle_after_imports
+        from explorer.core.gc_settings import YOUNG_THRESHOLD, settle_after_imports
         settle_after_imports()
         print(gc.get_threshold()[0] == YOUNG_THRESHOLD, gc.get_freeze_count() > 0)
         gc.set_threshold(50_000, 10, 10)

@@ -1,4 +1,5 @@
-"""The tracer's cheap answers (explorer.shape_paths) equal PyTorch's own meta kernels: the same
+"""The tracer's cheap answers (explorer.engine.shape_paths) equal PyTorch's own meta kernels: the
+same
 shape, strides and dtype for every layout, and PyTorch's own error where the input is wrong."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import explorer
-from explorer.counting import FAST_PATHS, MacCounter
+from explorer.engine.counting import FAST_PATHS, MacCounter
 
 
 def _x() -> torch.Tensor:

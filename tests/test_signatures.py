@@ -1,4 +1,4 @@
-"""Input signatures (explorer.inputs): text and example values in, meta or real tensors out,
+"""Input signatures (explorer.core.inputs): text and example values in, meta or real tensors out,
 clear errors for anything else."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer import inputs
-from explorer.errors import InputSizeError
-from explorer.inputs import DictSpec, SeqSpec, Signature, TensorSpec
+from explorer.core import inputs
+from explorer.core.errors import InputSizeError
+from explorer.core.inputs import DictSpec, SeqSpec, Signature, TensorSpec
 
 IMAGE = TensorSpec((1, 3, 64, 64))
 

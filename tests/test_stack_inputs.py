@@ -13,11 +13,12 @@ import torch
 from test_torchinfo_like import real_forward
 from torch import nn
 
-from explorer import budgets, inputs
-from explorer.architectures import custom
-from explorer.architectures.custom import LayerSpec, parse, plan, spec_from_text, to_text
-from explorer.errors import SpecError
-from explorer.trace import trace
+from explorer.analysis import pricing as budgets
+from explorer.analysis.trace import trace
+from explorer.catalog import custom
+from explorer.catalog.custom import LayerSpec, parse, plan, spec_from_text, to_text
+from explorer.core import inputs
+from explorer.core.errors import SpecError
 
 
 def real_model(text: str) -> nn.Module:
@@ -169,7 +170,7 @@ def test_1d_conv_then_lstm_and_batchnorm_on_positions() -> None:
 
 
 def test_output_size_formula_in_1d_and_3d_agrees_with_the_trace() -> None:
-    from explorer.layer_math import output_size_formula
+    from explorer.core.layer_math import output_size_formula
 
     t = trace("input 128x4 | conv 16 5 s2 p1 | maxpool 3")
     conv, pool = t.layer("conv1"), t.layer("maxpool1")
@@ -290,10 +291,11 @@ def test_depth_counts_recurrent_layers_per_stacked_layer() -> None:
     """Depth (weight layers): an LSTM is a layer (num_layers of them), an embedding is not."""
     from torch import nn
 
-    from explorer import graph
-    from explorer.trace import trace_and_record
+    from explorer.analysis.analysis import record_architecture
+    from explorer.analysis.trace import trace_and_record
+    from explorer.graph import dataflow as graph
 
-    rec = graph.record_architecture("input 32 tokens | embedding 10000 64 | lstm 128 | fc 10000")
+    rec = record_architecture("input 32 tokens | embedding 10000 64 | lstm 128 | fc 10000")
     assert graph.weight_layer_depth(rec) == 2
 
     class LM(nn.Module):

@@ -72,52 +72,52 @@ class UserNet(nn.Module):
 @cache
 def _loaded():  # type: ignore[no-untyped-def]
     """One LoadedModel shared by every thread, as st.cache_resource shares it."""
-    from explorer import weights
+    from explorer.weights import loading as weights
 
     return weights.load("lenet5-digits", device="cpu")
 
 
 @cache
 def _digit_batches() -> tuple[torch.Tensor, ...]:
-    from explorer import digits
+    from explorer.labs import digits
 
     x = digits.load_data().x_test
     return tuple(digits.normalize(x[i * 25 : i * 25 + 20 + i]) for i in range(SESSIONS))
 
 
 def _meta_build() -> str:
-    from explorer.building import build_meta
+    from explorer.analysis.meta_models import build_meta
 
     return _structure(build_meta("resnet18"))
 
 
 def _real_build() -> str:
-    from explorer.building import build_model
+    from explorer.analysis.building import build_model
 
     return _structure(build_model("lenet5")) + _structure(build_model(STACK))
 
 
 def _trace_catalog() -> str:
-    from explorer.trace import trace
+    from explorer.analysis.trace import trace
 
     return _digest(trace("resnet18").to_dict(), trace("googlenet", batch_size=2).to_dict())
 
 
 def _trace_stack() -> str:
-    from explorer.trace import trace
+    from explorer.analysis.trace import trace
 
     return _digest(trace(STACK).to_dict(), trace(STACK, batch_size=3).to_dict())
 
 
 def _trace_user_module() -> str:
-    from explorer.trace import trace
+    from explorer.analysis.trace import trace
 
     return _digest(trace(UserNet(), input_size=(3, 17, 17)).to_dict())
 
 
 def _predict(session: int) -> Callable[[], str]:
     def run() -> str:
-        from explorer import digits, predict
+        from explorer.labs import digits, predict
 
         photo, label = digits.sample_photo(session)
         result = predict.predict(_loaded(), photo, top=3)
@@ -129,7 +129,7 @@ def _predict(session: int) -> Callable[[], str]:
 
 def _features(session: int) -> Callable[[], str]:
     def run() -> str:
-        from explorer import transfer
+        from explorer.labs import transfer
 
         batch = _digit_batches()[session]
         feats = transfer.features(_loaded(), batch, chunk=7)
@@ -141,7 +141,8 @@ def _features(session: int) -> Callable[[], str]:
 
 def _augment(seed: int) -> Callable[[], str]:
     def run() -> str:
-        from explorer import augment, images
+        from explorer.core import images
+        from explorer.labs import augment
 
         image = images.fit_within(images.load_sample("cat"), 64)
         samples = augment.DEFAULT_PIPELINE.samples(image, 3, seed)
@@ -152,7 +153,7 @@ def _augment(seed: int) -> Callable[[], str]:
 
 
 def _residual() -> str:
-    from explorer.residual_experiment import ExperimentConfig, run_experiment
+    from explorer.labs.residual_experiment import ExperimentConfig, run_experiment
 
     config = ExperimentConfig(depths=(8,), epochs=1, seed=3, train_size=128, batch_size=64)
     runs = run_experiment(config).runs

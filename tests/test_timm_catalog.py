@@ -13,9 +13,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import explorer
-from explorer import published
-from explorer.architectures import get, names, search, suggest
-from explorer.architectures.timm_models import PREFIX, fvcore_macs
+from explorer.catalog import get, names, published, search, suggest
+from explorer.catalog.timm_models import PREFIX, fvcore_macs
 
 # At least 30 models across timm's families: convnets, mobile nets, transformers, hybrids,
 # MLP-mixers, attention-free token mixers.
@@ -139,9 +138,9 @@ def test_app_picker_searches_the_whole_catalog() -> None:
 def test_mixed_rope_vit_builds_on_meta_without_the_cpu_fallback() -> None:
     """timm's "mixed" RoPE ViTs compute a parameter from `torch.arange` (kept on the CPU by
     empty_init) and `torch.rand` (made on meta); they are built with timm's device="meta"
-    instead of explorer.building's fallback, which made real CPU weights and ran timm's
+    instead of explorer.analysis.building's fallback, which made real CPU weights and ran timm's
     trunc_normal_ on them (~5 CPU-seconds for the large one)."""
-    from explorer.building import empty_init
+    from explorer.engine.building import empty_init
 
     name = PREFIX + "vit_small_patch16_rope_mixed_224"
     with empty_init():

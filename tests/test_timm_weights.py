@@ -11,8 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 import explorer
-from explorer import timm_weights, weights
-from explorer.predict import preprocessor_for
+from explorer.labs.predict import preprocessor_for
+from explorer.weights import loading as weights
+from explorer.weights import timm_hub as timm_weights
 
 
 @pytest.fixture

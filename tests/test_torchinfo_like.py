@@ -13,8 +13,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import explorer
-from explorer import inputs
-from explorer.meta_limits import MetaTraceError
+from explorer.core import inputs
+from explorer.engine.meta_limits import MetaTraceError
 
 
 def real_forward(model: nn.Module, sig: inputs.Signature) -> tuple[dict[str, Any], int, Any]:
@@ -32,7 +32,7 @@ def real_forward(model: nn.Module, sig: inputs.Signature) -> tuple[dict[str, Any
     finally:
         for h in hooks:
             h.remove()
-    from explorer.forward_pass import tensor_shapes
+    from explorer.engine.forward_pass import tensor_shapes
 
     return {n: tensor_shapes(v) for n, v in shapes.items()}, counter.get_total_flops() // 2, output
 

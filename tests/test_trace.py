@@ -15,8 +15,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import explorer
-from explorer.architectures import tv
-from explorer.building import build_meta, build_model, empty_init
+from explorer.analysis.building import build_model
+from explorer.analysis.meta_models import build_meta
+from explorer.catalog import tv
+from explorer.engine.building import empty_init
 
 TORCHINFO_MODELS = [
     "alexnet",
@@ -103,10 +105,10 @@ def test_every_registered_architecture_traces() -> None:
     """Walks the whole catalog (the ~80 torchvision classifiers and ours) at default sizes, and
     checks that the tracer's fast paths change no shape, total or MAC: every Trace equals the
     one from PyTorch's own meta kernels (timm's catalog has its own walk, tests/test_timm*)."""
-    from explorer.counting import FAST_PATHS
+    from explorer.engine.counting import FAST_PATHS
 
     failures = []
-    for spec in explorer.architectures.specs():
+    for spec in explorer.catalog.specs():
         if spec.source == "timm":
             continue
         t = explorer.trace(spec.name)

@@ -8,8 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import build_meta, build_model, digits, transfer, weights
-from explorer.errors import BudgetError
+from explorer import build_meta, build_model
+from explorer.core.errors import BudgetError
+from explorer.labs import digits, transfer
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 
 def test_blocks_open_top_level_sequentials() -> None:
@@ -147,7 +150,7 @@ def test_few_shot_digits_on_precomputed_features() -> None:
     assert result.test_accuracy >= 0.85
     photo, label = digits.sample_photo(3)
     top = transfer.predict_with_head(loaded, result.head, photo, 3)
-    assert len(top) == 3 and top[0].label == digits.CATEGORIES[label]
+    assert len(top) == 3 and top[0].label == shipped.CATEGORIES[label]
 
 
 def test_frozen_layers_are_shaded_in_the_diagram() -> None:

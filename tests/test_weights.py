@@ -18,9 +18,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from explorer import digits, limits, weights
-from explorer.building import build_model
-from explorer.errors import BudgetError, WeightsError
+from explorer.analysis.building import build_model
+from explorer.core import limits
+from explorer.core.errors import BudgetError, WeightsError
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 ARCH = "squeezenet1_1"  # 1.2M parameters: the smallest ImageNet model in torchvision
 
@@ -55,7 +57,7 @@ def test_lenet5_digits_is_a_weights_name_of_lenet5() -> None:
     assert weights.split_name("lenet5-digits") == ("lenet5", "lenet5-digits")
     assert weights.split_name("lenet5-digits", "random") == ("lenet5", "random")
     infos = weights.available("lenet5")
-    assert [i.name for i in infos] == list(digits.SHIPPED)
+    assert [i.name for i in infos] == list(shipped.SHIPPED)
     info = infos[0]
     assert info.name == "lenet5-digits" and info.is_default and info.cached
     assert info.source == "shipped" and info.categories == tuple("0123456789")
@@ -258,7 +260,7 @@ def test_uploaded_weights_are_held_in_memory_never_written(
 
 
 def test_model_cache_is_bounded_by_bytes_and_loads_each_model_once() -> None:
-    from explorer.model_cache import ModelCache, model_bytes
+    from explorer.weights.model_cache import ModelCache, model_bytes
 
     calls: list[str] = []
     barrier = threading.Barrier(4)

@@ -6,7 +6,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
-from explorer.diagram import COLOURS, KIND_NAMES, dot_available
+from explorer.graph.diagram import COLOURS, KIND_NAMES, dot_available
 
 st.title("Architecture")
 st.caption("Pick a network: every number below is computed exactly from the model itself.")

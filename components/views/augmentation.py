@@ -8,7 +8,10 @@ from typing import Any
 import streamlit as st
 
 from components import cache, job_widgets
-from explorer.augment import (
+from explorer.core.errors import ExplorerError
+from explorer.core.images import sample_names
+from explorer.core.work import Picture
+from explorer.labs.augment import (
     AUGMENTATIONS,
     DEFAULT_PIPELINE,
     PRESETS,
@@ -20,9 +23,6 @@ from explorer.augment import (
     imagenet_eigen,
     lab,
 )
-from explorer.errors import ExplorerError
-from explorer.images import sample_names
-from explorer.jobs import Picture
 
 DEFAULT_SAMPLE = "cat"
 ImageSource = tuple[str, Any]  # ("sample", name) or ("upload", bytes)
@@ -239,7 +239,7 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
             grid_png, sizes = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
             _show_samples(image, label, pipeline, n, int(seed), grid_png, sizes)
             return
-        # Elastic warping: seconds, so the grid is drawn in a worker process (explorer.jobs)
+        # Elastic warping: seconds, so the grid is drawn in a worker process (explorer.serving.jobs)
         pipeline.check_budget(image.height, image.width, n)  # refused here, before the job
         picture = Picture.of(image)
         key = ("augment-grid", picture.key, pipeline.to_json(), n, int(seed), columns)

@@ -7,7 +7,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
-from explorer.layer_math import commas
+from explorer.core.layer_math import commas
 
 # The lecture's classic line-up, oldest first.
 CLASSICS = ["lenet5", "alexnet", "vgg16", "resnet152", "googlenet"]

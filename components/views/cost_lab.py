@@ -7,8 +7,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
-from explorer.diagram import dot_available
-from explorer.layer_math import (
+from explorer.core.layer_math import (
     LECTURE_6X6,
     BottleneckComparison,
     commas,
@@ -16,6 +15,7 @@ from explorer.layer_math import (
     lecture_shape,
     short,
 )
+from explorer.graph.diagram import dot_available
 
 st.title("Cost lab: why 1×1 convolutions")
 st.caption(

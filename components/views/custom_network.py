@@ -9,8 +9,8 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
-from explorer.diagram import dot_available
-from explorer.layer_math import commas
+from explorer.core.layer_math import commas
+from explorer.graph.diagram import dot_available
 
 EXAMPLES = {
     "LeNet-5 (lecture)": "input 32x32x1 | conv 6 5x5 tanh | avgpool 2 | conv 16 5x5 tanh | "
@@ -80,7 +80,7 @@ def show_spec_error(source: str, exc: explorer.SpecError) -> None:
 if not text.strip():
     st.info("Type a layer stack above, or load an example.")
     st.stop()
-if not explorer.architectures.custom.looks_like_spec(text):
+if not explorer.catalog.custom.looks_like_spec(text):
     st.error(
         "This does not look like a layer stack: start with `input HxWxC` (or `input 784`, "
         "`input 128x4`, `input 32 tokens`) or separate layers with `|`. (To look at a "
@@ -120,7 +120,7 @@ except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
-stack = explorer.architectures.custom.spec_from_text(text)  # parsed again: no build, no trace
+stack = explorer.catalog.custom.spec_from_text(text)  # parsed again: no build, no trace
 image = not stack.inputs  # else features, a sequence, a volume or token ids
 if hint:
     st.warning(hint, icon=":material/lightbulb:")
@@ -182,7 +182,7 @@ signature = st.text_input(
 )
 if signature.strip():
     try:
-        rows = explorer.architectures.custom.input_rows(signature)
+        rows = explorer.catalog.custom.input_rows(signature)
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         st.stop()

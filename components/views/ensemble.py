@@ -6,8 +6,11 @@ import streamlit as st
 
 from components import cache
 from components import prediction_widgets as w
-from explorer import digits, limits, predict, weights
-from explorer.errors import ExplorerError
+from explorer.core import limits
+from explorer.core.errors import ExplorerError
+from explorer.labs import predict
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 st.title("Ensembles")
 st.caption(
@@ -23,13 +26,13 @@ def _default_members() -> list[str]:
     return (
         cached[:3]
         if len(cached) >= 2
-        else [n for n in weights.with_weights() if n in digits.SHIPPED]
+        else [n for n in weights.with_weights() if n in shipped.SHIPPED]
     )
 
 
 def _held_out(loaded: list[weights.LoadedModel], device: str) -> None:
     """For the shipped digits models: accuracy on the 360 held-out digits, alone and together."""
-    if len(loaded) < 2 or not all(m.weights in digits.SHIPPED for m in loaded):
+    if len(loaded) < 2 or not all(m.weights in shipped.SHIPPED for m in loaded):
         return
     each, together = cache.held_out_accuracies(tuple(m.weights for m in loaded), device)
     st.markdown("**On all 360 held-out digits**")

@@ -8,8 +8,9 @@ from streamlit_drawable_canvas import st_canvas
 from components import cache
 from components import inside_widgets as iw
 from components import prediction_widgets as w
-from explorer import digits, weights
-from explorer.errors import ExplorerError, ImageError
+from explorer.core.errors import ExplorerError, ImageError
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 st.title("Look inside")
 st.caption(
@@ -22,7 +23,7 @@ CANVAS_SIDE = 240
 
 
 def _short_label(name: str) -> str:
-    return name if name == digits.WEIGHTS_NAME else f"{name} (another seed)"
+    return name if name == shipped.WEIGHTS_NAME else f"{name} (another seed)"
 
 
 def _inputs() -> tuple[str, str | None, str, object]:
@@ -45,7 +46,7 @@ def _inputs() -> tuple[str, str | None, str, object]:
         with m:
             arch = str(
                 st.selectbox(
-                    "Model", digits.SHIPPED, key="inside_digit_model", format_func=_short_label
+                    "Model", shipped.SHIPPED, key="inside_digit_model", format_func=_short_label
                 )
             )
         with d:
@@ -57,7 +58,7 @@ def _inputs() -> tuple[str, str | None, str, object]:
     )
     choice = w.weights_picker(arch, key="inside_weights")
     device = w.device_picker("inside_device")
-    image = w.image_picker("inside_image", default_digit=arch in digits.SHIPPED)
+    image = w.image_picker("inside_image", default_digit=arch in shipped.SHIPPED)
     return arch, choice, device, image
 
 

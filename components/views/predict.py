@@ -9,8 +9,11 @@ import streamlit as st
 from components import cache, job_widgets
 from components import inside_widgets as iw
 from components import prediction_widgets as w
-from explorer import jobs, predict, weights
-from explorer.errors import ExplorerError
+from explorer.core import work
+from explorer.core.errors import ExplorerError
+from explorer.labs import predict
+from explorer.weights import loading as weights
+from explorer.weights import model_cache
 
 st.title("Predict")
 st.caption(
@@ -24,17 +27,18 @@ def _prediction(
     loaded: weights.LoadedModel, arch: str, choice: str, device: str, image: Any, top: int,
     ten: bool,
 ) -> predict.PagePrediction | None:  # fmt: skip
-    """Inline when cheap (explorer.jobs.runs_inline: lenet5, or one image on a small network);
+    """Inline when cheap (explorer.serving.jobs.runs_inline: lenet5, or one image on a small
+    network);
     else a job in a worker process with progress and Cancel (a ten-crop of convnext_large
     takes 13 s of one core). The budgets are checked first, either way."""
     one_image = cache.trace(loaded.architecture, loaded.input_size)
     macs = predict.check_page_prediction(one_image, ten)
-    if jobs.runs_inline(macs):
+    if work.runs_inline(macs):
         return predict.page_prediction(loaded, image, top, ten)
-    picture = jobs.Picture.of(image)
+    picture = work.Picture.of(image)
     key = ("predict", arch, choice, device, picture.key, top, ten)
     job = job_widgets.start("predict_job", key, predict.prediction_job, arch, choice, device,
-                            picture, top, ten, jobs.upload_of(choice))  # fmt: skip
+                            picture, top, ten, model_cache.upload_of(choice))  # fmt: skip
     if job is None:
         return None
     what = "ten crops" if ten else "one image"

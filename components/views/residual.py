@@ -15,9 +15,8 @@ from components.residual_charts import (
     identity_figure,
     summary_rows,
 )
-from explorer.errors import ExplorerError
-from explorer.jobs import Job
-from explorer.residual_experiment import (
+from explorer.core.errors import ExplorerError
+from explorer.labs.residual_experiment import (
     DEFAULT_DEPTHS,
     SUPPORTED_DEPTHS,
     EpochMetrics,
@@ -27,11 +26,12 @@ from explorer.residual_experiment import (
     RunResult,
     run_experiment,
 )
+from explorer.serving.jobs import Job
 
 MAX_PAGE_EPOCHS = 40
 PARTIAL = "residual_partial"  # session key: the runs finished before a Cancel
 CANCELLED = "residual_cancelled"  # session key: set by the Cancel button's callback
-TOKEN = "residual_token"  # session key: who is waiting for a job (explorer.jobs subscriber)
+TOKEN = "residual_token"  # session key: who is waiting for a job (explorer.serving.jobs subscriber)
 ACTIVE = "residual_active"  # session key: the job this session is following
 DECLINED = "residual_declined"  # session key: shared jobs this session cancelled
 POLL_S = 0.5  # how often the live chart reads the job's progress
@@ -127,7 +127,7 @@ def _cancel(job: Job, config: ExperimentConfig) -> None:
 
 def _follow(job: Job, config: ExperimentConfig) -> ExperimentResult:
     """Show the job's progress (a bar and a live chart) until it finishes. The training runs in
-    a worker process (explorer.jobs), so this loop only reads its progress; a Cancel or any
+    a worker process (explorer.serving.jobs), so this loop only reads its progress; a Cancel or any
     other widget reruns the page, which ends this loop (the job itself goes on)."""
     with live:
         cancel = st.empty()

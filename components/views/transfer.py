@@ -10,10 +10,14 @@ import streamlit as st
 
 from components import cache, job_widgets, widgets
 from components import prediction_widgets as w
-from explorer import budgets, digits, images, jobs, names, transfer, weights
-from explorer.diagram import dot_available
-from explorer.errors import ExplorerError
-from explorer.limits import UPLOAD_THUMBNAIL_SIDE
+from explorer import names
+from explorer.core import images, limits, work
+from explorer.core.errors import ExplorerError
+from explorer.core.limits import UPLOAD_THUMBNAIL_SIDE
+from explorer.graph.diagram import dot_available
+from explorer.labs import transfer
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 st.title("Transfer learning")
 st.caption(
@@ -107,7 +111,7 @@ def few_shot_digits(device: str) -> None:
     result = st.session_state.get("fs_result")
     if result is None:
         return
-    meta = digits.shipped_metadata()
+    meta = shipped.shipped_metadata()
     a, b = st.columns(2)
     a.metric(
         f"Held-out accuracy, {result.shots} per digit ({result.examples} images)",
@@ -126,7 +130,7 @@ def _backbone_label(choice: str) -> str:
     arch, name = choice.split("|")
     if name == weights.RANDOM:
         return f"{arch} · random weights (meaningless features, for the mechanics only)"
-    if name in digits.SHIPPED:
+    if name in shipped.SHIPPED:
         return f"{arch} · {name} (handwritten digits; works offline)"
     return f"{arch} · {name}"
 
@@ -179,7 +183,7 @@ def few_shot_uploads(device: str, section_one: str) -> None:
     steps = st.slider("Training steps", 20, 500, 200, step=20, key="up_steps")
     if st.button("Train the new head", key="up_train", type="primary", disabled=not blobs):
         images.check_upload_batch(blobs)  # count, bytes, pixels: before anything is decoded
-        budgets.check_transfer_images(len(blobs))
+        limits.check_transfer_images(len(blobs))
         digest = hashlib.blake2b(b"".join(hashlib.sha256(b).digest() for b in blobs)).hexdigest()
         key = ("features", arch, weights_name, device, digest)
         request = (key, tuple(blobs), tuple(labels), tuple(class_names), int(steps))
@@ -238,7 +242,7 @@ def _features(
     job in a worker process with progress and Cancel (resnet50: 2.7 s for 20 pictures on one
     core); a tensor, a numpy array (from a job), or None while cancelled."""
     macs = transfer.upload_work(cache.trace(arch).total_macs, len(blobs))
-    if jobs.runs_inline(macs):
+    if work.runs_inline(macs):
         return cache.upload_features(arch, weights_name, device, blobs)
     job = job_widgets.start(slot, key, transfer.features_job, arch, weights_name, device, blobs)
     if job is None:

@@ -1,49 +1,19 @@
 """Jupyter: a Trace shows as an HTML table, a diagram as inline SVG, and `summary()` prints the
 table the way torchinfo's `summary` does, for people moving from it.
 
-The table is report.py's (same columns, same cells, same totals), written as HTML here;
-Jupyter calls `Trace._repr_html_`, which calls `trace_html`.
+The table is explorer.core.report's (same columns, same cells, same totals, also as HTML:
+Jupyter calls `Trace._repr_html_`, which calls `report.trace_html`).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
-from explorer.records import Trace
-from explorer.report import _COLUMNS, _cells, _totals, layer_rows
-
-# A notebook output taller than this scrolls (resnet152 has 500+ modules).
-MAX_HEIGHT_PX = 480
-RIGHT = {3, 4, 5}  # the numeric columns of report's table
-
-
-def trace_html(trace: Trace, depth: int | None = None) -> str:
-    """report.to_table's rows as an HTML table (indented names), then its totals."""
-    header = "".join(
-        f'<th style="text-align:{"right" if i in RIGHT else "left"}">{html.escape(c)}</th>'
-        for i, (c, _) in enumerate(_COLUMNS)
-    )
-    body = []
-    for row in layer_rows(trace, depth):
-        cells = _cells(row, indent=False)
-        pad = 1.2 * max(row["depth"] - 1, 0)
-        tds = [f'<td style="padding-left:{pad:.1f}em">{html.escape(cells[0])}</td>']
-        tds += [
-            f'<td style="text-align:{"right" if i in RIGHT else "left"}">{html.escape(c)}</td>'
-            for i, c in enumerate(cells[1:], start=1)
-        ]
-        body.append("<tr>" + "".join(tds) + "</tr>")
-    totals = "<br>".join(html.escape(t) for t in _totals(trace))
-    return (
-        f'<div class="explorer-trace"><strong>{html.escape(trace.architecture)}</strong>'
-        f'<div style="max-height:{MAX_HEIGHT_PX}px;overflow:auto">'
-        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-        f"<p>{totals}</p></div>"
-    )
+from explorer.analysis.analysis import analyse
+from explorer.core.records import Trace
 
 
 class Diagram:
@@ -71,14 +41,9 @@ def diagram(
 ) -> Diagram:
     """The block diagram of a catalog name, a layer stack or a module (called with
     `input_size` or any `inputs` signature, as in explorer.trace), as inline SVG."""
-    from explorer import diagram as _diagram
-    from explorer.graph import auto_depth, build_graph
-    from explorer.trace import trace_and_record
-
-    _, rec = trace_and_record(arch, input_size, inputs=inputs)
-    graph = build_graph(rec, auto_depth(rec) if depth is None else depth)
-    svg = _diagram.render(graph, "svg", rankdir="LR" if left_right else "TB").decode()
-    return Diagram(svg, graph.architecture, graph.depth)
+    analysis = analyse(arch, input_size, inputs=inputs)
+    svg = analysis.diagram("svg", depth, rankdir="LR" if left_right else "TB").decode()
+    return Diagram(svg, analysis.architecture, analysis.graph(depth).depth)
 
 
 def summary(
@@ -97,12 +62,12 @@ def summary(
     keyword arguments go to the model's forward. A catalog name needs no size.
 
     Returns the Trace (shown as an HTML table in Jupyter); `verbose=0` prints nothing."""
-    from explorer.trace import trace
+    from explorer.analysis.trace import trace
 
     sig = _signature(input_size, input_data, dtypes, kwargs)
     result = trace(model, inputs=sig) if sig is not None else trace(model)
     if verbose:
-        from explorer.report import to_table
+        from explorer.core.report import to_table
 
         print(to_table(result, depth))
     return result
@@ -114,8 +79,8 @@ def _signature(
     dtypes: Sequence[Any] | None,
     kwargs: dict[str, Any],
 ) -> Any:
-    from explorer import inputs
-    from explorer.errors import InputSizeError
+    from explorer.core import inputs
+    from explorer.core.errors import InputSizeError
 
     if input_data is not None:
         if isinstance(input_data, (list, tuple)) and not isinstance(input_data, inputs.Signature):

@@ -1,9 +1,9 @@
 """trace(): per-layer shapes, parameters and multiply-accumulates, without allocating weights.
 
 The model is built (catalog) or copied (a user's module) on the meta device and called once
-(explorer.forward_pass); the `Trace` is assembled here from what that pass noted.
+(explorer.engine.forward_pass); the `Trace` is assembled here from what that pass noted.
 `trace_and_record` returns, from the same single pass, the data-flow `Recording` that the
-block diagram (explorer.graph) and the receptive fields (explorer.receptive) read.
+block diagram (explorer.graph.dataflow) and the receptive fields (explorer.graph.receptive) read.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer import budgets
-from explorer import inputs as _inputs
-from explorer.architectures import ArchSpec, resolve
-from explorer.building import borrowed_meta_model, meta_copy
-from explorer.errors import InputSizeError, InputTooSmallError
-from explorer.forward_pass import Collapsed, ForwardFailed, Pass, run_forward, tensor_shapes
-from explorer.hyper import module_hyper, plain_value
-from explorer.meta_limits import MetaTraceError, check_module, data_dependent, has_forward
-from explorer.recording import Recording, module_infos
-from explorer.records import LayerRecord, Trace
-from explorer.trace_errors import too_small
+from explorer.analysis.meta_models import borrowed_meta_model
+from explorer.catalog import ArchSpec, resolve
+from explorer.core import inputs as _inputs
+from explorer.core import limits
+from explorer.core.errors import InputSizeError, InputTooSmallError
+from explorer.core.hyper import module_hyper, plain_value
+from explorer.core.records import LayerRecord, Trace
+from explorer.engine.building import meta_copy
+from explorer.engine.forward_pass import Collapsed, ForwardFailed, Pass, run_forward, tensor_shapes
+from explorer.engine.meta_limits import MetaTraceError, check_module, data_dependent, has_forward
+from explorer.engine.recording import Recording, module_infos
+from explorer.engine.trace_errors import too_small
 
 __all__ = [
     "LayerRecord",
@@ -54,7 +55,7 @@ def parse_input_size(input_size: Any) -> tuple[int, int, int]:
         raise InputSizeError(f"Input size must be (C, H, W), got {size}.")
     if min(size) < 1:
         raise InputTooSmallError(f"Every input dimension must be at least 1, got {size}.")
-    budgets.check_trace_request(size, 1)  # sides and channels: the one copy of those limits
+    limits.check_trace_request(size, 1)  # sides and channels: the one copy of those limits
     return size[0], size[1], size[2]
 
 
@@ -72,10 +73,10 @@ def trace(
     The model is built (or copied) on the meta device: shapes propagate, no weight memory is
     allocated and no arithmetic runs. MACs follow PyTorch's FlopCounterMode formulas
     (FLOPs / 2: convolutions, linear layers, matrix products and attention; no bias adds),
-    plus the products that table lacks (explorer.counting).
+    plus the products that table lacks (explorer.engine.counting).
 
     The model is called with one float (batch, C, H, W) image of `input_size`, or with
-    `inputs`: any signature (explorer.inputs) — text such as "1x16:int64, mask=1x16:bool",
+    `inputs`: any signature (explorer.core.inputs) — text such as "1x16:int64, mask=1x16:bool",
     example tensors (a tuple/list is the positional arguments, a dict keyword arguments, as
     torchinfo's `input_data`), or a Signature; shapes there include the batch. Extra keyword
     arguments of forward() go in `forward_kwargs`.
@@ -120,14 +121,14 @@ def _signature(
             "Tracing a module needs an input_size (C, H, W) or inputs (e.g. '1x16:int64')."
         )
     size = parse_input_size(input_size if input_size is not None else default)
-    budgets.check_trace_request(None, batch_size)  # sides were checked by parse_input_size
+    limits.check_trace_request(None, batch_size)  # sides were checked by parse_input_size
     sig = _inputs.image(*size, batch=batch_size)
     return _inputs.as_signature(sig, forward_kwargs) if forward_kwargs else sig
 
 
 def _batched(signature: str, batch_size: int) -> _inputs.Signature:
     """A spec's own input signature (batch 1, e.g. '1x16:int64') at `batch_size`."""
-    budgets.check_trace_request(None, batch_size)
+    limits.check_trace_request(None, batch_size)
     sig = _inputs.parse(signature)
     at = [replace(a, shape=(batch_size, *a.shape[1:])) if isinstance(a, _inputs.TensorSpec)
           else a for a in sig.args]  # fmt: skip
@@ -158,6 +159,16 @@ def _trace(
     sig = _signature(input_size, spec.input_size, batch_size, inputs, forward_kwargs)
     with borrowed_meta_model(spec) as model:
         return _trace_model(model, name or spec.name, sig, spec, events)
+
+
+def _designed_for(spec: ArchSpec | None) -> str:
+    """The sentence a too-small input's error ends with: what the network was designed for."""
+    if spec is None:
+        return ""
+    if spec.inputs:  # a network that takes no image
+        return f" {spec.name} is designed for inputs {spec.inputs}."
+    c, h, w = spec.input_size
+    return f" {spec.name} is designed for {c}×{h}×{w} inputs."
 
 
 def _parameters_only(
@@ -198,7 +209,8 @@ def _trace_model(
         assert collapsed.partial is not None
         part = collapsed.partial
         raise too_small(
-            part.named, collapsed.index, part.in_shapes, part.out_shapes, label, input_shape, spec
+            part.named, collapsed.index, part.in_shapes, part.out_shapes, label, input_shape,
+            _designed_for(spec),
         ) from None
     except ForwardFailed as failed:
         part = failed.partial
@@ -207,7 +219,8 @@ def _trace_model(
         if meta_error is not None:
             raise meta_error from None
         raise too_small(
-            part.named, failed.index, part.in_shapes, part.out_shapes, label, input_shape, spec,
+            part.named, failed.index, part.in_shapes, part.out_shapes, label, input_shape,
+            _designed_for(spec),
             cause=failed.cause,
         ) from failed.cause
     except TypeError as exc:  # forward() called with arguments it does not take

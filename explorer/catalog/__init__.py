@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-from explorer.architectures import custom, registry
-from explorer.architectures.registry import (
+from explorer.catalog import custom, registry
+from explorer.catalog.registry import (
     ArchSpec,
     Published,
     PublishedModule,
@@ -29,17 +29,17 @@ FAMILY_MODULES = ("lenet", "alexnet", "vgg", "resnet", "inception", "blocks")
 
 def _load_ours() -> None:
     for module in FAMILY_MODULES:
-        importlib.import_module(f"explorer.architectures.{module}")
+        importlib.import_module(f"explorer.catalog.{module}")
 
 
 def _load_torchvision() -> None:
-    from explorer.architectures import tv
+    from explorer.catalog import tv
 
     tv.register_all()
 
 
 def _load_timm() -> None:
-    from explorer.architectures import timm_models
+    from explorer.catalog import timm_models
 
     timm_models.register_all()
 

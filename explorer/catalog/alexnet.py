@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.architectures.registry import ArchSpec, Published, register
+from explorer.catalog.registry import ArchSpec, Published, register
 
 KRIZHEVSKY_2012 = (
     "A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep "

@@ -1,7 +1,7 @@
 """The lecture's single-block demos, and parametrised builders for the Cost lab.
 
 Each builder returns a small nn.Module; its `*_spec` twin wraps it in an ArchSpec with the
-matching input size, ready for `explorer.trace`. Sizes follow the lecture: height x width x
+matching input size, ready for `explorer.analysis.trace`. Sizes follow the lecture: height x width x
 channels in, out_channels filters out, 'same' padding (odd kernels keep n_H and n_W).
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer.architectures.inception import SZEGEDY_2014, SZEGEDY_2014_URL, Inception
-from explorer.architectures.registry import ArchSpec, Published, register
-from explorer.architectures.resnet import HE_2015, HE_2015_URL, BasicBlock
-from explorer.errors import SpecError
+from explorer.catalog.inception import SZEGEDY_2014, SZEGEDY_2014_URL, Inception
+from explorer.catalog.registry import ArchSpec, Published, register
+from explorer.catalog.resnet import HE_2015, HE_2015_URL, BasicBlock
+from explorer.core.errors import SpecError
 
 LIN_2013 = "M. Lin, Q. Chen, S. Yan. Network In Network. ICLR 2014 (arXiv:1312.4400, 2013)."
 LIN_2013_URL = "https://arxiv.org/abs/1312.4400"

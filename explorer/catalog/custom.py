@@ -1,11 +1,11 @@
 """Typed layer stacks: 'input 32x32x1 | conv 6 5x5 | avgpool 2 | fc 10' -> nn.Sequential.
 
-The text is parsed by explorer.architectures.stack_text (nothing is ever evaluated). The
+The text is parsed by explorer.catalog.stack_text (nothing is ever evaluated). The
 shapes are then walked once, with plain integers and no module built (`plan`), so that a stack
 which cannot work (a 5x5 conv on a 3x3 map, 10^12 weights) is rejected with a message that
 names the layer. Like every other architecture, a stack is traced on the meta device (no
 weight memory); real weights are made only by a real build (a prediction), and only after
-explorer.budgets has priced that build and its forward pass.
+explorer.analysis.pricing has priced that build and its forward pass.
 
 Grammar (case-insensitive; `|`, `;` or a new line separate layers):
 
@@ -29,20 +29,18 @@ K is `5` or `5x5` (or `3x5`) on an image, `5` on a sequence, `3` or `3x3x3` on a
 conv, pools, batchnorm and globalavgpool take their 1-D, 2-D or 3-D form from the input. A
 `flatten` is inserted before an fc on an image, a volume or a conv's sequence; after an
 embedding, lstm or gru an fc works per position, and a conv or pool there gets a `permute`
-first (explorer.architectures.stack_plan explains the layouts).
+first (explorer.catalog.stack_plan explains the layouts).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
-from explorer import budgets
-from explorer.architectures.registry import ArchSpec
-from explorer.architectures.stack_plan import StackPlan, Step, build, plan
-from explorer.architectures.stack_text import (
+from explorer.catalog.registry import ArchSpec
+from explorer.catalog.stack_plan import StackPlan, Step, build, plan
+from explorer.catalog.stack_text import (
     DEFAULT_INPUT,
     KINDS,
     SEPARATORS,
@@ -52,7 +50,7 @@ from explorer.architectures.stack_text import (
     to_text,
     tokenize,
 )
-from explorer.errors import SpecError
+from explorer.core.errors import SpecError
 
 __all__ = [
     "DEFAULT_INPUT",
@@ -79,18 +77,12 @@ _NEXT = {"image": "conv 6 5x5", "vector": "fc 10", "sequence": "conv 16 5",
          "volume": "conv 8 3x3x3", "tokens": "embedding 10000 64"}  # fmt: skip
 
 
-def _building_on_meta() -> bool:
-    """True inside explorer.building's meta build, whichever way it makes weights meta (a
-    device argument, a torch.device context or a thread-local init mode): a one-weight probe."""
-    return bool(nn.Linear(1, 1).weight.is_meta)
-
-
 def spec_from_text(text: str) -> ArchSpec:
     """An ArchSpec (family "Custom") for a typed stack; raises SpecError on bad input. A
     stack that takes no image gets `inputs`, its signature at batch 1 ('1x784', '1x16:int64').
 
     Resolving builds nothing. The spec's builder makes meta weights in a meta build; a real
-    build is first priced by explorer.budgets (weights, and a ten-crop forward pass at the
+    build is first priced by explorer.analysis.pricing (weights, and a ten-crop forward pass at the
     stack's input size) and refused over budget with BudgetError."""
     layers = parse(text)
     checked = plan(layers)  # validates everything before anything is built
@@ -109,16 +101,9 @@ def spec_from_text(text: str) -> ArchSpec:
     elif not checked.is_image:
         note = f" It takes {checked.input_words}, not an image."
     name = to_text(layers)
-    why = " (a ten-crop prediction)" if checked.is_image else f" (a batch of {PREDICTION_BATCH})"
 
     def builder(**kwargs: Any) -> nn.Module:
-        device = kwargs.get("device")
-        on_meta = (device is not None and torch.device(device).type == "meta") or (
-            device is None and _building_on_meta()
-        )
-        if not on_meta:
-            budgets.check_real_build(name, batch_size=PREDICTION_BATCH, why=why)
-        return build(checked, device)
+        return build(checked, kwargs.get("device"))
 
     return ArchSpec(
         name=name,
@@ -134,11 +119,11 @@ def spec_from_text(text: str) -> ArchSpec:
 
 
 def input_rows(signature: str) -> list[dict[str, str]]:
-    """One row per input tensor of a signature text (explorer.inputs grammar), in call order:
+    """One row per input tensor of a signature text (explorer.core.inputs grammar), in call order:
     where it goes (`input 1`, `mask`, `input 1[0]`, `input 1['image']`), its full shape
     (batch included) and its dtype. Raises InputSizeError (naming the character) on bad text
-    or a signature over explorer.inputs' limits, before anything is traced."""
-    from explorer import inputs as _inputs
+    or a signature over explorer.core.inputs' limits, before anything is traced."""
+    from explorer.core import inputs as _inputs
 
     sig = _inputs.check(_inputs.parse(signature))
     rows: list[dict[str, str]] = []

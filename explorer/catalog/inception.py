@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from explorer.architectures.registry import ArchSpec, Published, PublishedModule, register
+from explorer.catalog.registry import ArchSpec, Published, PublishedModule, register
 
 SZEGEDY_2014 = (
     "C. Szegedy, W. Liu, Y. Jia, P. Sermanet, S. Reed, D. Anguelov, D. Erhan, V. Vanhoucke, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.architectures.registry import ArchSpec, Published, PublishedModule, register
+from explorer.catalog.registry import ArchSpec, Published, PublishedModule, register
 
 LECUN_1998 = (
     "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to document "

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.architectures import ArchSpec
-from explorer.layer_math import commas
-from explorer.records import Trace
+from explorer.catalog import ArchSpec
+from explorer.core.layer_math import commas
+from explorer.core.records import Trace
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def check(spec: ArchSpec, trace: Trace) -> tuple[list[FigureCheck], list[str]]:
     add("Parameters", trace.total_params, pub.params, pub.params_tolerance)
     add("MACs", trace.total_macs, pub.macs, pub.macs_tolerance)
     if pub.macs_convention and pub.macs is not None and out and not out[-1].check.startswith("✓"):
-        from explorer.architectures.timm_models import CONVENTIONS
+        from explorer.catalog.timm_models import CONVENTIONS
 
         label, count, why = CONVENTIONS[pub.macs_convention]
         add(f"MACs {label}", count(trace), pub.macs, pub.macs_tolerance, why(trace))

@@ -1,7 +1,7 @@
 """The catalog: one registry of architectures, built by name (mirrors torchvision's `_api`).
 
 The registry only stores specs. Where they come from is a list of *sources* (a name and a
-loader) that `explorer.architectures` adds at import: our paper-faithful families, every
+loader) that `explorer.catalog` adds at import: our paper-faithful families, every
 torchvision classifier, every timm model. A source is loaded the first time the catalog is
 read; a source with a name prefix (timm's `timm/`) is loaded only when a name with that prefix
 is asked for or the whole catalog is listed, so `get("resnet50")` never imports timm. The
@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from explorer.errors import UnknownArchitectureError
+from explorer.core.errors import UnknownArchitectureError
 
 Builder = Callable[..., nn.Module]
 
@@ -45,7 +45,8 @@ class Published:
     macs_tolerance: int = 0
     modules: tuple[PublishedModule, ...] = ()
     note: str = ""
-    # A source counting MACs its own way (timm: "fvcore"): explorer.published then also shows
+    # A source counting MACs its own way (timm: "fvcore"): explorer.catalog.published then also
+    # shows
     # our total under that convention (architectures.timm_models.CONVENTIONS), which explains
     # the difference when it agrees.
     macs_convention: str = ""
@@ -64,7 +65,7 @@ class ArchSpec:
     builder: Builder = field(repr=False, compare=False)
     input_size: tuple[int, int, int] = (3, 224, 224)  # (C, H, W)
     # A network that takes no image (a typed stack on features, a sequence, a volume or
-    # tokens): its input signature at batch 1 in explorer.inputs text ("1x784", "1x16:int64"),
+    # tokens): its input signature at batch 1 in explorer.core.inputs text ("1x784", "1x16:int64"),
     # which trace() uses instead of input_size; "" for an image network.
     inputs: str = ""
     num_classes: int = 1000

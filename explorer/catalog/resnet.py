@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.architectures.registry import ArchSpec, Published, register
+from explorer.catalog.registry import ArchSpec, Published, register
 
 HE_2015 = (
     "K. He, X. Zhang, S. Ren, J. Sun. Deep Residual Learning for Image Recognition. CVPR 2016 "

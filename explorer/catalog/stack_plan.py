@@ -31,10 +31,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer import budgets
-from explorer.architectures.stack_text import DEFAULT_INPUT, LayerSpec, layer_to_text
-from explorer.errors import SpecError
-from explorer.layer_math import conv_output_size
+from explorer.catalog.stack_text import DEFAULT_INPUT, LayerSpec, layer_to_text
+from explorer.core import limits
+from explorer.core.errors import SpecError
+from explorer.core.layer_math import conv_output_size
 
 VECTOR, SEQUENCE, IMAGE, VOLUME, TOKENS, POSITIONS = (
     "vector",
@@ -91,7 +91,7 @@ class StackPlan:
 
     @property
     def signature(self) -> str:
-        """The input at batch 1 in explorer.inputs text: '1x784', '1x4x100', '1x16:int64'."""
+        """The input at batch 1 in explorer.core.inputs text: '1x784', '1x4x100', '1x16:int64'."""
         dims = "x".join(map(str, (1, *self.input_shape)))
         return f"{dims}:int64" if self.input_layout == TOKENS else dims
 
@@ -150,11 +150,11 @@ class _Walk:
         self, layer: LayerSpec, index: int, added: int, what: str, hint: str = ""
     ) -> None:
         self.params += added
-        if self.params > budgets.STACK_MAX_PARAMS:
+        if self.params > limits.STACK_MAX_PARAMS:
             raise _layer_error(
                 layer,
                 f"this {what} has {added:,} parameters, which takes the stack to "
-                f"{self.params:,}, over the limit of {budgets.STACK_MAX_PARAMS:,}{hint}",
+                f"{self.params:,}, over the limit of {limits.STACK_MAX_PARAMS:,}{hint}",
                 index,
             )
 

@@ -3,7 +3,7 @@
 'input 32x32x1 | conv 6 5x5 | avgpool 2 | fc 10' -> [LayerSpec, ...]. A small hand-written
 lexer (words, separators, each with its character offset) and a parser with one function per
 layer kind; nothing is ever evaluated. Errors point at the offending token (SpecError).
-The grammar is in explorer.architectures.custom's docstring.
+The grammar is in explorer.catalog.custom's docstring.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import difflib
 import math
 from dataclasses import dataclass, field
 
-from explorer import budgets
-from explorer.errors import SpecError
+from explorer.core import limits
+from explorer.core.errors import SpecError
 
 DEFAULT_INPUT = (3, 224, 224)  # (C, H, W), used when the stack has no `input` layer
 MAX_TEXT = 10_000
@@ -22,8 +22,8 @@ MAX_UNITS = 100_000  # filters or fc units
 MAX_KERNEL = 1_000
 MAX_STRIDE = 1_000
 MAX_PADDING = 1_000
-MAX_SPATIAL = budgets.TRACE_MAX_SIDE  # input height, width or depth
-MAX_CHANNELS = budgets.TRACE_MAX_CHANNELS
+MAX_SPATIAL = limits.TRACE_MAX_SIDE  # input height, width or depth
+MAX_CHANNELS = limits.TRACE_MAX_CHANNELS
 MAX_LENGTH = MAX_SPATIAL * MAX_SPATIAL  # a sequence's length, a vector's features: a flat image
 MAX_INPUT_VALUES = MAX_SPATIAL * MAX_SPATIAL * MAX_CHANNELS  # the largest image
 MAX_VOCAB = 1_000_000  # embedding vocabulary (the parameter budget bounds vocab × dim)

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from explorer.architectures.registry import _REGISTRY, ArchSpec, Published, register
+from explorer.catalog.registry import _REGISTRY, ArchSpec, Published, register
 
 if TYPE_CHECKING:
-    from explorer.records import Trace
+    from explorer.core.records import Trace
 
 PREFIX = "timm/"
 BENCHMARK_CSV = Path(__file__).resolve().parents[2] / "assets" / "timm" / "benchmark.csv"
@@ -186,14 +186,14 @@ def _build(name: str, **overrides: Any) -> nn.Module:
     values and meta ones in one op (the "mixed" RoPE ViTs: `torch.arange` stays on the CPU,
     `torch.rand` is made on meta) is built again with timm's own `device="meta"` (every
     tensor on meta); a model whose class takes no `device` then raises TypeError, and
-    explorer.building's slower fallback (real CPU tensors) builds it as before."""
+    explorer.analysis.building's slower fallback (real CPU tensors) builds it as before."""
     import timm
 
-    from explorer.architectures.custom import _building_on_meta
+    from explorer.engine.building import building_on_meta
 
     try:
         return timm.create_model(name, pretrained=False, **overrides)
     except RuntimeError:
-        if "device" in overrides or not _building_on_meta():
+        if "device" in overrides or not building_on_meta():
             raise
         return timm.create_model(name, pretrained=False, device="meta", **overrides)

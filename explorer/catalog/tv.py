@@ -13,7 +13,7 @@ from typing import Any
 import torchvision
 from torchvision.models import get_model, get_model_weights, list_models
 
-from explorer.architectures.registry import _REGISTRY, ArchSpec, Published, register
+from explorer.catalog.registry import _REGISTRY, ArchSpec, Published, register
 
 _FAMILY_PREFIXES = (
     ("alexnet", "AlexNet"),

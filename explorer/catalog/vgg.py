@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from explorer.architectures.alexnet import fc_head, paper_lrn
-from explorer.architectures.registry import ArchSpec, Published, register
+from explorer.catalog.alexnet import fc_head, paper_lrn
+from explorer.catalog.registry import ArchSpec, Published, register
 
 SIMONYAN_2015 = (
     "K. Simonyan, A. Zisserman. Very Deep Convolutional Networks for Large-Scale Image "

@@ -1,11 +1,11 @@
-"""`explorer` command line. Each subcommand lives in its own module in explorer/commands/.
+"""`explorer` command line. Each subcommand lives in its own module in explorer/cli/commands/.
 
 A command module defines NAME, HELP, add_arguments(parser) and run(args) -> int. A bad
 argument, or an error the explorer raises on purpose (ExplorerError), ends with one line
 `error: ...` on stderr and exit status 2; anything else is a bug and keeps its traceback.
 
 `explorer app` is dispatched before any other command module is imported: the launcher never
-imports torch, and it replaces itself with Streamlit (see explorer/commands/app.py).
+imports torch, and it replaces itself with Streamlit (see explorer/cli/commands/app.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from explorer import commands
-from explorer.errors import ExplorerError
-from explorer.gc_settings import settle_after_imports
+from explorer.cli import commands
+from explorer.core.errors import ExplorerError
+from explorer.core.gc_settings import settle_after_imports
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,12 +32,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 def _command_modules(only: str | None = None) -> list[ModuleType]:
     if only is not None:
-        return [importlib.import_module(f"explorer.commands.{only}")]
+        return [importlib.import_module(f"explorer.cli.commands.{only}")]
     found = []
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        found.append(importlib.import_module(f"explorer.commands.{info.name}"))
+        found.append(importlib.import_module(f"explorer.cli.commands.{info.name}"))
     return found
 
 
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     is_app = bool(args_list) and args_list[0] == "app"
     parser = build_parser("app" if is_app else None)
     if not is_app:
-        # Everything imported so far lives for the whole process (explorer.gc_settings; the
+        # Everything imported so far lives for the whole process (explorer.core.gc_settings; the
         # app does the same in components/).
         settle_after_imports()
     args = parser.parse_args(args_list)
@@ -78,6 +78,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(message: str) -> str:
     return " ".join(message.split())
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """argparse types for the command line's numbers and paths: a bad value ends as one line
 `error: ...` and exit status 2 (argparse's own path), never as a traceback later on.
 
-Each type states its range, from explorer.limits where the number is a budget.
+Each type states its range, from explorer.core.limits where the number is a budget.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from explorer import budgets, limits
-from explorer.safe_io import OutputPathError, output_path
+from explorer.core import limits
+from explorer.core.safe_io import OutputPathError, output_path
 
 
 def int_in(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
@@ -50,11 +50,11 @@ def float_in(low: float, high: float, *, low_open: bool = False) -> Callable[[st
 
 
 seed = int_in(0, limits.CLI_MAX_SEED, "a whole-number seed")
-trace_batch = int_in(1, budgets.TRACE_MAX_BATCH)  # a trace runs on meta: no memory per sample
+trace_batch = int_in(1, limits.TRACE_MAX_BATCH)  # a trace runs on meta: no memory per sample
 batch_size = int_in(2, limits.CLI_MAX_BATCH)  # training: BatchNorm needs two samples
 epochs = int_in(1, limits.CLI_MAX_EPOCHS)
-residual_epochs = int_in(1, budgets.RESIDUAL_MAX_EPOCHS)
-residual_depth = int_in(2, budgets.RESIDUAL_MAX_DEPTH)
+residual_epochs = int_in(1, limits.RESIDUAL_MAX_EPOCHS)
+residual_depth = int_in(2, limits.RESIDUAL_MAX_DEPTH)
 port = int_in(1, 65535, "a port number")
 learning_rate = float_in(0.0, limits.CLI_MAX_LR, low_open=True)
 

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 
 
 class DeviceError(ExplorerError, ValueError):

@@ -50,5 +50,6 @@ class WeightsError(ExplorerError, ValueError):
 
 
 class BudgetError(ExplorerError, ValueError):
-    """Work over a documented budget (explorer.budgets), refused before it starts; the message
+    """Work over a documented budget (explorer.analysis.pricing), refused before it starts; the
+    message
     names the estimated number and the limit."""

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from explorer import limits
-from explorer.errors import ImageError
-from explorer.safe_io import human_bytes, read_bounded
+from explorer.core import limits
+from explorer.core.errors import ImageError
+from explorer.core.safe_io import human_bytes, read_bounded
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -55,7 +55,7 @@ _HUMAN_FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 # The plugins asked to parse a header, in the order tried (MPO comes back from the JPEG one).
 _OPEN_ORDER = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 
 # Magic numbers of common files that are not images we accept, for a specific message.
 _NOT_IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (

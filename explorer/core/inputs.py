@@ -2,7 +2,8 @@
 
 A signature is positional arguments and keyword arguments, each a tree of tensors (a single
 tensor, a tuple or list of trees, or a dict of them), each tensor a shape and a dtype. It is
-what `explorer.trace` builds its example inputs from, on the meta device (no memory), and what
+what `explorer.analysis.trace` builds its example inputs from, on the meta device (no memory), and
+what
 a real forward in a test builds them from (`make(..., device="cpu")`).
 
 Where signatures come from:
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 
-from explorer.errors import InputSizeError
+from explorer.core.errors import InputSizeError
 
 DTYPES: dict[str, torch.dtype] = {
     "float": torch.float32, "float32": torch.float32, "f32": torch.float32,

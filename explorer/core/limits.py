@@ -3,26 +3,62 @@
 One place for the numbers, so the README, the pages and the CLI say the same thing. Each
 limit is checked BEFORE the work it bounds, and a refusal is one sentence that names the
 number and the limit (`BudgetError`, or the error of the input's kind). Augmentation pipeline
-budgets are here too; cost estimates of architectures live in explorer.budgets.
+budgets are here too; cost estimates of architectures live in explorer.analysis.pricing, which
+compares them with the numbers here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from explorer.errors import BudgetError
+from explorer.core.errors import BudgetError
 
 MB = 1 << 20
 GB = 1 << 30
 
-# --- images (explorer.images.decode_image) --------------------------------------------------
+FLOAT32 = 4  # bytes per weight and activation value
+
+# --- Real builds and forward passes (predictions, ten-crop, transfer features) ---------------
+#: Weights a typed layer stack (or any user-made network) may allocate for real: 250M float32
+#: parameters, more than VGG-16's 138M. Catalog networks are a fixed, vetted list.
+REAL_MAX_PARAM_BYTES = 1_000_000_000
+#: Activation memory of one forward pass (largest layer's input + output, batch included).
+FORWARD_MAX_BYTES = 1_000_000_000
+#: Multiply-accumulates of one forward pass, batch included (ten-crop of VGG-19: 196 G).
+FORWARD_MAX_MACS = 10**12
+#: Images in one batched forward pass (predict_many, feature extraction chunks).
+FORWARD_MAX_BATCH = 256
+
+# --- Traces (meta device: no weight memory, but the numbers must stay meaningful) ------------
+#: Parameters a typed layer stack may describe at all (traced on meta, never allocated).
+STACK_MAX_PARAMS = 2_000_000_000
+#: Batch size of a trace, and the largest input side / channel count of a trace.
+TRACE_MAX_BATCH = 1_000_000
+TRACE_MAX_SIDE = 8_192
+TRACE_MAX_CHANNELS = 4_096
+
+# --- The residual experiment -------------------------------------------------------------
+#: Deepest network (6n+2 layers): the paper's 110-layer CIFAR net.
+RESIDUAL_MAX_DEPTH = 110
+RESIDUAL_MAX_EPOCHS = 100
+#: Sum of the chosen depths × epochs: the page's largest setting (all six depths, 40 epochs)
+#: is 174 × 40 = 6,960. The default (8 + 20 + 56) × 10 = 840 takes about 35 s on one core.
+RESIDUAL_MAX_LAYER_EPOCHS = 7_000
+
+# --- Transfer learning ---------------------------------------------------------------------
+TRANSFER_MAX_IMAGES = 500  # images whose features are computed in one request
+TRANSFER_MAX_STEPS = 2_000  # optimiser steps for a new head
+TRANSFER_MAX_FEATURE_VALUES = 50_000_000  # examples × feature size of the training set (200 MB)
+
+
+# --- images (explorer.core.images.decode_image) --------------------------------------------------
 IMAGE_MAX_BYTES = 20 * MB  # matches maxUploadSize = 20 in .streamlit/config.toml
 IMAGE_MAX_PIXELS = 40_000_000  # 40 megapixels: a 7000×5700 photo; ~160 MB as RGBA
 # Progressive JPEGs decode every scan over the whole picture: a real photo has ≤ 12 scans
 # (libjpeg's default progression has 10), a scan bomb has thousands.
 JPEG_MAX_SCANS = 100
 
-# --- weights files (explorer.weight_files) ---------------------------------------------------
+# --- weights files (explorer.weights.files) ---------------------------------------------------
 WEIGHTS_UPLOAD_BYTES = 20 * MB  # an uploaded weights file (the page's upload limit)
 WEIGHTS_MAX_FILE_BYTES = 4 * GB  # a local file (CLI): larger than any torchvision weights
 WEIGHTS_MAX_TENSOR_BYTES = 4 * GB  # declared tensor bytes, whatever the model
@@ -43,7 +79,8 @@ ENSEMBLE_MAX_MODELS = 5
 ENSEMBLE_MAX_BYTES = 2 * GB  # the members' parameters together (float32)
 MODEL_CACHE_BYTES = 3 * GB  # the Predict/Ensemble model cache, by parameter bytes
 
-# --- augmentation pipelines (explorer.augment) ------------------------------------------------
+# --- augmentation pipelines (explorer.labs.augment)
+# ------------------------------------------------
 PIPELINE_MAX_STEPS = 32
 PIPELINE_MAX_JSON_CHARS = 100_000
 PIPELINE_MAX_JSON_DEPTH = 4  # {"steps": [{"type": ...}]} is 3 deep
@@ -90,4 +127,61 @@ def check_uploads(sizes: Sequence[int], pixels: Sequence[int]) -> None:
         raise BudgetError(
             f"The pictures have {sum(pixels) / 1e6:.0f} megapixels together; the limit is "
             f"{UPLOADS_MAX_PIXELS / 1e6:.0f} megapixels."
+        )
+
+
+def check_trace_request(input_size: Sequence[int] | None, batch_size: int) -> None:
+    """Bounds of a trace's input: batch, sides and channels (a meta trace allocates nothing,
+    but a 10^19 batch would overflow the element counts)."""
+    if not 1 <= batch_size <= TRACE_MAX_BATCH:
+        raise BudgetError(
+            f"The batch size is {batch_size:,}; it must be between 1 and {TRACE_MAX_BATCH:,}."
+        )
+    if input_size is None:
+        return
+    c, *sides = (int(v) for v in input_size)
+    if c > TRACE_MAX_CHANNELS:
+        raise BudgetError(f"The input has {c:,} channels; the limit is {TRACE_MAX_CHANNELS:,}.")
+    for side in sides:
+        if side > TRACE_MAX_SIDE:
+            raise BudgetError(
+                f"The input is {side:,} pixels on a side; the limit is {TRACE_MAX_SIDE:,}."
+            )
+
+
+def check_residual(depths: Sequence[int], epochs: int) -> None:
+    """The residual experiment's depths and epochs (validity of 6n+2 is checked there)."""
+    deepest = max(depths, default=0)
+    if deepest > RESIDUAL_MAX_DEPTH:
+        raise BudgetError(
+            f"A {deepest}-layer network is deeper than the limit of {RESIDUAL_MAX_DEPTH} layers."
+        )
+    if epochs > RESIDUAL_MAX_EPOCHS:
+        raise BudgetError(f"{epochs} epochs is more than the limit of {RESIDUAL_MAX_EPOCHS}.")
+    work = sum(depths) * epochs
+    if work > RESIDUAL_MAX_LAYER_EPOCHS:
+        raise BudgetError(
+            f"Depths {' + '.join(map(str, depths))} for {epochs} epochs is {work:,} "
+            f"layer-epochs of training; the limit is {RESIDUAL_MAX_LAYER_EPOCHS:,}."
+        )
+
+
+def check_transfer_images(n_images: int) -> None:
+    if n_images > TRANSFER_MAX_IMAGES:
+        raise BudgetError(
+            f"{n_images:,} images is more than the {TRANSFER_MAX_IMAGES:,} whose features "
+            "one request may compute."
+        )
+
+
+def check_transfer_training(n_examples: int, n_features: int, steps: int) -> None:
+    if not 1 <= steps <= TRANSFER_MAX_STEPS:
+        raise BudgetError(
+            f"{steps:,} training steps is outside the allowed 1 to {TRANSFER_MAX_STEPS:,}."
+        )
+    values = n_examples * n_features
+    if values > TRANSFER_MAX_FEATURE_VALUES:
+        raise BudgetError(
+            f"{n_examples:,} examples × {n_features:,} features is {values:,} values; the "
+            f"limit for training a new head is {TRANSFER_MAX_FEATURE_VALUES:,}."
         )

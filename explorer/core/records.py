@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from explorer.core.report import trace_html
+
 
 @dataclass(frozen=True)
 class LayerRecord:
@@ -72,9 +74,7 @@ class Trace:
         return [r for r in self.layers if r.depth == depth or (r.is_leaf and 0 < r.depth < depth)]
 
     def _repr_html_(self) -> str:
-        """Jupyter shows a Trace as report.py's table, in HTML (explorer.notebook)."""
-        from explorer.notebook import trace_html
-
+        """Jupyter shows a Trace as explorer.core.report's table, in HTML."""
         return trace_html(self)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,18 +1,76 @@
 """Plain-text views of a Trace: shapes in the lecture's style, tables, CSV, Markdown, JSON.
 
-Shared by the CLI and the app, so both show the same numbers the same way.
+Shared by the CLI, the app and Jupyter (a Trace shows itself as `trace_html`), so all show the
+same numbers the same way. The records are read through the two protocols below, so that
+explorer.core.records can use this module without this module importing it.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
-from explorer.layer_math import lecture_shape
-from explorer.records import LayerRecord, Trace
+from explorer.core.layer_math import lecture_shape
+
+
+class LayerRecord(Protocol):
+    """What a table reads of explorer.core.records.LayerRecord."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def is_leaf(self) -> bool: ...
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]: ...
+    @property
+    def output_shape(self) -> tuple[int, ...]: ...
+    @property
+    def params(self) -> int: ...
+    @property
+    def trainable_params(self) -> int: ...
+    @property
+    def macs(self) -> int: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def hyper(self) -> dict[str, Any]: ...
+
+
+class Trace(Protocol):
+    """What a table reads of explorer.core.records.Trace."""
+
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+    @property
+    def output_shape(self) -> tuple[int, ...]: ...
+    @property
+    def layers(self) -> Sequence[LayerRecord]: ...
+    @property
+    def total_params(self) -> int: ...
+    @property
+    def trainable_params(self) -> int: ...
+    @property
+    def total_macs(self) -> int: ...
+    @property
+    def total_flops(self) -> int: ...
+    @property
+    def param_bytes(self) -> int: ...
+    @property
+    def activation_bytes(self) -> int: ...
+    def at_depth(self, depth: int) -> Sequence[LayerRecord]: ...
 
 
 class OutputFormat(str, Enum):
@@ -173,3 +231,33 @@ def render(trace: Trace, fmt: str | OutputFormat, depth: int | None = None) -> s
         OutputFormat.CSV: to_csv,
         OutputFormat.MARKDOWN: to_markdown,
     }[fmt](trace, depth)
+
+
+# A notebook output taller than this scrolls (resnet152 has 500+ modules).
+MAX_HEIGHT_PX = 480
+RIGHT = {3, 4, 5}  # the numeric columns of report's table
+
+
+def trace_html(trace: Trace, depth: int | None = None) -> str:
+    """report.to_table's rows as an HTML table (indented names), then its totals."""
+    header = "".join(
+        f'<th style="text-align:{"right" if i in RIGHT else "left"}">{html.escape(c)}</th>'
+        for i, (c, _) in enumerate(_COLUMNS)
+    )
+    body = []
+    for row in layer_rows(trace, depth):
+        cells = _cells(row, indent=False)
+        pad = 1.2 * max(row["depth"] - 1, 0)
+        tds = [f'<td style="padding-left:{pad:.1f}em">{html.escape(cells[0])}</td>']
+        tds += [
+            f'<td style="text-align:{"right" if i in RIGHT else "left"}">{html.escape(c)}</td>'
+            for i, c in enumerate(cells[1:], start=1)
+        ]
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    totals = "<br>".join(html.escape(t) for t in _totals(trace))
+    return (
+        f'<div class="explorer-trace"><strong>{html.escape(trace.architecture)}</strong>'
+        f'<div style="max-height:{MAX_HEIGHT_PX}px;overflow:auto">'
+        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"<p>{totals}</p></div>"
+    )

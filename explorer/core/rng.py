@@ -7,7 +7,8 @@ other sessions' threads draw from their own generators or the global one as befo
 fresh generator seeded with s yields exactly the numbers the global one yields after
 seeding it with s. torchvision's v2 transforms and model builders take no generator
 argument, so this is the one way to seed them locally without copying their code: previews
-(explorer.augment) and real builds with random weights (explorer.building.build_model).
+(explorer.labs.augment) and real builds with random weights
+(explorer.analysis.building.build_model).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 
 __all__ = [
     "OutputPathError",

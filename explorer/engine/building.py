@@ -1,4 +1,7 @@
-"""Building models: on the meta device for tracing (no weight memory), or for real.
+"""Building modules on the meta device (no weight memory): the mode, the move, the copy.
+
+Spec-level builds (a catalog name, a typed stack) are explorer.analysis.building's; this
+module knows builders only as callables.
 
 Empty-weight builds use a `TorchFunctionMode` (`_EmptyWeights`), entered only in the thread
 that builds. PyTorch keeps the mode stack per thread, so a real build running at the same
@@ -23,19 +26,14 @@ initialisation skipped (`_SkippedInit`), and moved to meta: slower, uninitialise
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
-
-from explorer.architectures import ArchSpec, resolve
-from explorer.architectures.registry import is_registered
-from explorer.rng import LocalGenerator
 
 # Factories that allocate storage for a given shape: where parameters and buffers come from.
 _ALLOCATORS = {
@@ -101,7 +99,7 @@ def empty_init() -> Iterator[None]:
     """Inside: modules built in this thread get meta weights and skip their initialisation.
 
     Other threads are unaffected (PyTorch's mode stack is per thread). A few small tensors a
-    builder computes values from stay on the CPU; `build_meta` moves them to meta afterwards.
+    builder computes values from stay on the CPU; `build_on_meta` moves them to meta afterwards.
     """
     with _EmptyWeights():
         yield
@@ -129,74 +127,21 @@ def _to_meta(model: nn.Module) -> nn.Module:
     return model
 
 
-def build_meta(arch: str | ArchSpec, **kwargs: Any) -> nn.Module:
-    """The architecture with every parameter and buffer on the meta device, in eval mode."""
-    spec = resolve(arch)
+def build_on_meta(builder: Callable[..., nn.Module], **kwargs: Any) -> nn.Module:
+    """`builder(**kwargs)` with every parameter and buffer on the meta device, in eval mode."""
     try:
         with _EmptyWeights():
-            model = spec.builder(**kwargs)
+            model = builder(**kwargs)
     except Exception:  # a builder that mixes CPU values and meta weights in one op
         with _SkippedInit():
-            model = spec.builder(**kwargs)
+            model = builder(**kwargs)
     return _to_meta(model)
 
 
-# Meta models of catalog architectures, kept for re-tracing (another input size or batch is a
-# new trace of the same model; finished traces are cached by the app). One is about 1-3 MB
-# and ~10,000 Python objects, and every full garbage collection walks all of them, pausing
-# every thread: with 32 models kept, a walk through the timm catalog spent 18% of its time in
-# 90 ms collections; with 8, a quarter of that. Each has its own lock: a trace adds hooks to
-# the model, so two threads never trace the same model at once.
-META_CACHE_SIZE = 8
-_meta_cache: OrderedDict[str, tuple[nn.Module, threading.Lock]] = OrderedDict()
-_meta_cache_lock = threading.Lock()
-
-
-@contextmanager
-def borrowed_meta_model(arch: str | ArchSpec) -> Iterator[nn.Module]:
-    """A meta model of `arch`, held exclusively while the block runs; cached for catalog
-    entries, built fresh for anything else (layer stacks, unregistered specs)."""
-    spec = resolve(arch)
-    if not is_registered(spec):
-        yield build_meta(spec)
-        return
-    with _meta_cache_lock:
-        entry = _meta_cache.get(spec.name)
-        if entry is not None:
-            _meta_cache.move_to_end(spec.name)
-    if entry is None:
-        built = (build_meta(spec), threading.Lock())
-        with _meta_cache_lock:
-            entry = _meta_cache.setdefault(spec.name, built)
-            while len(_meta_cache) > META_CACHE_SIZE:
-                _meta_cache.popitem(last=False)
-    model, lock = entry
-    with lock:
-        yield model
-
-
-def build_model(
-    arch: str | ArchSpec,
-    *,
-    device: str | torch.device = "cpu",
-    generator: torch.Generator | None = None,
-    **kwargs: Any,
-) -> nn.Module:
-    """A real, randomly initialised model (weights are loaded by explorer.weights).
-
-    With a `generator`, every random number of the initialisation is drawn from it, never from
-    the global RNG (two sessions building at once must not share one random stream): the
-    builder runs as it is, its draws handed to the generator (explorer.rng), so the weights are
-    exactly those of a default build after seeding the global RNG with s, for a generator
-    seeded with s, whatever initialisation the builder does (a ViT's class token, ConvNeXt's
-    layer scale)."""
-    spec = resolve(arch)
-    if generator is None:
-        model = spec.builder(**kwargs)
-    else:
-        with LocalGenerator(generator):
-            model = spec.builder(**kwargs)
-    return model.to(device).eval()
+def building_on_meta() -> bool:
+    """True inside a meta build, whichever way it makes weights meta (a device argument, a
+    torch.device context or this thread's empty-weights mode): a one-weight probe."""
+    return bool(nn.Linear(1, 1).weight.is_meta)
 
 
 _PLAIN_CONTAINERS = (dict, OrderedDict, set)

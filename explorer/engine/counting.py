@@ -3,7 +3,7 @@
 `MacCounter` is a TorchDispatchMode that sees every aten op of a forward pass. It counts with
 PyTorch's own formulas (`torch.utils.flop_counter.flop_registry`, the table FlopCounterMode
 uses: FLOPs / 2) and, for the products that table lacks, with `EXTRA_MACS` below. Shapes of
-the ops that dominate a trace are answered cheaply (explorer.shape_paths).
+the ops that dominate a trace are answered cheaply (explorer.engine.shape_paths).
 
 The convention (README, "What counts as a MAC"): one MAC per multiply that is summed into an
 output of a matrix-like product — convolutions (transposed and grouped included), linear
@@ -24,7 +24,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import conv_flop_count, flop_registry
 
-from explorer import shape_paths as fast
+from explorer.engine import shape_paths as fast
 
 aten = torch.ops.aten
 

@@ -2,8 +2,8 @@
 
 `run_forward` calls a private meta model once with one set of hooks. Per module (by index in
 `named_modules()`, i.e. by object identity) it notes calls, input and output shapes and the
-MACs its own code does (explorer.counting); with `events=True` it also records the data flow
-(explorer.recording), from which the diagram and the receptive fields are drawn.
+MACs its own code does (explorer.engine.counting); with `events=True` it also records the data flow
+(explorer.engine.recording), from which the diagram and the receptive fields are drawn.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from explorer import shape_paths
-from explorer.counting import FAST_PATHS, MacCounter
-from explorer.recording import Event, EventRecorder
+from explorer.engine import shape_paths
+from explorer.engine.counting import FAST_PATHS, MacCounter
+from explorer.engine.recording import Event, EventRecorder
 
 Shapes = tuple[tuple[int, ...], ...]
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from torch import jit, nn
 from torch.nn.parameter import is_lazy
 
-from explorer.errors import ExplorerError
+from explorer.core.errors import ExplorerError
 
 
 class MetaTraceError(ExplorerError, RuntimeError):
-    """A model, or one of its layers, that the meta device cannot run (see explorer.meta_limits)."""
+    """A model, or one of its layers, that the meta device cannot run (see
+    explorer.engine.meta_limits)."""
 
 
 # (text in PyTorch's message, the op, what it means in a forward)

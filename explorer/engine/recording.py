@@ -3,7 +3,7 @@
 Module hooks alone miss what is not a module: the channel concatenation of an inception
 block (`torch.cat`), the residual addition of a ResNet block (`out += identity`), a
 `torch.flatten` in `forward`. So the same forward pass that the tracer counts
-(explorer.forward_pass) can also run under `EventRecorder`, a `TorchFunctionMode` that notes
+(explorer.engine.forward_pass) can also run under `EventRecorder`, a `TorchFunctionMode` that notes
 every tensor function with the identities and shapes of its tensors. Module calls are noted
 by the tracer's own hooks, so the `Trace` and the `Recording` describe one and the same pass.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from explorer.hyper import plain_value
+from explorer.core.hyper import plain_value
 
 Shape = tuple[int, ...]
 
@@ -126,7 +126,7 @@ def module_infos(
 ) -> dict[str, ModuleInfo]:
     """ModuleInfo for every module path (aliases included); `index` maps a module's id to its
     position in the pass, whose aggregate `params` and `macs` it carries."""
-    from explorer.hyper import module_hyper
+    from explorer.core.hyper import module_hyper
 
     signatures: dict[int, str] = {}
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch._prims_common import suggest_memory_format
 
-from explorer.layer_math import conv_output_size
+from explorer.core.layer_math import conv_output_size
 
 aten = torch.ops.aten
 

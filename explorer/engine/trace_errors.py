@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from torch import nn
 
-from explorer.architectures import ArchSpec
-from explorer.errors import ExplorerError, InputSizeError, InputTooSmallError
-from explorer.hyper import describe, module_hyper
-from explorer.layer_math import first_dim_formula
+from explorer.core.errors import ExplorerError, InputSizeError, InputTooSmallError
+from explorer.core.hyper import describe, module_hyper
+from explorer.core.layer_math import first_dim_formula
 
 Shapes = tuple[tuple[int, ...], ...]
 
 
 def _spatial(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape[2:]) if len(shape) > 2 else "×".join(map(str, shape))
-
-
-def _hint(spec: ArchSpec | None) -> str:
-    if spec is None:
-        return ""
-    if spec.inputs:  # a network that takes no image
-        return f" {spec.name} is designed for inputs {spec.inputs}."
-    c, h, w = spec.input_size
-    return f" {spec.name} is designed for {c}×{h}×{w} inputs."
 
 
 def too_small(
@@ -32,7 +22,7 @@ def too_small(
     out_shapes: list[Shapes],
     label: str,
     input_shape: tuple[int, ...],
-    spec: ArchSpec | None,
+    hint: str,
     cause: Exception | None = None,
 ) -> ExplorerError:
     """A clear error naming the layer where the input stopped fitting, with the arithmetic."""
@@ -51,13 +41,13 @@ def too_small(
         text, _ = formula
         return InputTooSmallError(
             f"Input {size} is too small for {label}: at {where} the feature map is "
-            f"{_spatial(got)}, and {text} < 1.{_hint(spec)}"
+            f"{_spatial(got)}, and {text} < 1.{hint}"
         )
     if cause is None:  # a leaf's output collapsed to 0 pixels
         out = out_shapes[i][0] if out_shapes[i] else ()
         return InputTooSmallError(
             f"Input {size} is too small for {label}: at {where} the output is "
-            f"{_spatial(out)}, below 1 pixel.{_hint(spec)}"
+            f"{_spatial(out)}, below 1 pixel.{hint}"
         )
     first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     first_line = first_line.rstrip(".!")
@@ -74,5 +64,5 @@ def too_small(
             f"{got[-1]}, so the network only accepts the input size it was designed for"
         )
     return InputSizeError(
-        f"{label} cannot run on input {size}: at {where}: {first_line}.{_hint(spec)}"
+        f"{label} cannot run on input {size}: at {where}: {first_line}.{hint}"
     )

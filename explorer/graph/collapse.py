@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from explorer.graph_types import DataFlowGraph, GraphEdge, GraphNode
-from explorer.recording import ModuleInfo, Recording, Shape
+from explorer.engine.recording import ModuleInfo, Recording, Shape
+from explorer.graph.types import DataFlowGraph, GraphEdge, GraphNode
 
 _FOLD_INTO = ("conv", "norm", "linear", "pool", "block", "attention")
 

@@ -1,7 +1,7 @@
 """The data-flow graph of a network: which layer feeds which, at a chosen level of detail.
 
-One forward pass on the meta device is *recorded* (explorer.trace.trace_and_record: the same
-pass that counts the Trace's MACs; explorer.recording); edges follow tensor identity. The
+One forward pass on the meta device is *recorded* (explorer.analysis: the same pass that
+counts the Trace's MACs; explorer.engine.recording); edges follow tensor identity. The
 recording is then *replayed* at any depth:
 
 - a module at `depth` (or a shallower leaf) is one box, whatever it does inside;
@@ -10,22 +10,19 @@ recording is then *replayed* at any depth:
   tensors); view-like functions (`view`, `x[:, 0]`, `x * 0.5`) are transparent;
 - runs of consecutive sibling blocks with the same signature (type, hyper-parameters, input
   and output shapes) are collapsed into one "×N" box unless `collapse=False`
-  (explorer.graph_collapse).
+  (explorer.graph.collapse).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
-from torch import nn
-
-from explorer.graph_collapse import bundle_inputs
-from explorer.graph_collapse import collapse as _collapse
-from explorer.graph_collapse import fold_activations as _fold_activations
-from explorer.graph_types import DataFlowGraph, GraphEdge, GraphNode
-from explorer.recording import Event, ModuleInfo, Recording, Shape, op_hyper
+from explorer.engine.recording import Event, ModuleInfo, Recording, Shape, op_hyper
+from explorer.graph.collapse import bundle_inputs
+from explorer.graph.collapse import collapse as _collapse
+from explorer.graph.collapse import fold_activations as _fold_activations
+from explorer.graph.types import DataFlowGraph, GraphEdge, GraphNode
 
 __all__ = [
     "DataFlowGraph",
@@ -36,10 +33,7 @@ __all__ = [
     "Recording",
     "auto_depth",
     "build_graph",
-    "data_flow",
     "kind_of",
-    "record",
-    "record_architecture",
     "weight_layer_depth",
 ]
 
@@ -96,50 +90,6 @@ _ARITHMETIC = {
     "bmm": "linear",
 }
 _OP_TITLES = {"concat": "concat", "add": "+", "mul": "×"}
-
-
-# --------------------------------------------------------------------------- recording
-
-
-def record(model: nn.Module, input_shape: Shape, architecture: str = "") -> Recording:
-    """The recording of one meta forward pass of `model` (a user's module is copied to meta,
-    never modified) on an input of `input_shape` (N, C, H, W)."""
-    from explorer.trace import trace_and_record
-
-    n, c, h, w = input_shape
-    return trace_and_record(model, (c, h, w), n, name=architecture or None)[1]
-
-
-def record_architecture(
-    arch: Any, input_size: tuple[int, int, int] | None = None, batch_size: int = 1
-) -> Recording:
-    """Record a catalog name, a layer-stack spec, an ArchSpec, or a user's nn.Module.
-
-    Recordings of catalog architectures are kept (an immutable Recording, RECORDING_CACHE_SIZE
-    of them), so drawing the same network again (another depth, other frozen layers on the
-    Transfer page) replays the recording instead of running the model again."""
-    from explorer.architectures import ArchSpec, resolve
-    from explorer.architectures.registry import is_registered
-    from explorer.trace import parse_input_size, trace_and_record
-
-    if isinstance(arch, nn.Module) and input_size is None:
-        raise ValueError("input_size is required for a module")
-    if isinstance(arch, str | ArchSpec):
-        spec = resolve(arch)
-        if is_registered(spec):
-            size = parse_input_size(input_size if input_size is not None else spec.input_size)
-            return _cached_recording(spec.name, size, batch_size)
-    return trace_and_record(arch, input_size, batch_size)[1]
-
-
-RECORDING_CACHE_SIZE = 16
-
-
-@functools.lru_cache(maxsize=RECORDING_CACHE_SIZE)
-def _cached_recording(name: str, size: tuple[int, int, int], batch_size: int) -> Recording:
-    from explorer.trace import trace_and_record
-
-    return trace_and_record(name, size, batch_size)[1]
 
 
 # --------------------------------------------------------------------------- replay
@@ -424,24 +374,6 @@ def auto_depth(rec: Recording, max_nodes: int = 70) -> int:
         else:
             break
     return best
-
-
-def data_flow(
-    arch: Any,
-    input_size: tuple[int, int, int] | None = None,
-    depth: int | None = None,
-    *,
-    collapse: bool = True,
-    batch_size: int = 1,
-) -> DataFlowGraph:
-    """The data-flow graph of an architecture, boxes carrying MACs from the same one pass."""
-    from explorer.trace import trace_and_record
-
-    if isinstance(arch, nn.Module):
-        _, rec = trace_and_record(arch, input_size=input_size, batch_size=batch_size)
-    else:
-        rec = record_architecture(arch, input_size, batch_size)
-    return build_graph(rec, auto_depth(rec) if depth is None else depth, collapse=collapse)
 
 
 _RECURRENT = {"LSTM", "GRU", "RNN"}

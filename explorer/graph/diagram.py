@@ -16,9 +16,9 @@ from typing import Any
 
 import graphviz
 
-from explorer.errors import ExplorerError
-from explorer.graph import DataFlowGraph, GraphNode, ModuleInfo, kind_of
-from explorer.layer_math import commas, lecture_shape, pair, short
+from explorer.core.errors import ExplorerError
+from explorer.core.layer_math import commas, lecture_shape, pair, short
+from explorer.graph.dataflow import DataFlowGraph, GraphNode, ModuleInfo, kind_of
 
 # Fill colours by kind (colour-blind-friendly pastels); the legend uses the same table.
 COLOURS: dict[str, str] = {

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.graph import DataFlowGraph, GraphNode, Recording, build_graph
-from explorer.layer_math import hwc
+from explorer.core.layer_math import hwc
+from explorer.graph.dataflow import DataFlowGraph, GraphNode, Recording, build_graph
 
 # Kinds whose output is worth a point: what changes the tensor's shape or joins tensors.
 _POINT_KINDS = ("input", "conv", "pool", "linear", "add", "concat", "block", "attention", "op")

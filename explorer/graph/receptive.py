@@ -1,6 +1,6 @@
 """Receptive fields: how many input pixels (along H) one output value of a layer can see.
 
-Computed on the recorded data flow (explorer.recording, from the trace's own pass), so
+Computed on the recorded data flow (explorer.engine.recording, from the trace's own pass), so
 branches and shortcuts are handled: where paths join, the larger field wins. For each
 conv/pool layer with kernel f, dilation d and stride s:
 r_out = r_in + d·(f − 1)·j_in,  j_out = j_in · s  (j: the distance between two neighbouring
@@ -10,8 +10,8 @@ attention every value sees the whole input: `GLOBAL`.
 
 from __future__ import annotations
 
-from explorer.layer_math import pair
-from explorer.recording import Event, Recording, op_hyper
+from explorer.core.layer_math import pair
+from explorer.engine.recording import Event, Recording, op_hyper
 
 GLOBAL = -1  # sees the whole input
 

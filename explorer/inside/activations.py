@@ -2,7 +2,8 @@
 
 One real forward pass gives both the prediction and the activations, so what the page shows
 and what the network predicted always agree. The pass runs on a *private copy* of the model
-(`private_copy`): a structural copy whose weights share storage with the model (no weight
+(`explorer.weights.model_cache.private_copy`): a structural copy whose weights share storage with
+the model (no weight
 data is copied) but are detached, so that hooks, gradients and mode changes stay with the
 caller. The model itself is cached and shared by every session of the app and is only read.
 
@@ -16,7 +17,6 @@ n_C tiles of n_H×n_W; fully connected layers and the logits are vectors.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -27,12 +27,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer import layer_math
-from explorer.devices import autocast, synchronize
-from explorer.errors import BudgetError, UnknownArchitectureError
-from explorer.model_cache import FactsMemo
-from explorer.predict import TopClass, preprocessor_for, top_k
-from explorer.weights import RANDOM_LABEL, LoadedModel
+from explorer.core import layer_math
+from explorer.core.devices import autocast, synchronize
+from explorer.core.errors import BudgetError, UnknownArchitectureError
+from explorer.labs.predict import TopClass, preprocessor_for, top_k
+from explorer.weights.loading import RANDOM_LABEL, LoadedModel
+from explorer.weights.model_cache import FactsMemo, private_copy
 
 #: Stages recorded in one pass (resnet152 has 54, densenet201 14, efficientnet_b7 64).
 MAX_STAGES = 200
@@ -85,17 +85,6 @@ def _walk(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
         else:
             found.append((path, child))
     return found
-
-
-def private_copy(model: nn.Module) -> nn.Module:
-    """A structural copy of `model` whose parameters and buffers share storage with it.
-
-    Parameters come out detached (plain tensors, no `requires_grad`), so a backward pass on the
-    copy never writes `.grad` into the shared model; hooks and `eval()` on the copy are private.
-    Costs about 10 ms for resnet50 (Python objects only, no weight data)."""
-    memo: dict[int, Any] = {id(p): p.detach() for p in model.parameters()}
-    memo.update({id(b): b for b in model.buffers()})
-    return copy.deepcopy(model, memo).eval()
 
 
 # --------------------------------------------------------------------------- results
@@ -223,7 +212,7 @@ class Activations:
 @lru_cache(maxsize=64)
 def _cost(architecture: str, input_size: tuple[int, int, int]) -> tuple[int, int]:
     """(MACs, float32 outputs of every leaf) of one image, from a meta trace."""
-    from explorer.budgets import estimate
+    from explorer.analysis.pricing import estimate
 
     cost = estimate(architecture, input_size, 1)
     return cost.macs, cost.activation_bytes // 4
@@ -235,7 +224,7 @@ def check_budget(loaded: LoadedModel, what: str = "Looking inside") -> tuple[int
     try:
         macs, values = _cost(loaded.architecture, (c, h, w))
     except UnknownArchitectureError:  # a module made elsewhere (a test's): trace it instead
-        from explorer.budgets import estimate
+        from explorer.analysis.pricing import estimate
 
         cost = estimate(loaded.model, (c, h, w), 1)
         macs, values = cost.macs, cost.activation_bytes // 4
@@ -415,7 +404,7 @@ def stage_plan(loaded: LoadedModel) -> tuple[Stage, ...]:
 
 
 def _stage_plan(loaded: LoadedModel) -> tuple[Stage, ...]:
-    from explorer.building import meta_copy
+    from explorer.engine.building import meta_copy
 
     meta = meta_copy(loaded.model)
     recorder = _Recorder(meta)

@@ -2,8 +2,8 @@
 
 Class activation maps come from pytorch-grad-cam (`grad-cam` on PyPI): Grad-CAM, Grad-CAM++
 and Score-CAM for the predicted class or any class, at any stage of the main path
-(explorer.activations). The library hooks the module it is given and runs `backward()`, so it
-is given a *private copy* of the model (explorer.activations.private_copy: shared weight
+(explorer.inside.activations). The library hooks the module it is given and runs `backward()`, so it
+is given a *private copy* of the model (explorer.weights.model_cache.private_copy: shared weight
 storage, detached weights) and never the cached model that every session shares: no hook and
 no `.grad` ever lands on it. A hook of our own on the copy's target layer hands the library a
 float32 leaf tensor: the backward pass stops there (nothing below the chosen layer is
@@ -12,14 +12,14 @@ differentiated) and autocast's half-precision activations still become numpy arr
 Occlusion sensitivity (Zeiler & Fergus 2014) is a few lines here: slide a patch of the
 training images' neutral colour (ImageNet's mean colour, "grey"; black paper for
 `lenet5-digits`) over the input and record how much the class probability drops with the
-patch at each position. It needs only forward passes (explorer.predict.probabilities).
+patch at each position. It needs only forward passes (explorer.labs.predict.probabilities).
 
 Both report progress and can be stopped (`progress(done, total, what)` returning False raises
 JobCancelled): class activation maps after every forward pass of the model (one per image for
 Grad-CAM, one per batch of 16 channels for Score-CAM), occlusion after every batch of occluded
 copies. `class_map_work` and `occlusion_work` check the budgets and price the work, which
-decides whether the page runs it inline or in a worker (explorer.jobs.runs_inline,
-explorer.inside_jobs); either way it is the same function, so the results are the same.
+decides whether the page runs it inline or in a worker (explorer.serving.jobs.runs_inline,
+explorer.serving.inside_jobs); either way it is the same function, so the results are the same.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer import activation_pictures as P
-from explorer import activations as acts
-from explorer.devices import autocast
-from explorer.errors import BudgetError
-from explorer.jobs import JobCancelled
-from explorer.model_cache import FactsMemo
-from explorer.predict import DigitPreprocessor, preprocessor_for, probabilities
-from explorer.weights import LoadedModel
+from explorer.core.devices import autocast
+from explorer.core.errors import BudgetError
+from explorer.core.work import JobCancelled
+from explorer.inside import activations as acts
+from explorer.inside import pictures as P
+from explorer.labs.predict import DigitPreprocessor, preprocessor_for, probabilities
+from explorer.weights.loading import LoadedModel
+from explorer.weights.model_cache import FactsMemo, private_copy
 
 METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
 #: Multiply-accumulates of one class-activation-map request: per image a forward pass and the
@@ -145,7 +145,7 @@ _after: FactsMemo[int] = FactsMemo(256)
 def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
     """Multiply-accumulates of one image's forward pass after `layer`'s output (what Grad-CAM's
     backward pass goes through: it stops at the layer), counted on a meta copy; kept by
-    architecture, weights, input size and layer (as explorer.activations.stage_plan: never
+    architecture, weights, input size and layer (as explorer.inside.activations.stage_plan: never
     holding the model)."""
     size = tuple(int(s) for s in loaded.input_size)
     key = (loaded.architecture, loaded.weights, size, layer)
@@ -153,8 +153,8 @@ def _macs_after_layer(loaded: LoadedModel, layer: str) -> int:
 
 
 def _count_after_layer(loaded: LoadedModel, size: tuple[int, ...], layer: str) -> int:
-    from explorer.building import meta_copy
-    from explorer.counting import MacCounter
+    from explorer.engine.building import meta_copy
+    from explorer.engine.counting import MacCounter
 
     meta = meta_copy(loaded.model)
     counted, at_layer = [0], []
@@ -170,7 +170,7 @@ def _count_after_layer(loaded: LoadedModel, size: tuple[int, ...], layer: str) -
 
 def class_map_work(loaded: LoadedModel, n: int, layer: str | None, method: str) -> int:
     """Check the budgets of `n` class activation maps (before any work) and price them: the
-    multiply-accumulates they run, which also decide inline or worker (jobs.runs_inline).
+    multiply-accumulates they run, which also decide inline or worker (work.runs_inline).
     Grad-CAM(++): per image one forward pass and the backward pass from the logits down to
     the layer (weights are detached: input gradients only, about the forward's MACs of that
     part); Score-CAM: per image one forward pass plus one per channel of the layer."""
@@ -218,7 +218,7 @@ def class_maps(
     stage = _stage(loaded, layer)
     class_map_work(loaded, len(x), stage.output_module, method)
     wanted = _class_list(classes, len(x), len(loaded.categories))
-    model = acts.private_copy(loaded.model)
+    model = private_copy(loaded.model)
     target = model.get_submodule(stage.output_module)
     target.register_forward_hook(_leaf_output)
     passes = 1 + (-(-stage.shape[0] // SCORECAM_BATCH) if method == "scorecam" else 0)
@@ -335,7 +335,7 @@ def occlusion_work(
 ) -> int:
     """Check the budget of occluding `n` images (all of them together, before any work) and
     price it: the multiply-accumulates of every forward pass (one per patch position, plus the
-    unoccluded image), which decide inline or worker (explorer.jobs.runs_inline)."""
+    unoccluded image), which decide inline or worker (explorer.serving.jobs.runs_inline)."""
     h, w = size or (int(loaded.input_size[1]), int(loaded.input_size[2]))
     if not (1 <= patch <= min(h, w)) or stride < 1:
         raise BudgetError(f"The patch must be 1..{min(h, w)} pixels and the stride at least 1.")

@@ -1,7 +1,7 @@
 """Pictures of activations: feature-map grids (exactly n_C tiles of n_H×n_W at a common
 scale), the strongest channels, an overview of every layer, the first layer's filters.
 
-Numbers in, 8-bit pictures out (numpy arrays or PIL images); explorer.activations records
+Numbers in, 8-bit pictures out (numpy arrays or PIL images); explorer.inside.activations records
 the numbers. Colours come from matplotlib's colour maps (viridis for activations)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from explorer.activations import Activations, LayerActivation
-from explorer.errors import BudgetError
-from explorer.weights import LoadedModel
+from explorer.core.errors import BudgetError
+from explorer.inside.activations import Activations, LayerActivation
+from explorer.weights.loading import LoadedModel
 
 #: Tiles and pixels of one feature-map grid (resnet50's layer4: 2,048 tiles of 7×7).
 MAX_GRID_TILES = 4096

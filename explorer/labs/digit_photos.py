@@ -4,11 +4,11 @@ Each photo starts from one of the 360 *held-out* digits of scikit-learn's set (n
 training), so its label is known. The 8×8 digit is blown up into a smooth ink field and drawn
 with one of several pens (thin ballpoint, felt-tip, thick marker, pencil) on paper-like
 backgrounds: tinted paper, uneven lighting (a shadow across the page), sensor noise, a little
-blur, a little rotation and a random place and size on the page. `explorer.digits` must read
+blur, a little rotation and a random place and size on the page. `explorer.labs.digits` must read
 these right about as often as the held-out digits themselves; tests/test_digits.py checks
 that at least 95% are.
 
-    from explorer import digit_photos
+    from explorer.labs import digit_photos
     for photo, label, pen in digit_photos.photo_set(60): ...
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from explorer import digits
+from explorer.labs import digits
 
 
 @dataclass(frozen=True)

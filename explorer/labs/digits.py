@@ -31,14 +31,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from explorer.errors import ImageError
-
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-WEIGHTS_NAME = "lenet5-digits"
-# The shipped weights: the default model and two more trained from other seeds (same split),
-# so that the Ensembles page has members that work offline.
-SHIPPED = (WEIGHTS_NAME, f"{WEIGHTS_NAME}-seed1", f"{WEIGHTS_NAME}-seed2")
-CATEGORIES = tuple(str(d) for d in range(10))
+from explorer.core.errors import ImageError
 
 SIZE = 32  # LeNet-5's input
 BOX = 24  # the digit's longest side inside the 32×32 canvas
@@ -296,7 +289,7 @@ def train(
     """Train the lecture's LeNet-5 on the digits' training split, reproducibly from `seed`
     (initialisation, shuffling, augmentation); `split_seed` fixes the held-out split, the same
     for every model so that their accuracies (and an ensemble's) are comparable."""
-    from explorer.building import build_model
+    from explorer.analysis.building import build_model
 
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
@@ -345,10 +338,11 @@ def train(
 
 def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
     """Write the weights as safetensors and the training metadata as JSON next to them, each
-    atomically (explorer.safe_io); the folder must exist and `path` must end in .safetensors."""
+    atomically (explorer.core.safe_io); the folder must exist and `path` must end in
+    .safetensors."""
     from safetensors.torch import save
 
-    from explorer.safe_io import atomic_write, output_path
+    from explorer.core.safe_io import atomic_write, output_path
 
     path = output_path(path, suffixes=(".safetensors",), what="weights file")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -359,7 +353,7 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
         "weights": path.stem,
         "dataset": "sklearn.datasets.load_digits (1,797 8×8 images)",
         "split": f"stratified train_test_split(test_size={TEST_SIZE}, random_state=split_seed)",
-        "preprocessing": "explorer.digits.prepare_digit, then (x - 0.5) / 0.5",
+        "preprocessing": "explorer.labs.digits.prepare_digit, then (x - 0.5) / 0.5",
         "augmentation": "random rotation ±10°, scale 0.9-1.1, shift ±2 px",
         "optimizer": "Adam, cosine learning-rate schedule, cross-entropy",
         **{k: v for k, v in asdict(report).items() if k not in ("losses", "seconds")},
@@ -373,15 +367,6 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
     }
     atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-def weights_file(name: str = WEIGHTS_NAME) -> Path:
-    return ASSETS / f"{name}.safetensors"
-
-
-def shipped_metadata(name: str = WEIGHTS_NAME) -> dict[str, Any]:
-    """The training metadata of shipped weights (assets/<name>.json)."""
-    return dict(json.loads(weights_file(name).with_suffix(".json").read_text()))
 
 
 @torch.inference_mode()

@@ -19,14 +19,16 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms import functional as TF
 
-from explorer import budgets, digits
-from explorer.devices import autocast, synchronize
-from explorer.errors import WeightsError
-from explorer.jobs import JobCancelled, Picture, worker_model
-from explorer.weights import RANDOM_LABEL, LoadedModel
+from explorer.analysis import pricing
+from explorer.core.devices import autocast, synchronize
+from explorer.core.errors import WeightsError
+from explorer.core.work import JobCancelled, Picture
+from explorer.labs import digits
+from explorer.weights.loading import RANDOM_LABEL, LoadedModel
+from explorer.weights.model_cache import worker_model
 
 if TYPE_CHECKING:
-    from explorer.trace import Trace
+    from explorer.analysis.trace import Trace
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -122,7 +124,7 @@ class ImagePreprocessor(Preprocessor):
 
 
 class DigitPreprocessor(Preprocessor):
-    """lenet5-digits: explorer.digits.prepare_digit; ten crops of 32×32 from a 36×36 canvas."""
+    """lenet5-digits: explorer.labs.digits.prepare_digit; ten crops of 32×32 from a 36×36 canvas."""
 
     def single(self, image: Image.Image) -> torch.Tensor:
         return digits.preprocess_photo(image)
@@ -386,10 +388,11 @@ class PagePrediction:
 
 
 def check_page_prediction(one_image: Trace, ten_crop: bool) -> int:
-    """The budgets of the page's forward passes (explorer.budgets.check_forward: a ten-crop is
+    """The budgets of the page's forward passes (explorer.analysis.pricing.check_forward: a
+    ten-crop is
     one batch of 10), from the model's one-image trace, before any work; returns the
     multiply-accumulates of all of them (one image, plus ten crops), which decide whether the
-    prediction runs inline or in a worker (explorer.jobs.runs_inline)."""
+    prediction runs inline or in a worker (explorer.serving.jobs.runs_inline)."""
     one = _checked_forward(one_image, ten_crop=False)
     return one + (_checked_forward(one_image, ten_crop=True) if ten_crop else 0)
 
@@ -402,13 +405,13 @@ def check_ensemble_prediction(one_image: Sequence[Trace], ten_crop: bool) -> int
 
 def _checked_forward(one_image: Trace, ten_crop: bool) -> int:
     """MACs of one forward pass (one image, or ten crops as one batch of 10), within budget."""
-    cost = budgets.cost_of(one_image)
+    cost = pricing.cost_of(one_image)
     what = f"'{one_image.architecture}'"
     if not ten_crop:
-        return budgets.check_forward(cost, what).macs
+        return pricing.check_forward(cost, what).macs
     ten = replace(cost, peak_forward_bytes=10 * cost.peak_forward_bytes, macs=10 * cost.macs,
                   batch_size=10)  # fmt: skip
-    return budgets.check_forward(ten, what, " (a ten-crop prediction)").macs
+    return pricing.check_forward(ten, what, " (a ten-crop prediction)").macs
 
 
 def page_prediction(
@@ -439,7 +442,7 @@ def prediction_job(
     *,
     progress: Callable[..., bool],
 ) -> PagePrediction | None:
-    """`page_prediction` in a worker process (explorer.jobs): the model comes from the
+    """`page_prediction` in a worker process (explorer.serving.jobs): the model comes from the
     worker's own cache (an uploaded weights file travels as `upload`, its bytes)."""
     if not progress(0, 2 if ten_crop else 1, "loading the model"):
         return None

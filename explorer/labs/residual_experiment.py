@@ -1,13 +1,14 @@
 """Why ResNets work: a plain network and its residual twin, trained side by side.
 
 He et al. 2015, "Deep Residual Learning for Image Recognition", §4.2 (CIFAR-10), with the
-networks of explorer.residual_nets. Here the input is the 8×8 digits that ship with
+networks of explorer.labs.residual_nets. Here the input is the 8×8 digits that ship with
 scikit-learn (feature maps 8×8 → 4×4 → 2×2), widths are 8/16/32 so a 56-layer network trains on
 two CPU cores. With the same seed both twins start from the same weights and see the same
 mini-batches: the shortcut is the only difference.
 
-Settings are priced by explorer.budgets before training (depths, epochs). The server runs an
-experiment in a job worker (explorer.jobs), never in the process that renders pages.
+Settings are priced by explorer.analysis.pricing before training (depths, epochs). The server runs
+an
+experiment in a job worker (explorer.serving.jobs), never in the process that renders pages.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from explorer import budgets
-from explorer.digits import DigitsData
-from explorer.residual_nets import (
+from explorer.core import limits
+from explorer.labs.digits import DigitsData
+from explorer.labs.residual_nets import (
     KINDS,
     SUPPORTED_DEPTHS,
     CifarStyleNet,
@@ -63,7 +64,7 @@ __all__ = [
 Schedule = Literal["cosine", "constant"]
 SCHEDULES: tuple[Schedule, ...] = ("cosine", "constant")
 DEFAULT_DEPTHS = (8, 20, 56)
-MAX_EPOCHS = budgets.RESIDUAL_MAX_EPOCHS
+MAX_EPOCHS = limits.RESIDUAL_MAX_EPOCHS
 
 
 # ---------------------------------------------------------------------------------------
@@ -73,7 +74,8 @@ MAX_EPOCHS = budgets.RESIDUAL_MAX_EPOCHS
 
 def load_digits_data(seed: int = 0, train_size: int = 1200) -> DigitsData:
     """Seeded train/test split of the 1,797 8×8 digits (x: (N, 1, 8, 8)), pixels scaled by the
-    training mean/std; explorer.digits' DigitsData, whose raw_test holds the 8×8 test images."""
+    training mean/std; explorer.labs.digits' DigitsData, whose raw_test holds the 8×8 test
+    images."""
     from sklearn.datasets import load_digits  # ships with scikit-learn: no download
 
     digits = load_digits()
@@ -133,7 +135,7 @@ class ExperimentConfig:
             raise ExperimentError("Each depth may appear only once.")
         if self.epochs < 1:
             raise ExperimentError("Epochs must be at least 1.")
-        budgets.check_residual(self.depths, self.epochs)
+        limits.check_residual(self.depths, self.epochs)
         if self.batch_size < 2:
             raise ExperimentError("Batch size must be at least 2 (BatchNorm needs two samples).")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explorer.errors import ExplorerError
-from explorer.rng import LocalGenerator
+from explorer.core.errors import ExplorerError
+from explorer.core.rng import LocalGenerator
 
 Kind = Literal["plain", "residual"]
 KINDS: tuple[Kind, ...] = ("plain", "residual")
@@ -135,7 +135,7 @@ def _materialize(module: nn.Module, generator: torch.Generator | None) -> None:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            # PyTorch's own initialisation, its draws handed to the generator (explorer.rng)
+            # PyTorch's own initialisation, its draws handed to the generator (explorer.core.rng)
             with LocalGenerator(generator) if generator is not None else contextlib.nullcontext():
                 m.reset_parameters()
         elif isinstance(m, nn.BatchNorm2d):

@@ -22,13 +22,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from explorer import budgets
-from explorer.architectures import resolve
-from explorer.building import build_meta
-from explorer.errors import ExplorerError
-from explorer.jobs import JobCancelled, worker_model
-from explorer.trace import trace
-from explorer.weights import LoadedModel
+from explorer.analysis.meta_models import build_meta
+from explorer.analysis.trace import trace
+from explorer.catalog import resolve
+from explorer.core import limits
+from explorer.core.errors import ExplorerError
+from explorer.core.work import JobCancelled
+from explorer.weights import shipped
+from explorer.weights.loading import LoadedModel
+from explorer.weights.model_cache import worker_model
 
 
 class TransferError(ExplorerError, ValueError):
@@ -141,7 +143,8 @@ class FreezePlan:
 
 
 def freeze_plan(arch: str, k: int, num_classes: int | None = None) -> FreezePlan:
-    """What freezing the first k blocks of `arch` leaves trainable, counted by explorer.trace
+    """What freezing the first k blocks of `arch` leaves trainable, counted by
+    explorer.analysis.trace
     on a meta-device copy (no weights are allocated). `num_classes` swaps in a new head."""
     spec = resolve(arch)
     model = build_meta(spec)
@@ -197,10 +200,10 @@ def features(
     of images; when it returns False, JobCancelled is raised (a cancelled job stops there).
 
     The head's input is captured by a hook on a private copy of the model that shares its
-    weights (explorer.activations.private_copy), never on the shared model: two sessions
+    weights (explorer.weights.model_cache.private_copy), never on the shared model: two sessions
     extracting features at once cannot see each other's activations."""
-    from explorer.activations import private_copy
-    from explorer.devices import autocast
+    from explorer.core.devices import autocast
+    from explorer.weights.model_cache import private_copy
 
     view = private_copy(loaded.model)
     head = _head_of(view)
@@ -225,9 +228,9 @@ def image_features(
     progress: Callable[..., bool] | None = None,
 ) -> torch.Tensor:
     """Backbone features of pictures, UPLOAD_CHUNK at a time (progress after each chunk)."""
-    from explorer.predict import preprocessor_for
+    from explorer.labs.predict import preprocessor_for
 
-    budgets.check_transfer_images(len(images))
+    limits.check_transfer_images(len(images))
     pre = preprocessor_for(loaded)
     batch = torch.stack([pre.single(im) for im in images])
     return features(loaded, batch, UPLOAD_CHUNK, progress)
@@ -242,11 +245,11 @@ def upload_features(
     loaded: LoadedModel, blobs: Sequence[bytes], progress: Callable[..., bool] | None = None
 ) -> torch.Tensor:
     """Features of uploaded pictures (their file bytes), each decoded alone at most
-    UPLOAD_THUMBNAIL_SIDE pixels on a side (explorer.images.decode_image)."""
-    from explorer.images import decode_image
-    from explorer.limits import UPLOAD_THUMBNAIL_SIDE
+    UPLOAD_THUMBNAIL_SIDE pixels on a side (explorer.core.images.decode_image)."""
+    from explorer.core.images import decode_image
+    from explorer.core.limits import UPLOAD_THUMBNAIL_SIDE
 
-    budgets.check_transfer_images(len(blobs))
+    limits.check_transfer_images(len(blobs))
     pictures = [decode_image(b, max_side=UPLOAD_THUMBNAIL_SIDE) for b in blobs]
     return image_features(loaded, pictures, progress)
 
@@ -259,7 +262,7 @@ def features_job(
     *,
     progress: Callable[..., bool],
 ) -> np.ndarray | None:
-    """`upload_features` in a worker process (explorer.jobs), with the worker's own copy of
+    """`upload_features` in a worker process (explorer.serving.jobs), with the worker's own copy of
     the backbone: a numpy array (a job returns no torch objects), None once cancelled."""
     if not progress(0, len(blobs)):
         return None
@@ -268,7 +271,7 @@ def features_job(
 
 
 def upload_work(one_image_macs: int, n_images: int) -> int:
-    """Multiply-accumulates of the features of `n_images` (explorer.jobs.runs_inline)."""
+    """Multiply-accumulates of the features of `n_images` (explorer.serving.jobs.runs_inline)."""
     return one_image_macs * n_images
 
 
@@ -322,7 +325,7 @@ def train_head(
         raise TransferError(
             f"Every class needs at least one example; none for: {', '.join(empty)}."
         )
-    budgets.check_transfer_training(len(feats), int(feats[0].numel()) if len(feats) else 0, steps)
+    limits.check_transfer_training(len(feats), int(feats[0].numel()) if len(feats) else 0, steps)
     x = feats.float()
     mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
     z = (x - mean) / std
@@ -368,7 +371,7 @@ def digits_features(
     loaded: LoadedModel, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Backbone features of the digits' training and held-out splits (computed once: cache it)."""
-    from explorer import digits
+    from explorer.labs import digits
 
     data = digits.load_data(seed)
     return (
@@ -388,7 +391,7 @@ def predict_with_head(
 
 def head_top(head: TrainedHead, feats: torch.Tensor | np.ndarray, top: int = 3) -> tuple[Any, ...]:
     """The new head's top classes for one picture's backbone features (a job's numpy array)."""
-    from explorer.predict import top_k
+    from explorer.labs.predict import top_k
 
     return top_k(head.probabilities(torch.as_tensor(feats))[0], head.class_names, top)
 
@@ -411,12 +414,11 @@ def few_shot_digits(
 ) -> FewShotResult:
     """A new head trained on `shots` digits per class (precomputed features), tested on the
     held-out split."""
-    from explorer import digits
 
     f_train, y_train, f_test, y_test = digit_features
     idx = few_shot_indices(y_train, shots, seed)
     head = train_head(
-        f_train[idx], y_train[idx], digits.CATEGORIES, steps=steps, seed=seed, progress=progress
+        f_train[idx], y_train[idx], shipped.CATEGORIES, steps=steps, seed=seed, progress=progress
     )
     return FewShotResult(head, shots, len(idx), head.accuracy(f_test, y_test))
 
@@ -430,12 +432,13 @@ def _inside(name: str, blocks_: tuple[str, ...]) -> bool:
 
 
 def frozen_dot(arch: str, frozen_blocks: tuple[str, ...], depth: int = 2) -> str:
-    """The block diagram (explorer.diagram) with the layers of `frozen_blocks` shaded grey and
+    """The block diagram (explorer.graph.diagram) with the layers of `frozen_blocks` shaded grey and
     marked "frozen"; trained layers keep their colours."""
-    from explorer import diagram, graph
+    from explorer.analysis.analysis import analyse
+    from explorer.graph import diagram
 
-    rec = graph.record_architecture(arch)
-    g = graph.build_graph(rec, min(depth, max(rec.max_depth, 1)), collapse=False)
+    analysis = analyse(arch)
+    g = analysis.graph(min(depth, max(analysis.recording.max_depth, 1)), collapse=False)
     dot = diagram.to_digraph(g)
     for node in g.nodes:
         if node.kind in ("input", "output"):

@@ -1,13 +1,16 @@
-"""The Look inside page's long work as jobs in worker processes (explorer.jobs).
+"""The Look inside page's long work as jobs in worker processes (explorer.serving.jobs).
 
 Each job loads the model from the worker's own cache (an uploaded weights file travels with
 the job as its bytes), rebuilds the picture from its pixels and calls the very function the
-page calls inline for cheap requests (explorer.activations.record, explorer.cam.image_class_maps,
-explorer.cam.image_occlusion): the result is the same, bit for bit, at the same thread count.
-Progress events are (done, total, what); a cancelled job stops at its next report (explorer.jobs).
+page calls inline for cheap requests (explorer.inside.activations.record,
+explorer.inside.cam.image_class_maps,
+explorer.inside.cam.image_occlusion): the result is the same, bit for bit, at the same thread count.
+Progress events are (done, total, what); a cancelled job stops at its next report
+(explorer.serving.jobs).
 
-The page decides with explorer.jobs.runs_inline on the price that explorer.cam's
-`class_map_work` / `occlusion_work` and explorer.activations.check_budget give, after they have
+The page decides with explorer.serving.jobs.runs_inline on the price that explorer.inside.cam's
+`class_map_work` / `occlusion_work` and explorer.inside.activations.check_budget give, after they
+have
 checked the budgets: a job is never submitted for a refused request.
 
 pytorch-grad-cam's Score-CAM writes a tqdm bar to stderr for every image; in a worker that is
@@ -21,9 +24,10 @@ import contextlib
 import io
 from collections.abc import Callable
 
-from explorer.activations import Activations, record
-from explorer.cam import ClassMap, OcclusionMap, image_class_maps, image_occlusion
-from explorer.jobs import Picture, worker_model
+from explorer.core.work import Picture
+from explorer.inside.activations import Activations, record
+from explorer.inside.cam import ClassMap, OcclusionMap, image_class_maps, image_occlusion
+from explorer.weights.model_cache import worker_model
 
 
 def activations_job(

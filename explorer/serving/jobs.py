@@ -33,7 +33,6 @@ import atexit
 import copy
 import dataclasses
 import enum
-import hashlib
 import io
 import os
 import pickle
@@ -45,12 +44,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from explorer.errors import BudgetError, ExplorerError
-from explorer.gc_settings import settle_after_imports
+from explorer.core.errors import BudgetError, ExplorerError
+from explorer.core.gc_settings import settle_after_imports
+from explorer.core.work import JobCancelled, JobError
 
 WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
@@ -58,78 +57,12 @@ KEEP_FINISHED = 64  # finished results kept for identical requests
 KEEP_FINISHED_BYTES = 256 * 2**20  # ... and their size together (as they came over the channel)
 CANCEL_GRACE_S = 10.0  # a job that ignores a cancel is stopped by ending its worker
 WORKER_THREADS = 1  # torch threads in each worker process (set once, at its start)
-# Work a page may do inline, in its own server thread: about 0.3 s of one core (a ten-crop of
-# resnet18, 18 G multiply-accumulates, took 0.49 s at one thread). More goes to a worker.
-INLINE_MAX_MACS = 10 * 10**9
-
-
-def runs_inline(macs: int) -> bool:
-    """Whether work of `macs` multiply-accumulates is cheap enough to run in a page's thread."""
-    return macs <= INLINE_MAX_MACS
-
-
-class JobError(ExplorerError, RuntimeError):
-    """A job that failed for a reason other than an ExplorerError, or whose worker stopped."""
-
-
-class JobCancelled(ExplorerError, RuntimeError):
-    """The job was cancelled before it finished."""
-
-
 def default_workers() -> int:
     """EXPLORER_WORKERS, or one worker per CPU core but one, at least one."""
     text = os.environ.get(WORKERS_ENV, "").strip()
     if text.isdigit() and int(text) > 0:
         return int(text)
     return max(1, (os.cpu_count() or 1) - 1)
-
-
-@dataclass(frozen=True)
-class Picture:
-    """A picture as plain bytes, what a job is sent instead of a Pillow image: `to_image()`
-    gives the same pixels (mode, size and bytes), and `key` names them in a job's key."""
-
-    mode: str
-    width: int
-    height: int
-    pixels: bytes
-
-    @classmethod
-    def of(cls, image: Any) -> Picture:
-        return cls(image.mode, image.width, image.height, image.tobytes())
-
-    def to_image(self) -> Any:
-        import PIL.Image
-
-        return PIL.Image.frombytes(self.mode, (self.width, self.height), self.pixels)
-
-    @property
-    def key(self) -> tuple[str, int, int, str]:
-        digest = hashlib.blake2b(self.pixels, digest_size=20).hexdigest()
-        return (self.mode, self.width, self.height, digest)
-
-
-def upload_of(weights: str) -> bytes | None:
-    """The file behind an uploaded-weights token ("upload:<sha>:<name>"), which a worker needs
-    with the job (uploads are held in the server's memory only); None for any other weights."""
-    from explorer import weights as _weights
-
-    if not weights.startswith(_weights.UPLOAD_PREFIX):
-        return None
-    return _weights.held_upload(weights)[0]  # WeightsError if it is no longer held
-
-
-def worker_model(arch: str, weights: str, device: str, upload: bytes | None = None) -> Any:
-    """In a worker: the LoadedModel from this process's own model cache (explorer.model_cache,
-    same byte budget); an uploaded file comes as `upload` and is held here under its token."""
-    from explorer import model_cache
-    from explorer import weights as _weights
-
-    if upload is not None:
-        token = _weights.hold_upload(upload, weights.split(":", 2)[-1])
-        if token != weights:
-            raise JobError("The uploaded weights changed on their way to the worker.")
-    return model_cache.loaded_model(arch, weights, device)
 
 
 class Job:
@@ -259,7 +192,7 @@ def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) 
     torch.set_num_threads(threads)  # this worker process only, once
     for module in preload:
         importlib.import_module(module)
-    settle_after_imports()  # this worker process only, once (explorer.gc_settings)
+    settle_after_imports()  # this worker process only, once (explorer.core.gc_settings)
     while True:
         try:
             message = conn.recv()
@@ -308,14 +241,15 @@ class _Worker:
             return self._start_process()
 
     def _start_process(self) -> Connection:
-        """A fresh interpreter (`python -m explorer.jobs FD THREADS MODULES…`) talking over a
+        """A fresh interpreter (`python -m explorer.serving.jobs FD THREADS MODULES…`) talking over
+        a
         socket pair. Not multiprocessing's spawn: that re-imports the parent's `__main__`, which
         under Streamlit is whichever page script ran last (the child would run a page)."""
         if self.process is None or self.process.poll() is not None:
             parent, child = socket.socketpair()
             with child:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "explorer.jobs", str(child.fileno()),
+                    [sys.executable, "-m", "explorer.serving.jobs", str(child.fileno()),
                      str(self.runner.threads), *self.runner.preload],
                     pass_fds=(child.fileno(),),
                     stdin=subprocess.DEVNULL,
@@ -495,8 +429,8 @@ class JobRunner:
             worker.stop()
 
 
-if __name__ == "__main__":  # a worker process: python -m explorer.jobs FD THREADS [MODULE…]
-    from explorer.jobs import _worker_main as serve  # this module's names, not __main__'s
+if __name__ == "__main__":  # a worker process: python -m explorer.serving.jobs FD THREADS [MODULE…]
+    from explorer.serving.jobs import _worker_main as serve  # this module's names, not __main__'s
 
     fd, threads, *modules = sys.argv[1:]
     serve(Connection(int(fd)), int(threads), tuple(modules))

@@ -2,7 +2,7 @@
 
 Safe for a classroom: a lock file makes sessions and processes share one download; the data
 goes to a temporary file that replaces the target only once complete and hash-checked
-(explorer.safe_io); a cached file's SHA-256 prefix (in its name) is checked once per process
+(explorer.core.safe_io); a cached file's SHA-256 prefix (in its name) is checked once per process
 before it is used, and a corrupt one is removed so that the next download replaces it.
 """
 
@@ -17,13 +17,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from explorer.errors import WeightsError
-from explorer.safe_io import atomic_open, file_lock
-
-if TYPE_CHECKING:
-    from explorer.weights import WeightsInfo
+from explorer.core.errors import WeightsError
+from explorer.core.safe_io import atomic_open, file_lock
+from explorer.weights.records import WeightsInfo
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when unknown)
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")

@@ -27,9 +27,9 @@ from typing import IO, Any
 import torch
 from torch import nn
 
-from explorer import limits
-from explorer.errors import WeightsError
-from explorer.safe_io import human_bytes
+from explorer.core import limits
+from explorer.core.errors import WeightsError
+from explorer.core.safe_io import human_bytes
 
 USER_SUFFIXES = (".safetensors", ".pt", ".pth")
 

@@ -5,7 +5,7 @@ Three sources, one result (`LoadedModel`):
   ImageNet accuracy, categories) comes from offline metadata; the file lives in torch's hub
   cache, `torch.hub.get_dir()/checkpoints/<basename of url>` (TORCH_HOME), and is downloaded
   only on request, with its SHA-256 prefix checked;
-- the shipped `lenet5-digits` weights (assets/, see explorer.digits);
+- the shipped `lenet5-digits` weights (assets/, see explorer.labs.digits);
 - a user's own file: `.safetensors`, or `.pt`/`.pth` read with `torch.load(weights_only=True)`,
   which refuses to unpickle arbitrary objects.
 `random` builds the architecture with fresh random weights; predictions say so.
@@ -19,65 +19,45 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from explorer import digits, limits, weight_files
-from explorer.architectures import ArchSpec, get, names, resolve
-from explorer.building import build_meta, build_model
-from explorer.devices import pick_device
-from explorer.errors import WeightsError
-from explorer.safe_io import human_bytes
-from explorer.weight_downloads import Progress, download, needed_message, verify_cached
+from explorer.analysis.building import build_model
+from explorer.analysis.meta_models import build_meta
+from explorer.catalog import ArchSpec, get, names, resolve
+from explorer.core import limits
+from explorer.core.devices import pick_device
+from explorer.core.errors import WeightsError
+from explorer.core.safe_io import human_bytes
+from explorer.weights import files as weight_files
+from explorer.weights import shipped as digits
+from explorer.weights.downloads import Progress, download, needed_message, verify_cached
+from explorer.weights.records import RANDOM, RANDOM_LABEL, LoadedModel, WeightsInfo
 
-RANDOM = "random"
+# The weights layer's public names: the records are re-exported, so `weights.RANDOM` and
+# `weights.LoadedModel` read as one surface with `weights.load`.
+__all__ = [
+    "DEFAULT",
+    "RANDOM",
+    "RANDOM_LABEL",
+    "LoadedModel",
+    "WeightsInfo",
+    "available",
+    "cached",
+    "find",
+    "held_upload",
+    "hold_upload",
+    "load",
+    "split_name",
+    "with_weights",
+]
+
 DEFAULT = "DEFAULT"
-RANDOM_LABEL = "random weights — predictions are meaningless"
 USER_SUFFIXES = weight_files.USER_SUFFIXES
 
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """One set of weights for one architecture, from offline metadata."""
-
-    architecture: str
-    name: str  # "IMAGENET1K_V2", or "lenet5-digits"
-    is_default: bool
-    source: str  # "torchvision" or "shipped"
-    url: str
-    path: Path  # where the file is (or would be) on this machine
-    size_mb: float
-    num_params: int
-    categories: tuple[str, ...]
-    metrics: tuple[tuple[str, float], ...]  # ("ImageNet-1K acc@1", 80.858), ...
-
-    @property
-    def filename(self) -> str:
-        return self.path.name
-
-    @property
-    def cached(self) -> bool:
-        """The file is here and has the size torchvision's metadata gives (a download cut
-        short is never written under this name; an older broken one is not counted)."""
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            return False
-        if self.source != "torchvision" or not self.size_mb:
-            return True
-        return abs(size / (1 << 20) - self.size_mb) < 0.0006  # _file_size: MiB, 3 decimals
-
-    @property
-    def top1(self) -> float | None:
-        for key, value in self.metrics:
-            if key.endswith("acc@1"):
-                return value
-        return None
 
 
 def checkpoint_dir() -> Path:
@@ -214,7 +194,7 @@ def read_state_dict(
     verified: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Tensors from a weights file, sizes checked first, never unpickling arbitrary objects
-    (explorer.weight_files)."""
+    (explorer.weights.files)."""
     return weight_files.read_state_dict(
         path, name=name, expected_bytes=expected_bytes, verified=verified
     )
@@ -264,32 +244,6 @@ def apply_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 
 # --------------------------------------------------------------------------- loading a model
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model ready for inference, with what is needed to preprocess and label its inputs."""
-
-    architecture: str  # catalog name ("lenet5", "resnet50")
-    weights: str  # "IMAGENET1K_V2", "lenet5-digits", "file: my.pth", "random"
-    model: nn.Module
-    device: torch.device
-    categories: tuple[str, ...]
-    input_size: tuple[int, int, int]  # (C, H, W)
-    tv_weights: Any = None  # torchvision Weights member whose transforms() preprocess, if any
-
-    @property
-    def random(self) -> bool:
-        return self.weights == RANDOM
-
-    @property
-    def label(self) -> str:
-        """Display name: 'resnet50 (IMAGENET1K_V2)', or '... — random weights …'."""
-        if self.random:
-            return f"{self.architecture} ({RANDOM_LABEL})"
-        if self.weights in digits.SHIPPED:
-            return self.weights
-        return f"{self.architecture} ({self.weights})"
 
 
 def _categories(spec: ArchSpec, num_classes: int, member: Any) -> tuple[str, ...]:
@@ -360,8 +314,8 @@ def load(
     spec = resolve(arch_name)
     dev = pick_device(device)
     timm_tag = data is None and choice.lower() != RANDOM and not _looks_like_path(choice)
-    if spec.source == "timm" and timm_tag:  # timm loads its own weights (explorer.timm_weights)
-        from explorer import timm_weights
+    if spec.source == "timm" and timm_tag:  # timm loads its own weights (explorer.weights.timm_hub)
+        from explorer.weights import timm_hub as timm_weights
 
         return timm_weights.load(spec, choice, dev, download_missing=download_missing)
     member = None
@@ -392,7 +346,7 @@ def load(
                 f"choose {find(spec).name} to classify images."
             )
         if info.source == "torchvision":
-            from explorer.architectures.tv import default_build_kwargs
+            from explorer.catalog.tv import default_build_kwargs
 
             member = spec.weights[info.name]
             kwargs = default_build_kwargs(spec.name, member)
@@ -410,7 +364,7 @@ def load(
     num_classes = int(kwargs.get("num_classes", spec.num_classes))
     input_size = spec.input_size
     if member is not None:
-        from explorer.architectures.tv import default_input_size
+        from explorer.catalog.tv import default_input_size
 
         input_size = default_input_size(member)
     return LoadedModel(
@@ -429,7 +383,7 @@ RANDOM_SEED = 0  # "random" weights: the same draw in every process (a job worke
 
 def _random_model(spec: ArchSpec) -> nn.Module:
     """Random weights from a generator seeded RANDOM_SEED (no global RNG): the same model in
-    the server and in a worker process (explorer.jobs), for every architecture."""
+    the server and in a worker process (explorer.serving.jobs), for every architecture."""
     return build_model(spec, generator=torch.Generator().manual_seed(RANDOM_SEED))
 
 

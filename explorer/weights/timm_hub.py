@@ -17,9 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer.architectures import ArchSpec
-from explorer.architectures.timm_models import timm_name
-from explorer.errors import WeightsError
+from explorer.catalog import ArchSpec
+from explorer.catalog.timm_models import timm_name
+from explorer.core.errors import WeightsError
+from explorer.weights.records import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class TimmWeights:
 
     def transforms(self) -> _Preset:
         """The preprocessing timm's config asks for, shaped like torchvision's presets (what
-        explorer.predict.ImagePreprocessor.from_weights reads)."""
+        explorer.labs.predict.ImagePreprocessor.from_weights reads)."""
         side = self.input_size[1]
         return _Preset(
             resize_size=[int(side / self.crop_pct)],
@@ -172,9 +173,8 @@ def build_pretrained(w: TimmWeights, *, download_missing: bool = False) -> nn.Mo
 def load(
     spec: ArchSpec, tag: str, device: torch.device, *, download_missing: bool = False
 ) -> Any:
-    """explorer.weights.load for a timm entry's pretrained tag: a LoadedModel whose
+    """explorer.weights.loading.load for a timm entry's pretrained tag: a LoadedModel whose
     preprocessing is timm's (resize by crop_pct, centre crop, the config's mean/std)."""
-    from explorer.weights import LoadedModel
 
     w = find(spec, tag)
     model = build_pretrained(w, download_missing=download_missing).to(device)

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from explorer.cli_types import int_in, output_file
-from explorer.devices import DEVICE_CHOICES
+from explorer.cli.arguments import int_in, output_file
+from explorer.core.devices import DEVICE_CHOICES
 
 NAME = "activations"
 HELP = (
@@ -39,8 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from explorer import activation_pictures, activations, images, weights
-    from explorer.safe_io import atomic_open
+    from explorer.core import images
+    from explorer.core.safe_io import atomic_open
+    from explorer.inside import activations
+    from explorer.inside import pictures as activation_pictures
+    from explorer.weights import loading as weights
 
     path = Path(args.image)
     image = images.decode_image(images.read_image_file(path))
@@ -69,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(acts: object, chosen: object, image_name: str, out: str | None) -> None:
-    from explorer.activation_pictures import strongest_channels
-    from explorer.activations import Activations, LayerActivation
+    from explorer.inside.activations import Activations, LayerActivation
+    from explorer.inside.pictures import strongest_channels
 
     assert isinstance(acts, Activations)
     best = acts.top[0]

@@ -3,7 +3,7 @@
 The launcher replaces itself with Streamlit (`os.execv`): no idle parent holds memory while
 the server runs, and a signal sent to this process id (SIGTERM from a service manager, Ctrl-C)
 reaches Streamlit itself, which stops and frees the port. Nothing here imports torch; the
-server process (explorer/serve.py) imports it in the background while Streamlit starts.
+server process (components/server.py) imports it in the background while Streamlit starts.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import os
 import sys
 from pathlib import Path
 
-from explorer.cli_types import port
+from explorer.cli.arguments import port
 
 NAME = "app"
 HELP = "start the Streamlit web app"
 
-ENTRY = Path(__file__).resolve().parents[2] / "components" / "app.py"
+ENTRY = Path(__file__).resolve().parents[3] / "components" / "app.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def command(args: argparse.Namespace) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "explorer.serve",  # Streamlit, with torch's imports warmed in the background
+        "components.server",  # Streamlit, with torch's imports warmed in the background
         "run",
         str(ENTRY),
         "--server.port",

@@ -11,12 +11,12 @@ import argparse
 
 import PIL.Image
 
-from explorer import limits
-from explorer.augment import AUGMENTATIONS, DEFAULT_PIPELINE, PRESETS, Pipeline, grid_image
-from explorer.cli_types import int_in, output_file, seed
-from explorer.errors import ImageError, SpecError
-from explorer.images import decode_image, load_sample, read_image_file, sample_names
-from explorer.safe_io import atomic_open, atomic_write, read_bounded
+from explorer.cli.arguments import int_in, output_file, seed
+from explorer.core import limits
+from explorer.core.errors import ImageError, SpecError
+from explorer.core.images import decode_image, load_sample, read_image_file, sample_names
+from explorer.core.safe_io import atomic_open, atomic_write, read_bounded
+from explorer.labs.augment import AUGMENTATIONS, DEFAULT_PIPELINE, PRESETS, Pipeline, grid_image
 
 NAME = "augment"
 HELP = "draw seeded augmentation samples of an image into one grid picture"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from explorer.cli_types import output_file
-from explorer.errors import ExplorerError
-from explorer.safe_io import atomic_write
+from explorer.cli.arguments import output_file
+from explorer.core.errors import ExplorerError
+from explorer.core.safe_io import atomic_write
 
 NAME = "diagram"
 HELP = "draw an architecture's block diagram (graphviz DOT, SVG or PNG)"
@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer import diagram
-    from explorer.graph import data_flow
-    from explorer.trace import parse_input_size
+    from explorer.analysis.analysis import data_flow
+    from explorer.analysis.trace import parse_input_size
+    from explorer.graph import diagram
 
     if args.depth is not None and args.depth < 1:
         raise ExplorerError("--depth must be 1 or more.")
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        atomic_write(args.output, data)  # explorer.safe_io: temp file + rename
+        atomic_write(args.output, data)  # explorer.core.safe_io: temp file + rename
         print(
             f"wrote {args.output} ({graph.architecture}, depth {graph.depth}, "
             f"{len(graph.nodes)} boxes)",

@@ -8,7 +8,7 @@ import sys
 
 import torch
 
-from explorer.cli_types import (
+from explorer.cli.arguments import (
     batch_size,
     int_in,
     learning_rate,
@@ -16,7 +16,7 @@ from explorer.cli_types import (
     residual_epochs,
     seed,
 )
-from explorer.residual_experiment import (
+from explorer.labs.residual_experiment import (
     DEFAULT_DEPTHS,
     SCHEDULES,
     EpochMetrics,
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         threads=max(1, min(2, args.threads)),
     )
 
-    # The CLI is its own single-user process (the app's workers set theirs in explorer.jobs).
+    # The CLI is its own single-user process (the app's workers set theirs in
+    # explorer.serving.jobs).
     torch.set_num_threads(config.threads)
 
     def progress(run_id: RunId, epoch: int, m: EpochMetrics) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from explorer.architectures import search, specs
+from explorer.catalog import search, specs
 
 NAME = "list"
 HELP = "list every architecture in the catalog (--search to find one among 1,400+)"

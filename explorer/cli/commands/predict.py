@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from explorer.cli_types import int_in
-from explorer.devices import DEVICE_CHOICES
-from explorer.errors import InputSizeError
+from explorer.cli.arguments import int_in
+from explorer.core.devices import DEVICE_CHOICES
+from explorer.core.errors import InputSizeError
 
 NAME = "predict"
 HELP = "classify an image with a pretrained network (try: explorer predict lenet5-digits digit.png)"
@@ -33,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer import images, predict, weights
-    from explorer.architectures import custom
+    from explorer.catalog import custom
+    from explorer.core import images
+    from explorer.labs import predict
+    from explorer.weights import loading as weights
 
     stack = custom.spec_from_text(args.arch) if custom.looks_like_spec(args.arch) else None
     if stack is not None and stack.inputs:  # features, a sequence, a volume or tokens

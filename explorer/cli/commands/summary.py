@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from explorer import published, report
-from explorer.architectures import resolve
-from explorer.cli_types import trace_batch
-from explorer.inputs import is_image_size
-from explorer.trace import parse_input_size, trace
+from explorer.analysis.trace import parse_input_size, trace
+from explorer.catalog import published, resolve
+from explorer.cli.arguments import trace_batch
+from explorer.core import report
+from explorer.core.inputs import is_image_size
 
 NAME = "summary"
 HELP = "per-layer output shapes, parameters and multiply-adds of an architecture"
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CxHxW|SIGNATURE",
         help="input size, e.g. 3x224x224 (default: the architecture's); or any input "
         "signature with full shapes: '2x10:int64', '1x3x32x32, 1x3x32x32', "
-        "'{image: 1x3x64x64, extra: 1x5}', 'x=1x16, mask=1x16:bool' (see explorer.inputs)",
+        "'{image: 1x3x64x64, extra: 1x5}', 'x=1x16, mask=1x16:bool' (see explorer.core.inputs)",
     )
     parser.add_argument("--batch", type=trace_batch, default=1, help="batch size (default 1)")
     parser.add_argument(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.cli_types import epochs, output_file, seed
+from explorer.cli.arguments import epochs, output_file, seed
 
 NAME = "train"
 HELP = "train lenet5-digits (LeNet-5 on scikit-learn's digits) reproducibly"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from explorer import digits
+    from explorer.labs import digits
+    from explorer.weights import shipped
 
-    parser.add_argument("model", choices=[digits.WEIGHTS_NAME])
+    parser.add_argument("model", choices=[shipped.WEIGHTS_NAME])
     parser.add_argument("--epochs", type=epochs, default=digits.DEFAULT_EPOCHS)
     parser.add_argument("--seed", type=seed, default=digits.DEFAULT_SEED)
     parser.add_argument(
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer import digits
+    from explorer.labs import digits
 
     print(f"training LeNet-5 on sklearn digits: {args.epochs} epochs, seed {args.seed}", flush=True)
 

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer import weights
+    from explorer.weights import loading as weights
 
     if args.arch is None:
         found = weights.cached()

@@ -5,7 +5,7 @@ The package, by concern (each module short enough to read at once):
   `Augmentation` base class (`to_transform()`, `to_code()`, `output_bound()`);
 - `steps`: the named augmentations, one frozen dataclass each, and `AUGMENTATIONS`;
 - `pca`: the AlexNet paper's PCA colour augmentation, which torchvision lacks;
-- `pipeline`: `Pipeline` (run seeded and within the budgets of explorer.limits, strict JSON,
+- `pipeline`: `Pipeline` (run seeded and within the budgets of explorer.core.limits, strict JSON,
   Python export), `DEFAULT_PIPELINE`, `PRESETS`;
 - `preview`: seeded draws without global state (`seeded`), picture grids, MixUp/CutMix;
 - `memo`: `PrefixMemo`, per-sample states after each step, so a grown pipeline reruns only
@@ -18,9 +18,10 @@ ever changed.
 
 from __future__ import annotations
 
-from explorer.augment.memo import PrefixMemo
-from explorer.augment.params import Augmentation, ParamSpec
-from explorer.augment.pca import (
+from explorer.core.rng import seeded
+from explorer.labs.augment.memo import PrefixMemo
+from explorer.labs.augment.params import Augmentation, ParamSpec
+from explorer.labs.augment.pca import (
     IMAGENET_EIGVAL,
     IMAGENET_EIGVEC,
     Eigen,
@@ -28,7 +29,7 @@ from explorer.augment.pca import (
     image_eigen,
     imagenet_eigen,
 )
-from explorer.augment.pipeline import (
+from explorer.labs.augment.pipeline import (
     DEFAULT_PIPELINE,
     JSON_FORMAT,
     JSON_VERSION,
@@ -38,8 +39,8 @@ from explorer.augment.pipeline import (
     PRESETS,
     Pipeline,
 )
-from explorer.augment.preview import MixPreview, grid_image, mix_preview, to_pil
-from explorer.augment.steps import (
+from explorer.labs.augment.preview import MixPreview, grid_image, mix_preview, to_pil
+from explorer.labs.augment.steps import (
     AUGMENTATIONS,
     Affine,
     AutoAugment,
@@ -62,7 +63,6 @@ from explorer.augment.steps import (
     TrivialAugment,
     VerticalFlip,
 )
-from explorer.rng import seeded
 
 __all__ = [
     "AUGMENTATIONS",

@@ -1,6 +1,6 @@
 """What the Augmentation lab draws (a pipeline's sample grid, the gallery of every step), one
 implementation for both places it runs: inline in the server, or as a job in a worker process
-(explorer.jobs) when it can take long.
+(explorer.serving.jobs) when it can take long.
 
 Elastic warping is the slow step: about 0.2 s per sample at the lab's ≤ 512-pixel size on one
 core (0.4 s when two processes share the core), so 8 samples take 1.5 to 3 s, 32 samples 6 to
@@ -8,7 +8,7 @@ core (0.4 s when two processes share the core), so 8 samples take 1.5 to 3 s, 32
 other step takes milliseconds. So a grid whose pipeline warps, and the gallery (1.4 s, 0.6 s
 of it elastic), run as jobs (`grid_job`, `gallery_job`): they report progress after each
 sample or augmentation and stop at the next one when cancelled. A job gets the picture's
-pixels (`explorer.jobs.Picture`, plain bytes) and returns PNG bytes: the same bytes as the
+pixels (`explorer.serving.jobs.Picture`, plain bytes) and returns PNG bytes: the same bytes as the
 inline call (`preview_grid`, `gallery`), which tests/test_offload.py checks.
 """
 
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import PIL.Image
 
-from explorer import images as _images
-from explorer.augment.memo import PrefixMemo
-from explorer.augment.pipeline import Pipeline
-from explorer.augment.preview import grid_image
-from explorer.augment.steps import AUGMENTATIONS, ElasticWarp
-from explorer.jobs import Picture
+from explorer.core import images as _images
+from explorer.core.work import Picture
+from explorer.labs.augment.memo import PrefixMemo
+from explorer.labs.augment.pipeline import Pipeline
+from explorer.labs.augment.preview import grid_image
+from explorer.labs.augment.steps import AUGMENTATIONS, ElasticWarp
 
 MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this
 GALLERY_SIDE = 256  # the gallery shows every augmentation, so it works on a smaller copy
@@ -36,7 +36,7 @@ VISIBLE_PARAMS: dict[str, dict[str, float]] = {
 }
 SLOW_STEPS = (ElasticWarp,)  # steps that make a grid a job (see the module's docstring)
 
-Progress = Callable[..., bool]  # explorer.jobs' callback: False once the job is cancelled
+Progress = Callable[..., bool]  # explorer.serving.jobs' callback: False once the job is cancelled
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,8 @@ def gallery(
     return Gallery(small.size, rows)
 
 
-# --- the same, as jobs in a worker process (explorer.jobs) ---------------------------------
+# --- the same, as jobs in a worker process (explorer.serving.jobs)
+# ---------------------------------
 
 _worker_memo: PrefixMemo | None = None  # a worker process's own memo (created on first use)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import PIL.Image
 import torch
 
-from explorer.augment.params import Augmentation
+from explorer.labs.augment.params import Augmentation
 
 # One 512×512 RGB picture is 0.75 MiB: 256 MiB hold ~340 sample states (8 samples × 6 steps
 # each for ~7 students' latest pipelines at that size; 224² crops take a fifth of that).

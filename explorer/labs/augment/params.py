@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 from torchvision.transforms import v2
 
-from explorer.augment.pca import PCAColorJitter
-from explorer.errors import SpecError
+from explorer.core.errors import SpecError
+from explorer.labs.augment.pca import PCAColorJitter
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from explorer.errors import SpecError
+from explorer.core.errors import SpecError
 
 # ImageNet RGB covariance eigen-decomposition for pixels in [0, 1], from fb.resnet.torch
 # (datasets/transforms.lua, "Lighting"), for the AlexNet paper's §4.1 "altering the

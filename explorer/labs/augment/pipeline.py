@@ -13,11 +13,13 @@ import PIL.Image
 import torch
 from torchvision.transforms import v2
 
-from explorer import limits
-from explorer.augment.memo import PrefixMemo, SampleState, image_key, steps_key
-from explorer.augment.params import Augmentation
-from explorer.augment.pca import PCAColorJitter
-from explorer.augment.steps import (
+from explorer.core import limits
+from explorer.core.errors import BudgetError, SpecError
+from explorer.core.rng import resumed, seeded
+from explorer.labs.augment.memo import PrefixMemo, SampleState, image_key, steps_key
+from explorer.labs.augment.params import Augmentation
+from explorer.labs.augment.pca import PCAColorJitter
+from explorer.labs.augment.steps import (
     AUGMENTATIONS,
     ColorShift,
     ElasticWarp,
@@ -33,8 +35,6 @@ from explorer.augment.steps import (
     Shear,
     TrivialAugment,
 )
-from explorer.errors import BudgetError, SpecError
-from explorer.rng import resumed, seeded
 
 JSON_FORMAT = "cnn-explorer-augmentation"
 JSON_VERSION = 1
@@ -44,7 +44,7 @@ MAX_SAMPLE_PIXELS = limits.PIPELINE_MAX_SAMPLE_PIXELS
 MAX_JSON_CHARS = limits.PIPELINE_MAX_JSON_CHARS
 _MAX_INT_DIGITS = 18  # every parameter is far below 10**18; longer numbers are refused
 # Read once, at import: `inspect.getsource` of a class parses its whole module into `ast`
-# objects, which on CPython 3.11 must not happen in two threads at once (explorer/serve.py).
+# objects, which on CPython 3.11 must not happen in two threads at once (components/server.py).
 _PCA_JITTER_SOURCE = inspect.getsource(PCAColorJitter).rstrip()
 
 
@@ -149,7 +149,7 @@ class Pipeline:
         on_sample: Callable[[int], bool] | None = None,
     ) -> list[torch.Tensor]:
         """n augmented versions; sample k equals seeding torch's global RNG with seed + k,
-        then `transform(image)`, but draws from a private generator (explorer.rng.seeded): no
+        then `transform(image)`, but draws from a private generator (explorer.core.rng.seeded): no
         global state is touched.
 
         The budgets (limits.PIPELINE_*) are checked first, from the input's size and each

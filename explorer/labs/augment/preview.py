@@ -2,7 +2,7 @@
 
 Seeding: sample k of a preview with seed s equals seeding torch's global RNG with s + k, then
 `transform(image)` (what the exported code documents), yet neither the global RNG nor any
-other process-wide setting is touched: `seeded`/`resumed` (explorer.rng) hand every random
+other process-wide setting is touched: `seeded`/`resumed` (explorer.core.rng) hand every random
 draw made in this thread to a private generator.
 """
 
@@ -16,9 +16,9 @@ import PIL.Image
 import torch
 from torchvision.transforms import v2
 
-from explorer.augment.pca import as_image_tensor
-from explorer.errors import SpecError
-from explorer.rng import seeded
+from explorer.core.errors import SpecError
+from explorer.core.rng import seeded
+from explorer.labs.augment.pca import as_image_tensor
 
 
 def to_pil(tensor: torch.Tensor) -> PIL.Image.Image:

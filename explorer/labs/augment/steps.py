@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from explorer.augment.params import Augmentation, _interp, _ordered, _param, _Ref
-from explorer.augment.pca import IMAGENET_EIGVAL, IMAGENET_EIGVEC
-from explorer.errors import SpecError
+from explorer.core.errors import SpecError
+from explorer.labs.augment.params import Augmentation, _interp, _ordered, _param, _Ref
+from explorer.labs.augment.pca import IMAGENET_EIGVAL, IMAGENET_EIGVEC
 
 _INTERPOLATIONS = ("bilinear", "nearest")
 
