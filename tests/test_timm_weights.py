@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import timm
 import torch
+from PIL import Image
 from safetensors.torch import save_file
+from timm.data import create_transform, resolve_data_config
+from timm.models import get_pretrained_cfg
 
 import explorer
-from explorer.labs.predict import preprocessor_for
+from explorer.labs.predict import ImagePreprocessor, preprocessor_for
 from explorer.weights import loading as weights
 from explorer.weights import timm_hub as timm_weights
+from explorer.weights.records import LoadedModel
 
 
 @pytest.fixture
@@ -57,5 +62,57 @@ def test_a_file_put_there_is_loaded_by_timm(offline_home: Path) -> None:
     assert loaded.categories[0].startswith("tench")
     for name, value in reference.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], value), name
-    pre = preprocessor_for(loaded)  # timm's recipe: crop_pct 0.95, bicubic
-    assert pre.crop_size == (224, 224) and pre.resize_size == int(224 / w.crop_pct)
+    pre = preprocessor_for(loaded)  # timm's own transform: crop_pct 0.95, bicubic
+    photo = Image.new("RGB", (300, 200), (200, 30, 90))
+    reference_transform = create_transform(**resolve_data_config({}, model=reference))
+    assert torch.equal(pre.single(photo), reference_transform(photo))
+
+
+def _default_configs() -> dict[tuple[str, str], str]:
+    """One timm catalog entry per distinct (crop_mode, interpolation) of the default tags."""
+    found: dict[tuple[str, str], str] = {}
+    for name in explorer.names():
+        if not name.startswith("timm/"):
+            continue
+        spec = explorer.get(name)
+        cfg = get_pretrained_cfg(f"{name[5:]}.{spec.pretrained}") if spec.pretrained else None
+        if cfg is not None:
+            found.setdefault((cfg.crop_mode, cfg.interpolation), name)
+    return found
+
+
+DEFAULT_CONFIGS = _default_configs()
+
+
+def test_the_catalog_defaults_have_every_crop_mode() -> None:
+    assert {mode for mode, _ in DEFAULT_CONFIGS} == {"center", "squash", "border"}
+    assert {interp for _, interp in DEFAULT_CONFIGS} >= {"bicubic", "bilinear"}
+
+
+@pytest.mark.parametrize("combo", sorted(DEFAULT_CONFIGS), ids=lambda c: "-".join(c))
+def test_preprocessing_is_timms_own_transform(combo: tuple[str, str]) -> None:
+    """A 2:1 picture (where the crop modes differ most) gives exactly the tensor that timm's
+    create_transform gives for the tag's own pretrained config; ten crops have its shape."""
+    name = DEFAULT_CONFIGS[combo]
+    w = timm_weights.find(explorer.get(name))
+    cfg = get_pretrained_cfg(f"{w.model}.{w.tag}")
+    assert cfg is not None
+    oracle = create_transform(**resolve_data_config({}, pretrained_cfg=cfg.to_dict()))
+    loaded = LoadedModel(name, w.tag, torch.nn.Identity(), torch.device("cpu"), (), w.input_size,
+                         tv_weights=w)  # fmt: skip
+    pre = preprocessor_for(loaded)
+    left_to_right = np.tile(np.linspace(0, 255, 400), (200, 1))  # a crop drops the ends
+    gradient = np.stack([left_to_right] * 3, axis=-1).astype(np.uint8)
+    photo = Image.fromarray(gradient)
+    assert torch.equal(pre.single(photo), oracle(photo))
+    crops = pre.ten_crop(photo)
+    assert crops.shape == (10, *oracle(photo).shape)
+    if combo[0] != "center":  # the old recipe (always a centre crop) gave another input here
+        config = resolve_data_config({}, pretrained_cfg=cfg.to_dict())
+        old = ImagePreprocessor(
+            resize_size=int(w.input_size[1] / w.crop_pct),
+            crop_size=(w.input_size[1], w.input_size[2]),
+            mean=tuple(config["mean"]),
+            std=tuple(config["std"]),
+        )
+        assert (old.single(photo) - pre.single(photo)).abs().max() > 0.5

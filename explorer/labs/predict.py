@@ -26,6 +26,7 @@ from explorer.core.work import JobCancelled, Picture
 from explorer.labs import digits
 from explorer.weights.loading import RANDOM_LABEL, LoadedModel
 from explorer.weights.model_cache import worker_model
+from explorer.weights.timm_hub import TimmWeights
 
 if TYPE_CHECKING:
     from explorer.analysis.trace import Trace
@@ -117,10 +118,7 @@ class ImagePreprocessor(Preprocessor):
         return torch.stack([self._tensor(c) for c in crops])
 
     def to_display(self, x: torch.Tensor) -> np.ndarray:
-        mean = torch.tensor(self.mean).view(-1, 1, 1)
-        std = torch.tensor(self.std).view(-1, 1, 1)
-        pixels = ((x.detach().float().cpu() * std + mean).clamp(0, 1) * 255).round().byte()
-        return pixels.permute(1, 2, 0).squeeze(-1).numpy()
+        return _display(x, self.mean, self.std)
 
 
 class DigitPreprocessor(Preprocessor):
@@ -138,9 +136,60 @@ class DigitPreprocessor(Preprocessor):
         return pixels.byte()[0].numpy()
 
 
+@dataclass(frozen=True)
+class TimmPreprocessor(Preprocessor):
+    """A timm model's own eval transform (timm's `create_transform` over
+    `resolve_data_config`), used as it is for one image. Ten crops are cut, with the same
+    tensor steps, from the picture as timm resizes it (padded to the crop where timm pads)."""
+
+    transform: Any  # torchvision Compose: resize step(s), a centre crop, to tensor, normalise
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def from_weights(cls, weights: TimmWeights) -> TimmPreprocessor:
+        config = weights.data_config()
+        return cls(weights.transform(), tuple(config["mean"]), tuple(config["std"]))
+
+    def single(self, image: Image.Image) -> torch.Tensor:
+        out: torch.Tensor = self.transform(image.convert("RGB"))
+        return out
+
+    def ten_crop(self, image: Image.Image) -> torch.Tensor:
+        steps = list(self.transform.transforms)
+        at = next(i for i, s in enumerate(steps) if "Crop" in type(s).__name__)
+        crop, tensor_steps = steps[at], steps[at + 1 :]
+        resized = image.convert("RGB")
+        for step in steps[:at]:
+            resized = step(resized)
+        size = [int(v) for v in crop.size] if isinstance(crop.size, tuple | list) else [crop.size]
+        if resized.height < size[0] or resized.width < size[-1]:
+            resized = crop(resized)  # timm pads a picture smaller than its crop
+        crops = v2.TenCrop(size)(resized)
+        out = []
+        for c in crops:
+            for step in tensor_steps:
+                c = step(c)
+            out.append(c)
+        return torch.stack(out)
+
+    def to_display(self, x: torch.Tensor) -> np.ndarray:
+        return _display(x, self.mean, self.std)
+
+
+def _display(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised (C, H, W) tensor as an 8-bit picture (H, W) or (H, W, 3)."""
+    m = torch.tensor(mean).view(-1, 1, 1)
+    s = torch.tensor(std).view(-1, 1, 1)
+    pixels = ((x.detach().float().cpu() * s + m).clamp(0, 1) * 255).round().byte()
+    return pixels.permute(1, 2, 0).squeeze(-1).numpy()
+
+
 def preprocessor_for(loaded: LoadedModel) -> Preprocessor:
     if loaded.architecture == "lenet5" and loaded.input_size == (1, 32, 32):
         return DigitPreprocessor()
+    if isinstance(loaded.tv_weights, TimmWeights):
+        return TimmPreprocessor.from_weights(loaded.tv_weights)
     if loaded.tv_weights is not None:
         return ImagePreprocessor.from_weights(loaded.tv_weights)
     return ImagePreprocessor.for_input(loaded.input_size)

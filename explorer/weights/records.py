@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from explorer.core.units import MiB, format_bytes
 from explorer.weights.shipped import SHIPPED
 
 RANDOM = "random"
@@ -32,6 +33,11 @@ class WeightsInfo:
     num_params: int
     categories: tuple[str, ...]
     metrics: tuple[tuple[str, float], ...]  # ("ImageNet-1K acc@1", 80.858), ...
+
+    @property
+    def size_text(self) -> str:
+        """The file's size as every page and command writes bytes ('97.8 MiB')."""
+        return format_bytes(self.size_mb * MiB)
 
     @property
     def filename(self) -> str:
@@ -67,7 +73,9 @@ class LoadedModel:
     device: torch.device
     categories: tuple[str, ...]
     input_size: tuple[int, int, int]  # (C, H, W)
-    tv_weights: Any = None  # torchvision Weights member whose transforms() preprocess, if any
+    # torchvision's Weights member (its transforms()) or timm's TimmWeights (its transform()):
+    # what preprocesses the model's input; None for a network's plain default recipe
+    tv_weights: Any = None
 
     @property
     def random(self) -> bool:

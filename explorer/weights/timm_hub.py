@@ -57,34 +57,25 @@ class TimmWeights:
         found = try_to_load_from_cache(self.hub_id, self.filename)
         return Path(found) if isinstance(found, str) else None
 
-    def transforms(self) -> _Preset:
-        """The preprocessing timm's config asks for, shaped like torchvision's presets (what
-        explorer.labs.predict.ImagePreprocessor.from_weights reads)."""
-        side = self.input_size[1]
-        return _Preset(
-            resize_size=[int(side / self.crop_pct)],
-            crop_size=[self.input_size[1], self.input_size[2]],
-            mean=list(self.mean),
-            std=list(self.std),
-            interpolation=_interpolation(self.interpolation),
-        )
+    def data_config(self) -> dict[str, Any]:
+        """timm's own preprocessing settings for this tag (`resolve_data_config` over its
+        pretrained config: input size, interpolation, mean, std, crop_pct, crop_mode)."""
+        from timm.data import resolve_data_config
+        from timm.models import get_pretrained_cfg
 
+        cfg = get_pretrained_cfg(f"{self.model}.{self.tag}")
+        if cfg is None:  # `available` listed it from the same registry
+            raise WeightsError(f"timm has no pretrained config for {self.model}.{self.tag}.")
+        config: dict[str, Any] = resolve_data_config({}, pretrained_cfg=cfg.to_dict())
+        return config
 
-@dataclass(frozen=True)
-class _Preset:
-    resize_size: list[int]
-    crop_size: list[int]
-    mean: list[float]
-    std: list[float]
-    interpolation: Any
+    def transform(self) -> Any:
+        """timm's eval transform for this tag (`create_transform`): the one way to preprocess
+        for a timm model (a `squash` tag resizes to the input size, `border` keeps the ratio
+        and pads, `center` resizes the shorter side by crop_pct and centre-crops)."""
+        from timm.data import create_transform
 
-
-def _interpolation(name: str) -> Any:
-    from torchvision.transforms import InterpolationMode
-
-    return {"bicubic": InterpolationMode.BICUBIC, "nearest": InterpolationMode.NEAREST}.get(
-        name, InterpolationMode.BILINEAR
-    )
+        return create_transform(**self.data_config())
 
 
 def available(spec: ArchSpec) -> list[TimmWeights]:
@@ -174,7 +165,7 @@ def load(
     spec: ArchSpec, tag: str, device: torch.device, *, download_missing: bool = False
 ) -> Any:
     """explorer.weights.loading.load for a timm entry's pretrained tag: a LoadedModel whose
-    preprocessing is timm's (resize by crop_pct, centre crop, the config's mean/std)."""
+    preprocessing is timm's own (TimmWeights.transform)."""
 
     w = find(spec, tag)
     model = build_pretrained(w, download_missing=download_missing).to(device)
@@ -185,5 +176,5 @@ def load(
         device=device,
         categories=categories(w),
         input_size=w.input_size,
-        tv_weights=w,  # duck-typed: .transforms() gives the preset ImagePreprocessor reads
+        tv_weights=w,  # its transform() preprocesses (explorer.labs.predict.preprocessor_for)
     )
