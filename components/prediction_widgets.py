@@ -11,6 +11,7 @@ from PIL import Image
 from components import cache, job_widgets
 from explorer.core import devices, images, work
 from explorer.core.errors import ExplorerError
+from explorer.core.units import format_bytes
 from explorer.labs import digits, predict
 from explorer.weights import loading as weights
 from explorer.weights import shipped
@@ -26,7 +27,7 @@ def model_label(name: str) -> str:
     if name in shipped.SHIPPED:
         return f"{name} — the same, trained from another seed (shipped, offline)"
     info = weights.find(name)
-    mark = "✓ cached" if info.cached else f"{info.size_mb:.0f} MB, not downloaded"
+    mark = "✓ cached" if info.cached else f"{info.size_text}, not downloaded"
     top1 = f", ImageNet top-1 {info.top1:.1f}%" if info.top1 is not None else ""
     return f"{name} ({mark}{top1})"
 
@@ -61,14 +62,14 @@ def weights_picker(arch: str, key: str) -> str | None:
     info = next(i for i in infos if i.name == choice)
     if info.cached:
         return info.name
-    st.warning(f"{info.filename} (~{info.size_mb:.1f} MB) is not on this machine yet.")
+    st.warning(f"{info.filename} (~{info.size_text}) is not on this machine yet.")
     if st.button(f"Download {info.filename}", key=f"{key}_download"):
         bar = st.progress(0.0, text="Downloading…")
 
         def progress(done: int, total: int) -> None:
             if total:
                 bar.progress(
-                    min(done / total, 1.0), text=f"{done / 1e6:.1f} / {total / 1e6:.1f} MB"
+                    min(done / total, 1.0), text=f"{format_bytes(done)} / {format_bytes(total)}"
                 )
 
         try:

@@ -16,6 +16,7 @@ import explorer
 from explorer.analysis.trace import LayerRecord, Trace
 from explorer.catalog import ArchSpec, published
 from explorer.core.layer_math import commas, hwc, lecture_shape, output_size_formula, short
+from explorer.core.units import format_bytes
 from explorer.graph.main_path import ShapePoint
 from explorer.graph.receptive import describe as describe_rf
 
@@ -117,16 +118,6 @@ def input_controls(spec: ArchSpec, key: str = "arch") -> tuple[tuple[int, int, i
     return (c, int(height), int(width)), int(batch)
 
 
-def human_bytes(n_bytes: int) -> str:
-    """Bytes in the unit a person reads: '61.7 KB', '527.8 MB', '1.11 TB' (powers of 1024)."""
-    value = float(n_bytes)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if abs(value) < 1024:
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:,.2f} TB"
-
-
 def metrics(trace: Trace, depth: int | None = None) -> None:
     """The headline numbers, exact, with commas (short form in the help). The cards sit in a
     wrapping row, so a long number moves to the next line instead of being cut off."""
@@ -147,10 +138,10 @@ def metrics(trace: Trace, depth: int | None = None) -> None:
             "(conv, FC, matmul; additions of biases not counted)",
         ),
         ("FLOPs", commas(trace.total_flops), f"{short(trace.total_flops)} = 2 × MACs"),
-        ("Weights", human_bytes(trace.param_bytes), "float32 parameters and buffers"),
+        ("Weights", format_bytes(trace.param_bytes), "float32 parameters and buffers"),
         (
             "Activations",
-            human_bytes(trace.activation_bytes),
+            format_bytes(trace.activation_bytes),
             f"float32 outputs of every layer for a batch of {trace.input_shape[0]}",
         ),
     ]

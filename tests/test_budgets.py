@@ -44,22 +44,22 @@ def test_a_typed_stack_traces_on_meta_whatever_its_size() -> None:
     start = time.perf_counter()
     t = trace("input 1x1x1 | fc 10000 | fc 10000")
     assert t.total_params == 100_030_000
-    assert trace(WIDE).total_params == 1_980_139_000  # 7.9 GB of weights, none allocated
+    assert trace(WIDE).total_params == 1_980_139_000  # 7.4 GiB of weights, none allocated
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
     assert time.perf_counter() - start < 30  # generous: it takes milliseconds
 
 
 def test_real_build_of_a_stack_over_the_weight_budget() -> None:
     assert _refusal(build_model, WIDE) == (
-        "'input 1x1x1 | fc 20000 | fc 99000' needs 7.9 GB of weights (1,980,139,000 "
-        "parameters × 4 bytes); the limit for a real build is 1.0 GB."
+        "'input 1x1x1 | fc 20000 | fc 99000' needs 7.4 GiB of weights (1,980,139,000 "
+        "parameters × 4 bytes); the limit for a real build is 1 GiB."
     )
 
 
 def test_real_build_of_a_stack_over_the_activation_budget() -> None:
     assert _refusal(build_model, HUGE_INPUT) == (
         "One forward pass of 'input 4096x4096x3 | conv 64 3x3 p1 | globalavgpool | fc 10' at "
-        "batch 10 (a ten-crop prediction) needs 45.0 GB of activations; the limit is 1.0 GB."
+        "batch 10 (a ten-crop prediction) needs 41.9 GiB of activations; the limit is 1 GiB."
     )
 
 
@@ -80,7 +80,7 @@ def test_predict_cli_refuses_in_one_line(capsys: pytest.CaptureFixture[str]) -> 
     image = str(ASSETS / "samples" / "cat.jpg")
     assert main(["predict", HUGE_INPUT, image, "--weights", "random"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: One forward pass of") and "45.0 GB" in err
+    assert err.startswith("error: One forward pass of") and "41.9 GiB" in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
 
 

@@ -180,13 +180,13 @@ def test_hostile_weights_files_are_refused_from_their_declared_sizes(tmp_path: P
         _load(pickle),
     )
     expected = [
-        ("bomb.pt has a compressed entry", "inflating to 512 MB"),
+        ("bomb.pt has a compressed entry", "inflating to 512 MiB"),
         ("upload.pt has a compressed entry", "zip bomb"),
-        ("declares 38.1 MB of tensors", "limit for this model is 16.7 MB"),
-        ("declares 3725.3 GB of tensors",),
-        ("declares a 1024 GB safetensors header", "limit is 4 MB"),
+        ("declares 38.1 MiB of tensors", "limit for this model is 16.7 MiB"),
+        ("declares 3.6 TiB of tensors",),
+        ("declares a 1 TiB safetensors header", "limit is 4 MiB"),
         ("legacy format",),
-        ("index (archive/data.pkl)", "limit is 4 MB"),
+        ("index (archive/data.pkl)", "limit is 4 MiB"),
     ]
     assert len(results) == len(expected)
     for result, fragments in zip(results, expected):
@@ -260,7 +260,7 @@ def test_ensembles_are_capped_by_count_and_bytes() -> None:
                        rf"has at most {limits.ENSEMBLE_MAX_MODELS} members"):
         limits.check_ensemble(everything)
     giants = [(n, p) for n, p in everything if n.startswith(("vit_h", "regnet_y_128"))][:2]
-    with pytest.raises(BudgetError, match=r"need \d+\.\d GB of weights together; the limit"):
+    with pytest.raises(BudgetError, match=r"need \d+\.\d GiB of weights together; the limit"):
         limits.check_ensemble(giants)
     limits.check_ensemble([("lenet5-digits", 61_706)] * 3)
 

@@ -154,9 +154,9 @@ def test_pixel_limit_is_configurable_and_independent_of_pillow_global(monkeypatc
 
 def test_byte_limit_is_checked_first():
     data = encode(noise_rgb(), "PNG")
-    with pytest.raises(ImageError, match=r"The file is \d+\.\d KB; the limit is 1.0 KB"):
+    with pytest.raises(ImageError, match=r"The file is \d+\.\d KiB; the limit is 1 KiB"):
         decode_image(data, max_bytes=1024)
-    with pytest.raises(ImageError, match="limit is 20 MB"):
+    with pytest.raises(ImageError, match="limit is 20 MiB"):
         decode_image(b"\0" * (DEFAULT_MAX_BYTES + 1))
 
 

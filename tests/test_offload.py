@@ -149,7 +149,7 @@ def test_a_ten_crop_over_the_activation_budget_is_refused_before_any_job() -> No
     with pytest.raises(
         BudgetError,
         match=r"'efficientnet_b7' at batch 10 \(a ten-crop "
-        r"prediction\) needs 1\.4 GB of activations; the limit is 1\.0 GB\.",
+        r"prediction\) needs 1\.3 GiB of activations; the limit is 1 GiB\.",
     ):
         predict.check_page_prediction(one_image, ten_crop=True)
 

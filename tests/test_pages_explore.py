@@ -135,7 +135,7 @@ def test_compare_classics_preset() -> None:
     assert top1["resnet152"] == "82.28"  # DEFAULT = IMAGENET1K_V2 weights
     assert top1["lenet5"] == "—"  # not "None"
     weights_shown = dict(zip(shown["Architecture"], shown["Weights"]))
-    assert weights_shown["lenet5"] == "241.0 KB" and weights_shown["vgg16"] == "527.8 MB"
+    assert weights_shown["lenet5"] == "241.0 KiB" and weights_shown["vgg16"] == "527.8 MiB"
     assert len(at.get("plotly_chart")) == 3
 
     at.multiselect(key="compare_names").set_value(["vgg16"]).run()
@@ -173,7 +173,7 @@ def test_custom_network_traces_and_marks_the_bad_token() -> None:
     at.run()
     assert not at.exception
     assert metrics(at)["Parameters"] == "61,706"  # the lecture's LeNet-5
-    assert metrics(at)["Activations"] == "58.6 KB"  # not "0.1 MB"
+    assert metrics(at)["Activations"] == "58.6 KiB"  # not "0.1 MiB"
     assert len(diagrams(at)) == 1
 
     at.text_area(key="custom_spec").set_value("input 32x32x1 | conv 6 5x5 | avgpol 2 | fc 10")

@@ -78,7 +78,7 @@ def test_missing_file_offline_says_what_and_where(torch_home: Path) -> None:
         weights.load(ARCH)
     msg = str(err.value)
     info = weights.find(ARCH)
-    assert info.filename in msg and str(info.path) in msg and "MB" in msg
+    assert info.filename in msg and str(info.path) in msg and "MiB" in msg
 
 
 def _planted(real: weights.WeightsInfo, source: Path) -> weights.WeightsInfo:

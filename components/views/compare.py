@@ -8,6 +8,7 @@ import streamlit as st
 import explorer
 from components import cache, widgets
 from explorer.core.layer_math import commas
+from explorer.core.units import format_bytes
 
 # The lecture's classic line-up, oldest first.
 CLASSICS = ["lenet5", "alexnet", "vgg16", "resnet152", "googlenet"]
@@ -88,7 +89,7 @@ shown = [
         "ImageNet top-1 %": "—"
         if r["ImageNet top-1 %"] is None
         else f"{r['ImageNet top-1 %']:.2f}",
-        "Weights": widgets.human_bytes(r["Weights bytes"]),
+        "Weights": format_bytes(r["Weights bytes"]),
     }
     for r in rows
 ]

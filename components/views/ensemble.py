@@ -94,7 +94,7 @@ def run() -> None:
                 loaded.append(cache.loaded_model(name, weights.RANDOM, device))
             else:
                 st.warning(
-                    f"{name}: {info.filename} (~{info.size_mb:.0f} MB) is not downloaded; "
+                    f"{name}: {info.filename} (~{info.size_text}) is not downloaded; "
                     "download it on the Predict page, or tick 'use random weights'."
                 )
         if not loaded:

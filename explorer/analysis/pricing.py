@@ -24,16 +24,10 @@ from explorer.core.limits import (
     FORWARD_MAX_MACS,
     REAL_MAX_PARAM_BYTES,
 )
+from explorer.core.units import format_bytes
 
 if TYPE_CHECKING:
     from explorer.analysis.trace import Trace
-
-GB = 10**9  # messages use decimal gigabytes, as the README and the issue do
-
-def gigabytes(n_bytes: int | float) -> str:
-    """7_920_476_000 -> '7.9 GB'; small numbers keep a significant digit ('0.004 GB')."""
-    value = n_bytes / GB
-    return f"{value:,.1f} GB" if value >= 0.1 else f"{value:.2g} GB"
 
 
 def _giga(n: int | float) -> str:
@@ -80,8 +74,8 @@ def check_param_bytes(n_params: int, what: str, limit: int = REAL_MAX_PARAM_BYTE
     n_bytes = n_params * FLOAT32
     if n_bytes > limit:
         raise BudgetError(
-            f"{what} needs {gigabytes(n_bytes)} of weights ({n_params:,} parameters × 4 "
-            f"bytes); the limit for a real build is {gigabytes(limit)}."
+            f"{what} needs {format_bytes(n_bytes)} of weights ({n_params:,} parameters × 4 "
+            f"bytes); the limit for a real build is {format_bytes(limit)}."
         )
 
 
@@ -96,8 +90,8 @@ def check_forward(cost: Cost, what: str, why: str = "") -> Cost:
     at = (f"at batch {n}" if n != 1 else "on one image") + why
     if cost.peak_forward_bytes > FORWARD_MAX_BYTES:
         raise BudgetError(
-            f"One forward pass of {what} {at} needs {gigabytes(cost.peak_forward_bytes)} of "
-            f"activations; the limit is {gigabytes(FORWARD_MAX_BYTES)}."
+            f"One forward pass of {what} {at} needs {format_bytes(cost.peak_forward_bytes)} of "
+            f"activations; the limit is {format_bytes(FORWARD_MAX_BYTES)}."
         )
     if cost.macs > FORWARD_MAX_MACS:
         raise BudgetError(

@@ -27,7 +27,8 @@ from PIL import Image, ImageFile, ImageOps
 
 from explorer.core import limits
 from explorer.core.errors import ImageError
-from explorer.core.safe_io import human_bytes, read_bounded
+from explorer.core.safe_io import read_bounded
+from explorer.core.units import format_bytes
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -112,7 +113,7 @@ def decode_image(
         raise ImageError("The file is empty (0 bytes).")
     if len(data) > max_bytes:
         raise ImageError(
-            f"The file is {human_bytes(len(data))}; the limit is {human_bytes(max_bytes)}."
+            f"The file is {format_bytes(len(data))}; the limit is {format_bytes(max_bytes)}."
         )
 
     image = _open_header(data)
@@ -211,7 +212,8 @@ def image_size(data: bytes) -> tuple[int, int]:
     """(width, height) from the header alone; ImageError if the bytes are not an image."""
     if len(data) > DEFAULT_MAX_BYTES:
         raise ImageError(
-            f"The file is {human_bytes(len(data))}; the limit is {human_bytes(DEFAULT_MAX_BYTES)}."
+            f"The file is {format_bytes(len(data))}; the limit is "
+            f"{format_bytes(DEFAULT_MAX_BYTES)}."
         )
     return _open_header(bytes(data)).size
 

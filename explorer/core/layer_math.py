@@ -79,10 +79,6 @@ def short(n: int | float | None, digits: int = 1) -> str:
     return f"{int(value)}" if value.is_integer() else f"{value:.{digits}f}"
 
 
-def mebibytes(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:,.1f} MB"
-
-
 def conv_output_size(n: int, f: int, p: int = 0, s: int = 1, d: int = 1, ceil: bool = False) -> int:
     """⌊(n + 2p − d(f − 1) − 1)/s⌋ + 1: the lecture's ⌊(n + 2p − f)/s⌋ + 1 when d = 1."""
     span = n + 2 * p - d * (f - 1) - 1

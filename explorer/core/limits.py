@@ -12,18 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from explorer.core.errors import BudgetError
+from explorer.core.units import GiB, MiB, format_bytes
 
-MB = 1 << 20
-GB = 1 << 30
+MB = MiB  # short names for the constants below
+GB = GiB
 
 FLOAT32 = 4  # bytes per weight and activation value
 
 # --- Real builds and forward passes (predictions, ten-crop, transfer features) ---------------
 #: Weights a typed layer stack (or any user-made network) may allocate for real: 250M float32
 #: parameters, more than VGG-16's 138M. Catalog networks are a fixed, vetted list.
-REAL_MAX_PARAM_BYTES = 1_000_000_000
+REAL_MAX_PARAM_BYTES = GiB
 #: Activation memory of one forward pass (largest layer's input + output, batch included).
-FORWARD_MAX_BYTES = 1_000_000_000
+FORWARD_MAX_BYTES = GiB
 #: Multiply-accumulates of one forward pass, batch included (ten-crop of VGG-19: 196 G).
 FORWARD_MAX_MACS = 10**12
 #: Images in one batched forward pass (predict_many, feature extraction chunks).
@@ -107,8 +108,8 @@ def check_ensemble(members: Sequence[tuple[str, int]]) -> None:
     total = 4 * sum(params for _, params in members)
     if total > ENSEMBLE_MAX_BYTES:
         raise BudgetError(
-            f"These {len(members)} models need {total / GB:.1f} GB of weights together; "
-            f"the limit is {ENSEMBLE_MAX_BYTES / GB:.0f} GB."
+            f"These {len(members)} models need {format_bytes(total)} of weights together; "
+            f"the limit is {format_bytes(ENSEMBLE_MAX_BYTES)}."
         )
 
 
@@ -120,8 +121,8 @@ def check_uploads(sizes: Sequence[int], pixels: Sequence[int]) -> None:
         )
     if sum(sizes) > UPLOADS_MAX_BYTES:
         raise BudgetError(
-            f"The pictures are {sum(sizes) / MB:.0f} MB together; the limit is "
-            f"{UPLOADS_MAX_BYTES / MB:.0f} MB."
+            f"The pictures are {format_bytes(sum(sizes))} together; the limit is "
+            f"{format_bytes(UPLOADS_MAX_BYTES)}."
         )
     if sum(pixels) > UPLOADS_MAX_PIXELS:
         raise BudgetError(

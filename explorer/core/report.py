@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from explorer.core.layer_math import lecture_shape
+from explorer.core.units import format_bytes
 
 
 class LayerRecord(Protocol):
@@ -170,8 +171,8 @@ def _totals(trace: Trace) -> list[str]:
         f"Input: {lecture_shape(trace.input_shape)} (batch {trace.input_shape[0]})",
         f"Total params: {trace.total_params:,}  (trainable {trace.trainable_params:,})",
         f"Total MACs: {trace.total_macs:,} ({human(trace.total_macs)})  FLOPs = 2 × MACs",
-        f"Weights: {trace.param_bytes / 2**20:.1f} MiB  Activations: "
-        f"{trace.activation_bytes / 2**20:.1f} MiB (float32)",
+        f"Weights: {format_bytes(trace.param_bytes)}  Activations: "
+        f"{format_bytes(trace.activation_bytes)} (float32)",
     ]
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import IO
 
 from explorer.core.errors import ExplorerError
+from explorer.core.units import format_bytes
 
 __all__ = [
     "OutputPathError",
     "atomic_open",
     "atomic_write",
     "file_lock",
-    "human_bytes",
     "output_path",
     "read_bounded",
 ]
@@ -35,17 +35,6 @@ __all__ = [
 
 class OutputPathError(ExplorerError, ValueError):
     """An output path that cannot be written: a folder, a missing parent, the wrong suffix."""
-
-
-def human_bytes(n: int) -> str:
-    """1024 -> '1.0 KB', 20 * 2**20 -> '20 MB' (binary units, as the upload limit is)."""
-    if n < 1024:
-        return f"{n} bytes"
-    if n < 1 << 20:
-        return f"{n / 1024:.1f} KB"
-    unit, size = ("GB", 1 << 30) if n >= 1 << 30 else ("MB", 1 << 20)
-    value = n / size
-    return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
 
 
 def output_path(
@@ -154,10 +143,10 @@ def read_bounded(
         raise error(f"{source} is not a file.")
     if size > limit:
         raise error(
-            f"The {what} {source.name} is {human_bytes(size)}; the limit is {human_bytes(limit)}."
+            f"The {what} {source.name} is {format_bytes(size)}; the limit is {format_bytes(limit)}."
         )
     with source.open("rb") as file:
         data = file.read(limit + 1)
     if len(data) > limit:  # it grew after the stat
-        raise error(f"The {what} {source.name} is over the limit of {human_bytes(limit)}.")
+        raise error(f"The {what} {source.name} is over the limit of {format_bytes(limit)}.")
     return data

@@ -28,7 +28,7 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
 
 def needed_message(info: WeightsInfo) -> str:
     return (
-        f"The weights file {info.filename} (~{info.size_mb:.1f} MB) for {info.architecture} is "
+        f"The weights file {info.filename} (~{info.size_text}) for {info.architecture} is "
         f"not on this machine. Download it from {info.url} and put it at {info.path} "
         f"(or run `explorer weights {info.architecture} --download {info.name}` with a network)."
     )

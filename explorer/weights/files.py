@@ -29,7 +29,7 @@ from torch import nn
 
 from explorer.core import limits
 from explorer.core.errors import WeightsError
-from explorer.core.safe_io import human_bytes
+from explorer.core.units import format_bytes
 
 USER_SUFFIXES = (".safetensors", ".pt", ".pth")
 
@@ -80,7 +80,7 @@ def read_state_dict(
         size = path.stat().st_size
         limit = limits.WEIGHTS_MAX_FILE_BYTES
     if size > limit:
-        raise WeightsError(f"{label} is {human_bytes(size)}; the limit is {human_bytes(limit)}.")
+        raise WeightsError(f"{label} is {format_bytes(size)}; the limit is {format_bytes(limit)}.")
     if size == 0:
         raise WeightsError(f"{label} is empty (0 bytes).")
     suffix = Path(label).suffix.lower()
@@ -112,9 +112,9 @@ def _read_safetensors(
         header_len = int.from_bytes(head, "little")
         if header_len > limits.WEIGHTS_MAX_HEADER_BYTES or header_len > size - 8:
             raise WeightsError(
-                f"{label} declares a {human_bytes(header_len)} safetensors header; the file is "
-                f"{human_bytes(size)} and the limit is "
-                f"{human_bytes(limits.WEIGHTS_MAX_HEADER_BYTES)}."
+                f"{label} declares a {format_bytes(header_len)} safetensors header; the file is "
+                f"{format_bytes(size)} and the limit is "
+                f"{format_bytes(limits.WEIGHTS_MAX_HEADER_BYTES)}."
             )
         header_text = file.read(header_len)
     try:
@@ -213,14 +213,14 @@ def _check_archive(file: IO[bytes], label: str, budget: int) -> None:
         if info.compress_type != zipfile.ZIP_STORED:
             raise WeightsError(
                 f"{label} has a compressed entry ({info.filename}: "
-                f"{human_bytes(info.compress_size)} inflating to {human_bytes(info.file_size)}); "
+                f"{format_bytes(info.compress_size)} inflating to {format_bytes(info.file_size)}); "
                 "torch.save never compresses, and compressed weights are how a zip bomb "
                 "fills the server's memory, so it was not read."
             )
         if info.filename.endswith(".pkl") and info.file_size > limits.WEIGHTS_MAX_PICKLE_BYTES:
             raise WeightsError(
-                f"{label}'s index ({info.filename}) is {human_bytes(info.file_size)}; the limit "
-                f"is {human_bytes(limits.WEIGHTS_MAX_PICKLE_BYTES)}."
+                f"{label}'s index ({info.filename}) is {format_bytes(info.file_size)}; the limit "
+                f"is {format_bytes(limits.WEIGHTS_MAX_PICKLE_BYTES)}."
             )
         total += info.file_size
     _check_total(label, total, budget)
@@ -229,8 +229,8 @@ def _check_archive(file: IO[bytes], label: str, budget: int) -> None:
 def _check_total(label: str, total: int, budget: int) -> None:
     if total > budget:
         raise WeightsError(
-            f"{label} declares {human_bytes(total)} of tensors; the limit for this model is "
-            f"{human_bytes(budget)}, so it was not read."
+            f"{label} declares {format_bytes(total)} of tensors; the limit for this model is "
+            f"{format_bytes(budget)}, so it was not read."
         )
 
 

@@ -31,7 +31,7 @@ from explorer.catalog import ArchSpec, get, names, resolve
 from explorer.core import limits
 from explorer.core.devices import pick_device
 from explorer.core.errors import WeightsError
-from explorer.core.safe_io import human_bytes
+from explorer.core.units import format_bytes
 from explorer.weights import files as weight_files
 from explorer.weights import shipped as digits
 from explorer.weights.downloads import Progress, download, needed_message, verify_cached
@@ -269,8 +269,8 @@ def hold_upload(data: bytes, filename: str) -> str:
         raise WeightsError(f"{name}: use one of {', '.join(USER_SUFFIXES)}.")
     if len(data) > limits.WEIGHTS_UPLOAD_BYTES:
         raise WeightsError(
-            f"{name} is {human_bytes(len(data))}; the limit is "
-            f"{human_bytes(limits.WEIGHTS_UPLOAD_BYTES)}."
+            f"{name} is {format_bytes(len(data))}; the limit is "
+            f"{format_bytes(limits.WEIGHTS_UPLOAD_BYTES)}."
         )
     token = f"{UPLOAD_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}:{name}"
     with _HELD_LOCK:

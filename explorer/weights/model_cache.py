@@ -21,6 +21,7 @@ from torch import nn
 
 from explorer.core import limits
 from explorer.core.errors import BudgetError
+from explorer.core.units import format_bytes
 from explorer.core.work import JobError
 from explorer.weights import files as weight_files
 from explorer.weights import loading
@@ -112,8 +113,8 @@ class ModelCache:
         size = weight_files.state_bytes(build_meta(split_name(arch)[0]))
         if size > self.budget:
             raise BudgetError(
-                f"{arch} needs {size / limits.GB:.1f} GB of weights; the model cache on this "
-                f"server holds {self.budget / limits.GB:.1f} GB."
+                f"{arch} needs {format_bytes(size)} of weights; the model cache on this "
+                f"server holds {format_bytes(self.budget)}."
             )
         return size
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from explorer.cli.arguments import int_in
 from explorer.core.devices import DEVICE_CHOICES
 from explorer.core.errors import InputSizeError
+from explorer.core.units import format_bytes
 
 NAME = "predict"
 HELP = "classify an image with a pretrained network (try: explorer predict lenet5-digits digit.png)"
@@ -87,6 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _progress(done: int, total: int) -> None:
     if total:
-        print(f"\rdownloading: {done / 1e6:.1f} / {total / 1e6:.1f} MB", end="", flush=True)
+        print(f"\rdownloading: {format_bytes(done)} / {format_bytes(total)}", end="", flush=True)
         if done >= total:
             print()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from explorer.core.units import format_bytes
+
 NAME = "weights"
 HELP = "list an architecture's pretrained weights (size, accuracy, cached?) or download them"
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         found = weights.cached()
         print(f"weights on this machine (cache: {weights.checkpoint_dir()}):")
         for info in found:
-            print(f"  {info.architecture:<24} {info.name:<28} {info.size_mb:>8.1f} MB  {info.path}")
+            print(f"  {info.architecture:<24} {info.name:<28} {info.size_text:>10}  {info.path}")
         return 0
     arch, _ = weights.split_name(args.arch)
     if args.download is not None:
@@ -34,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
         if info.cached:
             print(f"{info.filename} is already at {info.path}")
             return 0
-        print(f"downloading {info.url} (~{info.size_mb:.1f} MB) to {info.path}")
+        print(f"downloading {info.url} (~{info.size_text}) to {info.path}")
 
         def progress(done: int, total: int) -> None:
             if total:
-                print(f"\r  {done / 1e6:7.1f} / {total / 1e6:.1f} MB", end="", flush=True)
+                print(f"\r  {format_bytes(done):>10} / {format_bytes(total)}", end="", flush=True)
 
         weights.download(info, progress)
         print(f"\nsaved and hash-checked: {info.path}")
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if not infos:
         print(f"{arch} has no pretrained weights (use --weights random or your own file).")
         return 0
-    print(f"{'name':<28} {'default':<7} {'size MB':>8} {'top-1 %':>8} {'classes':>7}  cached  file")
+    print(f"{'name':<28} {'default':<7} {'size':>10} {'top-1 %':>8} {'classes':>7}  cached  file")
     for i in infos:
         top1 = f"{i.top1:.2f}" if i.top1 is not None else "-"
         print(
