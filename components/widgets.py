@@ -283,7 +283,7 @@ def conv_pool_points(trace: Trace) -> list[ShapePoint]:
     return [
         ShapePoint(r.name, r.type, *hwc(r.output_shape, trace.input_shape))
         for r in trace.leaves()
-        if r.calls > 0 and len(r.output_shape) == 4 and ("Conv" in r.type or "Pool" in r.type)
+        if r.calls > 0 and len(r.output_shape) == 4 and r.kind in ("conv", "pool")
     ]
 
 

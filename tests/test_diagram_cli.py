@@ -104,7 +104,7 @@ def test_render_bounds_arrows_and_time() -> None:
     from explorer.analysis.analysis import data_flow
     from explorer.core.errors import ExplorerError
     from explorer.graph import diagram
-    from explorer.graph.dataflow import GraphEdge
+    from explorer.graph.types import GraphEdge
 
     graph = data_flow("lenet5")
     many = replace(graph, edges=graph.edges * (diagram.MAX_EDGES // len(graph.edges) + 1))

@@ -9,6 +9,7 @@ import pytest
 from explorer.analysis.analysis import record_architecture
 from explorer.graph import dataflow as graph
 from explorer.graph import diagram
+from explorer.graph.types import DataFlowGraph
 
 
 def _labels(arch: str, depth: int | None = None) -> list[str]:
@@ -61,7 +62,7 @@ def test_a_resnet_block_keeps_its_name() -> None:
     assert blocks and all(diagram.inside_text(n, rec.modules) is None for n in blocks)
 
 
-def _vit_default() -> tuple[graph.DataFlowGraph, str]:
+def _vit_default() -> tuple[DataFlowGraph, str]:
     rec = record_architecture("vit_b_16")
     g = graph.build_graph(rec, graph.auto_depth(rec))
     return g, diagram.to_dot(g, modules=rec.modules)

@@ -22,6 +22,7 @@ from explorer.core import inputs as _inputs
 from explorer.core import limits
 from explorer.core.errors import InputSizeError, InputTooSmallError
 from explorer.core.hyper import module_hyper, plain_value
+from explorer.core.layer_kinds import kind_of
 from explorer.core.records import LayerRecord, Trace
 from explorer.engine.building import meta_copy
 from explorer.engine.forward_pass import Collapsed, ForwardFailed, Pass, run_forward, tensor_shapes
@@ -309,6 +310,7 @@ def _assemble(
             LayerRecord(
                 name=mod_name,
                 type=type(module).__name__,
+                kind=kind_of(type(module).__name__, not children[i]),
                 depth=depth,
                 parent=None if i == 0 else named[parent_of[i]][0],
                 is_leaf=not children[i],

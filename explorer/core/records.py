@@ -17,6 +17,7 @@ class LayerRecord:
 
     name: str  # module path ("features.0"), "" for the root
     type: str  # class name ("Conv2d")
+    kind: str  # explorer.core.layer_kinds.kind_of(type, is_leaf): "conv", "pool", "block", ...
     depth: int
     parent: str | None  # None for the root
     is_leaf: bool  # no child modules

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from explorer.core.layer_kinds import kind_of
 from explorer.engine.recording import Event, ModuleInfo, Recording, Shape, op_hyper
 from explorer.graph.collapse import bundle_inputs
 from explorer.graph.collapse import collapse as _collapse
@@ -25,15 +26,8 @@ from explorer.graph.collapse import fold_activations as _fold_activations
 from explorer.graph.types import DataFlowGraph, GraphEdge, GraphNode
 
 __all__ = [
-    "DataFlowGraph",
-    "Event",
-    "GraphEdge",
-    "GraphNode",
-    "ModuleInfo",
-    "Recording",
     "auto_depth",
     "build_graph",
-    "kind_of",
     "weight_layer_depth",
 ]
 
@@ -127,46 +121,6 @@ def _arrows(srcs: list[tuple[str, Shape]], dst: str) -> list[GraphEdge]:
     for src, shape in srcs:
         first_shape.setdefault(src, shape)
     return [GraphEdge(src, dst, shape) for src, shape in first_shape.items()]
-
-
-def kind_of(type_name: str, is_leaf: bool = True) -> str:
-    """Colour group of a module class name."""
-    t = type_name.lower()
-    if "conv" in t and "norm" not in t:
-        return "conv" if is_leaf else "block"
-    if "pool" in t:
-        return "pool"
-    if "norm" in t:
-        return "norm"
-    if t in ("linear", "bilinear", "lazylinear"):
-        return "linear"
-    if "attention" in t:
-        return "attention"
-    if "dropout" in t:
-        return "dropout"
-    if t in ("flatten", "unflatten"):
-        return "flatten"
-    if t in {
-        "relu",
-        "relu6",
-        "tanh",
-        "sigmoid",
-        "gelu",
-        "silu",
-        "hardswish",
-        "hardsigmoid",
-        "softmax",
-        "logsoftmax",
-        "leakyrelu",
-        "elu",
-        "prelu",
-        "mish",
-        "selu",
-    }:
-        return "act"
-    if t in ("identity",):
-        return "other"
-    return "other" if is_leaf else "block"
 
 
 def _is_unit(info: ModuleInfo, depth: int, opens: frozenset[str]) -> bool:

@@ -17,8 +17,10 @@ from typing import Any
 import graphviz
 
 from explorer.core.errors import ExplorerError
+from explorer.core.layer_kinds import kind_of
 from explorer.core.layer_math import commas, lecture_shape, pair, short
-from explorer.graph.dataflow import DataFlowGraph, GraphNode, ModuleInfo, kind_of
+from explorer.engine.recording import ModuleInfo
+from explorer.graph.types import DataFlowGraph, GraphNode
 
 # Fill colours by kind (colour-blind-friendly pastels); the legend uses the same table.
 COLOURS: dict[str, str] = {

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.core.layer_math import hwc
-from explorer.graph.dataflow import DataFlowGraph, GraphNode, Recording, build_graph
+from explorer.engine.recording import Recording
+from explorer.graph.dataflow import build_graph
+from explorer.graph.types import DataFlowGraph, GraphNode
 
 # Kinds whose output is worth a point: what changes the tensor's shape or joins tensors.
 _POINT_KINDS = ("input", "conv", "pool", "linear", "add", "concat", "block", "attention", "op")
