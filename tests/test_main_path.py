@@ -47,3 +47,13 @@ def test_a_plain_chain_is_all_main_path() -> None:
     assert [n for n, *_ in _path("lenet5")] == [
         "input", "features.0", "features.2", "features.3", "features.5",
     ]  # fmt: skip
+
+
+def test_a_branch_fed_only_by_parameters_is_no_route_from_the_input() -> None:
+    """Swin V2 computes its attention bias from parameters alone (a small MLP over a fixed
+    table): that branch joins every block, but no input→output route passes along it, so the
+    main path is Swin V1's stage by stage (it used to collapse to input → last block → pool)."""
+    v1 = [p.name for p in main_path_of(record_architecture("swin_t"))]
+    v2 = [p.name for p in main_path_of(record_architecture("swin_v2_t"))]
+    assert len(v2) == len(v1) > 30
+    assert v2[:8] == v1[:8]

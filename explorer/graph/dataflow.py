@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import networkx as nx
+
 from explorer.core.layer_kinds import kind_of
 from explorer.engine.recording import Event, ModuleInfo, Recording, Shape, op_hyper
 from explorer.graph.collapse import bundle_inputs
@@ -333,24 +335,35 @@ def auto_depth(rec: Recording, max_nodes: int = 70) -> int:
 _RECURRENT = {"LSTM", "GRU", "RNN"}
 
 
+def flow_digraph(graph: DataFlowGraph) -> nx.DiGraph:
+    """The graph's boxes and arrows as a networkx DiGraph (node ids; execution order kept)."""
+    g = nx.DiGraph()
+    g.add_nodes_from(n.id for n in graph.nodes)
+    g.add_edges_from((e.src, e.dst) for e in graph.edges)
+    return g
+
+
 def weight_layer_depth(rec: Recording) -> int:
     """Convolution and fully connected layers on the longest path from input to output.
 
     The papers' way of counting depth: VGG-16 has 16, GoogLeNet 22, ResNet-152 152 (its
     projection shortcuts sit beside the main path, so they do not count). A recurrent layer
     (LSTM, GRU, RNN) counts once per stacked layer (`num_layers`); an embedding is a lookup
-    table, not a layer of this count.
+    table, not a layer of this count. The longest path is networkx's, over the boxes that
+    reach the output, each arrow weighted by the layers of the box it enters.
     """
     graph = build_graph(rec, rec.max_depth, collapse=False)
-    longest: dict[str, int] = {}
-    incoming: dict[str, list[str]] = {}
-    for e in graph.edges:
-        incoming.setdefault(e.dst, []).append(e.src)
-    for node in graph.nodes:  # execution order is a topological order
-        own = 1 if node.kind in ("conv", "linear") and node.type not in _ARITHMETIC else 0
+    own: dict[str, int] = {}
+    for node in graph.nodes:
+        layers = 1 if node.kind in ("conv", "linear") and node.type not in _ARITHMETIC else 0
         if node.type in _RECURRENT and node.name in rec.modules:
-            own = int(rec.modules[node.name].hyper.get("num_layers", 1))
-        longest[node.id] = own + max(
-            (longest.get(s, 0) for s in incoming.get(node.id, [])), default=0
-        )
-    return longest.get("output", max(longest.values(), default=0))
+            layers = int(rec.modules[node.name].hyper.get("num_layers", 1))
+        own[node.id] = layers
+    g = flow_digraph(graph)
+    end = "output" if "output" in own else graph.nodes[-1].id
+    reach = g.subgraph(nx.ancestors(g, end) | {end}).copy()
+    top = object()  # one source before every box with no input, so its own layers count too
+    reach.add_edges_from((top, n) for n in list(reach.nodes) if reach.in_degree(n) == 0)
+    for _, dst, data in reach.edges(data=True):
+        data["layers"] = own[dst]
+    return int(nx.dag_longest_path_length(reach, weight="layers"))

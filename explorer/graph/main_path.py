@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import networkx as nx
+
 from explorer.core.layer_math import hwc
 from explorer.engine.recording import Recording
-from explorer.graph.dataflow import build_graph
+from explorer.graph.dataflow import build_graph, flow_digraph
 from explorer.graph.types import DataFlowGraph, GraphNode
 
 # Kinds whose output is worth a point: what changes the tensor's shape or joins tensors.
@@ -35,33 +37,17 @@ class ShapePoint:
 
 def dominators(graph: DataFlowGraph) -> list[str]:
     """Ids of the nodes that every route from the input to the output passes through, in
-    order (input first, output last). The nodes are in execution order, a topological one."""
-    order = {n.id: i for i, n in enumerate(graph.nodes)}
-    preds: dict[str, list[str]] = {}
-    for e in graph.edges:
-        preds.setdefault(e.dst, []).append(e.src)
-    idom: dict[str, str | None] = {}
-    for node in graph.nodes:
-        ins = [p for p in preds.get(node.id, []) if p in idom]
-        if not ins:
-            idom[node.id] = None  # the input, or a node fed only by parameters
-            continue
-        common = ins[0]
-        for other in ins[1:]:  # nearest common dominator of two predecessors
-            a: str | None = common
-            b: str | None = other
-            while a != b and a is not None and b is not None:
-                if order[a] > order[b]:
-                    a = idom[a]
-                else:
-                    b = idom[b]
-            common = a if a == b and a is not None else "input"
-        idom[node.id] = common
-    chain: list[str] = []
-    current: str | None = "output" if "output" in idom else graph.nodes[-1].id
-    while current is not None:
-        chain.append(current)
-        current = idom.get(current)
+    order (input first, output last): the output's chain of immediate dominators (networkx's
+    Cooper-Harvey-Kennedy algorithm). Nodes fed only by parameters have no route from the input
+    and are left out."""
+    g = flow_digraph(graph)
+    start = graph.nodes[0].id
+    idom = nx.immediate_dominators(g, start)
+    reached = [n.id for n in graph.nodes if n.id in idom]
+    end = "output" if "output" in idom else reached[-1]
+    chain = [end]
+    while chain[-1] != start:
+        chain.append(idom[chain[-1]])
     return chain[::-1]
 
 
