@@ -216,3 +216,27 @@ def test_file_lock_excludes_another_process(tmp_path: Path) -> None:
     with file_lock(target):
         assert released.exists()  # we got the lock only after the child was done with it
     assert child.wait() == 0
+
+
+def test_file_lock_excludes_another_thread(tmp_path: Path) -> None:
+    """Two threads of one server (two sessions downloading the same weights) take turns."""
+    import threading
+    import time
+
+    target = tmp_path / "weights.pth"
+    inside: list[int] = []
+    overlaps: list[bool] = []
+
+    def hold(n: int) -> None:
+        with file_lock(target):
+            inside.append(n)
+            overlaps.append(len(inside) > 1)
+            time.sleep(0.05)
+            inside.remove(n)
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == [False] * 4

@@ -12,13 +12,13 @@ reads a file only after checking its size, and never more than the limit.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
+
+import filelock
 
 from explorer.core.errors import ExplorerError
 from explorer.core.units import format_bytes
@@ -103,30 +103,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-@contextlib.contextmanager
-def file_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path + '.lock'` across processes (fcntl) and threads.
-
-    flock locks belong to the open file, so two threads of one process that open the lock file
-    separately would also exclude each other; the per-path thread lock makes that explicit and
-    keeps the lock file descriptor count at one per waiting process.
-    """
-    lock_path = Path(str(path) + ".lock")
-    key = str(lock_path.resolve())
-    with _THREAD_LOCKS_GUARD:
-        thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
-    with thread_lock:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+def file_lock(path: str | Path) -> filelock.FileLock:
+    """An exclusive lock on `path + '.lock'`, across processes and threads (filelock's
+    FileLock: an OS lock on its own open file, so two threads of one process exclude each other
+    too; works on Windows as on Unix). Use as `with file_lock(path): ...`."""
+    return filelock.FileLock(str(path) + ".lock")
 
 
 def read_bounded(
