@@ -190,10 +190,10 @@ AUGMENT_MAX_SIDE = _lab.MAX_SIDE  # the lab augments a copy whose longer side is
 @st.cache_data(max_entries=8, show_spinner="Reading the image…")
 def lab_image(kind: str, value: str | bytes) -> _PILImage.Image:
     """("sample", name) or ("upload", bytes) -> RGB image, longer side ≤ 512; ImageError if bad."""
-    if kind == "sample":
+    if kind == "sample" or isinstance(value, str):
         image = _images.load_sample(str(value))
     else:
-        image = _images.decode_image(bytes(value))
+        image = _images.decode_image(value)
     return _images.fit_within(image, AUGMENT_MAX_SIDE)
 
 

@@ -271,14 +271,13 @@ def one_layer(acts: A.Activations, key: str) -> None:
     start = 0
     if c > DETAIL_CHANNELS:
         pages = list(range(0, c, DETAIL_CHANNELS))
-        start = int(
-            st.selectbox(
-                "Channels",
-                pages,
-                key=f"{key}_page",
-                format_func=lambda s: f"{s}–{min(s + DETAIL_CHANNELS, c) - 1} of {c}",
-            )
+        chosen = st.selectbox(
+            "Channels",
+            pages,
+            key=f"{key}_page",
+            format_func=lambda s: f"{s}–{min(s + DETAIL_CHANNELS, c) - 1} of {c}",
         )
+        start = int(chosen or 0)
     picked = list(range(start, min(start + DETAIL_CHANNELS, c)))
     st.plotly_chart(channel_figure(layer, picked), width="stretch", key=f"{key}_channels")
     strongest = P.strongest_channels(layer, 8)
@@ -328,7 +327,8 @@ def cam_panel(
     outputs = [s.output_module for s in layers]
     a, b, c = st.columns(3)
     method = str(
-        a.selectbox("Method", list(cam.METHODS), key=f"{key}_method", format_func=cam.METHODS.get)
+        a.selectbox("Method", list(cam.METHODS), key=f"{key}_method",
+                    format_func=lambda m: cam.METHODS[m])
     )
     layer = str(
         b.selectbox(

@@ -67,10 +67,10 @@ def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
         index=0,
         key=f"{key}_family",
         help="Narrow the list to one family; the box on the right also searches as you type.",
-    )
+    ) or families[0]
     options = all_names if family == "All families" else groups[family]
     index = options.index(wanted) if wanted in options else 0
-    name: str = cols[1].selectbox(
+    name: str | None = cols[1].selectbox(
         "Architecture",
         options,
         index=index,
@@ -79,6 +79,7 @@ def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
         help="Type to search all 1,400+ networks. Names with -paper are built exactly as the "
         "paper describes; timm/… are timm's models; the others are torchvision's.",
     )
+    name = name or options[index]
     if st.query_params.get("arch") != name and not (
         asked and asked not in all_names and name == wanted
     ):
@@ -341,8 +342,7 @@ def diagram(svg: str | None, dot: str, height: int = 760) -> None:
     size, scrolling sideways below 0.75×) or, without graphviz's `dot` on the server, the
     browser's. A diagram up to about twice `height` sits in the page as it is (LeNet does
     not scroll inside a box); a taller one scrolls inside a box `height` pixels high."""
-    box = {"height": height} if _tall(svg, 2 * height) else {}
-    with st.container(border=True, **box):
+    with st.container(border=True, height=height if _tall(svg, 2 * height) else "content"):
         if svg is None:
             st.graphviz_chart(dot, width="stretch")
         else:

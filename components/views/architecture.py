@@ -68,7 +68,7 @@ rankdir = (
         ["TB", "LR"],
         default="TB",
         key="arch_rankdir",
-        format_func={"TB": "top → bottom", "LR": "left → right"}.get,
+        format_func=lambda d: {"TB": "top → bottom", "LR": "left → right"}[d],
         help="Left to right suits a projector's wide screen for short networks.",
     )
     or "TB"
@@ -151,7 +151,7 @@ st.plotly_chart(cache.shape_view(name, input_size, batch, branches), key="arch_s
 st.markdown("#### Downloads")
 stem = f"{name}_{input_size[1]}x{input_size[2]}"
 d = st.columns(5)
-files = [
+files: list[tuple[str, str | bytes, str, str]] = [
     ("Layer table (CSV)", widgets.rows_to_csv(table), "csv", "text/csv"),
     ("Trace (JSON)", cache.trace_json(name, input_size, batch), "json", "application/json"),
     ("Diagram (DOT)", dot, "dot", "text/vnd.graphviz"),

@@ -207,12 +207,14 @@ def _image_source() -> tuple[ImageSource, str] | str:
         key="aug_upload",
         type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"],
     )
-    source: ImageSource = ("sample", name) if upload is None else ("upload", upload.getvalue())
+    source: ImageSource = (
+        ("sample", str(name)) if upload is None else ("upload", upload.getvalue())
+    )
     try:
         cache.lab_image(*source)
     except ExplorerError as exc:
         return f"Cannot use **{upload.name if upload else name}**: {exc}"
-    return source, (upload.name if upload else name)
+    return source, (upload.name if upload else str(name))
 
 
 # --- main views ------------------------------------------------------------------------------
@@ -421,19 +423,21 @@ def _mix_view(source: ImageSource, label: str) -> None:
     names = sample_names()
     other_default = next((n for n in names if n != label), names[0])
     c1, c2, c3, c4 = st.columns(4)
-    other = c1.selectbox("Second image", names, index=names.index(other_default), key="aug_mix_b")
+    other = str(
+        c1.selectbox("Second image", names, index=names.index(other_default), key="aug_mix_b")
+    )
     method = c2.radio(
         "Method",
         ["mixup", "cutmix"],
         horizontal=True,
         key="aug_mix_method",
-        format_func={"mixup": "MixUp", "cutmix": "CutMix"}.get,
+        format_func=lambda m: {"mixup": "MixUp", "cutmix": "CutMix"}[m],
     )
     alpha = c3.slider("α of Beta(α, α)", 0.1, 5.0, 1.0, 0.1, key="aug_mix_alpha")
     seed = c4.number_input("Mix seed", 0, 2**31 - 1, 0, key="aug_mix_seed")
     try:
         png, weight_a = cache.mix_preview(
-            source, ("sample", other), method, float(alpha), int(seed)
+            source, ("sample", other), str(method), float(alpha), int(seed)
         )
     except ExplorerError as exc:
         st.error(str(exc))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -44,19 +46,19 @@ if len(chosen) < 2:
     st.stop()
 
 
-def top1(spec: explorer.ArchSpec) -> float | None:
-    if spec.published is None:
-        return None
-    for key, value in spec.published.extra:
-        if key.lower().startswith("imagenet") and "top-1" in key.lower():
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
+@dataclass(frozen=True)
+class Row:
+    architecture: str
+    year: int | None
+    input: str
+    params: int
+    macs: int
+    depth: int
+    top1: float | None  # torchvision's ImageNet-1K top-1 of the DEFAULT weights
+    weight_bytes: int
 
 
-rows = []
+rows: list[Row] = []
 for name in chosen:
     spec = explorer.get(name)
     try:
@@ -65,19 +67,10 @@ for name in chosen:
     except explorer.ExplorerError as exc:
         st.error(f"{name}: {exc}")
         continue
-    rows.append(
-        {
-            "Architecture": name,
-            "Year": spec.year,
-            "Input": f"{spec.input_size[1]}×{spec.input_size[2]}×{spec.input_size[0]}",
-            "Params": t.total_params,
-            "MACs": t.total_macs,
-            "Weight layers": depth,
-            "ImageNet top-1 %": top1(spec),
-            "Weights bytes": t.param_bytes,
-            "MACs per param": round(t.total_macs / max(t.total_params, 1), 1),
-        }
-    )
+    c, h, w = spec.input_size
+    top1 = spec.published.top1 if spec.published is not None else None
+    rows.append(Row(name, spec.year, f"{h}×{w}×{c}", t.total_params, t.total_macs, depth, top1,
+                    t.param_bytes))  # fmt: skip
 if len(rows) < 2:
     st.stop()
 
@@ -85,16 +78,18 @@ if len(rows) < 2:
 # weights in a unit a person reads; the charts below use the numbers.
 shown = [
     {
-        **r,
-        "ImageNet top-1 %": "—"
-        if r["ImageNet top-1 %"] is None
-        else f"{r['ImageNet top-1 %']:.2f}",
-        "Weights": format_bytes(r["Weights bytes"]),
+        "Architecture": r.architecture,
+        "Year": r.year,
+        "Input": r.input,
+        "Params": r.params,
+        "MACs": r.macs,
+        "Weight layers": r.depth,
+        "ImageNet top-1 %": "—" if r.top1 is None else f"{r.top1:.2f}",
+        "Weights": format_bytes(r.weight_bytes),
+        "MACs per param": round(r.macs / max(r.params, 1), 1),
     }
     for r in rows
 ]
-for r in shown:
-    del r["Weights bytes"]
 st.dataframe(
     shown,
     hide_index=True,
@@ -115,13 +110,13 @@ st.dataframe(
 
 scatter = go.Figure(
     go.Scatter(
-        x=[r["Params"] for r in rows],
-        y=[r["MACs"] for r in rows],
+        x=[r.params for r in rows],
+        y=[r.macs for r in rows],
         mode="markers+text",
-        text=[r["Architecture"] for r in rows],
+        text=[r.architecture for r in rows],
         textposition="top center",
         marker={"size": 14, "color": "#1f78b4"},
-        customdata=[[commas(r["Params"]), commas(r["MACs"])] for r in rows],
+        customdata=[[commas(r.params), commas(r.macs)] for r in rows],
         hovertemplate="<b>%{text}</b><br>params %{customdata[0]}<br>MACs %{customdata[1]}"
         "<extra></extra>",
     )
@@ -136,14 +131,14 @@ scatter.update_layout(
 st.plotly_chart(scatter, key="compare_scatter")
 
 left, right = st.columns(2)
-with_top1 = [r for r in rows if r["ImageNet top-1 %"] is not None]
+with_top1 = [(r.architecture, r.top1) for r in rows if r.top1 is not None]
 if with_top1:
     bar = go.Figure(
         go.Bar(
-            x=[r["Architecture"] for r in with_top1],
-            y=[r["ImageNet top-1 %"] for r in with_top1],
+            x=[name for name, _ in with_top1],
+            y=[top1 for _, top1 in with_top1],
             marker_color="#33a02c",
-            text=[f"{r['ImageNet top-1 %']:.1f}" for r in with_top1],
+            text=[f"{top1:.1f}" for _, top1 in with_top1],
         )
     )
     bar.update_layout(
@@ -158,10 +153,10 @@ else:
     left.info("None of these has an ImageNet top-1 figure in torchvision's metadata.")
 depth_bar = go.Figure(
     go.Bar(
-        x=[r["Architecture"] for r in rows],
-        y=[r["Weight layers"] for r in rows],
+        x=[r.architecture for r in rows],
+        y=[r.depth for r in rows],
         marker_color="#ff7f00",
-        text=[r["Weight layers"] for r in rows],
+        text=[r.depth for r in rows],
     )
 )
 depth_bar.update_layout(
@@ -172,7 +167,7 @@ depth_bar.update_layout(
     margin={"l": 10, "r": 10, "t": 40, "b": 10},
 )
 right.plotly_chart(depth_bar, key="compare_depth")
-missing = [r["Architecture"] for r in rows if r["ImageNet top-1 %"] is None]
+missing = [r.architecture for r in rows if r.top1 is None]
 if missing:
     st.caption(f"No ImageNet top-1 for: {', '.join(missing)} (no torchvision weights).")
 st.caption(

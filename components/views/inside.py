@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from components import cache
@@ -26,7 +27,7 @@ def _short_label(name: str) -> str:
     return name if name == shipped.WEIGHTS_NAME else f"{name} (another seed)"
 
 
-def _inputs() -> tuple[str, str | None, str, object]:
+def _inputs() -> tuple[str, str | None, str, Image.Image | None]:
     """(architecture, weights or None, device, image or None) from the left column."""
     source = st.radio("Input", [DRAW, PICTURE], horizontal=True, key="inside_source")
     if source == DRAW:

@@ -87,7 +87,7 @@ def regimes() -> str:
     return str(arch)
 
 
-def _progress(bar):  # type: ignore[no-untyped-def]
+def _progress(bar):
     def progress(step: int, total: int, loss: float) -> None:
         bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.3f}")
 

@@ -53,6 +53,7 @@ class Published:
     extra: tuple[
         tuple[str, str], ...
     ] = ()  # other published facts, e.g. ("ImageNet top-1", "69.8")
+    top1: float | None = None  # ImageNet-1K top-1 accuracy, %, where the source gives it
 
 
 @dataclass(frozen=True)

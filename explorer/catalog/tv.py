@@ -120,6 +120,7 @@ def _published(weights: Any) -> Published | None:
         # `_ops` is printed in GMACs with three decimals.
         macs_tolerance=500_000,
         extra=tuple(extra),
+        top1=meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1"),
     )
 
 
