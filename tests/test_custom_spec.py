@@ -198,3 +198,14 @@ def test_input_rows_refuse_bad_text_and_sizes_before_tracing() -> None:
         input_rows("2x1x32x3x")
     with pytest.raises(InputSizeError, match="dimensions; the limit is"):
         input_rows("x".join(["2"] * 12))
+
+
+def test_order_hint_reads_the_input_tokens_only() -> None:
+    from explorer.catalog.custom import order_hint
+
+    hint = order_hint("input 1x32x32 | conv 6 5x5 | fc 10")
+    assert hint is not None and "input 32x32x1" in hint and "height × width × channels" in hint
+    assert order_hint("input 32x32x1 | conv 6 5x5") is None  # the lecture's order
+    assert order_hint("input 3x224x224 | conv 6 5 | pool") is not None  # unparsable: still said
+    assert order_hint("input " + "9" * 5000 + "x32x32") is None  # no int() of 5,000 digits
+    assert order_hint("conv 6 5x5 | fc 10") is None

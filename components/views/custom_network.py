@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-import re
 
 import streamlit as st
 
 import explorer
 from components import cache, widgets
+from explorer.catalog.custom import input_rows, looks_like_spec, order_hint
 from explorer.core.layer_math import commas
 from explorer.graph.diagram import dot_available
 
@@ -80,7 +80,7 @@ def show_spec_error(source: str, exc: explorer.SpecError) -> None:
 if not text.strip():
     st.info("Type a layer stack above, or load an example.")
     st.stop()
-if not explorer.catalog.custom.looks_like_spec(text):
+if not looks_like_spec(text):
     st.error(
         "This does not look like a layer stack: start with `input HxWxC` (or `input 784`, "
         "`input 128x4`, `input 32 tokens`) or separate layers with `|`. (To look at a "
@@ -88,29 +88,9 @@ if not explorer.catalog.custom.looks_like_spec(text):
     )
     st.stop()
 
-# exactly three sides: `input 16x32x32x1` is a volume, not an image with its order mixed up
-INPUT = re.compile(r"\binput\s+(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)(?!\s*[x×\d])", re.IGNORECASE)
-
-
-def order_hint(source: str) -> str | None:
-    """`input 1x32x32` is read as 1 pixel high with 32 channels: say the order is H×W×C."""
-    m = INPUT.search(source)
-    if m is None:
-        return None
-    first, second, last = (int(g) for g in m.groups())
-    if first <= 4 < last and second == last:
-        return (
-            f"`input {m.group(1)}x{m.group(2)}x{m.group(3)}` means n_H={first}, n_W={second}, "
-            f"n_C={last}: the order is height × width × channels (the lecture's "
-            f"n_H×n_W×n_C). For a {last}×{last} picture with {first} channel"
-            f"{'s' if first > 1 else ''}, write `input {last}x{last}x{first}`."
-        )
-    return None
-
-
 hint = order_hint(text)
 try:
-    trace = cache.trace(text, None, 1)
+    analysis = cache.analysis(text, None, 1)  # parsed, built and traced once
 except explorer.SpecError as exc:
     show_spec_error(text, exc)
     if hint:
@@ -120,20 +100,16 @@ except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
 
-stack = explorer.catalog.custom.spec_from_text(text)  # parsed again: no build, no trace
+trace, stack = analysis.trace, analysis.spec
+assert stack is not None  # a typed stack, not a module
 image = not stack.inputs  # else features, a sequence, a volume or token ids
 if hint:
     st.warning(hint, icon=":material/lightbulb:")
-if not image:
-    st.info(stack.notes.removeprefix("A typed layer stack. "), icon=":material/input:")
-elif not re.search(r"\binput\b", text, re.IGNORECASE):
-    _, c, h, w = trace.input_shape
-    st.info(
-        f"No `input` layer given, so the stack was traced on a {h}×{w}×{c} input "
-        "(n_H×n_W×n_C, the default). Start the stack with `input HxWxC` to choose another."
-    )
-widgets.metrics(trace, cache.weight_layer_depth(text))
-dot = cache.diagram_dot(text, None, 1, None, False)
+said = stack.notes.removeprefix("A typed layer stack.").strip()  # what the input is taken to be
+if said:
+    st.info(said, icon=":material/input:")
+widgets.metrics(trace, analysis.depth)
+dot = analysis.dot(None, False)
 SHAPE = "Output n_H×n_W×n_C"
 
 
@@ -153,13 +129,13 @@ def table_rows(t: explorer.Trace, fields: dict[str, int] | None = None) -> list[
 
 
 st.markdown("#### Layers")
-fields = cache.receptive_fields(text, None) if image else None
+fields = analysis.receptive_fields if image else None
 widgets.layer_table(table_rows(trace, fields), key="custom_layers")
 svg = cache.dot_svg(dot) if dot_available() else None
 if image:
     left, right = st.columns([3, 2])
     with left:
-        points = cache.main_path(text, None, 1)
+        points = analysis.main_path
         st.plotly_chart(widgets.shape_chart(points), key="custom_shape_chart")
     with right:
         st.markdown("#### Diagram")
@@ -182,7 +158,7 @@ signature = st.text_input(
 )
 if signature.strip():
     try:
-        rows = explorer.catalog.custom.input_rows(signature)
+        rows = input_rows(signature)
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         st.stop()

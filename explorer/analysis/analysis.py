@@ -29,8 +29,8 @@ from explorer.catalog.registry import is_registered
 from explorer.core.records import Trace
 from explorer.engine.recording import ModuleInfo, Recording
 from explorer.graph import diagram as _diagram
-from explorer.graph.dataflow import auto_depth, build_graph, weight_layer_depth
-from explorer.graph.main_path import ShapePoint, main_path_of
+from explorer.graph.dataflow import auto_depth, build_graph, layers_on_longest_path
+from explorer.graph.main_path import ShapePoint, main_path
 from explorer.graph.receptive import receptive_fields
 from explorer.graph.types import DataFlowGraph
 
@@ -76,7 +76,9 @@ class Analysis:
     @property
     def auto_depth(self) -> int:
         """The most detailed depth whose collapsed diagram still fits a screen."""
-        return self._once("auto_depth", lambda: auto_depth(self.recording))
+        return self._once(
+            "auto_depth", lambda: auto_depth(self.recording, graph_at=lambda d: self.graph(d))
+        )
 
     def graph(self, depth: int | None = None, collapse: bool = True) -> DataFlowGraph:
         """The data-flow graph at `depth` (None: the automatic depth)."""
@@ -87,12 +89,14 @@ class Analysis:
     @property
     def depth(self) -> int:
         """Conv and FC layers on the longest input→output path (VGG-16: 16, GoogLeNet: 22)."""
-        return self._once("depth", lambda: weight_layer_depth(self.recording))
+        full = self.graph(self.recording.max_depth, collapse=False)
+        return self._once("depth", lambda: layers_on_longest_path(full, self.recording))
 
     @property
     def main_path(self) -> list[ShapePoint]:
         """The tensors every route from input to output passes through."""
-        return self._once("main_path", lambda: main_path_of(self.recording))
+        full = self.graph(max(self.recording.max_depth, 1), collapse=False)
+        return self._once("main_path", lambda: main_path(full))
 
     @property
     def receptive_fields(self) -> dict[str, int]:
@@ -158,7 +162,7 @@ def analyse(
     if isinstance(arch, nn.Module):
         t, rec = trace_and_record(arch, input_size, batch_size, inputs=inputs, name=name)
         return Analysis(None, t, rec)
-    spec = resolve(arch)
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)  # the one resolution
     key = None if name is not None else _key(spec, input_size, batch_size, inputs)
     if key is not None:
         with _cache_lock:

@@ -45,7 +45,7 @@ def build_model(
     weights are exactly those of a default build after seeding the global RNG with s, for a
     generator seeded with s, whatever initialisation the builder does (a ViT's class token,
     ConvNeXt's layer scale)."""
-    spec = resolve(arch)
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)
     price_real_build(spec)
     if generator is None:
         model = spec.builder(**kwargs)

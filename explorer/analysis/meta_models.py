@@ -23,7 +23,8 @@ __all__ = ["borrowed_meta_model", "build_meta"]
 
 def build_meta(arch: str | ArchSpec, **kwargs: Any) -> nn.Module:
     """The architecture with every parameter and buffer on the meta device, in eval mode."""
-    return build_on_meta(resolve(arch).builder, **kwargs)
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)  # a name: resolved here, once
+    return build_on_meta(spec.builder, **kwargs)
 
 
 # Meta models of catalog architectures, kept for re-tracing (another input size or batch is a
@@ -41,7 +42,7 @@ _meta_cache_lock = threading.Lock()
 def borrowed_meta_model(arch: str | ArchSpec) -> Iterator[nn.Module]:
     """A meta model of `arch`, held exclusively while the block runs; cached for catalog
     entries, built fresh for anything else (layer stacks, unregistered specs)."""
-    spec = resolve(arch)
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)
     if not is_registered(spec):
         yield build_meta(spec)
         return

@@ -154,7 +154,7 @@ def _trace(
         if not has_forward(arch):
             return _parameters_only(meta_copy(arch), label, events)
         return _trace_model(meta_copy(arch), label, sig, None, events)
-    spec = resolve(arch)
+    spec = arch if isinstance(arch, ArchSpec) else resolve(arch)  # a name: resolved once, here
     if spec.inputs and inputs is None and input_size is None:  # a network that takes no image
         inputs, batch_size = _batched(spec.inputs, batch_size), 1
     sig = _signature(input_size, spec.input_size, batch_size, inputs, forward_kwargs)

@@ -63,6 +63,7 @@ __all__ = [
     "build",
     "input_rows",
     "looks_like_spec",
+    "order_hint",
     "parse",
     "plan",
     "spec_from_text",
@@ -146,3 +147,26 @@ def input_rows(signature: str) -> list[dict[str, str]]:
     for key, value in sig.kwargs:
         walk(value, key)
     return rows
+
+
+def order_hint(text: str) -> str | None:
+    """`input 1x32x32` reads as 1 pixel high with 32 channels: when the input layer looks like
+    channels written first, a sentence saying the order is height × width × channels (shown
+    beside an error the stack gives, or beside its trace). Reads the tokens only, so it works
+    on a stack that does not parse."""
+    for layer in tokenize(text):
+        if len(layer) < 2 or layer[0].text != "input":
+            continue
+        sides = layer[1].text.split("x")
+        if len(sides) != 3 or not all(s.isdigit() and len(s) <= 6 for s in sides):
+            return None
+        first, second, last = (int(s) for s in sides)
+        if first <= 4 < last and second == last:
+            return (
+                f"`input {layer[1].raw}` means n_H={first}, n_W={second}, n_C={last}: the order "
+                "is height × width × channels (the lecture's n_H×n_W×n_C). For a "
+                f"{last}×{last} picture with {first} channel{'s' if first > 1 else ''}, write "
+                f"`input {last}x{last}x{first}`."
+            )
+        return None
+    return None

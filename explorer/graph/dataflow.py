@@ -15,7 +15,7 @@ recording is then *replayed* at any depth:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -30,6 +30,7 @@ from explorer.graph.types import DataFlowGraph, GraphEdge, GraphNode
 __all__ = [
     "auto_depth",
     "build_graph",
+    "layers_on_longest_path",
     "weight_layer_depth",
 ]
 
@@ -321,11 +322,18 @@ def _build(
     return bundle_inputs(graph)
 
 
-def auto_depth(rec: Recording, max_nodes: int = 70) -> int:
-    """The most detailed depth whose collapsed graph still has at most `max_nodes` boxes."""
+def auto_depth(
+    rec: Recording,
+    max_nodes: int = 70,
+    graph_at: Callable[[int], DataFlowGraph] | None = None,
+) -> int:
+    """The most detailed depth whose collapsed graph still has at most `max_nodes` boxes.
+    `graph_at(depth)` gives the collapsed graph at a depth (an Analysis passes its memo, so the
+    graphs tried here are the ones it shows)."""
+    at = graph_at or (lambda depth: build_graph(rec, depth))
     best = 1
     for depth in range(1, max(rec.max_depth, 1) + 1):
-        if len(build_graph(rec, depth).nodes) <= max_nodes:
+        if len(at(depth).nodes) <= max_nodes:
             best = depth
         else:
             break
@@ -352,7 +360,11 @@ def weight_layer_depth(rec: Recording) -> int:
     table, not a layer of this count. The longest path is networkx's, over the boxes that
     reach the output, each arrow weighted by the layers of the box it enters.
     """
-    graph = build_graph(rec, rec.max_depth, collapse=False)
+    return layers_on_longest_path(build_graph(rec, rec.max_depth, collapse=False), rec)
+
+
+def layers_on_longest_path(graph: DataFlowGraph, rec: Recording) -> int:
+    """weight_layer_depth's count on `graph`, the recording's graph at full detail, uncollapsed."""
     own: dict[str, int] = {}
     for node in graph.nodes:
         layers = 1 if node.kind in ("conv", "linear") and node.type not in _ARITHMETIC else 0
