@@ -116,7 +116,7 @@ def test_transfer_page_trains_a_head_on_uploads_with_features_from_a_worker() ->
     from explorer.core import images
 
     at = _page("transfer").run()
-    at.selectbox(key="up_backbone_resnet18").set_value("resnet18|random")
+    at.selectbox(key="up_backbone_resnet18").set_value(("resnet18", "random"))
     at.number_input(key="up_count").set_value(2).run()
     names = images.sample_names()
     for c, chosen in enumerate((names[:2] * 2, names[2:4] * 2)):

@@ -126,8 +126,11 @@ def few_shot_digits(device: str) -> None:
         st.dataframe(w.top_table(top), hide_index=True)
 
 
-def _backbone_label(choice: str) -> str:
-    arch, name = choice.split("|")
+Backbone = tuple[str, str]  # (architecture, weights name)
+
+
+def _backbone_label(choice: Backbone) -> str:
+    arch, name = choice
     if name == weights.RANDOM:
         return f"{arch} · random weights (meaningless features, for the mechanics only)"
     if name in shipped.SHIPPED:
@@ -140,9 +143,9 @@ def few_shot_uploads(device: str, section_one: str) -> None:
         "Upload a handful of pictures per class (e.g. your two cats and 'neither'). The frozen "
         "backbone's features are computed once per picture; only the new head is trained."
     )
-    local = [f"{i.architecture}|{i.name}" for i in weights.cached()]
-    mine = [c for c in local if c.startswith(f"{section_one}|")]
-    choices = [*mine, *(c for c in local if c not in mine), f"{section_one}|random"]
+    local: list[Backbone] = [(i.architecture, i.name) for i in weights.cached()]
+    mine = [c for c in local if c[0] == section_one]
+    choices = [*mine, *(c for c in local if c not in mine), (section_one, weights.RANDOM)]
     if not mine:
         st.info(
             f"Section 1's network, {section_one}, has no trained weights on this machine "
@@ -155,7 +158,7 @@ def few_shot_uploads(device: str, section_one: str) -> None:
         key=f"up_backbone_{section_one}",  # follows the network chosen in section 1
         format_func=_backbone_label,
     )
-    arch, weights_name = str(backbone).split("|")
+    arch, weights_name = backbone or choices[-1]
     if weights_name == weights.RANDOM:
         w.random_warning(True)
     count = st.number_input("Classes", 2, 6, 3, key="up_count")
