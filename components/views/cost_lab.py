@@ -10,8 +10,10 @@ from components import cache, widgets
 from explorer.core.layer_math import (
     LECTURE_6X6,
     BottleneckComparison,
+    agreement,
     commas,
     conv1x1_single_channel,
+    conv_macs,
     lecture_shape,
     short,
 )
@@ -75,14 +77,14 @@ check_rows = [
         "Block": "naive",
         "Formula": commas(cmp.naive.macs),
         "Traced": commas(naive_t.total_macs),
-        "Match": "✓" if naive_t.total_macs == cmp.naive.macs else "✗",
+        "Match": agreement(cmp.naive.macs, naive_t.total_macs),
         "Params (traced)": commas(naive_t.total_params),
     },
     {
         "Block": "bottleneck",
         "Formula": commas(cmp.bottleneck_macs),
         "Traced": commas(bott_t.total_macs),
-        "Match": "✓" if bott_t.total_macs == cmp.bottleneck_macs else "✗",
+        "Match": agreement(cmp.bottleneck_macs, bott_t.total_macs),
         "Params (traced)": commas(bott_t.total_params),
     },
 ]
@@ -149,11 +151,11 @@ with many:
         ("kernel_size", 1),
     )
     t1 = cache.block_trace("naive_conv_spec", spec_args)
-    macs = 6 * 6 * filters * 32
+    macs = conv_macs(6, 6, filters, 1, 32)
     st.markdown(
         f"Output **{lecture_shape(t1.output_shape)}**; cost "
         f"`6×6×{filters} × 1×1×32 = {commas(macs)}` MACs "
-        f"(traced: {commas(t1.total_macs)} {'✓' if t1.total_macs == macs else '✗'}), "
+        f"(traced: {commas(t1.total_macs)} {agreement(macs, t1.total_macs)}), "
         f"{commas(t1.total_params)} parameters (32 weights + 1 bias per filter)."
     )
 

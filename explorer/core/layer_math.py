@@ -153,6 +153,11 @@ def conv_macs(h_out: int, w_out: int, c_out: int, f: int, c_in: int, groups: int
     return h_out * w_out * c_out * f * f * (c_in // groups)
 
 
+def agreement(formula: int, traced: int) -> str:
+    """✓ where the lecture's formula and the tracer give the same count, ✗ where not."""
+    return "✓" if formula == traced else "✗"
+
+
 @dataclass(frozen=True)
 class ConvCost:
     """One 'same' convolution on an H×W×C_in input: the lecture's cost in numbers."""
