@@ -19,7 +19,6 @@ from explorer.core import images as _images
 from explorer.core.records import Trace
 from explorer.graph import diagram as _diagram
 from explorer.graph.main_path import ShapePoint
-from explorer.graph.types import DataFlowGraph
 from explorer.labs import augment as _augment
 from explorer.labs import digits as _digits
 from explorer.labs import residual_experiment as _residual
@@ -46,25 +45,8 @@ def trace(arch: str, input_size: Size = None, batch_size: int = 1) -> Trace:
     return analysis(arch, input_size, batch_size).trace
 
 
-def data_flow(
-    arch: str,
-    input_size: Size = None,
-    batch_size: int = 1,
-    depth: int | None = None,
-    collapse: bool = True,
-) -> DataFlowGraph:
-    return analysis(arch, input_size, batch_size).graph(depth, collapse)
 
 
-def diagram_dot(
-    arch: str,
-    input_size: Size = None,
-    batch_size: int = 1,
-    depth: int | None = None,
-    collapse: bool = True,
-    rankdir: str = "TB",
-) -> str:
-    return analysis(arch, input_size, batch_size).dot(depth, collapse, rankdir)
 
 
 def diagram_image(
@@ -96,9 +78,6 @@ def dot_svg(dot: str) -> str:
     return _diagram.inline_svg(_diagram.svg_from_dot(dot))
 
 
-def trace_json(arch: str, input_size: Size = None, batch_size: int = 1) -> str:
-    """The trace as JSON text (the Architecture page's download, made once per analysis)."""
-    return analysis(arch, input_size, batch_size).trace_json
 
 
 def main_path(arch: str, input_size: Size = None, batch_size: int = 1) -> list[ShapePoint]:

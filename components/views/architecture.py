@@ -16,7 +16,8 @@ spec = explorer.get(name)
 input_size, batch = widgets.input_controls(spec, "arch")
 
 try:
-    trace = cache.trace(name, input_size, batch)
+    analysis = cache.analysis(name, input_size, batch)  # one meta build, one recorded pass
+    trace = analysis.trace
 except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -24,7 +25,7 @@ except explorer.ExplorerError as exc:
 st.subheader(spec.title)
 if spec.notes:
     st.markdown(spec.notes)
-widgets.metrics(trace, cache.weight_layer_depth(name))
+widgets.metrics(trace, analysis.depth)
 
 # --- published figures ---------------------------------------------------------------------
 rows, notes = widgets.published_rows(spec, trace)
@@ -75,7 +76,7 @@ rankdir = (
 )
 depth_choice = None
 if not auto and max_depth > 1:
-    auto_graph = cache.data_flow(name, input_size, batch, None, collapse)
+    auto_graph = analysis.graph(None, collapse)
     depth_choice = cols[0].slider(
         "Diagram detail (depth)",
         1,
@@ -85,8 +86,8 @@ if not auto and max_depth > 1:
         help="1 = top-level blocks; larger numbers open the blocks up.",
     )
 try:
-    graph = cache.data_flow(name, input_size, batch, depth_choice, collapse)
-    dot = cache.diagram_dot(name, input_size, batch, depth_choice, collapse, rankdir)
+    graph = analysis.graph(depth_choice, collapse)
+    dot = analysis.dot(depth_choice, collapse, rankdir)
 except explorer.ExplorerError as exc:
     st.error(str(exc))
     st.stop()
@@ -153,20 +154,20 @@ stem = f"{name}_{input_size[1]}x{input_size[2]}"
 d = st.columns(5)
 files: list[tuple[str, str | bytes, str, str]] = [
     ("Layer table (CSV)", widgets.rows_to_csv(table), "csv", "text/csv"),
-    ("Trace (JSON)", cache.trace_json(name, input_size, batch), "json", "application/json"),
+    ("Trace (JSON)", analysis.trace_json, "json", "application/json"),
     ("Diagram (DOT)", dot, "dot", "text/vnd.graphviz"),
 ]
 if svg is not None:
     files += [
         (
             "Diagram (SVG)",
-            cache.diagram_image(name, input_size, batch, depth_choice, collapse, "svg", rankdir),
+            analysis.diagram("svg", depth_choice, collapse, rankdir),
             "svg",
             "image/svg+xml",
         ),
         (
             "Diagram (PNG)",
-            cache.diagram_image(name, input_size, batch, depth_choice, collapse, "png", rankdir),
+            analysis.diagram("png", depth_choice, collapse, rankdir),
             "png",
             "image/png",
         ),
