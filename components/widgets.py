@@ -15,13 +15,14 @@ from plotly.subplots import make_subplots
 import explorer
 from explorer.analysis.trace import LayerRecord, Trace
 from explorer.catalog import ArchSpec, published
+from explorer.core import limits
 from explorer.core.layer_math import commas, hwc, lecture_shape, output_size_formula, short
 from explorer.core.units import format_bytes
 from explorer.graph.main_path import ShapePoint
 from explorer.graph.receptive import describe as describe_rf
 
-MAX_SIDE = 1024  # pixels: larger inputs make tracing slow on a classroom server
-MAX_BATCH = 512
+MAX_SIDE = limits.PAGE_MAX_SIDE
+MAX_BATCH = limits.PAGE_MAX_BATCH
 
 
 def family_options() -> dict[str, list[str]]:

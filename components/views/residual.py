@@ -15,6 +15,7 @@ from components.residual_charts import (
     identity_figure,
     summary_rows,
 )
+from explorer.core import limits
 from explorer.core.errors import ExplorerError
 from explorer.labs.residual_experiment import (
     DEFAULT_DEPTHS,
@@ -28,7 +29,7 @@ from explorer.labs.residual_experiment import (
 )
 from explorer.serving.jobs import Job
 
-MAX_PAGE_EPOCHS = 40
+MAX_PAGE_EPOCHS = limits.RESIDUAL_PAGE_MAX_EPOCHS
 PARTIAL = "residual_partial"  # session key: the runs finished before a Cancel
 CANCELLED = "residual_cancelled"  # session key: set by the Cancel button's callback
 TOKEN = "residual_token"  # session key: who is waiting for a job (explorer.serving.jobs subscriber)

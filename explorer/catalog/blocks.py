@@ -16,12 +16,13 @@ from torch import nn
 from explorer.catalog.inception import SZEGEDY_2014, SZEGEDY_2014_URL, Inception
 from explorer.catalog.registry import ArchSpec, Published, register
 from explorer.catalog.resnet import HE_2015, HE_2015_URL, BasicBlock
+from explorer.core import limits
 from explorer.core.errors import SpecError
 
 LIN_2013 = "M. Lin, Q. Chen, S. Yan. Network In Network. ICLR 2014 (arXiv:1312.4400, 2013)."
 LIN_2013_URL = "https://arxiv.org/abs/1312.4400"
 
-MAX_SIZE = 100_000  # no block of the lecture comes near; larger is a typo
+MAX_SIZE = limits.BLOCK_MAX_SIZE
 
 
 def _check(**sizes: int) -> None:

@@ -16,17 +16,17 @@ from explorer.core import limits
 from explorer.core.errors import SpecError
 
 DEFAULT_INPUT = (3, 224, 224)  # (C, H, W), used when the stack has no `input` layer
-MAX_TEXT = 10_000
-MAX_LAYERS = 500
-MAX_UNITS = 100_000  # filters or fc units
-MAX_KERNEL = 1_000
-MAX_STRIDE = 1_000
-MAX_PADDING = 1_000
+MAX_TEXT = limits.STACK_MAX_TEXT
+MAX_LAYERS = limits.STACK_MAX_LAYERS
+MAX_UNITS = limits.STACK_MAX_UNITS
+MAX_KERNEL = limits.STACK_MAX_KERNEL
+MAX_STRIDE = limits.STACK_MAX_STRIDE
+MAX_PADDING = limits.STACK_MAX_PADDING
 MAX_SPATIAL = limits.TRACE_MAX_SIDE  # input height, width or depth
 MAX_CHANNELS = limits.TRACE_MAX_CHANNELS
 MAX_LENGTH = MAX_SPATIAL * MAX_SPATIAL  # a sequence's length, a vector's features: a flat image
 MAX_INPUT_VALUES = MAX_SPATIAL * MAX_SPATIAL * MAX_CHANNELS  # the largest image
-MAX_VOCAB = 1_000_000  # embedding vocabulary (the parameter budget bounds vocab × dim)
+MAX_VOCAB = limits.STACK_MAX_VOCAB
 
 SEPARATORS = "|;\n"
 ACTIVATIONS = ("relu", "tanh", "sigmoid")

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from explorer.core import limits
 from explorer.core.errors import InputSizeError
 
 DTYPES: dict[str, torch.dtype] = {
@@ -37,10 +38,10 @@ DTYPES: dict[str, torch.dtype] = {
     "int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool,
     "complex64": torch.complex64,
 }  # fmt: skip
-MAX_TENSORS = 256  # tensors in one signature
-MAX_DIMS = 8
-MAX_ELEMENTS = 10**12  # per tensor: meta tensors cost nothing, but the numbers must stay sane
-MAX_NESTING = 16  # brackets inside brackets
+MAX_TENSORS = limits.SIGNATURE_MAX_TENSORS
+MAX_DIMS = limits.SIGNATURE_MAX_DIMS
+MAX_ELEMENTS = limits.SIGNATURE_MAX_ELEMENTS
+MAX_NESTING = limits.SIGNATURE_MAX_NESTING
 
 
 @dataclass(frozen=True)

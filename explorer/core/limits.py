@@ -92,11 +92,73 @@ PIPELINE_MAX_SAMPLES = 256
 PIPELINE_MAX_SAMPLE_PIXELS = 64_000_000  # all samples of one call together: ~190 MB uint8 RGB
 
 # --- command-line numbers ---------------------------------------------------------------------
-CLI_MAX_BATCH = 4096  # training batches (experiment); traces use budgets.TRACE_MAX_BATCH
+CLI_MAX_BATCH = 4096  # training batches (experiment); traces use TRACE_MAX_BATCH
 CLI_MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes 0 … 2⁶³ − 1 here
 CLI_MAX_EPOCHS = 1000
 CLI_MAX_LR = 10.0
 
+
+# --- typed layer stacks (explorer.catalog.stack_text) ------------------------------------------
+STACK_MAX_TEXT = 10_000
+STACK_MAX_LAYERS = 500
+STACK_MAX_UNITS = 100_000  # filters or fc units
+STACK_MAX_KERNEL = 1_000
+STACK_MAX_STRIDE = 1_000
+STACK_MAX_PADDING = 1_000
+STACK_MAX_VOCAB = 1_000_000  # embedding vocabulary (the parameter budget bounds vocab × dim)
+
+# --- the Cost lab's blocks (explorer.catalog.blocks) -------------------------------------------
+BLOCK_MAX_SIZE = 100_000  # no block of the lecture comes near; larger is a typo
+
+# --- input signatures (explorer.core.inputs) ---------------------------------------------------
+SIGNATURE_MAX_TENSORS = 256  # tensors in one signature
+SIGNATURE_MAX_DIMS = 8
+SIGNATURE_MAX_ELEMENTS = 10**12  # per tensor: meta tensors cost nothing; numbers must stay sane
+SIGNATURE_MAX_NESTING = 16  # brackets inside brackets
+
+# --- diagrams (explorer.graph.diagram) ---------------------------------------------------------
+# Bounds on a drawing's worst case: graphviz's layout grows much faster than linearly in
+# arrows (DenseNet-201 drawn with an arrow from every layer to every later one, 2,314 arrows,
+# ran 26 minutes). Chained concatenations keep every torchvision model far below the cap.
+DIAGRAM_MAX_EDGES = 1_500
+
+# --- Look inside (explorer.inside) -------------------------------------------------------------
+#: Stages recorded in one pass (resnet152 has 54, densenet201 14, efficientnet_b7 64).
+INSIDE_MAX_STAGES = 200
+#: Activation values kept from one pass (float32): vgg16 at 224×224 keeps about 15 M.
+INSIDE_MAX_RECORDED_VALUES = 60_000_000
+#: Multiply-accumulates of the forward pass being looked inside (vit_h_14 needs 167 G).
+INSIDE_MAX_MACS = 40_000_000_000
+#: Tiles and pixels of one feature-map grid (resnet50's layer4: 2,048 tiles of 7×7).
+GRID_MAX_TILES = 4096
+GRID_MAX_PIXELS = 4_000_000
+#: Filters drawn from the first convolution (AlexNet has 96, VGG 64).
+FILTERS_MAX = 512
+#: Multiply-accumulates of one class-activation-map request: per image a forward pass and the
+#: backward pass down to the layer (`class_map_work`; resnet50's ten crops at layer4: 41 G).
+CAM_MAX_MACS = 200_000_000_000
+#: Score-CAM runs one forward pass per channel of the layer (resnet50's layer4: 2,048).
+SCORECAM_MAX_MACS = 20_000_000_000
+#: Occlusion: forward passes (one per patch position, plus the unoccluded image).
+OCCLUSION_MAX_MACS = 250_000_000_000
+OCCLUSION_MAX_POSITIONS = 4096
+
+# --- jobs and inline work (explorer.core.work, explorer.serving.jobs) --------------------------
+# Work a page may do inline, in its own server thread: about 0.3 s of one core (a ten-crop of
+# resnet18, 18 G multiply-accumulates, took 0.49 s at one thread). More goes to a worker.
+INLINE_MAX_MACS = 10 * 10**9
+JOBS_MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
+
+# --- the augmentation lab (explorer.labs.augment) ----------------------------------------------
+AUGMENT_LAB_MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this
+# One 512×512 RGB picture is 0.75 MiB: 256 MiB hold ~340 sample states (8 samples × 6 steps
+# each for ~7 students' latest pipelines at that size; 224² crops take a fifth of that).
+AUGMENT_MEMO_MAX_BYTES = 256 * 2**20
+
+# --- the pages' own controls (components/) -----------------------------------------------------
+PAGE_MAX_SIDE = 1024  # pixels: larger inputs make tracing slow on a classroom server
+PAGE_MAX_BATCH = 512
+RESIDUAL_PAGE_MAX_EPOCHS = 40
 
 def check_ensemble(members: Sequence[tuple[str, int]]) -> None:
     """(name, parameter count) of each member: BudgetError over the count or bytes limit."""

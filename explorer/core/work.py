@@ -11,13 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from explorer.core import limits
 from explorer.core.errors import ExplorerError
 
 __all__ = ["INLINE_MAX_MACS", "JobCancelled", "JobError", "Picture", "runs_inline"]
 
-# Work a page may do inline, in its own server thread: about 0.3 s of one core (a ten-crop of
-# resnet18, 18 G multiply-accumulates, took 0.49 s at one thread). More goes to a worker.
-INLINE_MAX_MACS = 10 * 10**9
+INLINE_MAX_MACS = limits.INLINE_MAX_MACS
 
 
 def runs_inline(macs: int) -> bool:

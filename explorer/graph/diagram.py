@@ -16,6 +16,7 @@ from typing import Any
 
 import graphviz
 
+from explorer.core import limits
 from explorer.core.errors import ExplorerError
 from explorer.core.layer_kinds import kind_of
 from explorer.core.layer_math import commas, lecture_shape, pair, short
@@ -356,10 +357,7 @@ def inline_svg(svg: bytes | str, max_zoom: float = 1.15, min_zoom: float = 0.75)
     return text.replace("\r", "").replace("\n", " ")
 
 
-# Bounds on a drawing's worst case: graphviz's layout grows much faster than linearly in
-# arrows (DenseNet-201 drawn with an arrow from every layer to every later one, 2,314 arrows,
-# ran 26 minutes). Chained concatenations keep every torchvision model far below the cap.
-MAX_EDGES = 1_500
+MAX_EDGES = limits.DIAGRAM_MAX_EDGES
 DOT_TIMEOUT_S = 60.0
 
 

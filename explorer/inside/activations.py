@@ -27,19 +27,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.core import layer_math
+from explorer.core import layer_math, limits
 from explorer.core.devices import autocast, synchronize
 from explorer.core.errors import BudgetError, UnknownArchitectureError
 from explorer.labs.predict import TopClass, preprocessor_for, top_k
 from explorer.weights.loading import RANDOM_LABEL, LoadedModel
 from explorer.weights.model_cache import FactsMemo, private_copy
 
-#: Stages recorded in one pass (resnet152 has 54, densenet201 14, efficientnet_b7 64).
-MAX_STAGES = 200
-#: Activation values kept from one pass (float32): vgg16 at 224×224 keeps about 15 M.
-MAX_RECORDED_VALUES = 60_000_000
-#: Multiply-accumulates of the forward pass being looked inside (vit_h_14 needs 167 G).
-MAX_MACS = 40_000_000_000
+MAX_STAGES = limits.INSIDE_MAX_STAGES
+MAX_RECORDED_VALUES = limits.INSIDE_MAX_RECORDED_VALUES
+MAX_MACS = limits.INSIDE_MAX_MACS
 
 _POOLS = (
     nn.modules.pooling._MaxPoolNd,

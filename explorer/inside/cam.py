@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from explorer.core import limits
 from explorer.core.devices import autocast
 from explorer.core.errors import BudgetError
 from explorer.core.work import JobCancelled
@@ -43,14 +44,10 @@ from explorer.weights.loading import LoadedModel
 from explorer.weights.model_cache import FactsMemo, private_copy
 
 METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
-#: Multiply-accumulates of one class-activation-map request: per image a forward pass and the
-#: backward pass down to the layer (`class_map_work`; resnet50's ten crops at layer4: 41 G).
-MAX_CAM_MACS = 200_000_000_000
-#: Score-CAM runs one forward pass per channel of the layer (resnet50's layer4: 2,048).
-MAX_SCORECAM_MACS = 20_000_000_000
-#: Occlusion: forward passes (one per patch position, plus the unoccluded image).
-MAX_OCCLUSION_MACS = 250_000_000_000
-MAX_OCCLUSION_POSITIONS = 4096
+MAX_CAM_MACS = limits.CAM_MAX_MACS
+MAX_SCORECAM_MACS = limits.SCORECAM_MAX_MACS
+MAX_OCCLUSION_MACS = limits.OCCLUSION_MAX_MACS
+MAX_OCCLUSION_POSITIONS = limits.OCCLUSION_MAX_POSITIONS
 OCCLUSION_CHUNK = 16  # occluded copies per forward pass (and per progress report)
 SCORECAM_BATCH = 16  # masked copies per forward pass of Score-CAM (the library's default)
 

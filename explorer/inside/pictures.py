@@ -16,15 +16,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
+from explorer.core import limits
 from explorer.core.errors import BudgetError
 from explorer.inside.activations import Activations, LayerActivation
 from explorer.weights.loading import LoadedModel
 
-#: Tiles and pixels of one feature-map grid (resnet50's layer4: 2,048 tiles of 7×7).
-MAX_GRID_TILES = 4096
-MAX_GRID_PIXELS = 4_000_000
-#: Filters drawn from the first convolution (AlexNet has 96, VGG 64).
-MAX_FILTERS = 512
+MAX_GRID_TILES = limits.GRID_MAX_TILES
+MAX_GRID_PIXELS = limits.GRID_MAX_PIXELS
+MAX_FILTERS = limits.FILTERS_MAX
 #: The largest feature map is drawn this many pixels high in the overview; all layers use
 #: the same pixels per activation, so smaller maps are drawn smaller.
 OVERVIEW_SIDE = 112

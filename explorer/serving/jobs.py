@@ -47,12 +47,13 @@ from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from explorer.core import limits
 from explorer.core.errors import BudgetError, ExplorerError
 from explorer.core.gc_settings import settle_after_imports
 from explorer.core.work import JobCancelled, JobError
 
 WORKERS_ENV = "EXPLORER_WORKERS"
-MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
+MAX_QUEUED = limits.JOBS_MAX_QUEUED
 KEEP_FINISHED = 64  # finished results kept for identical requests
 KEEP_FINISHED_BYTES = 256 * 2**20  # ... and their size together (as they came over the channel)
 CANCEL_GRACE_S = 10.0  # a job that ignores a cancel is stopped by ending its worker

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import PIL.Image
 
 from explorer.core import images as _images
+from explorer.core import limits
 from explorer.core.work import Picture
 from explorer.labs.augment.memo import PrefixMemo
 from explorer.labs.augment.pipeline import Pipeline
 from explorer.labs.augment.preview import grid_image
 from explorer.labs.augment.steps import AUGMENTATIONS, ElasticWarp
 
-MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this
+MAX_SIDE = limits.AUGMENT_LAB_MAX_SIDE
 GALLERY_SIDE = 256  # the gallery shows every augmentation, so it works on a smaller copy
 # Where a default is too gentle to see on a projector, the gallery (and a newly added step)
 # uses a stronger setting; the page says which.

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 import PIL.Image
 import torch
 
+from explorer.core import limits
 from explorer.labs.augment.params import Augmentation
 
-# One 512×512 RGB picture is 0.75 MiB: 256 MiB hold ~340 sample states (8 samples × 6 steps
-# each for ~7 students' latest pipelines at that size; 224² crops take a fifth of that).
-DEFAULT_MAX_BYTES = 256 * 2**20
+DEFAULT_MAX_BYTES = limits.AUGMENT_MEMO_MAX_BYTES
 _STATE_OVERHEAD = 512  # key tuple, dict slot, tensor objects: a rough per-entry allowance
 
 
