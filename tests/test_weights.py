@@ -316,3 +316,39 @@ def test_damaged_weights_files_give_one_sentence_never_a_traceback(tmp_path: Pat
                 weights.load("lenet5", str(path), device="cpu")
             except WeightsError as exc:
                 assert "\n" not in str(exc) and str(tmp_path) not in str(exc), str(exc)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (None, "default"),
+        ("DEFAULT", "default"),
+        ("random", "random"),
+        ("RANDOM", "random"),
+        ("IMAGENET1K_V2", "named"),
+        ("lenet5-digits-seed1", "named"),
+        ("my.safetensors", "file"),
+        ("runs/best", "file"),
+        ("upload:0123abcd:my.pth", "upload"),
+    ],
+)
+def test_a_weights_reference_is_parsed_once_and_reads_back(text: str | None, kind: str) -> None:
+    ref = weights.WeightsRef.parse(text)
+    assert ref.kind.value == kind
+    assert weights.WeightsRef.parse(str(ref)) == ref  # the text form is what caches key on
+
+
+def test_a_name_is_never_looked_up_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file named like a weights name in the working folder does not turn the name into a
+    path (the old dispatch probed the disk)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "IMAGENET1K_V1").write_bytes(b"not weights")
+    assert weights.WeightsRef.parse("IMAGENET1K_V1").kind is weights.WeightsKind.NAMED
+
+
+def test_loading_through_a_reference_equals_loading_by_text() -> None:
+    by_ref = weights.WeightsRef.parse("lenet5-digits").load("lenet5", device="cpu")
+    by_text = weights.load("lenet5", "lenet5-digits", device="cpu")
+    assert by_ref.weights == by_text.weights == "lenet5-digits"
+    for key, value in by_text.model.state_dict().items():
+        assert torch.equal(by_ref.model.state_dict()[key], value)

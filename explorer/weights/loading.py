@@ -19,6 +19,8 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ __all__ = [
     "RANDOM_LABEL",
     "LoadedModel",
     "WeightsInfo",
+    "WeightsKind",
+    "WeightsRef",
     "available",
     "cached",
     "find",
@@ -292,49 +296,105 @@ def held_upload(token: str) -> tuple[bytes, str]:
     return data, name
 
 
-def _looks_like_path(text: str) -> bool:
-    return text.lower().endswith(USER_SUFFIXES) or os.sep in text or Path(text).is_file()
+class WeightsKind(str, Enum):
+    DEFAULT = "default"  # the architecture's recommended set (torchvision/timm DEFAULT, shipped)
+    NAMED = "named"  # one named set: "IMAGENET1K_V2", "lenet5-digits-seed1", a timm tag
+    FILE = "file"  # a user's .safetensors / .pt / .pth on this machine (CLI)
+    UPLOAD = "upload"  # an uploaded file held in the server's memory, by token
+    RANDOM = "random"  # seeded random weights: predictions are meaningless
+
+
+@dataclass(frozen=True)
+class WeightsRef:
+    """Which weights to load, typed: made once at the edge (`parse` of a CLI argument or a
+    widget's value) and dispatched on its kind by `load`, never by looking at a string again.
+    `str(ref)` is the text `parse` reads back (what caches and jobs are keyed by)."""
+
+    kind: WeightsKind
+    value: str = ""  # the name, the path or the upload token; "" for DEFAULT and RANDOM
+
+    @classmethod
+    def parse(cls, text: str | Path | None) -> WeightsRef:
+        """The reference a text names: "DEFAULT" (or nothing), "random", an upload's token
+        ("upload:<sha>:<name>"), a path (a weights file suffix, or a folder in it) or else a
+        weights name. Nothing on disk is looked at."""
+        raw = "" if text is None else str(text).strip()
+        if raw in ("", DEFAULT):
+            return cls(WeightsKind.DEFAULT)
+        if raw.lower() == RANDOM:
+            return cls(WeightsKind.RANDOM)
+        if raw.startswith(UPLOAD_PREFIX):
+            return cls(WeightsKind.UPLOAD, raw)
+        if raw.lower().endswith(USER_SUFFIXES) or os.sep in raw or "/" in raw:
+            return cls(WeightsKind.FILE, raw)
+        return cls(WeightsKind.NAMED, raw)
+
+    def __str__(self) -> str:
+        if self.kind is WeightsKind.DEFAULT:
+            return DEFAULT
+        if self.kind is WeightsKind.RANDOM:
+            return RANDOM
+        return self.value
+
+    def load(
+        self,
+        arch: str,
+        *,
+        device: str | torch.device | None = "auto",
+        download_missing: bool = False,
+        progress: Progress | None = None,
+    ) -> LoadedModel:
+        """`arch` built and loaded with these weights (the one loading method)."""
+        return load(arch, self, device=device, download_missing=download_missing,
+                    progress=progress)  # fmt: skip
 
 
 def load(
     arch: str,
-    weights: str | Path | None = DEFAULT,
+    weights: WeightsRef | str | Path | None = DEFAULT,
     *,
     device: str | torch.device | None = "auto",
     download_missing: bool = False,
     progress: Progress | None = None,
     data: bytes | None = None,
 ) -> LoadedModel:
-    """Build `arch` with `weights` (DEFAULT, a weights name, a file path, or "random").
+    """Build `arch` with `weights`: a WeightsRef, or its text (DEFAULT, a weights name, a file
+    path, "random", an upload's token), parsed here once.
 
     With `data`, the weights are an upload's bytes and `weights` is its file name: they are
     read from memory, never written to disk.
     """
-    arch_name, choice = split_name(str(arch), None if weights is None else str(weights))
+    text = None if weights is None else str(weights)
+    arch_name, shipped_choice = split_name(str(arch), text)
+    if isinstance(weights, WeightsRef) and shipped_choice == text:
+        ref = weights
+    else:
+        ref = WeightsRef.parse(shipped_choice)
     spec = resolve(arch_name)
     dev = pick_device(device)
-    timm_tag = data is None and choice.lower() != RANDOM and not _looks_like_path(choice)
-    if spec.source == "timm" and timm_tag:  # timm loads its own weights (explorer.weights.timm_hub)
-        from explorer.weights import timm_hub as timm_weights
+    kind = WeightsKind.FILE if data is not None else ref.kind
+    if spec.source == "timm" and kind in (WeightsKind.DEFAULT, WeightsKind.NAMED):
+        from explorer.weights import timm_hub as timm_weights  # timm loads its own weights
 
-        return timm_weights.load(spec, choice, dev, download_missing=download_missing)
+        return timm_weights.load(spec, str(ref), dev, download_missing=download_missing)
     member = None
     kwargs: dict[str, Any] = {}
     state: dict[str, torch.Tensor] | None = None
-    if data is None and choice.startswith(UPLOAD_PREFIX):
-        data, choice = held_upload(choice)
+    if kind is WeightsKind.UPLOAD:
+        data, upload_name = held_upload(ref.value)
+        kind, ref = WeightsKind.FILE, WeightsRef(WeightsKind.FILE, upload_name)
     if data is not None:
-        name = Path(choice).name
+        name = Path(ref.value).name
         state = read_state_dict(data, name=name, expected_bytes=_expected_bytes(spec))
         label = f"file: {name}"
-    elif choice.lower() == RANDOM:
+    elif kind is WeightsKind.RANDOM:
         label = RANDOM
-    elif _looks_like_path(choice):
-        path = Path(choice).expanduser()
+    elif kind is WeightsKind.FILE:
+        path = Path(ref.value).expanduser()
         state = read_state_dict(path, expected_bytes=_expected_bytes(spec))
         label = f"file: {path.name}"
     else:
-        info = find(spec, choice)
+        info = find(spec, str(ref))
         if not info.cached:
             if not download_missing:
                 raise WeightsError(needed_message(info))
