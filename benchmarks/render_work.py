@@ -71,6 +71,12 @@ out["custom network cold"] = counted(custom.run)
 assert not custom.exception, custom.exception
 out["custom network warm"] = counted(custom.run)
 
+for page in ("compare", "cost_lab"):
+    other = AppTest.from_file(f"{views}/{page}.py", default_timeout=300)
+    out[f"{page.replace('_', ' ')} cold"] = counted(other.run)
+    assert not other.exception, other.exception
+    out[f"{page.replace('_', ' ')} warm"] = counted(other.run)
+
 def median_time(fn, n=5):
     times = []
     for _ in range(n):

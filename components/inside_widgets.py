@@ -13,6 +13,7 @@ its budget is checked first, here, so a refused request never becomes a job."""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -24,8 +25,9 @@ from PIL import Image
 
 from components import cache, job_widgets
 from components import prediction_widgets as w
-from explorer.core import work
-from explorer.core.errors import ExplorerError
+from explorer.core import limits, work
+from explorer.core.errors import ExplorerError, ImageError
+from explorer.core.images import decode_image
 from explorer.inside import activations as A
 from explorer.inside import cam
 from explorer.inside import pictures as P
@@ -471,10 +473,20 @@ def occlusion_chart(o: cam.OcclusionMap) -> go.Figure:
     return fig
 
 
-def canvas_image(rgba: Any) -> Image.Image | None:
-    """The drawing canvas's RGBA pixels as an RGB picture on white (None before any data)."""
-    if rgba is None:
+def canvas_image(drawn: Any) -> Image.Image | None:
+    """The drawing canvas's picture, decoded by explorer.core.images.decode_image within the
+    canvas's own size (its transparent pixels on white); None before anything is drawn.
+
+    The PNG comes from the browser, so it is as untrusted as an upload: a crafted message can
+    hold any picture (a 12000×12000 PNG is 2 GB decoded; a JPEG of 200,000 scans runs for
+    minutes). Its bytes are taken as they are (`image_bytes`) and nothing else decodes them.
+    ImageError names what is wrong."""
+    if drawn is None or drawn.json_data is None:
         return None
-    picture = Image.fromarray(np.asarray(rgba, dtype=np.uint8), "RGBA")
-    white = Image.new("RGBA", picture.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, picture).convert("RGB")
+    try:
+        png = drawn.image_bytes
+    except (ValueError, binascii.Error):  # not a base64 data URL
+        raise ImageError("The canvas sent something that is not a picture.") from None
+    if png is None:
+        return None
+    return decode_image(png, max_bytes=limits.CANVAS_MAX_BYTES, max_pixels=limits.CANVAS_MAX_PIXELS)

@@ -9,6 +9,7 @@ from streamlit_drawable_canvas import st_canvas
 from components import cache
 from components import inside_widgets as iw
 from components import prediction_widgets as w
+from explorer.core import limits
 from explorer.core.errors import ExplorerError, ImageError
 from explorer.weights import loading as weights
 from explorer.weights import shipped
@@ -20,7 +21,7 @@ st.caption(
 )
 
 DRAW, PICTURE = "Draw a digit", "A picture (sample or upload)"
-CANVAS_SIDE = 240
+CANVAS_SIDE = limits.CANVAS_SIDE
 
 
 def _short_label(name: str) -> str:
@@ -52,7 +53,11 @@ def _inputs() -> tuple[str, str | None, str, Image.Image | None]:
             )
         with d:
             device = w.device_picker("inside_device")
-        image = iw.canvas_image(drawn.image_data if drawn.json_data is not None else None)
+        try:
+            image = iw.canvas_image(drawn)
+        except ImageError as exc:
+            st.error(str(exc))
+            image = None
         return arch, "DEFAULT", device, image
     arch = str(
         st.selectbox("Model", weights.with_weights(), key="inside_model", format_func=w.model_label)

@@ -155,6 +155,13 @@ AUGMENT_LAB_MAX_SIDE = 512  # the lab augments a copy whose longer side is at mo
 # each for ~7 students' latest pipelines at that size; 224² crops take a fifth of that).
 AUGMENT_MEMO_MAX_BYTES = 256 * 2**20
 
+# --- the drawing canvas (Look inside) --------------------------------------------------------
+CANVAS_SIDE = 240  # CSS pixels a side
+#: What the canvas sends back is decoded like any upload, bounded by the canvas itself: its
+#: pixels at up to 3 device pixels per CSS pixel (a HiDPI screen), and a PNG of that size.
+CANVAS_MAX_PIXELS = (3 * CANVAS_SIDE) ** 2
+CANVAS_MAX_BYTES = 2 * MiB
+
 # --- the pages' own controls (components/) -----------------------------------------------------
 PAGE_MAX_SIDE = 1024  # pixels: larger inputs make tracing slow on a classroom server
 PAGE_MAX_BATCH = 512
