@@ -45,6 +45,8 @@ def parse_input_size(input_size: Any) -> tuple[int, int, int]:
     """(C, H, W) from "3x224x224", "3×224×224" or a sequence; clear errors otherwise."""
     if isinstance(input_size, str):
         parts = input_size.lower().replace("×", "x").split("x")
+        if max(len(p.strip()) for p in parts) > limits.NUMBER_MAX_DIGITS:
+            raise InputSizeError("The input size has a side with more digits than any input.")
         try:
             input_size = tuple(int(p) for p in parts)
         except ValueError:

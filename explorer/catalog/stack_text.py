@@ -121,6 +121,10 @@ def tokenize(text: str) -> list[list[Token]]:
     return layers
 
 
+def _shorten(text: str, keep: int = 40) -> str:
+    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 2 :]}"
+
+
 def _is_int(word: str) -> bool:
     return word.isascii() and word.isdigit()
 
@@ -149,13 +153,16 @@ class _LayerParser:
     def fail(self, token: Token, what: str) -> SpecError:
         return SpecError(
             f"Layer {self.index} ('{self._layer_text()}'): {what} "
-            f"(at '{token.raw}', character {token.start + 1}).",
+            f"(at '{_shorten(token.raw)}', character {token.start + 1}).",
             token=token.raw,
             position=token.start,
         )
 
     def _layer_text(self) -> str:
-        return " ".join(t.raw for t in self.tokens)
+        """The layer as typed, cut in the middle past 80 characters (a 5,000-digit number is
+        not echoed back whole)."""
+        text = " ".join(t.raw for t in self.tokens)
+        return text if len(text) <= 80 else f"{text[:50]}…{text[-25:]}"
 
     def peek(self) -> Token | None:
         return self.args[self.pos] if self.pos < len(self.args) else None
@@ -169,6 +176,9 @@ class _LayerParser:
         body = token.text[len(word) :] if word else token.text
         if not _is_int(body):
             raise self.fail(token, f"expected {what} as a whole number")
+        if len(body) > limits.NUMBER_MAX_DIGITS:
+            raise self.fail(token, f"{what} is a {len(body):,}-digit number, more than the "
+                            f"limit of {high:,}")  # fmt: skip
         value = int(body)
         if value < low:
             raise self.fail(token, f"{what} must be at least {low}, not {value}")

@@ -27,6 +27,8 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line `error: ...` (exit 2), not usage + message."""
 
     def error(self, message: str) -> NoReturn:
+        if len(message) > 300:  # argparse echoes the argument: a 5,000-digit one stays short
+            message = f"{message[:200]}…{message[-60:]}"
         self.exit(2, f"error: {self.prog.removeprefix('explorer ')}: {message}\n")
 
 

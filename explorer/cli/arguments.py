@@ -19,10 +19,15 @@ def int_in(low: int, high: int, what: str = "a whole number") -> Callable[[str],
     """An int parser accepting low … high (inclusive)."""
 
     def parse(text: str) -> int:
+        digits = text.strip().replace("_", "")
+        if len(digits.lstrip("+-")) > limits.NUMBER_MAX_DIGITS:
+            raise argparse.ArgumentTypeError(
+                f"a {len(digits):,}-character number is outside {low:,} … {high:,}"
+            )
         try:
-            value = int(text.strip().replace("_", ""), 10)
+            value = int(digits, 10)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} is outside {low:,} … {high:,}")
         return value

@@ -379,7 +379,14 @@ class _Parser:
         elif tok is None or tok[0] != "dims":
             raise self._error("a tensor shape such as 1x3x224x224")
         else:
-            shape = tuple(int(d) for d in re.split(r"\s*[x×]\s*", tok[1]))
+            sides = re.split(r"\s*[x×]\s*", tok[1])
+            longest = max(len(d) for d in sides)
+            if longest > limits.NUMBER_MAX_DIGITS:
+                raise InputSizeError(
+                    f"An input dimension has {longest:,} digits; a tensor has at most "
+                    f"{MAX_ELEMENTS:,} elements."
+                )
+            shape = tuple(int(d) for d in sides)
         self.i += 1
         dtype = "float32"
         if self._take(":"):

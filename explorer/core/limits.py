@@ -18,6 +18,9 @@ MB = MiB  # short names for the constants below
 GB = GiB
 
 FLOAT32 = 4  # bytes per weight and activation value
+#: Digits of any whole number a user types (stack sizes, signatures, CLI numbers, pipeline
+#: parameters): every real one is far shorter, and Python refuses to convert more than 4,300.
+NUMBER_MAX_DIGITS = 18
 
 # --- Real builds and forward passes (predictions, ten-crop, transfer features) ---------------
 #: Weights a typed layer stack (or any user-made network) may allocate for real: 250M float32

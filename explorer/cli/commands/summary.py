@@ -6,7 +6,7 @@ import argparse
 
 from explorer.analysis.trace import parse_input_size, trace
 from explorer.catalog import published, resolve
-from explorer.cli.arguments import trace_batch
+from explorer.cli.arguments import int_in, trace_batch
 from explorer.core import report
 from explorer.core.inputs import is_image_size
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=trace_batch, default=1, help="batch size (default 1)")
     parser.add_argument(
         "--depth",
-        type=int,
+        type=int_in(1, 1000),
         default=None,
         help="show modules down to this depth (default: every module)",
     )

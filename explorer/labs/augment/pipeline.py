@@ -42,7 +42,7 @@ MAX_STEPS = limits.PIPELINE_MAX_STEPS
 MAX_SAMPLES = limits.PIPELINE_MAX_SAMPLES
 MAX_SAMPLE_PIXELS = limits.PIPELINE_MAX_SAMPLE_PIXELS
 MAX_JSON_CHARS = limits.PIPELINE_MAX_JSON_CHARS
-_MAX_INT_DIGITS = 18  # every parameter is far below 10**18; longer numbers are refused
+_MAX_INT_DIGITS = limits.NUMBER_MAX_DIGITS  # every parameter is far below 10**18
 # Read once, at import: `inspect.getsource` of a class parses its whole module into `ast`
 # objects, which on CPython 3.11 must not happen in two threads at once (components/server.py).
 _PCA_JITTER_SOURCE = inspect.getsource(PCAColorJitter).rstrip()
