@@ -168,3 +168,25 @@ def test_cli_weights_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["weights", "resnet50"]) == 0
     out = capsys.readouterr().out
     assert "IMAGENET1K_V2" in out and "80.86" in out and "97.8" in out
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [
+        "input 32x32x1 | dropout 0.5",
+        "input 32x32x1 | conv 6 5x5",
+        "input 32x32x3 | conv 8 3 | maxpool 2",
+        "input 32x32x1 | conv 6 5x5 | relu",
+        "input 28x28x1 | batchnorm",
+    ],
+)
+def test_predicting_with_a_stack_that_gives_no_class_scores_is_one_clear_error(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to end in IndexError: the output's pixels were read as class scores."""
+    from explorer.cli import main
+
+    assert main(["predict", stack, "assets/samples/cat.jpg", "--weights", "random"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: The stack ends in an output of shape") and "fc N" in err
+    assert len(err.splitlines()) == 1

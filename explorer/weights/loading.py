@@ -27,12 +27,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from explorer.analysis.analysis import analyse
 from explorer.analysis.building import build_model
 from explorer.analysis.meta_models import build_meta
 from explorer.catalog import ArchSpec, get, names, resolve
 from explorer.core import limits
 from explorer.core.devices import pick_device
-from explorer.core.errors import WeightsError
+from explorer.core.errors import SpecError, WeightsError
+from explorer.core.layer_math import lecture_shape
 from explorer.core.units import format_bytes
 from explorer.weights import files as weight_files
 from explorer.weights import shipped as digits
@@ -371,6 +373,8 @@ def load(
     else:
         ref = WeightsRef.parse(shipped_choice)
     spec = resolve(arch_name)
+    if spec.source == "custom":
+        _check_classifier(spec)
     dev = pick_device(device)
     kind = WeightsKind.FILE if data is not None else ref.kind
     if spec.source == "timm" and kind in (WeightsKind.DEFAULT, WeightsKind.NAMED):
@@ -436,6 +440,19 @@ def load(
         input_size=input_size,
         tv_weights=member if member is not None else _tv_default(spec, label),
     )
+
+
+def _check_classifier(spec: ArchSpec) -> None:
+    """A loaded model classifies: a typed stack must end in one score per class, (N, K).
+    Read from its meta analysis (cached, nothing allocated) before anything is built."""
+    out = analyse(spec).trace.output_shape
+    if len(out) != 2:
+        shape = lecture_shape(out) if len(out) == 4 else "×".join(map(str, out[1:])) or "()"
+        raise SpecError(
+            f"The stack ends in an output of shape {shape}, not one score per class, so it "
+            "cannot classify a picture: end it with `fc N` for N classes (e.g. "
+            f"'{spec.name[:60]} | flatten | fc 10')."
+        )
 
 
 RANDOM_SEED = 0  # "random" weights: the same draw in every process (a job worker's copy too)
