@@ -352,3 +352,32 @@ def test_loading_through_a_reference_equals_loading_by_text() -> None:
     assert by_ref.weights == by_text.weights == "lenet5-digits"
     for key, value in by_text.model.state_dict().items():
         assert torch.equal(by_ref.model.state_dict()[key], value)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("nan", "NaN or infinite values in features.0.weight"),
+        ("inf", "NaN or infinite values in"),
+        ("int", "whole numbers where the model has real-valued weights"),
+        ("bool", "whole numbers where the model has real-valued weights"),
+    ],
+)
+def test_weights_that_are_no_trained_weights_are_refused(
+    tmp_path: Path, damage: str, message: str
+) -> None:
+    """They loaded silently before: the headline read '8 — nan%'."""
+    from safetensors.torch import save_file
+
+    state = {k: v.clone() for k, v in build_model("lenet5").state_dict().items()}
+    first = next(iter(state))
+    if damage == "nan":
+        state[first][0] = float("nan")
+    elif damage == "inf":
+        state[first][0] = float("inf")
+    else:
+        state = {k: v.to(torch.int64 if damage == "int" else torch.bool) for k, v in state.items()}
+    path = tmp_path / f"{damage}.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(WeightsError, match=message):
+        weights.load("lenet5", str(path), device="cpu")

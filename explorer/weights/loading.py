@@ -242,6 +242,22 @@ def apply_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
         if shapes:
             parts.append(f"shape mismatches: {_listing(shapes)}")
         raise WeightsError(f"{source} does not fit this model: " + "; ".join(parts) + ".")
+    kinds = [  # load_state_dict would silently cast integer or boolean tensors into floats
+        f"{k} ({str(state[k].dtype).removeprefix('torch.')})"
+        for k, v in expected.items()
+        if v.is_floating_point() and not state[k].is_floating_point()
+    ]
+    if kinds:
+        raise WeightsError(
+            f"{source} holds whole numbers where the model has real-valued weights: "
+            f"{_listing(kinds)}. It is not a set of trained weights for this model."
+        )
+    broken = [k for k, t in state.items() if t.is_floating_point() and not bool(t.isfinite().all())]
+    if broken:
+        raise WeightsError(
+            f"{source} has NaN or infinite values in {_listing(broken)}: the training that "
+            "made it diverged, so every prediction would be meaningless."
+        )
     try:
         model.load_state_dict(dict(state), strict=True)
     except RuntimeError as exc:  # e.g. complex or bool tensors where the model has floats
