@@ -118,3 +118,32 @@ def test_default_workers_leave_a_core_for_the_pages(monkeypatch: pytest.MonkeyPa
     assert jobs.default_workers() == 1
     monkeypatch.setenv(jobs.WORKERS_ENV, "4")
     assert jobs.default_workers() == 4
+
+
+def test_a_reply_the_server_cannot_rebuild_fails_that_job_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The realistic case: the code on disk changed while the server ran, so a replacement
+    worker's reply names a class the server does not have (AttributeError, not
+    UnpicklingError). Before, the thread that feeds the worker died: the job stayed "running"
+    and every later job waited for ever."""
+    real = jobs.load_reply
+    failures = iter([AttributeError("module 'explorer.core.records' has no attribute 'Newer'")])
+
+    def reads_once_wrong(data: bytes) -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(data)
+
+    monkeypatch.setattr(jobs, "load_reply", reads_once_wrong)
+    one = JobRunner(1, threads=1)
+    try:
+        broken = one.submit("reply", countdown, 0.1)
+        assert broken.wait(60) and broken.state == "failed"
+        with pytest.raises(JobError, match=r"reply could not be read.*AttributeError"):
+            broken.outcome()
+        after = one.submit("after", countdown, 0.1)  # the same runner, a fresh worker
+        assert after.wait(60) and after.state == "done" and after.outcome() >= 1
+    finally:
+        one.shutdown()

@@ -277,7 +277,14 @@ class _Worker:
             if job.cancel_requested:
                 self.runner._finished(job, "cancelled", error=JobCancelled("Cancelled."))
                 continue
-            self._run(job)
+            try:
+                self._run(job)
+            except Exception as exc:
+                # must outlive any one job's failure; that job fails and its worker is replaced
+                self.stop()
+                if job.state not in ("done", "failed", "cancelled"):
+                    self.runner._finished(job, "failed", error=JobError(
+                        f"The job failed: {type(exc).__name__}: {exc}."))  # fmt: skip
 
     def _run(self, job: Job) -> None:
         conn = self._ensure_process()
@@ -298,9 +305,13 @@ class _Worker:
                 message = load_reply(data) if ready else None
             except (EOFError, OSError):
                 ready, message = True, None
-            except pickle.UnpicklingError as exc:  # a reply the server does not rebuild
+            except Exception as exc:
+                # (refused by the unpickler, a class the server's code no longer has, a broken
+                # stream): this job fails alone and its worker is replaced
                 self.stop()
-                self.runner._finished(job, "failed", error=JobError(f"The job failed: {exc}."))
+                self.runner._finished(job, "failed", error=JobError(
+                    f"The job failed: its reply could not be read ({type(exc).__name__}: "
+                    f"{str(exc)[:200]})."))  # fmt: skip
                 return
             if ready and message is None:  # the worker died (killed, out of memory)
                 self.stop()
@@ -310,6 +321,11 @@ class _Worker:
                 return
             if message is None:
                 continue
+            if not (isinstance(message, tuple) and len(message) == 2):
+                self.stop()
+                self.runner._finished(job, "failed", error=JobError(
+                    "The job failed: its worker sent something that is not a reply."))  # fmt: skip
+                return
             kind, payload = message
             if kind == "progress":
                 job.events.append(payload)
