@@ -341,3 +341,12 @@ def test_mutated_files_give_an_image_or_an_image_error_never_anything_else():
             assert image.mode == "RGB" and image.size[0] * image.size[1] > 0
             outcomes["image"] += 1
     assert outcomes["image"] > 0 and outcomes["error"] > 0
+
+
+def test_a_strip_within_the_pixel_limit_is_refused_by_its_side() -> None:
+    """A 1×40,000,000 PNG (40 KB) has 40 megapixels; every resize and crop broke on it."""
+    strip = encode(Image.new("1", (40_000_000, 1)), "PNG")
+    with pytest.raises(ImageError, match="longer side may be at most 20,000 pixels"):
+        decode_image(strip)
+    panorama = encode(Image.new("RGB", (16_000, 20), "white"), "PNG")
+    assert decode_image(panorama).size == (16_000, 20)

@@ -5,7 +5,8 @@ and stops at the first problem with an `ImageError` whose message a person under
 
 1. the byte count (before anything is parsed),
 2. the format, from the file's header, against an allow-list (JPEG, PNG, WebP, GIF, BMP, TIFF),
-3. width × height from the header against `max_pixels` (before a single pixel is decoded),
+3. width × height from the header against `max_pixels`, and the longer side against
+   `limits.IMAGE_MAX_SIDE` (before a single pixel is decoded),
 4. for JPEG, the number of scans, counted from the markers (a progressive JPEG decodes every
    scan over the whole picture: thousands of tiny scans make a 12 MB file decode for minutes),
 5. the pixel data itself (truncated or corrupt data is an error, never a partial picture),
@@ -125,6 +126,11 @@ def decode_image(
         raise ImageError(
             f"The image is {width}×{height} pixels ({_human_pixels(width * height)}); "
             f"the limit is {_human_pixels(max_pixels)}."
+        )
+    if max(width, height) > limits.IMAGE_MAX_SIDE:
+        raise ImageError(
+            f"The image is {width:,}×{height:,} pixels; its longer side may be at most "
+            f"{limits.IMAGE_MAX_SIDE:,} pixels."
         )
 
     if fmt in ("JPEG", "MPO"):

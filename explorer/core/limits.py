@@ -57,7 +57,10 @@ TRANSFER_MAX_FEATURE_VALUES = 50_000_000  # examples × feature size of the trai
 
 # --- images (explorer.core.images.decode_image) --------------------------------------------------
 IMAGE_MAX_BYTES = 20 * MB  # matches maxUploadSize = 20 in .streamlit/config.toml
-IMAGE_MAX_PIXELS = 40_000_000  # 40 megapixels: a 7000×5700 photo; ~160 MB as RGBA
+IMAGE_MAX_PIXELS = 40_000_000  # 40 megapixels: a 7000×5700 photo; ~160 MiB as RGBA
+#: The longest side: a panorama of 40 MP is ~16,000×2,500; a 1×40,000,000 strip fits the pixel
+#: count but breaks every resize and crop (an OverflowError in Predict, 2.2 GiB in the labs).
+IMAGE_MAX_SIDE = 20_000
 # Progressive JPEGs decode every scan over the whole picture: a real photo has ≤ 12 scans
 # (libjpeg's default progression has 10), a scan bomb has thousands.
 JPEG_MAX_SCANS = 100
