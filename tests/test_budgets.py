@@ -175,3 +175,32 @@ def test_transfer_budgets() -> None:
         "2,000 examples × 30,000 features is 60,000,000 values; the limit for training a new "
         "head is 50,000,000."
     )
+
+
+@pytest.mark.parametrize(
+    ("arch", "kwargs"),
+    [
+        ("input 67108864 tokens | embedding 10 2 | lstm 2 | fc 2", {}),  # grew past 8 GB
+        ("input 1000000 tokens | embedding 10 2 | lstm 2 | fc 2", {}),  # 323 s of CPU
+        ("input 16 tokens | embedding 10 2 | lstm 2 | fc 2", {"inputs": "1x67108864:int64"}),
+    ],
+)
+def test_recurrent_steps_are_priced_before_they_run(arch: str, kwargs: dict) -> None:
+    with pytest.raises(BudgetError, match=r"time steps through recurrent layers.*limit is 8,192"):
+        trace(arch, **kwargs)
+
+
+def test_recurrent_steps_count_layers_and_directions() -> None:
+    from torch import nn
+
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.LSTM(4, 8, num_layers=2, bidirectional=True, batch_first=True)
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return self.rnn(x)[0]
+
+    assert trace(Tagger(), inputs="1x2048x4").total_params > 0  # 2,048 × 2 × 2 = 8,192 steps
+    with pytest.raises(BudgetError, match="8,196 time steps"):
+        trace(Tagger(), inputs="1x2049x4")  # 8,196 steps

@@ -50,6 +50,5 @@ class WeightsError(ExplorerError, ValueError):
 
 
 class BudgetError(ExplorerError, ValueError):
-    """Work over a documented budget (explorer.analysis.pricing), refused before it starts; the
-    message
-    names the estimated number and the limit."""
+    """Work over a documented budget (explorer.core.limits), refused before it starts; the
+    message names the estimated number and the limit."""

@@ -40,6 +40,10 @@ STACK_MAX_PARAMS = 2_000_000_000
 TRACE_MAX_BATCH = 1_000_000
 TRACE_MAX_SIDE = 8_192
 TRACE_MAX_CHANNELS = 4_096
+#: Time steps a trace runs through recurrent layers (sequence length × stacked layers ×
+#: directions, every LSTM/GRU/RNN together): a meta trace costs ~125 µs and ~1 KB a step, so
+#: this is about a second of one core. `input 67108864 tokens | ... | lstm 2` grew past 8 GB.
+TRACE_MAX_RECURRENT_STEPS = 8_192
 
 # --- The residual experiment -------------------------------------------------------------
 #: Deepest network (6n+2 layers): the paper's 110-layer CIFAR net.

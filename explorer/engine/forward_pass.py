@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from explorer.core import limits
+from explorer.core.errors import BudgetError
 from explorer.engine import shape_paths
 from explorer.engine.counting import FAST_PATHS, MacCounter
 from explorer.engine.recording import Event, EventRecorder
@@ -104,6 +106,18 @@ def _remove_hooks(module: nn.Module, key: int) -> None:
         hooks.pop(key, None)
 
 
+def _recurrent_steps(module: nn.RNNBase, args: tuple[Any, ...]) -> int:
+    """Time steps one call of a recurrent layer runs: sequence length × layers × directions."""
+    x = args[0] if args else None
+    if isinstance(x, nn.utils.rnn.PackedSequence):
+        length = int(x.batch_sizes.shape[0])
+    elif isinstance(x, torch.Tensor) and x.dim() >= 2:
+        length = int(x.shape[1] if module.batch_first and x.dim() == 3 else x.shape[0])
+    else:
+        length = 1
+    return length * int(module.num_layers) * (2 if module.bidirectional else 1)
+
+
 def run_forward(
     model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], *, events: bool = False
 ) -> Pass:
@@ -117,6 +131,7 @@ def run_forward(
     n = len(named)
     p = Pass(named, [0] * n, [math.inf] * n, [0] * n, [()] * n, [()] * n, [0] * n)
     stack: list[int] = [0]
+    recurrent = [0]  # time steps through LSTM/GRU/RNN layers so far (priced before each runs)
     order = itertools.count()
     recorder = None
     if events:
@@ -126,6 +141,14 @@ def run_forward(
         name = named[i][0]
 
         def hook(module: nn.Module, a: Any, kw: Any) -> None:
+            if isinstance(module, nn.RNNBase):
+                recurrent[0] += _recurrent_steps(module, a)
+                if recurrent[0] > limits.TRACE_MAX_RECURRENT_STEPS:
+                    raise BudgetError(
+                        f"Tracing runs {recurrent[0]:,} time steps through recurrent layers "
+                        f"(sequence length × layers); the limit is "
+                        f"{limits.TRACE_MAX_RECURRENT_STEPS:,}. Use a shorter sequence."
+                    )
             stack.append(i)
             p.calls[i] += 1
             if p.first_call[i] == math.inf:
@@ -178,6 +201,8 @@ def run_forward(
                 p.output = model(*args, **kwargs)
         except Collapsed as collapsed:
             collapsed.partial = p
+            raise
+        except BudgetError:
             raise
         except (RuntimeError, ValueError, IndexError, AssertionError) as exc:
             where = counter.failed_at[-1] if counter.failed_at else stack[-1]
