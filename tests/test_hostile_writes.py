@@ -240,3 +240,30 @@ def test_file_lock_excludes_another_thread(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert overlaps == [False] * 4
+
+
+def test_a_write_the_system_refuses_is_one_sentence_and_keeps_the_old_file(
+    tmp_path: Path,
+) -> None:
+    """A full disk gave an OSError traceback from every writer (train -o, augment --out/--code,
+    diagram -o, activations --out): all of them write through atomic_open. A file-size limit
+    in a child process makes the write fail the way a full disk does."""
+    target = tmp_path / "weights.safetensors"
+    target.write_bytes(b"old")
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "from explorer.core.safe_io import atomic_write\n"
+        "from explorer.core.errors import ExplorerError\n"
+        "try:\n"
+        "    atomic_write(sys.argv[1], b'x' * 100_000)\n"
+        "except ExplorerError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.stdout.startswith("Cannot write weights.safetensors: file too large.")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.safetensors"]  # no temp left

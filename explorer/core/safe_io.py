@@ -66,7 +66,10 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes only ('wb' or 'w'), not {mode!r}")
     target = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
     try:
         with os.fdopen(fd, "wb") as file:
             yield file
@@ -74,11 +77,19 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
             os.fsync(file.fileno())
         os.chmod(temp, 0o644)  # mkstemp makes 0600; a written file gets the usual mode
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+        if isinstance(exc, OSError):  # a full disk, a read-only folder, a file too large
+            raise _write_error(target, exc) from None
         raise
     _fsync_dir(target.parent)
+
+
+def _write_error(target: Path, exc: OSError) -> OutputPathError:
+    """One sentence for a write the system refused; the old file, if any, is left as it was."""
+    why = (exc.strerror or type(exc).__name__).lower()
+    return OutputPathError(f"Cannot write {target.name[:80]}: {why}. Nothing was changed.")
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
