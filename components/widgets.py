@@ -4,6 +4,7 @@ this module only arranges and formats them."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -88,6 +89,19 @@ def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
     return name
 
 
+def whole(value: object, low: int, high: int, default: int) -> int:
+    """A number widget's value as a whole number in low … high. The browser enforces the
+    widget's bounds, but a crafted websocket message can send anything (NaN, 1e308, text):
+    such a value falls back to `default` instead of reaching int()."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    if not math.isfinite(number):
+        return default
+    return int(min(max(number, low), high))
+
+
 def input_controls(spec: ArchSpec, key: str = "arch") -> tuple[tuple[int, int, int], int]:
     """Height, width and batch size (channels are fixed by the first layer)."""
     c, h, w = spec.input_size
@@ -117,7 +131,9 @@ def input_controls(spec: ArchSpec, key: str = "arch") -> tuple[tuple[int, int, i
         key=f"{key}_batch",
         help="Changes activation memory (and MACs, which scale with the batch).",
     )
-    return (c, int(height), int(width)), int(batch)
+    return (c, whole(height, 1, MAX_SIDE, h), whole(width, 1, MAX_SIDE, w)), whole(
+        batch, 1, MAX_BATCH, 1
+    )
 
 
 def metrics(trace: Trace, depth: int | None = None) -> None:

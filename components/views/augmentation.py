@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from components import cache, job_widgets
+from components import cache, job_widgets, widgets
 from explorer.core.errors import ExplorerError
 from explorer.core.images import sample_names
 from explorer.core.work import Picture
@@ -45,7 +45,9 @@ def _set_steps(steps: tuple[Augmentation, ...]) -> None:
 
 
 def _add_step() -> None:
-    kind = st.session_state["aug_add_kind"]
+    kind = st.session_state.get("aug_add_kind")
+    if kind not in AUGMENTATIONS:  # only a crafted message names another (e.g. "__class__")
+        return
     steps = _state()
     new_id = st.session_state["aug_next_id"]
     st.session_state["aug_next_id"] = new_id + 1
@@ -72,7 +74,8 @@ def _load_preset() -> None:
 
 
 def _reroll(n: int) -> None:
-    st.session_state["aug_seed"] = int(st.session_state.get("aug_seed", 0)) + n
+    st.session_state["aug_seed"] = widgets.whole(st.session_state.get("aug_seed", 0), 0,
+                                                 2**31 - 1 - 64 - n, 0) + n  # fmt: skip
 
 
 # --- widgets ---------------------------------------------------------------------------------
@@ -226,7 +229,10 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     # comes from cache.augment_memo), and elastic warping is the step that costs most
     n = controls[0].slider("Samples", 1, 32, 8, key="aug_n")
     columns = controls[1].slider("Columns", 1, 8, 4, key="aug_columns")
-    seed = controls[2].number_input("Seed", 0, 2**31 - 1 - 64, step=1, key="aug_seed")
+    seed = widgets.whole(
+        controls[2].number_input("Seed", 0, 2**31 - 1 - 64, step=1, key="aug_seed"),
+        0, 2**31 - 1 - 64, 0,
+    )
     controls[3].button(
         "Re-roll",
         icon=":material/casino:",
@@ -345,7 +351,7 @@ def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
         st.info("The pipeline has no PCA colour step; add one to see it in the samples.")
     # The paper's σ = 0.1 is meant to be subtle (lighting and colour cast); a larger σ shows
     # the directions the offsets take. Four seeded samples of each, beside the original.
-    seed = int(st.session_state.get("aug_seed", 0))
+    seed = widgets.whole(st.session_state.get("aug_seed", 0), 0, 2**31 - 1, 0)
     shown = st.columns([1, 3])
     shown[0].image(cache.lab_image(*source), caption=f"original: {label}")
     with shown[1]:
@@ -386,7 +392,7 @@ def _gallery_view(source: ImageSource) -> None:
     )
     if not st.toggle("Draw the gallery (a few seconds the first time)", key="aug_gallery"):
         return
-    seed = int(st.session_state.get("aug_seed", 0))
+    seed = widgets.whole(st.session_state.get("aug_seed", 0), 0, 2**31 - 1, 0)
     try:  # 1.4 s at one core (elastic warping 0.6 s of it): drawn in a worker process
         picture = Picture.of(cache.lab_image(*source))
         key = ("augment-gallery", picture.key, 4, seed)
@@ -434,7 +440,9 @@ def _mix_view(source: ImageSource, label: str) -> None:
         format_func=lambda m: {"mixup": "MixUp", "cutmix": "CutMix"}[m],
     )
     alpha = c3.slider("α of Beta(α, α)", 0.1, 5.0, 1.0, 0.1, key="aug_mix_alpha")
-    seed = c4.number_input("Mix seed", 0, 2**31 - 1, 0, key="aug_mix_seed")
+    seed = widgets.whole(
+        c4.number_input("Mix seed", 0, 2**31 - 1, 0, key="aug_mix_seed"), 0, 2**31 - 1, 0
+    )
     try:
         png, weight_a = cache.mix_preview(
             source, ("sample", other), str(method), float(alpha), int(seed)

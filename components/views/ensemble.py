@@ -58,6 +58,12 @@ def _held_out(loaded: list[weights.LoadedModel], device: str) -> None:
 def run() -> None:
     # The whole width: in the narrow left column only two members' names fitted, and a third
     # member was hidden behind the field's edge at 1280×720.
+    chosen = st.session_state.get("ensemble_models")
+    if isinstance(chosen, list) and len(chosen) > limits.ENSEMBLE_MAX_MODELS:
+        # The widget stops at the limit; only a crafted message sends more (Streamlit would
+        # raise on it): keep the first ones and say so.
+        st.session_state["ensemble_models"] = chosen[: limits.ENSEMBLE_MAX_MODELS]
+        st.error(f"An ensemble has at most {limits.ENSEMBLE_MAX_MODELS} members on this server.")
     members = st.multiselect(
         "Models",
         weights.with_weights(),
@@ -84,7 +90,11 @@ def run() -> None:
         if not members or image is None:
             st.info("Pick at least one model and an image.")
             return
-        limits.check_ensemble([(n, weights.find(n).num_params) for n in members])
+        try:  # the widget allows ENSEMBLE_MAX_MODELS; a crafted message can send more
+            limits.check_ensemble([(n, weights.find(n).num_params) for n in members])
+        except ExplorerError as exc:
+            st.error(str(exc))
+            return
         loaded = []
         for name in members:
             info = weights.find(name)

@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from components import cache
+from components import cache, widgets
 from components.residual_charts import (
     curves_figure,
     depth_trend,
@@ -81,8 +81,10 @@ depths_chosen = c1.multiselect(
     default=list(DEFAULT_DEPTHS),
     key="residual_depths",
 )
-epochs = int(c2.number_input("Epochs", 1, MAX_PAGE_EPOCHS, 10, key="residual_epochs"))
-seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="residual_seed"))
+epochs = widgets.whole(
+    c2.number_input("Epochs", 1, MAX_PAGE_EPOCHS, 10, key="residual_epochs"), 1, MAX_PAGE_EPOCHS, 10
+)
+seed = widgets.whole(c3.number_input("Seed", 0, 2**31 - 1, 0, key="residual_seed"), 0, 2**31 - 1, 0)
 depths = tuple(sorted(int(d) for d in depths_chosen))
 run_clicked = st.button(
     "Run the experiment", type="primary", key="residual_run", disabled=not depths
