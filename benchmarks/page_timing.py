@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -145,7 +146,9 @@ def _pick(page, name: str) -> Callable[[], None]:  # type: ignore[no-untyped-def
         box = page.locator("[data-testid=stSelectbox]").filter(has_text="Architecture").first
         box.locator("input").click()
         page.keyboard.type(name)
-        page.keyboard.press("Enter")
+        # The exact option, not the first match: "resnet152" also finds timm/resnet152.
+        exact = re.compile(rf"^{re.escape(name)}( |$)")
+        page.get_by_role("option").filter(has_text=exact).first.click()
 
     return go
 
