@@ -11,8 +11,10 @@ from components import server as serve
 FAVICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"
 st.set_page_config(page_title="CNN Architecture Explorer", page_icon=str(FAVICON), layout="wide")
 
+# In the order of the case-studies lecture: classic networks, ResNets, 1×1 convolutions and
+# Inception, then the practical advice; the app opens where the lecture starts (LeNet-5).
 PAGES = {
-    "Explore": [
+    "Classic networks": [
         st.Page(
             "views/architecture.py",
             title="Architecture",
@@ -20,20 +22,22 @@ PAGES = {
             default=True,
         ),
         st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("views/cost_lab.py", title="Cost lab (1×1 convs)", icon=":material/calculate:"),
-        st.Page("views/custom_network.py", title="Custom network", icon=":material/edit_note:"),
     ],
-    "Data": [
-        st.Page("views/augmentation.py", title="Augmentation lab", icon=":material/photo_filter:"),
-    ],
-    "Use a trained network": [
-        st.Page("views/predict.py", title="Predict", icon=":material/image_search:"),
-        st.Page("views/inside.py", title="Look inside", icon=":material/layers:"),
-        st.Page("views/ensemble.py", title="Ensembles", icon=":material/groups:"),
-        st.Page("views/transfer.py", title="Transfer learning", icon=":material/sync_alt:"),
-    ],
-    "Why ResNets work": [
+    "ResNets": [
         st.Page("views/residual.py", title="Plain vs residual", icon=":material/conversion_path:"),
+    ],
+    "1×1 convolutions and Inception": [
+        st.Page("views/cost_lab.py", title="Cost lab (1×1 convs)", icon=":material/calculate:"),
+    ],
+    "Practical advice": [
+        st.Page("views/predict.py", title="Predict", icon=":material/image_search:"),
+        st.Page("views/transfer.py", title="Transfer learning", icon=":material/sync_alt:"),
+        st.Page("views/augmentation.py", title="Augmentation lab", icon=":material/photo_filter:"),
+        st.Page("views/ensemble.py", title="Ensembles", icon=":material/groups:"),
+    ],
+    "Explore further": [
+        st.Page("views/custom_network.py", title="Custom network", icon=":material/edit_note:"),
+        st.Page("views/inside.py", title="Look inside", icon=":material/layers:"),
     ],
 }
 

@@ -45,7 +45,7 @@ def label_of(name: str) -> str:
     return f"{name} — {title}"
 
 
-def architecture_picker(key: str = "arch", default: str = "resnet18") -> str:
+def architecture_picker(key: str = "arch", default: str = "lenet5") -> str:
     """Family filter (all families by default) plus a searchable select box; ?arch=NAME
     preselects, and an unknown name is said out loud with the nearest names."""
     groups = family_options()

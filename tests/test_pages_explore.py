@@ -116,7 +116,7 @@ def test_architecture_page_unknown_name_in_the_address() -> None:
     at.run()
     assert not at.exception
     assert "resnet5" in at.error[0].value and "resnet50" in at.error[0].value
-    assert "Showing `resnet18`" in at.error[0].value
+    assert "Showing `lenet5`" in at.error[0].value  # where the lecture starts
 
 
 def test_compare_classics_preset() -> None:
@@ -126,16 +126,23 @@ def test_compare_classics_preset() -> None:
     at.button(key="compare_preset").click().run()
     assert not at.exception
     shown = table(at, "Architecture")
-    assert list(shown["Architecture"]) == ["lenet5", "alexnet", "vgg16", "resnet152", "googlenet"]
+    papers = ["lenet5", "alexnet-paper", "vgg16-paper", "resnet152-paper", "googlenet-paper"]
+    assert list(shown["Architecture"]) == papers  # the lecture's networks, as the papers build them
     depth = dict(zip(shown["Architecture"], shown["Weight layers"]))
-    assert depth == {"lenet5": 5, "alexnet": 8, "vgg16": 16, "resnet152": 152, "googlenet": 22}
+    assert list(depth.values()) == [5, 8, 16, 152, 22]
     params = dict(zip(shown["Architecture"], shown["Params"]))
-    assert params["vgg16"] == 138_357_544
+    assert params["alexnet-paper"] == 60_965_224 and params["vgg16-paper"] == 138_357_544
+    assert params["googlenet-paper"] == 6_998_552
     top1 = dict(zip(shown["Architecture"], shown["ImageNet top-1 %"]))
-    assert top1["resnet152"] == "82.28"  # DEFAULT = IMAGENET1K_V2 weights
     assert top1["lenet5"] == "—"  # not "None"
     weights_shown = dict(zip(shown["Architecture"], shown["Weights"]))
-    assert weights_shown["lenet5"] == "241.0 KiB" and weights_shown["vgg16"] == "527.8 MiB"
+    assert weights_shown["lenet5"] == "241.0 KiB" and weights_shown["vgg16-paper"] == "527.8 MiB"
+    assert len(at.get("plotly_chart")) == 2  # no top-1 chart: the papers' nets have no weights
+
+    at.multiselect(key="compare_names").set_value(["resnet152", "vgg16"]).run()
+    top1 = dict(zip(table(at, "Architecture")["Architecture"],
+                    table(at, "Architecture")["ImageNet top-1 %"]))  # fmt: skip
+    assert top1["resnet152"] == "82.28"  # DEFAULT = IMAGENET1K_V2 weights
     assert len(at.get("plotly_chart")) == 3
 
     at.multiselect(key="compare_names").set_value(["vgg16"]).run()

@@ -174,7 +174,6 @@ def test_no_full_collection_after_every_script_run() -> None:
     """The project's Streamlit configuration switches runner.postScriptGC off (a full
     collection per script run was 74% of the shared script lock's time under a class)."""
     import tomllib
-
     from streamlit import config as st_config
 
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())

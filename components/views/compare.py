@@ -12,8 +12,9 @@ from components import cache, widgets
 from explorer.core.layer_math import commas
 from explorer.core.units import format_bytes
 
-# The lecture's classic line-up, oldest first.
-CLASSICS = ["lenet5", "alexnet", "vgg16", "resnet152", "googlenet"]
+# The lecture's classic line-up, oldest first, built as the papers describe them (the same
+# networks the Architecture page shows for these names).
+CLASSICS = ["lenet5", "alexnet-paper", "vgg16-paper", "resnet152-paper", "googlenet-paper"]
 KEY = "compare_names"
 
 st.title("Compare architectures")
@@ -157,6 +158,9 @@ depth_bar = go.Figure(
         y=[r.depth for r in rows],
         marker_color="#ff7f00",
         text=[r.depth for r in rows],
+        textposition="outside",  # a short bar's label stays upright above it ("8", not "∞")
+        textangle=0,
+        cliponaxis=False,
     )
 )
 depth_bar.update_layout(
