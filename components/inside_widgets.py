@@ -25,6 +25,7 @@ from PIL import Image
 
 from components import cache, job_widgets
 from components import prediction_widgets as w
+from components.markdown import plain
 from explorer.core import limits, work
 from explorer.core.errors import ExplorerError, ImageError
 from explorer.core.images import decode_image
@@ -144,7 +145,7 @@ def _offload(
         try:
             show(inline())
         except ExplorerError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         return
     job = _submit(slot, fn, *job_args)
     if job is not None:
@@ -371,14 +372,14 @@ def cam_panel(
     try:  # the budgets, before any work
         cam_macs: int | None = cam.class_map_work(loaded, n, layer, method)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         cam_macs = None
     occ_macs = None
     if occlusion_on:
         try:
             occ_macs = cam.occlusion_work(loaded, n, patch, stride)
         except ExplorerError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
     show_maps, show_occlusion = _cam_layout(ten_crop, key)
     ik, pending, common = image_key(image), job_widgets.Pending(), (arch, weights, device)
     for slot, macs in ((f"{key}_cam_job", cam_macs), (f"{key}_occlusion_job", occ_macs)):

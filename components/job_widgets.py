@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from components import cache
+from components.markdown import plain
 from explorer.core.errors import ExplorerError
 from explorer.serving.jobs import Job
 
@@ -132,7 +133,7 @@ def _finish(job: Job, label: str, slot: str, show: Callable[[Any], None]) -> Non
     try:
         result = follow(job, label, slot)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     if result is not None:
         show(result)

@@ -9,6 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from components import cache, job_widgets
+from components.markdown import plain
 from explorer.core import devices, images, work
 from explorer.core.errors import ExplorerError
 from explorer.core.units import format_bytes
@@ -76,7 +77,7 @@ def weights_picker(arch: str, key: str) -> str | None:
             weights.download(info, progress)
         except ExplorerError as exc:
             bar.empty()  # no stale "Downloading…" bar above the error
-            st.error(f"Could not download {info.filename}: {exc}")
+            st.error(plain(f"Could not download {info.filename}: {exc}"))
             return None
         st.rerun()
     st.caption(f"Without a network, copy the file to `{info.path}`, or choose random weights.")
@@ -101,7 +102,7 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
         try:
             return images.decode_image(upload.getvalue())
         except ExplorerError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             return None
     options = _sample_options()
     default = 0 if default_digit or not images.sample_names() else 10

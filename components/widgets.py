@@ -14,6 +14,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
+from components.markdown import plain
 from explorer.analysis.trace import LayerRecord, Trace
 from explorer.catalog import ArchSpec, published
 from explorer.core import limits
@@ -378,7 +379,7 @@ def _tall(svg: str | None, pixels: int) -> bool:
 
 
 def show_error(exc: BaseException, what: str = "") -> None:
-    st.error(f"{what}{exc}")
+    st.error(plain(f"{what}{exc}"))
 
 
 def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:

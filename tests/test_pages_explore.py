@@ -256,3 +256,15 @@ def test_layer_table_columns_fit_their_widest_number() -> None:
     # 9 characters ("1,048,832") at 9 px each, plus the cell's padding
     assert widths["Params"] >= 9 * len("1,048,832") + 28
     assert widths["MACs"] >= 9 * len("9,437,184") + 28
+
+
+def test_user_text_in_an_error_shows_as_typed() -> None:
+    """`input 32*32*1` came back as 'input 32321' with 32 in italics: Markdown ate the stars."""
+    from components.markdown import plain
+
+    assert plain("input 32*32*1 | conv_6") == r"input 32\*32\*1 \| conv_6"
+    at = page("custom_network")
+    at.run()
+    at.text_area(key="custom_spec").set_value("input 32*32*1 | conv 6 5x5 | fc 10").run()
+    assert not at.exception and at.error
+    assert r"32\*32\*1" in at.error[0].value  # escaped: the page shows the stars themselves

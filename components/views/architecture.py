@@ -6,6 +6,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
+from components.markdown import plain
 from explorer.graph.diagram import COLOURS, KIND_NAMES, dot_available
 
 st.title("Architecture")
@@ -19,7 +20,7 @@ try:
     analysis = cache.analysis(name, input_size, batch)  # one meta build, one recorded pass
     trace = analysis.trace
 except explorer.ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 
 st.subheader(spec.title)
@@ -89,7 +90,7 @@ try:
     graph = analysis.graph(depth_choice, collapse)
     dot = analysis.dot(depth_choice, collapse, rankdir)
 except explorer.ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 if auto:
     cols[0].markdown(f"Showing depth **{graph.depth}** of {max_depth}, {len(graph.nodes)} boxes.")
@@ -99,7 +100,7 @@ if dot_available():
     try:
         svg = cache.diagram_svg(name, input_size, batch, depth_choice, collapse, rankdir)
     except explorer.ExplorerError as exc:  # too many arrows, or dot too slow: say so
-        st.warning(str(exc))
+        st.warning(plain(str(exc)))
         refused = True
 if not refused:  # without `dot` on the server, the browser draws the DOT text
     widgets.diagram(svg, dot, height=760)

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from components import cache, job_widgets, widgets
+from components.markdown import plain
 from explorer.core.errors import ExplorerError
 from explorer.core.images import sample_names
 from explorer.core.work import Picture
@@ -154,7 +155,7 @@ def _step_editor(position: int, step_id: int, step: Augmentation, count: int) ->
         try:
             return dataclasses.replace(step, **values)
         except ExplorerError as exc:
-            st.error(f"{exc} The previous setting is kept.")
+            st.error(plain(f"{exc} The previous setting is kept."))
             return step
 
 
@@ -188,7 +189,7 @@ def _pipeline_import() -> None:
     try:
         pipeline = Pipeline.from_json(upload.getvalue().decode("utf-8", errors="replace"))
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     st.session_state["aug_json_loaded"] = upload.file_id
     _set_steps(pipeline.steps)
@@ -254,7 +255,7 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
         job = job_widgets.start("aug_grid", key, lab.grid_job, picture, pipeline.to_json(), n,
                                 int(seed), columns)  # fmt: skip
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     if job is None:
         return
@@ -398,7 +399,7 @@ def _gallery_view(source: ImageSource) -> None:
         key = ("augment-gallery", picture.key, 4, seed)
         job = job_widgets.start("aug_gallery_job", key, lab.gallery_job, picture, 4, seed)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     if job is not None:
         _PENDING.add(job, "Drawing every augmentation", "aug_gallery_job", _show_gallery)
@@ -448,7 +449,7 @@ def _mix_view(source: ImageSource, label: str) -> None:
             source, ("sample", other), str(method), float(alpha), int(seed)
         )
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return
     a, b, mixed = st.columns(3)
     a.image(cache.lab_image(*source), caption=f"A: {label}")

@@ -9,6 +9,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
+from components.markdown import plain
 from explorer.core.layer_math import commas
 from explorer.core.units import format_bytes
 
@@ -66,7 +67,7 @@ for name in chosen:
         t = cache.trace(name, None, 1)
         depth = cache.weight_layer_depth(name)
     except explorer.ExplorerError as exc:
-        st.error(f"{name}: {exc}")
+        st.error(plain(f"{name}: {exc}"))
         continue
     c, h, w = spec.input_size
     top1 = spec.published.top1 if spec.published is not None else None

@@ -7,6 +7,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
+from components.markdown import plain
 from explorer.core.layer_math import (
     LECTURE_6X6,
     BottleneckComparison,
@@ -43,7 +44,7 @@ try:
     naive_t = cache.block_trace("naive_conv_spec", tuple(size.items()))
     bott_t = cache.block_trace("bottleneck_conv_spec", (*size.items(), ("bottleneck_channels", b)))
 except (explorer.ExplorerError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 
 left, right = st.columns(2)
@@ -182,7 +183,7 @@ try:
     inc_t = cache.block_trace("inception_module_spec", inc)
     inc_dot = cache.block_dot("inception_module_spec", inc, 3)
 except (explorer.ExplorerError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 m = st.columns(3)
 m[0].metric("Output", lecture_shape(inc_t.output_shape))

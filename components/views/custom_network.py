@@ -8,6 +8,7 @@ import streamlit as st
 
 import explorer
 from components import cache, widgets
+from components.markdown import plain
 from explorer.catalog.custom import input_rows, looks_like_spec, order_hint
 from explorer.core.layer_math import commas
 from explorer.graph.diagram import dot_available
@@ -59,7 +60,7 @@ text = st.text_area("Layer stack", key=KEY, height=110)
 
 def show_spec_error(source: str, exc: explorer.SpecError) -> None:
     """The message, then the stack with the offending token marked."""
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     pos, token = exc.position, exc.token
     if 0 <= pos <= len(source):
         end = pos + max(len(token), 1)
@@ -97,7 +98,7 @@ except explorer.SpecError as exc:
         st.info(hint, icon=":material/lightbulb:")
     st.stop()
 except explorer.ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 
 trace, stack = analysis.trace, analysis.spec
@@ -160,13 +161,13 @@ if signature.strip():
     try:
         rows = input_rows(signature)
     except explorer.ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         st.stop()
     st.dataframe(rows, hide_index=True)
     try:
         sig_trace = explorer.trace(text, inputs=signature)
     except explorer.ExplorerError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
     else:
         st.caption(
             f"Output {'×'.join(map(str, sig_trace.output_shape))} · "

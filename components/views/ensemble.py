@@ -6,6 +6,7 @@ import streamlit as st
 
 from components import cache
 from components import prediction_widgets as w
+from components.markdown import plain
 from explorer.core import limits
 from explorer.core.errors import ExplorerError
 from explorer.labs import predict
@@ -93,7 +94,7 @@ def run() -> None:
         try:  # the widget allows ENSEMBLE_MAX_MODELS; a crafted message can send more
             limits.check_ensemble([(n, weights.find(n).num_params) for n in members])
         except ExplorerError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             return
         loaded = []
         for name in members:
@@ -152,4 +153,4 @@ def run() -> None:
 try:
     run()
 except ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))

@@ -9,6 +9,7 @@ from streamlit_drawable_canvas import st_canvas
 from components import cache
 from components import inside_widgets as iw
 from components import prediction_widgets as w
+from components.markdown import plain
 from explorer.core import limits
 from explorer.core.errors import ExplorerError, ImageError
 from explorer.weights import loading as weights
@@ -56,7 +57,7 @@ def _inputs() -> tuple[str, str | None, str, Image.Image | None]:
         try:
             image = iw.canvas_image(drawn)
         except ImageError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
             image = None
         return arch, "DEFAULT", device, image
     arch = str(
@@ -125,4 +126,4 @@ def run() -> None:
 try:
     run()
 except ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))

@@ -9,6 +9,7 @@ import streamlit as st
 from components import cache, job_widgets
 from components import inside_widgets as iw
 from components import prediction_widgets as w
+from components.markdown import plain
 from explorer.core import work
 from explorer.core.errors import ExplorerError
 from explorer.labs import predict
@@ -133,4 +134,4 @@ def run() -> None:
 try:
     run()
 except ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))

@@ -8,6 +8,7 @@ import uuid
 import streamlit as st
 
 from components import cache, widgets
+from components.markdown import plain
 from components.residual_charts import (
     curves_figure,
     depth_trend,
@@ -265,7 +266,7 @@ try:
             )
 except ExplorerError as exc:
     with live:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
 
 # --- 2. The identity argument ------------------------------------------------------------
 st.header("2 · The identity argument")
@@ -317,7 +318,7 @@ try:
         )
     st.plotly_chart(identity_figure(demo), key="residual_identity_chart")
 except ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
 
 # --- The experiment's progress, followed last so that the whole page is usable meanwhile ---
 for job, config in deferred:
@@ -325,7 +326,7 @@ for job, config in deferred:
         result = _follow(job, config)
     except ExplorerError as exc:
         with live:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         break
     st.session_state.pop(ACTIVE, None)
     with live:

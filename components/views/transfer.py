@@ -10,6 +10,7 @@ import streamlit as st
 
 from components import cache, job_widgets, widgets
 from components import prediction_widgets as w
+from components.markdown import plain
 from explorer import names
 from explorer.core import images, limits, work
 from explorer.core.errors import ExplorerError
@@ -268,4 +269,4 @@ def run() -> None:
 try:
     run()
 except ExplorerError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))

@@ -171,7 +171,7 @@ def _designed_for(spec: ArchSpec | None) -> str:
     if spec.inputs:  # a network that takes no image
         return f" {spec.name} is designed for inputs {spec.inputs}."
     c, h, w = spec.input_size
-    return f" {spec.name} is designed for {c}×{h}×{w} inputs."
+    return f" {spec.name} is designed for {h}×{w}×{c} inputs (n_H×n_W×n_C)."
 
 
 def _parameters_only(

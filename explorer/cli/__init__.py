@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from explorer.cli import commands
-from explorer.core.errors import ExplorerError
+from explorer.core.errors import ExplorerError, UnknownArchitectureError
 from explorer.core.gc_settings import settle_after_imports
 
 
@@ -68,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except ExplorerError as exc:
-        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        unknown = isinstance(exc, UnknownArchitectureError)
+        see_all = " Run `explorer list` to see all." if unknown else ""
+        print(f"error: {_one_line(str(exc))}{see_all}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

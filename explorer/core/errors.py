@@ -18,7 +18,9 @@ class UnknownArchitectureError(ExplorerError, KeyError):
         self.name = name
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"Unknown architecture {name!r}.{hint} Run `explorer list` to see all.")
+        # Where to look for every name depends on where the user is: the command line adds
+        # "Run `explorer list`", a page points at its own search box.
+        super().__init__(f"Unknown architecture {name!r}.{hint}")
 
     def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
         return str(self.args[0])
