@@ -154,3 +154,19 @@ def test_predict_page_draws_ten_crop_grad_cams_from_a_worker_job() -> None:
     assert shown == [(224, 224, 3)] * 10
     crops = [c for c in _captions(at) if c.split(":")[0].endswith(("left", "right", "centre"))]
     assert len(crops) == 20  # the ten crops' predictions and their ten maps
+
+
+def test_a_network_too_big_to_look_inside_is_refused_before_it_is_built() -> None:
+    """vit_h_14 was built (+1.5 GB) before the page said it was over the limit."""
+    import pytest
+
+    import explorer
+    from explorer.core.errors import BudgetError
+    from explorer.inside import activations as A
+    from explorer.weights import model_cache
+
+    held = model_cache._SHARED.total_bytes
+    with pytest.raises(BudgetError, match="vit_h_14 needs"):
+        A.check_budget_of("vit_h_14", explorer.get("vit_h_14").input_size)
+    assert model_cache._SHARED.total_bytes == held  # nothing was loaded to find out
+    assert A.check_budget_of("lenet5", (1, 32, 32))[0] == 416_520

@@ -6,12 +6,14 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
+import explorer
 from components import cache
 from components import inside_widgets as iw
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core import limits
 from explorer.core.errors import ExplorerError, ImageError
+from explorer.inside import activations as A
 from explorer.weights import loading as weights
 from explorer.weights import shipped
 
@@ -76,6 +78,13 @@ def run() -> None:
     if choice is None or image is None:
         right.info("Draw a digit, or choose weights and a picture, to look inside the network.")
         return
+    with right:  # priced on meta first: a network too big to look inside is never built
+        try:
+            network = weights.split_name(arch)[0]  # lenet5-digits is lenet5 with its weights
+            A.check_budget_of(network, explorer.get(network).input_size)
+        except ExplorerError as exc:
+            st.error(plain(str(exc)))
+            return
     loaded = cache.loaded_model(arch, choice, device)
     with right:
         try:  # inline, or a job with progress and Cancel for a big network (vit_b_16)

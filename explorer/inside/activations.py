@@ -225,14 +225,27 @@ def check_budget(loaded: LoadedModel, what: str = "Looking inside") -> tuple[int
 
         cost = estimate(loaded.model, (c, h, w), 1)
         macs, values = cost.macs, cost.activation_bytes // 4
+    return _within_budget(loaded.architecture, macs, values, what)
+
+
+def check_budget_of(
+    architecture: str, input_size: tuple[int, int, int], what: str = "Looking inside"
+) -> tuple[int, int]:
+    """check_budget for a catalog network before it is loaded: priced on meta, so a network
+    too big to look inside (vit_h_14: +1.5 GB to build) is refused before any weight exists."""
+    macs, values = _cost(architecture, input_size)
+    return _within_budget(architecture, macs, values, what)
+
+
+def _within_budget(architecture: str, macs: int, values: int, what: str) -> tuple[int, int]:
     if macs > MAX_MACS:
         raise BudgetError(
-            f"{what} {loaded.architecture} needs {macs / 1e9:,.1f} G multiply-accumulates for "
+            f"{what} {architecture} needs {macs / 1e9:,.1f} G multiply-accumulates for "
             f"one image; the limit is {MAX_MACS / 1e9:,.0f} G."
         )
     if values > MAX_RECORDED_VALUES:
         raise BudgetError(
-            f"{what} {loaded.architecture} would keep {values / 1e6:,.1f} M activation values; "
+            f"{what} {architecture} would keep {values / 1e6:,.1f} M activation values; "
             f"the limit is {MAX_RECORDED_VALUES / 1e6:,.0f} M."
         )
     return macs, values
