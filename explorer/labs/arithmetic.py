@@ -1,0 +1,355 @@
+"""How a layer computes: every output value of a convolution, a 1×1 convolution or a pooling
+window as the input window, the filter, the element-wise products and their sum, with real
+numbers. Plain frozen records of plain numbers, so a page can turn them into animation frames
+that step in the browser without asking the server again.
+
+- The lecture's own examples (`convolve`, `pool`, `one_by_one`), with any padding, stride
+  and dilation, and the output size from explorer.core.layer_math's one formula.
+- The cost counted while you watch (`cost_frames`): the 5×5 same convolution from 28×28×192
+  to 28×28×32 adds up to 120,422,400 multiply-accumulates, its 1×1 bottleneck to
+  2,408,448 + 10,035,200 = 12,443,648.
+- Any convolution or pooling layer of a loaded network (`explain_layer`): its real input
+  activations at one output position, its real weights, the products and their sum, plus the
+  bias, checked against the value the real forward pass produced there.
+
+Budgets are checked before anything is computed: frames per animation and values per frame
+(a 5×5×192 window is shown per input channel, its 25 products summed, not 4,800 numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer.core import limits
+from explorer.core.errors import BudgetError, SpecError
+from explorer.core.layer_math import conv_macs, conv_output_size
+from explorer.weights.model_cache import private_copy
+from explorer.weights.records import LoadedModel
+
+__all__ = [
+    "LECTURE_IMAGE",
+    "LECTURE_KERNEL",
+    "CostFrame",
+    "LayerPosition",
+    "Step",
+    "WindowResult",
+    "convolve",
+    "cost_frames",
+    "explain_layer",
+    "one_by_one",
+    "pool",
+]
+
+Matrix = tuple[tuple[float, ...], ...]
+
+# The lecture's 6×6 picture (a vertical edge: bright left half, dark right half) and its
+# vertical-edge filter.
+LECTURE_IMAGE: Matrix = tuple((10.0,) * 3 + (0.0,) * 3 for _ in range(6))
+LECTURE_KERNEL: Matrix = ((1.0, 0.0, -1.0),) * 3
+
+
+@dataclass(frozen=True)
+class Step:
+    """One output value: where its window sits in the (padded) input, what it multiplies and
+    what it sums to."""
+
+    row: int  # output position
+    col: int
+    top: int  # the window's first row and column in the padded input
+    left: int
+    window: Matrix  # the input values the filter sees (dilation applied)
+    products: Matrix  # window × filter, element by element (max/avg pooling: the window)
+    total: float  # the output value
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """Every step of one 2-D operation and what it produces."""
+
+    operation: str  # "conv", "max", "avg"
+    padded: Matrix  # the input with its zero padding
+    kernel: Matrix | None  # the filter (None for pooling)
+    steps: tuple[Step, ...]
+    output: Matrix
+    formula: str  # ⌊(n + 2p − f)/s⌋ + 1 = out, with the numbers filled in
+
+
+def _as_matrix(values: Sequence[Sequence[float]]) -> Matrix:
+    return tuple(tuple(float(v) for v in row) for row in values)
+
+
+def _check_frames(n: int) -> None:
+    if n > limits.ARITHMETIC_MAX_FRAMES:
+        raise BudgetError(
+            f"That is {n:,} output positions to step through; the limit is "
+            f"{limits.ARITHMETIC_MAX_FRAMES:,}. Use a smaller input or a larger stride."
+        )
+
+
+def _formula(n: int, f: int, p: int, s: int, d: int) -> str:
+    span = d * (f - 1) + 1
+    out = conv_output_size(n, f, p, s, d)
+    f_text = f"{span}" if d == 1 else f"{span} (= {f} dilated by {d})"
+    return f"⌊({n} + 2·{p} − {f_text})/{s}⌋ + 1 = {out}"
+
+
+def _windows(
+    image: Sequence[Sequence[float]], f: int, padding: int, stride: int, dilation: int
+) -> tuple[torch.Tensor, int, int]:
+    x = torch.tensor(_as_matrix(image), dtype=torch.float64)
+    if x.dim() != 2 or x.numel() == 0:
+        raise SpecError("The input must be a non-empty 2-D grid of numbers.")
+    if min(f, stride, dilation) < 1 or padding < 0:
+        raise SpecError("Filter size, stride and dilation are at least 1; padding at least 0.")
+    n_h, n_w = x.shape
+    out_h = conv_output_size(n_h, f, padding, stride, dilation)
+    out_w = conv_output_size(n_w, f, padding, stride, dilation)
+    if out_h < 1 or out_w < 1:
+        raise SpecError(
+            f"A {f}×{f} filter (dilation {dilation}) does not fit a {n_h}×{n_w} input with "
+            f"padding {padding}: {_formula(n_h, f, padding, stride, dilation)}."
+        )
+    _check_frames(out_h * out_w)
+    return F.pad(x, (padding,) * 4), out_h, out_w
+
+
+def _steps(
+    padded: torch.Tensor, kernel: torch.Tensor | None, f: int, stride: int, dilation: int,
+    out_h: int, out_w: int, operation: str,
+) -> tuple[tuple[Step, ...], Matrix]:  # fmt: skip
+    steps = []
+    out = [[0.0] * out_w for _ in range(out_h)]
+    for i in range(out_h):
+        for j in range(out_w):
+            top, left = i * stride, j * stride
+            window = padded[top : top + dilation * (f - 1) + 1 : dilation,
+                            left : left + dilation * (f - 1) + 1 : dilation]  # fmt: skip
+            if operation == "conv":
+                assert kernel is not None
+                products = window * kernel
+                total = float(products.sum())
+            else:
+                products = window
+                total = float(window.max() if operation == "max" else window.mean())
+            out[i][j] = total
+            steps.append(Step(i, j, top, left, _as_matrix(window.tolist()),
+                              _as_matrix(products.tolist()), total))  # fmt: skip
+    return tuple(steps), _as_matrix(out)
+
+
+def convolve(
+    image: Sequence[Sequence[float]] = LECTURE_IMAGE,
+    kernel: Sequence[Sequence[float]] = LECTURE_KERNEL,
+    *,
+    padding: int = 0,
+    stride: int = 1,
+    dilation: int = 1,
+) -> WindowResult:
+    """The lecture's convolution (a cross-correlation, as in the lecture and in PyTorch) of
+    one channel with one square filter, every output value step by step."""
+    k = torch.tensor(_as_matrix(kernel), dtype=torch.float64)
+    if k.dim() != 2 or k.shape[0] != k.shape[1]:
+        raise SpecError("The filter must be square (f×f).")
+    f = int(k.shape[0])
+    padded, out_h, out_w = _windows(image, f, padding, stride, dilation)
+    steps, output = _steps(padded, k, f, stride, dilation, out_h, out_w, "conv")
+    n = len(image)
+    return WindowResult("conv", _as_matrix(padded.tolist()), _as_matrix(k.tolist()), steps,
+                        output, _formula(n, f, padding, stride, dilation))  # fmt: skip
+
+
+def pool(
+    image: Sequence[Sequence[float]],
+    *,
+    mode: str = "max",
+    f: int = 2,
+    stride: int = 2,
+) -> WindowResult:
+    """Max or average pooling of one channel (no padding, as in the lecture)."""
+    if mode not in ("max", "avg"):
+        raise SpecError(f"Pooling is 'max' or 'avg', not {mode!r}.")
+    padded, out_h, out_w = _windows(image, f, 0, stride, 1)
+    steps, output = _steps(padded, None, f, stride, 1, out_h, out_w, mode)
+    return WindowResult(mode, _as_matrix(padded.tolist()), None, steps, output,
+                        _formula(len(image), f, 0, stride, 1))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PixelDot:
+    """A 1×1 convolution at one pixel: the n_C input values, each filter's weights, the dot
+    products (one per filter) and, with ReLU, what comes out."""
+
+    row: int
+    col: int
+    values: tuple[float, ...]  # the pixel's n_C channel values
+    dots: tuple[float, ...]  # one per filter: Σ values × weights + bias
+    outputs: tuple[float, ...]  # after ReLU (or the dots, without)
+
+
+def one_by_one(
+    pixels: Sequence[Sequence[Sequence[float]]],
+    filters: Sequence[Sequence[float]],
+    bias: Sequence[float] | None = None,
+    *,
+    relu: bool = True,
+) -> tuple[PixelDot, ...]:
+    """A 1×1 convolution as the lecture argues it: at every pixel, a small fully connected
+    layer across the channels (`pixels` is n_H × n_W × n_C, `filters` is K × n_C)."""
+    x = torch.tensor(pixels, dtype=torch.float64)
+    w = torch.tensor(filters, dtype=torch.float64)
+    if x.dim() != 3 or w.dim() != 2 or w.shape[1] != x.shape[2]:
+        raise SpecError("Pixels are n_H×n_W×n_C and filters K×n_C, with the same n_C.")
+    _check_frames(int(x.shape[0] * x.shape[1]))
+    b = torch.zeros(w.shape[0], dtype=torch.float64) if bias is None else torch.tensor(
+        bias, dtype=torch.float64)  # fmt: skip
+    out = []
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            dots = w @ x[i, j] + b
+            after = dots.clamp(min=0) if relu else dots
+            out.append(PixelDot(i, j, tuple(x[i, j].tolist()), tuple(dots.tolist()),
+                                tuple(after.tolist())))  # fmt: skip
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CostFrame:
+    """The multiply-accumulates counted so far, after `done` of a stage's output channels."""
+
+    stage: str  # "5×5 conv", "1×1 reduce", ...
+    channel: int  # output channels of this stage counted so far
+    stage_macs: int
+    total_macs: int
+
+
+def cost_frames(
+    h: int, w: int, c_in: int, c_out: int, f: int, bottleneck: int | None = None
+) -> tuple[CostFrame, ...]:
+    """One frame per output channel of each stage: every frame adds that channel's n_H×n_W
+    positions × f×f×n_C products. The last frame's total is the convolution's MAC count
+    (conv_macs, the one formula: 28·28·32 × 5·5·192 = 120,422,400)."""
+    stages = (
+        [(f"{f}×{f} conv", c_out, f, c_in)]
+        if bottleneck is None
+        else [("1×1 reduce", bottleneck, 1, c_in), (f"{f}×{f} conv", c_out, f, bottleneck)]
+    )
+    _check_frames(sum(channels for _, channels, _, _ in stages))
+    frames = []
+    total = 0
+    for name, channels, size, inputs in stages:
+        per_channel = conv_macs(h, w, 1, size, inputs)
+        for k in range(1, channels + 1):
+            total += per_channel
+            frames.append(CostFrame(name, k, k * per_channel, total))
+    return tuple(frames)
+
+
+# --------------------------------------------------------------------------- real layers
+
+
+@dataclass(frozen=True)
+class LayerPosition:
+    """One output value of a real layer at one position, computed by hand and by the model."""
+
+    layer: str
+    kind: str  # "conv", "max", "avg"
+    channel: int
+    row: int
+    col: int
+    input_channels: tuple[int, ...]  # the input channels this filter sees (its group)
+    window_rows: tuple[int, int]  # first and last input row of the window (padding: outside)
+    window_cols: tuple[int, int]
+    per_channel: tuple[float, ...]  # Σ window × filter for each input channel it sees
+    window: Matrix  # the first seen channel's window (a picture of what the filter covers)
+    weights: Matrix  # that channel's filter slice
+    total: float  # Σ over the channels (before the bias)
+    bias: float
+    result: float  # total + bias: the layer's output there
+    forward: float  # what the real forward pass produced there
+    activation: float  # ReLU(result): what a following ReLU passes on
+
+    @property
+    def matches(self) -> bool:
+        return math.isclose(self.result, self.forward, rel_tol=1e-4, abs_tol=1e-4)
+
+
+def _layer_io(model: nn.Module, layer: str, batch: torch.Tensor) -> tuple[nn.Module, Any, Any]:
+    copy = private_copy(model)
+    module = dict(copy.named_modules()).get(layer)
+    if not isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+        raise SpecError(f"{layer!r} is not a 2-D convolution or pooling layer of this network.")
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(_: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        seen["in"], seen["out"] = args[0].detach(), out.detach()
+
+    handle = module.register_forward_hook(keep)
+    try:
+        with torch.inference_mode():
+            copy(batch)
+    finally:
+        handle.remove()
+    return module, seen["in"][0].double(), seen["out"][0].double()
+
+
+def explain_layer(
+    loaded: LoadedModel, batch: torch.Tensor, layer: str, channel: int, row: int, col: int
+) -> LayerPosition:
+    """Output `channel` at (`row`, `col`) of `layer` for one preprocessed image (`batch`,
+    1×C×H×W), recomputed from the layer's real input activations and weights, beside the value
+    the real forward pass produced. The shared model is never touched (a private copy)."""
+    module, x, y = _layer_io(loaded.model, layer, batch.to(loaded.device))
+    c_out, out_h, out_w = y.shape
+    if not (0 <= channel < c_out and 0 <= row < out_h and 0 <= col < out_w):
+        raise SpecError(f"{layer} has {c_out} channels of {out_h}×{out_w}; pick inside them.")
+    f_h, f_w = _pair(module.kernel_size)
+    s_h, s_w = _pair(module.stride or module.kernel_size)
+    p_h, p_w = _pair(module.padding)
+    d_h, d_w = _pair(getattr(module, "dilation", 1))
+    if isinstance(module, nn.Conv2d) and isinstance(module.padding, str):
+        raise SpecError(f"{layer} uses padding={module.padding!r}; pick another layer.")
+    padded = F.pad(x, (p_w, p_w, p_h, p_h))
+    top, left = row * s_h, col * s_w
+    rows = slice(top, top + d_h * (f_h - 1) + 1, d_h)
+    cols = slice(left, left + d_w * (f_w - 1) + 1, d_w)
+    window = padded[:, rows, cols]  # (C_in, f, f)
+    if isinstance(module, nn.Conv2d):
+        groups = module.groups
+        per_group_in = x.shape[0] // groups
+        group = channel // (c_out // groups)
+        seen = tuple(range(group * per_group_in, (group + 1) * per_group_in))
+        filt = module.weight.detach().double()[channel]  # (C_in / groups, f, f)
+        per_channel = (window[list(seen)] * filt).sum(dim=(1, 2))
+        total = float(per_channel.sum())
+        bias = float(module.bias.detach()[channel]) if module.bias is not None else 0.0
+        kind, first_w = "conv", filt[0]
+    else:
+        seen = (channel,)
+        region = window[channel]
+        is_max = isinstance(module, nn.MaxPool2d)
+        total = float(region.max() if is_max else region.mean())
+        per_channel, bias, kind = torch.tensor([total]), 0.0, "max" if is_max else "avg"
+        first_w = torch.ones_like(region) if not is_max else torch.zeros_like(region)
+    result = total + bias
+    return LayerPosition(
+        layer=layer, kind=kind, channel=channel, row=row, col=col, input_channels=seen,
+        window_rows=(top - p_h, top - p_h + d_h * (f_h - 1)),
+        window_cols=(left - p_w, left - p_w + d_w * (f_w - 1)),
+        per_channel=tuple(per_channel.tolist()),
+        window=_as_matrix(window[seen[0]].tolist()), weights=_as_matrix(first_w.tolist()),
+        total=total, bias=bias, result=result, forward=float(y[channel, row, col]),
+        activation=max(result, 0.0),
+    )  # fmt: skip
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, tuple):
+        return int(value[0]), int(value[-1])
+    return int(value), int(value)

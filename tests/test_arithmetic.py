@@ -1,0 +1,111 @@
+"""How a layer computes: every number shown against an independent oracle (PyTorch's own
+conv2d and pooling, a matmul, the lecture's counts, the real forward pass of real layers)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import explorer
+from explorer.core.errors import BudgetError, SpecError
+from explorer.labs import arithmetic as ar
+from explorer.labs.predict import preprocessor_for
+from explorer.weights import loading as weights
+
+
+def _torch(matrix: tuple[tuple[float, ...], ...]) -> torch.Tensor:
+    return torch.tensor(matrix, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("padding", "stride", "dilation"), [(0, 1, 1), (1, 1, 1), (0, 2, 1), (1, 2, 1), (0, 1, 2)]
+)
+def test_the_lecture_convolution_equals_pytorchs(padding: int, stride: int, dilation: int) -> None:
+    result = ar.convolve(padding=padding, stride=stride, dilation=dilation)
+    expected = F.conv2d(
+        _torch(ar.LECTURE_IMAGE)[None, None], _torch(ar.LECTURE_KERNEL)[None, None],
+        padding=padding, stride=stride, dilation=dilation,
+    )[0, 0]  # fmt: skip
+    assert torch.equal(_torch(result.output), expected)
+    for step in result.steps:  # each shown sum is the sum of the nine shown products
+        assert step.total == sum(sum(row) for row in step.products)
+        assert step.total == expected[step.row, step.col]
+    out = expected.shape[-1]
+    assert result.formula.endswith(f"= {out}") and len(result.steps) == out * out
+
+
+def test_the_lecture_example_finds_the_vertical_edge() -> None:
+    result = ar.convolve()
+    assert result.formula == "⌊(6 + 2·0 − 3)/1⌋ + 1 = 4"
+    assert result.output == ((0.0, 30.0, 30.0, 0.0),) * 4  # the slide's 4×4 answer
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pooling_equals_pytorchs(mode: str) -> None:
+    image = [[float((3 * i + 5 * j) % 7) for j in range(6)] for i in range(6)]
+    result = ar.pool(image, mode=mode, f=2, stride=2)
+    op = F.max_pool2d if mode == "max" else F.avg_pool2d
+    expected = op(torch.tensor(image, dtype=torch.float64)[None, None], 2, 2)[0, 0]
+    assert torch.allclose(_torch(result.output), expected)
+    assert len(result.steps) == 9
+
+
+def test_a_one_by_one_convolution_is_a_matmul_at_every_pixel() -> None:
+    g = torch.Generator().manual_seed(0)
+    pixels = torch.randn(6, 6, 32, generator=g, dtype=torch.float64)
+    filters = torch.randn(4, 32, generator=g, dtype=torch.float64)
+    bias = torch.randn(4, generator=g, dtype=torch.float64)
+    dots = ar.one_by_one(pixels.tolist(), filters.tolist(), bias.tolist(), relu=True)
+    expected = pixels.reshape(36, 32) @ filters.T + bias
+    assert torch.allclose(torch.tensor([d.dots for d in dots], dtype=torch.float64), expected)
+    assert all(min(d.outputs) >= 0 for d in dots)  # network in network: then ReLU
+
+
+def test_the_cost_counter_reaches_the_lecture_numbers() -> None:
+    naive = ar.cost_frames(28, 28, 192, 32, 5)
+    assert len(naive) == 32 and naive[-1].total_macs == 120_422_400
+    bottleneck = ar.cost_frames(28, 28, 192, 32, 5, bottleneck=16)
+    reduce = [f for f in bottleneck if f.stage == "1×1 reduce"]
+    assert reduce[-1].stage_macs == 2_408_448
+    assert bottleneck[-1].stage_macs == 10_035_200 and bottleneck[-1].total_macs == 12_443_648
+    from explorer.catalog import blocks  # the tracer agrees, as in the Cost lab
+
+    size = {"height": 28, "width": 28, "in_channels": 192, "out_channels": 32, "kernel_size": 5}
+    assert explorer.trace(blocks.naive_conv_spec(**size)).total_macs == naive[-1].total_macs
+    traced = explorer.trace(blocks.bottleneck_conv_spec(**size, bottleneck_channels=16))
+    assert traced.total_macs == bottleneck[-1].total_macs
+
+
+def test_budgets_are_checked_before_the_work() -> None:
+    with pytest.raises(BudgetError, match="output positions"):
+        ar.convolve([[1.0] * 64 for _ in range(64)], ar.LECTURE_KERNEL)
+    with pytest.raises(SpecError, match="does not fit"):
+        ar.convolve([[1.0, 2.0]], ar.LECTURE_KERNEL)
+
+
+@pytest.mark.parametrize(
+    ("arch", "choice", "layer", "channel", "row", "col"),
+    [
+        ("lenet5", "lenet5-digits", "features.0", 3, 10, 12),  # LeNet-5's conv1, trained
+        ("resnet18", "random", "layer2.0.conv1", 7, 5, 9),  # a ResNet-18 block's conv, stride 2
+        ("mobilenet_v2", "random", "features.2.conv.1.0", 11, 20, 31),  # a depthwise conv
+        ("lenet5", "lenet5-digits", "features.2", 4, 6, 3),  # an average pool
+    ],
+)
+def test_a_real_layer_recomputed_by_hand_equals_its_forward(
+    arch: str, choice: str, layer: str, channel: int, row: int, col: int
+) -> None:
+    from explorer.core.images import load_sample
+
+    loaded = weights.load(arch, choice, device="cpu")
+    batch = preprocessor_for(loaded).single(load_sample("cat"))[None]
+    shown = ar.explain_layer(loaded, batch, layer, channel, row, col)
+    assert shown.matches, (shown.result, shown.forward)
+    assert shown.activation == max(shown.result, 0.0)
+    module = dict(loaded.model.named_modules())[layer]
+    if isinstance(module, torch.nn.Conv2d):
+        assert len(shown.input_channels) == module.in_channels // module.groups
+        if module.groups > 1:  # depthwise: each filter sees its own channel only
+            assert shown.input_channels == (channel,)
+        assert sum(shown.per_channel) == pytest.approx(shown.total)
