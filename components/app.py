@@ -28,6 +28,8 @@ PAGES = {
     ],
     "1×1 convolutions and Inception": [
         st.Page("views/cost_lab.py", title="Cost lab (1×1 convs)", icon=":material/calculate:"),
+        st.Page("views/layer_arithmetic.py", title="How a layer computes",
+                icon=":material/grid_on:"),
     ],
     "Practical advice": [
         st.Page("views/predict.py", title="Predict", icon=":material/image_search:"),

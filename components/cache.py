@@ -23,7 +23,9 @@ from explorer.labs import augment as _augment
 from explorer.labs import digits as _digits
 from explorer.labs import residual_experiment as _residual
 from explorer.labs import transfer as _transfer
+from explorer.labs.arithmetic import LayerPosition, explain_layer
 from explorer.labs.augment import lab as _lab
+from explorer.labs.predict import preprocessor_for
 from explorer.serving import jobs as _jobs
 from explorer.weights import loading as _weights
 
@@ -115,6 +117,18 @@ def block_trace(builder: str, kwargs: BlockArgs) -> Trace:
 
 def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
     return block_analysis(builder, kwargs).dot(depth, collapse=False)
+
+
+@st.cache_data(max_entries=64, show_spinner="Recomputing that value by hand…")
+def layer_position(
+    arch: str, weights: str, image_key: str, _image: _PILImage.Image, layer: str,
+    channel: int, row: int, col: int,
+) -> LayerPosition:
+    """One output value of a real layer recomputed from its real input and weights, beside the
+    forward pass's own (explorer.labs.arithmetic.explain_layer; `image_key` names the image)."""
+    loaded = loaded_model(arch, weights, "cpu")
+    batch = preprocessor_for(loaded).single(_image)[None]
+    return explain_layer(loaded, batch, layer, channel, row, col)
 
 
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------

@@ -79,6 +79,12 @@ class WindowResult:
     steps: tuple[Step, ...]
     output: Matrix
     formula: str  # ⌊(n + 2p − f)/s⌋ + 1 = out, with the numbers filled in
+    dilation: int = 1  # the window's cells are this far apart in the padded input
+
+    @property
+    def reach(self) -> int:
+        """Cells of the padded input a window spans past its first one: (f − 1)·dilation."""
+        return (len(self.steps[0].window) - 1) * self.dilation
 
 
 def _as_matrix(values: Sequence[Sequence[float]]) -> Matrix:
@@ -162,7 +168,7 @@ def convolve(
     steps, output = _steps(padded, k, f, stride, dilation, out_h, out_w, "conv")
     n = len(image)
     return WindowResult("conv", _as_matrix(padded.tolist()), _as_matrix(k.tolist()), steps,
-                        output, _formula(n, f, padding, stride, dilation))  # fmt: skip
+                        output, _formula(n, f, padding, stride, dilation), dilation)  # fmt: skip
 
 
 def pool(

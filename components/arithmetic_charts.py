@@ -1,0 +1,146 @@
+"""Plotly animations of explorer.labs.arithmetic's steps: every frame is sent with the figure,
+so the play button and the slider step through them in the browser, with no script run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.core.layer_math import commas
+from explorer.labs.arithmetic import CostFrame, PixelDot, WindowResult
+
+FONT = 16  # readable on a projector
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}" if abs(v) < 1e4 else f"{v:.3g}"
+
+
+def _products_text(result: WindowResult, k: int) -> str:
+    step = result.steps[k]
+    if result.kernel is None:
+        values = [_fmt(v) for row in step.window for v in row]
+        what = "max" if result.operation == "max" else "mean"
+        return f"{what}({', '.join(values)}) = {_fmt(step.total)}"
+    terms = [
+        f"{_fmt(a)}·{_fmt(b)}"
+        for wrow, krow in zip(step.window, result.kernel)
+        for a, b in zip(wrow, krow)
+    ]
+    shown = " + ".join(terms) if len(terms) <= 9 else " + ".join(terms[:9]) + " + …"
+    return f"{shown} = {_fmt(step.total)}"
+
+
+def _controls(labels: list[str], duration: int = 700) -> dict[str, Any]:
+    """Play/pause buttons and a slider over the frames (all in the browser)."""
+    return {
+        "updatemenus": [{
+            "type": "buttons", "x": 0, "y": -0.12, "xanchor": "left", "direction": "left",
+            "buttons": [
+                {"label": "▶ Play", "method": "animate",
+                 "args": [None, {"frame": {"duration": duration, "redraw": True},
+                                 "fromcurrent": True}]},
+                {"label": "❚❚ Pause", "method": "animate",
+                 "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}]},
+            ],
+        }],
+        "sliders": [{
+            "x": 0.18, "y": -0.05, "len": 0.8, "currentvalue": {"prefix": "output ",
+                                                              "font": {"size": FONT}},
+            "steps": [{"label": label, "method": "animate",
+                       "args": [[label], {"mode": "immediate",
+                                          "frame": {"duration": 0, "redraw": True}}]}
+                      for label in labels],
+        }],
+    }  # fmt: skip
+
+
+def window_animation(result: WindowResult) -> dict[str, Any]:
+    """The padded input with the window framed, and the output filling in, one frame per
+    output value; the title writes the products and their sum."""
+    padded, steps, reach = result.padded, result.steps, result.reach
+    out_h, out_w = len(result.output), len(result.output[0])
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.08,
+                        subplot_titles=("input (padded)", "output"))  # fmt: skip
+    fig.add_trace(go.Heatmap(z=padded, text=[[_fmt(v) for v in row] for row in padded],
+                             texttemplate="%{text}", textfont={"size": FONT}, colorscale="Greys",
+                             reversescale=True, showscale=False), 1, 1)  # fmt: skip
+    filled: list[list[float | None]] = [[None] * out_w for _ in range(out_h)]
+    fig.add_trace(go.Heatmap(z=filled, texttemplate="%{z}", textfont={"size": FONT},
+                             colorscale="RdBu", zmid=0, showscale=False), 1, 2)  # fmt: skip
+    frames, labels = [], []
+    for k, step in enumerate(steps):
+        filled[step.row][step.col] = round(step.total, 3)
+        label = f"({step.row + 1},{step.col + 1})"
+        labels.append(label)
+        window = {"x0": step.left - 0.5, "x1": step.left + reach + 0.5,
+                  "y0": step.top - 0.5, "y1": step.top + reach + 0.5}
+        cell = {"x0": step.col - 0.5, "x1": step.col + 0.5,
+                "y0": step.row - 0.5, "y1": step.row + 0.5}
+        line = {"color": "#d62728", "width": 4}
+        frames.append(go.Frame(
+            name=label,
+            data=[go.Heatmap(z=[row[:] for row in filled])],
+            traces=[1],
+            layout={"shapes": [{"type": "rect", "xref": "x", "yref": "y", "line": line, **window},
+                               {"type": "rect", "xref": "x2", "yref": "y2", "line": line, **cell}],
+                    "title": {"text": _products_text(result, k), "font": {"size": FONT}}},
+        ))  # fmt: skip
+    fig.frames = frames
+    fig.update_layout(frames[0].layout)
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 80, "b": 90},
+                      font={"size": FONT}, **_controls(labels))  # fmt: skip
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", showticklabels=False, row=1, col=2)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    fig.update_xaxes(showticklabels=False, range=[-0.5, out_w - 0.5], row=1, col=2)
+    return dict(fig.to_dict())
+
+
+def pixel_animation(dots: tuple[PixelDot, ...], filters: int) -> dict[str, Any]:
+    """A 1×1 convolution at every pixel: the filters' dot products (bars) and after ReLU."""
+    frames, labels = [], []
+    names = [f"filter {k + 1}" for k in range(filters)]
+    for d in dots:
+        label = f"({d.row + 1},{d.col + 1})"
+        labels.append(label)
+        frames.append(go.Frame(name=label, data=[go.Bar(x=names, y=list(d.dots)),
+                                                 go.Bar(x=names, y=list(d.outputs))],
+                               layout={"title": {"text": f"pixel {label}: {len(d.values)} "
+                                                 "channel values · each filter's weights",
+                                                 "font": {"size": FONT}}}))  # fmt: skip
+    fig = go.Figure(data=frames[0].data, frames=frames)
+    fig.data[0].update(name="Σ values × weights + bias", marker_color="#1f78b4")
+    fig.data[1].update(name="after ReLU", marker_color="#33a02c")
+    fig.update_layout(frames[0].layout)
+    margin = {"l": 10, "r": 10, "t": 70, "b": 90}
+    fig.update_layout(height=420, barmode="group", font={"size": FONT}, margin=margin,
+                      **_controls(labels, 500))  # fmt: skip
+    return dict(fig.to_dict())
+
+
+def cost_animation(frames: tuple[CostFrame, ...], title: str) -> dict[str, Any]:
+    """The multiply-accumulates counted output channel by output channel."""
+    stages = list(dict.fromkeys(f.stage for f in frames))
+    shown, labels = [], []
+    for f in frames:
+        label = f"{f.stage} · {f.channel}"
+        labels.append(label)
+        heights = [next((g.stage_macs for g in reversed(frames[: frames.index(f) + 1])
+                         if g.stage == s), 0) for s in stages]  # fmt: skip
+        shown.append(go.Frame(name=label, data=[go.Bar(x=stages, y=heights,
+                                                       text=[commas(h) for h in heights],
+                                                       textposition="outside")],
+                              layout={"title": {"text": f"{title}: {commas(f.total_macs)} MACs "
+                                                f"after {f.channel} output channel"
+                                                f"{'s' if f.channel > 1 else ''} of the {f.stage}",
+                                                "font": {"size": FONT}}}))  # fmt: skip
+    fig = go.Figure(data=shown[0].data, frames=shown)
+    fig.update_layout(shown[0].layout)
+    top = max(f.stage_macs for f in frames)
+    margin = {"l": 10, "r": 10, "t": 70, "b": 90}
+    fig.update_layout(height=420, font={"size": FONT}, yaxis={"range": [0, top * 1.25]},
+                      margin=margin, **_controls(labels, 120))  # fmt: skip
+    return dict(fig.to_dict())

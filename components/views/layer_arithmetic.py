@@ -1,0 +1,163 @@
+"""How a layer computes: the lecture's convolution, 1×1 convolution and pooling stepped through
+with real numbers (animations that run in the browser), the cost counted while you watch, and
+any convolution or pooling layer of a real network at one position."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+import explorer
+from components import arithmetic_charts as charts
+from components import cache, widgets
+from components import prediction_widgets as w
+from components.markdown import plain
+from explorer.core.layer_math import commas
+from explorer.labs import arithmetic as ar
+
+st.title("How a layer computes")
+st.caption(
+    "Press ▶ or drag the slider: every output value is its window × the filter, summed. The "
+    "steps are all in your browser; nothing waits for the server."
+)
+
+conv_tab, one_tab, pool_tab, cost_tab, real_tab = st.tabs(
+    ["Convolution", "1×1 convolution", "Pooling", "Counting the cost", "A real layer"]
+)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _conv_figure(padding: int, stride: int, dilation: int) -> tuple[dict[str, object], str]:
+    result = ar.convolve(padding=padding, stride=stride, dilation=dilation)
+    return charts.window_animation(result), result.formula
+
+
+with conv_tab:
+    st.markdown(
+        "The lecture's 6×6 picture (bright left, dark right) and its 3×3 vertical-edge filter. "
+        "Output size: **⌊(n + 2p − f)/s⌋ + 1**."
+    )
+    c1, c2, c3 = st.columns(3)
+    same = c1.segmented_control("Padding", ["valid", "same"], default="valid", key="ar_pad")
+    stride = c2.segmented_control("Stride s", [1, 2], default=1, key="ar_stride") or 1
+    dilation = c3.segmented_control("Dilation", [1, 2], default=1, key="ar_dilation") or 1
+    padding = dilation if same == "same" else 0  # "same" for a 3×3 filter: p = d·(3 − 1)/2
+    try:
+        figure, formula = _conv_figure(padding, int(stride), int(dilation))
+    except explorer.ExplorerError as exc:
+        st.error(plain(str(exc)))
+    else:
+        st.markdown(f"Output size along each side: `{formula}`")
+        st.plotly_chart(figure, key="ar_conv_chart")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _one_by_one_figure(filters: int) -> dict[str, object]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)  # a local generator: the same lecture numbers every time
+    pixels = rng.normal(size=(6, 6, 32)).round(1)
+    weights = rng.normal(scale=0.3, size=(filters, 32)).round(2)
+    dots = ar.one_by_one(pixels.tolist(), weights.tolist(), relu=True)
+    return charts.pixel_animation(dots, filters)
+
+
+with one_tab:
+    st.markdown(
+        "A 6×6×32 input and 1×1×32 filters: at each pixel, each filter takes the dot product "
+        "of the 32 channel values with its 32 weights, then ReLU. It is a small fully "
+        "connected layer applied at every position (**network in network**): n_H and n_W stay, "
+        "n_C becomes the number of filters."
+    )
+    filters = st.slider("Number of 1×1 filters (n_C out)", 1, 16, 4, key="ar_filters")
+    st.plotly_chart(_one_by_one_figure(int(filters)), key="ar_one_chart")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _pool_figure(mode: str) -> dict[str, object]:
+    image = [[1, 3, 2, 1, 3, 2], [2, 9, 1, 1, 5, 1], [1, 3, 2, 3, 2, 1],
+             [8, 3, 5, 1, 0, 2], [5, 6, 1, 2, 9, 1], [1, 2, 3, 4, 0, 7]]  # fmt: skip
+    return charts.window_animation(ar.pool([[float(v) for v in r] for r in image], mode=mode))
+
+
+with pool_tab:
+    st.markdown("Pooling with **f = 2, s = 2**: no weights, each window is reduced to one number.")
+    mode = st.segmented_control("Pooling", ["max", "avg"], default="max", key="ar_pool") or "max"
+    st.plotly_chart(_pool_figure(str(mode)), key="ar_pool_chart")
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _cost_figures() -> tuple[dict[str, object], dict[str, object], int, int]:
+    naive = ar.cost_frames(28, 28, 192, 32, 5)
+    bottleneck = ar.cost_frames(28, 28, 192, 32, 5, bottleneck=16)
+    return (
+        charts.cost_animation(naive, "5×5 same conv, 28×28×192 → 28×28×32"),
+        charts.cost_animation(bottleneck, "1×1 to 16 channels, then 5×5 to 32"),
+        naive[-1].total_macs,
+        bottleneck[-1].total_macs,
+    )
+
+
+with cost_tab:
+    st.markdown(
+        "Each output channel of a convolution costs n_H × n_W positions × f × f × n_C "
+        "multiplies. Press ▶ to count them channel by channel."
+    )
+    naive_fig, bottle_fig, naive_total, bottle_total = _cost_figures()
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(naive_fig, key="ar_cost_naive")
+        st.metric("Naive", commas(naive_total))
+    with right:
+        st.plotly_chart(bottle_fig, key="ar_cost_bottleneck")
+        st.metric("With the 1×1 bottleneck", commas(bottle_total))
+
+with real_tab:
+    st.markdown(
+        "Pick a convolution or pooling layer of a real network and one output value: its "
+        "window in that layer's real input, its real filter, the products per input channel, "
+        "their sum plus the bias, and the value the network's own forward pass produced there."
+    )
+    a, b = st.columns(2)
+    arch = str(a.selectbox("Network", ["lenet5-digits", "resnet18", "mobilenet_v2"],
+                           key="ar_real_arch"))  # fmt: skip
+    choice = "DEFAULT" if arch == "lenet5-digits" else "random"
+    loaded = cache.loaded_model(arch, choice, "cpu")
+    layers = [n for n, m in loaded.model.named_modules()
+              if type(m).__name__ in ("Conv2d", "MaxPool2d", "AvgPool2d")]  # fmt: skip
+    layer = str(b.selectbox("Layer", layers, key="ar_real_layer"))
+    image = w.image_picker("ar_real_image", default_digit=arch == "lenet5-digits")
+    if image is not None:
+        c1, c2, c3 = st.columns(3)
+        channel = widgets.whole(c1.number_input("Output channel", 0, 4095, 0, key="ar_ch"),
+                                0, 4095, 0)  # fmt: skip
+        row = widgets.whole(c2.number_input("Row", 0, 4095, 0, key="ar_row"), 0, 4095, 0)
+        col = widgets.whole(c3.number_input("Column", 0, 4095, 0, key="ar_col"), 0, 4095, 0)
+        try:
+            key = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
+            shown = cache.layer_position(arch, choice, key, image, layer, channel, row, col)
+        except explorer.ExplorerError as exc:
+            st.error(plain(str(exc)))
+        else:
+            if choice == "random":
+                st.caption("Random weights (seeded): the arithmetic is the same as trained.")
+            seen = shown.input_channels
+            st.markdown(
+                f"Window rows {shown.window_rows[0]}…{shown.window_rows[1]}, columns "
+                f"{shown.window_cols[0]}…{shown.window_cols[1]} of the layer's input "
+                f"(outside 0…n is padding); this filter sees input channel"
+                f"{'s' if len(seen) > 1 else ''} {seen[0]}"
+                + (f"…{seen[-1]} ({len(seen)} of them)" if len(seen) > 1 else "")
+                + "."
+            )
+            if shown.kind == "conv":
+                st.markdown(
+                    f"Σ over {len(seen)} channel{'s' if len(seen) > 1 else ''} of window × filter"
+                    f" = **{shown.total:.5f}**, + bias {shown.bias:.5f} = **{shown.result:.5f}**"
+                )
+            else:
+                st.markdown(f"{shown.kind} of the window = **{shown.result:.5f}**")
+            verdict = "✓ equal" if shown.matches else "✗ different"
+            st.metric("The real forward pass gave", f"{shown.forward:.5f}", verdict)
+            st.caption(f"After a ReLU: max(0, {shown.result:.5f}) = {shown.activation:.5f}.")

@@ -1,0 +1,42 @@
+"""The "How a layer computes" page under AppTest: every animation carries all its frames (the
+browser steps through them without a script run), and the real-layer check shows ✓."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = Path(__file__).resolve().parents[1] / "components" / "views" / "layer_arithmetic.py"
+
+
+def _figures(at: AppTest) -> list[dict]:
+    import json
+
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_every_animation_is_sent_whole_and_reaches_the_lecture_numbers() -> None:
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.run()
+    assert not at.exception
+    figures = _figures(at)
+    conv = figures[0]
+    assert len(conv["frames"]) == 16  # 4×4 outputs of the 6×6 ∗ 3×3 example
+    last = conv["frames"][-1]
+    assert last["data"][0]["z"] == [[0, 30, 30, 0]] * 4  # the slide's answer, filled in
+    assert "= 0" in conv["frames"][0]["layout"]["title"]["text"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Naive"] == "120,422,400"
+    assert metrics["With the 1×1 bottleneck"] == "12,443,648"
+    assert any("⌊(6 + 2·0 − 3)/1⌋ + 1 = 4" in m.value for m in at.markdown)
+
+
+def test_a_real_layer_value_recomputed_by_hand_matches() -> None:
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.run()
+    at.number_input(key="ar_ch").set_value(2)
+    at.number_input(key="ar_row").set_value(10).run()
+    assert not at.exception
+    forward = [m for m in at.metric if m.label == "The real forward pass gave"]
+    assert forward and forward[0].delta == "✓ equal"
