@@ -33,11 +33,12 @@ def _products_text(result: WindowResult, k: int) -> str:
     return f"{shown} = {_fmt(step.total)}"
 
 
-def _controls(labels: list[str], duration: int = 700) -> dict[str, Any]:
+def _controls(labels: list[str], duration: int = 700, y: float = -0.02) -> dict[str, Any]:
     """Play/pause buttons and a slider over the frames (all in the browser)."""
     return {
         "updatemenus": [{
-            "type": "buttons", "x": 0, "y": -0.12, "xanchor": "left", "direction": "left",
+            "type": "buttons", "x": 0, "y": y, "xanchor": "left", "yanchor": "top",
+            "direction": "down", "pad": {"t": 0, "r": 10},
             "buttons": [
                 {"label": "▶ Play", "method": "animate",
                  "args": [None, {"frame": {"duration": duration, "redraw": True},
@@ -47,8 +48,8 @@ def _controls(labels: list[str], duration: int = 700) -> dict[str, Any]:
             ],
         }],
         "sliders": [{
-            "x": 0.18, "y": -0.05, "len": 0.8, "currentvalue": {"prefix": "output ",
-                                                              "font": {"size": FONT}},
+            "x": 0.16, "y": y, "len": 0.84, "yanchor": "top", "pad": {"t": 30},
+            "currentvalue": {"prefix": "output ", "xanchor": "right", "font": {"size": FONT}},
             "steps": [{"label": label, "method": "animate",
                        "args": [[label], {"mode": "immediate",
                                           "frame": {"duration": 0, "redraw": True}}]}
@@ -92,10 +93,15 @@ def window_animation(result: WindowResult) -> dict[str, Any]:
     fig.update_layout(frames[0].layout)
     fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 80, "b": 90},
                       font={"size": FONT}, **_controls(labels))  # fmt: skip
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, row=1, col=1)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x2", showticklabels=False, row=1, col=2)
-    fig.update_xaxes(showticklabels=False, row=1, col=1)
-    fig.update_xaxes(showticklabels=False, range=[-0.5, out_w - 0.5], row=1, col=2)
+    n_h, n_w = len(padded), len(padded[0])
+    # Fixed ranges, top row first: every row shows from the first frame on, filled or not.
+    fig.update_yaxes(range=[n_h - 0.5, -0.5], scaleanchor="x", showticklabels=False,
+                     showgrid=False, row=1, col=1)  # fmt: skip
+    fig.update_yaxes(range=[out_h - 0.5, -0.5], scaleanchor="x2", showticklabels=False,
+                     showgrid=False, row=1, col=2)  # fmt: skip
+    fig.update_xaxes(range=[-0.5, n_w - 0.5], showticklabels=False, showgrid=False, row=1, col=1)
+    fig.update_xaxes(range=[-0.5, out_w - 0.5], showticklabels=False, showgrid=False, row=1,
+                     col=2)  # fmt: skip
     return dict(fig.to_dict())
 
 
@@ -115,14 +121,15 @@ def pixel_animation(dots: tuple[PixelDot, ...], filters: int) -> dict[str, Any]:
     fig.data[0].update(name="Σ values × weights + bias", marker_color="#1f78b4")
     fig.data[1].update(name="after ReLU", marker_color="#33a02c")
     fig.update_layout(frames[0].layout)
-    margin = {"l": 10, "r": 10, "t": 70, "b": 90}
-    fig.update_layout(height=420, barmode="group", font={"size": FONT}, margin=margin,
-                      **_controls(labels, 500))  # fmt: skip
+    margin = {"l": 10, "r": 10, "t": 70, "b": 150}
+    fig.update_layout(height=460, barmode="group", font={"size": FONT}, margin=margin,
+                      **_controls(labels, 500, y=-0.16))  # fmt: skip
     return dict(fig.to_dict())
 
 
-def cost_animation(frames: tuple[CostFrame, ...], title: str) -> dict[str, Any]:
-    """The multiply-accumulates counted output channel by output channel."""
+def cost_animation(frames: tuple[CostFrame, ...]) -> dict[str, Any]:
+    """The multiply-accumulates counted output channel by output channel (the slider names the
+    stage and how many of its output channels are counted)."""
     stages = list(dict.fromkeys(f.stage for f in frames))
     shown, labels = [], []
     for f in frames:
@@ -133,14 +140,12 @@ def cost_animation(frames: tuple[CostFrame, ...], title: str) -> dict[str, Any]:
         shown.append(go.Frame(name=label, data=[go.Bar(x=stages, y=heights,
                                                        text=[commas(h) for h in heights],
                                                        textposition="outside")],
-                              layout={"title": {"text": f"{title}: {commas(f.total_macs)} MACs "
-                                                f"after {f.channel} output channel"
-                                                f"{'s' if f.channel > 1 else ''} of the {f.stage}",
+                              layout={"title": {"text": f"{commas(f.total_macs)} MACs",
                                                 "font": {"size": FONT}}}))  # fmt: skip
     fig = go.Figure(data=shown[0].data, frames=shown)
     fig.update_layout(shown[0].layout)
     top = max(f.stage_macs for f in frames)
-    margin = {"l": 10, "r": 10, "t": 70, "b": 90}
-    fig.update_layout(height=420, font={"size": FONT}, yaxis={"range": [0, top * 1.25]},
-                      margin=margin, **_controls(labels, 120))  # fmt: skip
+    margin = {"l": 10, "r": 10, "t": 50, "b": 150}
+    fig.update_layout(height=460, font={"size": FONT}, yaxis={"range": [0, top * 1.25]},
+                      margin=margin, **_controls(labels, 120, y=-0.16))  # fmt: skip
     return dict(fig.to_dict())

@@ -92,8 +92,8 @@ def _cost_figures() -> tuple[dict[str, object], dict[str, object], int, int]:
     naive = ar.cost_frames(28, 28, 192, 32, 5)
     bottleneck = ar.cost_frames(28, 28, 192, 32, 5, bottleneck=16)
     return (
-        charts.cost_animation(naive, "5×5 same conv, 28×28×192 → 28×28×32"),
-        charts.cost_animation(bottleneck, "1×1 to 16 channels, then 5×5 to 32"),
+        charts.cost_animation(naive),
+        charts.cost_animation(bottleneck),
         naive[-1].total_macs,
         bottleneck[-1].total_macs,
     )
@@ -107,9 +107,11 @@ with cost_tab:
     naive_fig, bottle_fig, naive_total, bottle_total = _cost_figures()
     left, right = st.columns(2)
     with left:
+        st.markdown("**5×5 same conv**, 28×28×192 → 28×28×32")
         st.plotly_chart(naive_fig, key="ar_cost_naive")
         st.metric("Naive", commas(naive_total))
     with right:
+        st.markdown("**1×1 conv to 16 channels**, then the 5×5 conv to 32")
         st.plotly_chart(bottle_fig, key="ar_cost_bottleneck")
         st.metric("With the 1×1 bottleneck", commas(bottle_total))
 
