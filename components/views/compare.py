@@ -97,6 +97,7 @@ st.dataframe(
     hide_index=True,
     key="compare_table",
     column_config={
+        "Architecture": st.column_config.TextColumn(width="medium"),  # googlenet-paper whole
         "Year": st.column_config.NumberColumn(format="%d"),
         "Params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="localized"),
