@@ -194,7 +194,9 @@ def test_input_too_small_names_the_layer_and_the_arithmetic() -> None:
         explorer.trace("alexnet", (3, 32, 32))
     msg = str(err.value)
     assert "features.12" in msg and "MaxPool2d" in msg
-    assert "⌊(1 + 2·0 − 3)/2⌋ + 1 = 0" in msg and "3×224×224" in msg
+    assert "⌊(1 + 2·0 − 3)/2⌋ + 1 = 0" in msg
+    assert msg.startswith("Input 32×32×3 is too small")  # n_H×n_W×n_C, as the pages write it
+    assert "designed for 224×224×3 inputs (n_H×n_W×n_C)" in msg
 
 
 def test_wrong_size_for_fixed_layers_is_explained() -> None:

@@ -6,7 +6,7 @@ from torch import nn
 
 from explorer.core.errors import ExplorerError, InputSizeError, InputTooSmallError
 from explorer.core.hyper import describe, module_hyper
-from explorer.core.layer_math import first_dim_formula
+from explorer.core.layer_math import first_dim_formula, lecture_shape
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -27,7 +27,9 @@ def too_small(
 ) -> ExplorerError:
     """A clear error naming the layer where the input stopped fitting, with the arithmetic."""
     mod_name, module = named[i]
-    size = "×".join(map(str, input_shape[1:]))
+    # the lecture's n_H×n_W×n_C for an image, PyTorch's order for anything else
+    size = lecture_shape(input_shape) if len(input_shape) == 4 else "×".join(
+        map(str, input_shape[1:]))  # fmt: skip
     hyper = module_hyper(module)
     detail = describe(hyper)
     if mod_name:
