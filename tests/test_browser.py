@@ -263,3 +263,32 @@ def test_ensemble_members_all_visible(app_url: str, browser, tmp_path: Path) -> 
         _save(page, tmp_path, "ensemble_1280x720")
     finally:
         page.close()
+
+
+def test_the_convolution_steps_in_the_browser_without_a_script_run(  # type: ignore[no-untyped-def]
+    app_url: str, browser
+) -> None:
+    """How a layer computes: pressing ▶ steps through the frames (each title writes that
+    output's products and sum) and sends the server nothing: no script run."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
+    try:
+        page.goto(f"{app_url}/layer_arithmetic")
+        title = page.locator(".js-plotly-plot .gtitle").first
+        title.wait_for(timeout=120_000)
+        _idle(page)
+        assert title.text_content().endswith("= 0")  # output (1,1): all 10s · (1, 0, −1)
+        before = len(sent)
+        page.locator(".js-plotly-plot .updatemenu-button").first.click()  # ▶ Play
+        page.wait_for_function(  # the next frames come from the figure itself
+            "(t) => document.querySelector('.js-plotly-plot .gtitle')?.textContent !== t",
+            arg=title.text_content(),
+            timeout=30_000,
+        )
+        shown = title.text_content()
+        assert shown.endswith(("= 0", "= 30")) and "10·1" in shown
+        page.wait_for_timeout(1500)
+        assert len(sent) == before  # stepping sent nothing to the server
+    finally:
+        page.close()
