@@ -88,6 +88,15 @@ def _sample_options() -> list[str]:
     return [f"{DIGIT_PREFIX}{i}" for i in range(10)] + images.sample_names()
 
 
+def _sample_label(option: str) -> str:
+    """A digit sample is named by the digit it shows ('handwritten 7 (held-out sample 0)'),
+    not by its index alone (sample #0 showed a 7)."""
+    if not option.startswith(DIGIT_PREFIX):
+        return option
+    index = int(option.removeprefix(DIGIT_PREFIX))
+    return f"handwritten {digits.sample_label(index)} (held-out sample {index})"
+
+
 def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
     """An uploaded image (through explorer.core.images.decode_image) or a sample."""
     source = st.radio("Image", ["sample", "upload"], horizontal=True, key=f"{key}_source")
@@ -106,7 +115,8 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
             return None
     options = _sample_options()
     default = 0 if default_digit or not images.sample_names() else 10
-    name = st.selectbox("Sample", options, index=default, key=f"{key}_sample")
+    name = st.selectbox("Sample", options, index=default, key=f"{key}_sample",
+                        format_func=_sample_label)  # fmt: skip
     if str(name).startswith(DIGIT_PREFIX):
         picture, label = digits.sample_photo(int(str(name).removeprefix(DIGIT_PREFIX)))
         st.caption(f"A held-out digit (label {label}) drawn as dark ink on light paper.")

@@ -173,3 +173,14 @@ def test_training_is_reproducible_and_saved_with_metadata(tmp_path: Path) -> Non
     assert loaded.categories == shipped.CATEGORIES
     data = digits.load_data(0)
     assert digits.accuracy(loaded.model, data.x_test, data.y_test) == report.test_accuracy
+
+
+def test_a_digit_sample_is_named_by_the_digit_it_shows() -> None:
+    """'handwritten digit #0' showed a 7: the picker now names each sample by its label."""
+    from components.prediction_widgets import _sample_label
+
+    for i in range(10):
+        _, label = digits.sample_photo(i)
+        assert digits.sample_label(i) == label
+        assert _sample_label(f"handwritten digit #{i}").startswith(f"handwritten {label} ")
+    assert _sample_label("cat") == "cat"

@@ -386,6 +386,12 @@ def held_out_accuracies(
     return each, float((mean.argmax(1) == data.y_test).float().mean())
 
 
+def sample_label(index: int, seed: int = DEFAULT_SEED) -> int:
+    """The digit that held-out sample `index` shows (what sample_photo draws)."""
+    _, target, _, idx_test = raw_split(seed)
+    return int(target[int(idx_test[index % len(idx_test)])])
+
+
 def sample_photo(index: int, seed: int = DEFAULT_SEED) -> tuple[Image.Image, int]:
     """A held-out digit drawn as dark ink on light paper (160×160 RGB), and its label: what a
     photo of a handwritten digit looks like, for trying the preprocessing."""
