@@ -25,7 +25,7 @@ from explorer.labs import residual_experiment as _residual
 from explorer.labs import transfer as _transfer
 from explorer.labs.arithmetic import LayerPosition, explain_layer
 from explorer.labs.augment import lab as _lab
-from explorer.labs.predict import preprocessor_for
+from explorer.labs.preprocessing import preprocessor_for
 from explorer.serving import jobs as _jobs
 from explorer.weights import loading as _weights
 

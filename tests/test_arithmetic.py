@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import explorer
 from explorer.core.errors import BudgetError, SpecError
 from explorer.labs import arithmetic as ar
-from explorer.labs.predict import preprocessor_for
+from explorer.labs.preprocessing import preprocessor_for
 from explorer.weights import loading as weights
 
 

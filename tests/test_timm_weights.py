@@ -15,7 +15,7 @@ from timm.data import create_transform, resolve_data_config
 from timm.models import get_pretrained_cfg
 
 import explorer
-from explorer.labs.predict import ImagePreprocessor, preprocessor_for
+from explorer.labs.preprocessing import ImagePreprocessor, preprocessor_for
 from explorer.weights import loading as weights
 from explorer.weights import timm_hub as timm_weights
 from explorer.weights.records import LoadedModel

@@ -1,10 +1,6 @@
-"""Typed layer stacks, the text side: lexer, parser and canonical text (no torch here).
-
-'input 32x32x1 | conv 6 5x5 | avgpool 2 | fc 10' -> [LayerSpec, ...]. A small hand-written
-lexer (words, separators, each with its character offset) and a parser with one function per
-layer kind; nothing is ever evaluated. Errors point at the offending token (SpecError).
-The grammar is in explorer.catalog.custom's docstring.
-"""
+"""Typed layer stacks, the text side: 'input 32x32x1 | conv 6 5x5 | fc 10' -> [LayerSpec, ...]
+by a lexer (words with their offsets) and a parser with one function per layer kind; nothing is
+evaluated, errors point at the token (SpecError). Grammar: explorer.catalog.custom."""
 
 from __future__ import annotations
 
@@ -159,10 +155,8 @@ class _LayerParser:
         )
 
     def _layer_text(self) -> str:
-        """The layer as typed, cut in the middle past 80 characters (a 5,000-digit number is
-        not echoed back whole)."""
-        text = " ".join(t.raw for t in self.tokens)
-        return text if len(text) <= 80 else f"{text[:50]}…{text[-25:]}"
+        """The layer as typed; a long one (a 5,000-digit number) cut in the middle."""
+        return _shorten(" ".join(t.raw for t in self.tokens), keep=80)
 
     def peek(self) -> Token | None:
         return self.args[self.pos] if self.pos < len(self.args) else None

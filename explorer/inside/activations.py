@@ -30,7 +30,8 @@ from torch import nn
 from explorer.core import layer_math, limits
 from explorer.core.devices import autocast, synchronize
 from explorer.core.errors import BudgetError, UnknownArchitectureError
-from explorer.labs.predict import TopClass, preprocessor_for, top_k
+from explorer.labs.predict import TopClass, top_k
+from explorer.labs.preprocessing import preprocessor_for
 from explorer.weights.loading import RANDOM_LABEL, LoadedModel
 from explorer.weights.model_cache import FactsMemo, private_copy
 

@@ -39,7 +39,8 @@ from explorer.core.errors import BudgetError
 from explorer.core.work import JobCancelled
 from explorer.inside import activations as acts
 from explorer.inside import pictures as P
-from explorer.labs.predict import DigitPreprocessor, preprocessor_for, probabilities
+from explorer.labs.predict import probabilities
+from explorer.labs.preprocessing import DigitPreprocessor, preprocessor_for
 from explorer.weights.loading import LoadedModel
 from explorer.weights.model_cache import FactsMemo, private_copy
 

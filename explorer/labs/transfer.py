@@ -228,7 +228,7 @@ def image_features(
     progress: Callable[..., bool] | None = None,
 ) -> torch.Tensor:
     """Backbone features of pictures, UPLOAD_CHUNK at a time (progress after each chunk)."""
-    from explorer.labs.predict import preprocessor_for
+    from explorer.labs.preprocessing import preprocessor_for
 
     limits.check_transfer_images(len(images))
     pre = preprocessor_for(loaded)

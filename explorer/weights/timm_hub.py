@@ -176,5 +176,5 @@ def load(
         device=device,
         categories=categories(w),
         input_size=w.input_size,
-        tv_weights=w,  # its transform() preprocesses (explorer.labs.predict.preprocessor_for)
+        tv_weights=w,  # its transform() preprocesses (explorer.labs.preprocessing.preprocessor_for)
     )
