@@ -119,15 +119,20 @@ def test_no_page_builds_a_python_ast_in_its_thread(tmp_path: Path) -> None:
     import (numpy.ma) did."""
     client = _load_client()
     log = tmp_path / "ast.log"
-    port = client.free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(SERVER), str(log), "run", "components/app.py",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    errors = tmp_path / "server.err"
+    for _ in range(3):  # a free port can be taken again before the server binds it: retry
+        port = client.free_port()
+        with errors.open("wb") as err:
+            server = subprocess.Popen(
+                [sys.executable, "-c", textwrap.dedent(SERVER), str(log), "run",
+                 "components/app.py", "--server.address", "127.0.0.1", "--server.port",
+                 str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+            )  # fmt: skip
+        if client.wait_healthy(server, port) or server.poll() is None:
+            break
     try:
-        assert client.wait_healthy(server, port), "the server did not start"
+        assert client.wait_healthy(server, port), errors.read_text()[-2000:]
         pages = [(page, query.format(arch="resnet18"), False) for page, query in client.PAGES]
         for _ in range(2):
             results = asyncio.run(client.one_round(port, pages, 600))
