@@ -132,11 +132,12 @@ def cost_animation(frames: tuple[CostFrame, ...]) -> dict[str, Any]:
     stage and how many of its output channels are counted)."""
     stages = list(dict.fromkeys(f.stage for f in frames))
     shown, labels = [], []
+    counted = dict.fromkeys(stages, 0)  # each stage's MACs so far
     for f in frames:
         label = f"{f.stage} · {f.channel}"
         labels.append(label)
-        heights = [next((g.stage_macs for g in reversed(frames[: frames.index(f) + 1])
-                         if g.stage == s), 0) for s in stages]  # fmt: skip
+        counted[f.stage] = f.stage_macs
+        heights = list(counted.values())
         shown.append(go.Frame(name=label, data=[go.Bar(x=stages, y=heights,
                                                        text=[commas(h) for h in heights],
                                                        textposition="outside")],

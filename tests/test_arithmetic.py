@@ -109,3 +109,15 @@ def test_a_real_layer_recomputed_by_hand_equals_its_forward(
         if module.groups > 1:  # depthwise: each filter sees its own channel only
             assert shown.input_channels == (channel,)
         assert sum(shown.per_channel) == pytest.approx(shown.total)
+
+
+def test_a_layer_padded_by_name_is_a_clear_error() -> None:
+    """padding='same' has no number to pad by; it used to reach int('same')."""
+    from torch import nn
+
+    from explorer.weights.records import LoadedModel
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"))
+    loaded = LoadedModel("custom", "random", model, torch.device("cpu"), ("a", "b"), (1, 8, 8))
+    with pytest.raises(SpecError, match="padding='same'"):
+        ar.explain_layer(loaded, torch.zeros(1, 1, 8, 8), "0", 0, 0, 0)

@@ -29,7 +29,7 @@ from torch import nn
 
 from explorer.core import limits
 from explorer.core.errors import BudgetError, SpecError
-from explorer.core.layer_math import conv_macs, conv_output_size
+from explorer.core.layer_math import conv_macs, conv_output_size, pair
 from explorer.weights.model_cache import private_copy
 from explorer.weights.records import LoadedModel
 
@@ -315,12 +315,12 @@ def explain_layer(
     c_out, out_h, out_w = y.shape
     if not (0 <= channel < c_out and 0 <= row < out_h and 0 <= col < out_w):
         raise SpecError(f"{layer} has {c_out} channels of {out_h}×{out_w}; pick inside them.")
-    f_h, f_w = _pair(module.kernel_size)
-    s_h, s_w = _pair(module.stride or module.kernel_size)
-    p_h, p_w = _pair(module.padding)
-    d_h, d_w = _pair(getattr(module, "dilation", 1))
-    if isinstance(module, nn.Conv2d) and isinstance(module.padding, str):
+    if isinstance(module.padding, str):  # "same"/"valid": no number to pad by
         raise SpecError(f"{layer} uses padding={module.padding!r}; pick another layer.")
+    f_h, f_w = pair(module.kernel_size)
+    s_h, s_w = pair(module.stride or module.kernel_size)
+    p_h, p_w = pair(module.padding)
+    d_h, d_w = pair(getattr(module, "dilation", 1))
     padded = F.pad(x, (p_w, p_w, p_h, p_h))
     top, left = row * s_h, col * s_w
     rows = slice(top, top + d_h * (f_h - 1) + 1, d_h)
@@ -353,9 +353,3 @@ def explain_layer(
         total=total, bias=bias, result=result, forward=float(y[channel, row, col]),
         activation=max(result, 0.0),
     )  # fmt: skip
-
-
-def _pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, tuple):
-        return int(value[0]), int(value[-1])
-    return int(value), int(value)
