@@ -386,20 +386,25 @@ def held_out_accuracies(
     return each, float((mean.argmax(1) == data.y_test).float().mean())
 
 
+def _sample(index: int, seed: int) -> tuple[np.ndarray, int]:
+    """Held-out sample `index`: its 8×8 pixels (0 … 16) and its label."""
+    images, target, _, idx_test = raw_split(seed)
+    k = int(idx_test[index % len(idx_test)])
+    return images[k], int(target[k])
+
+
 def sample_label(index: int, seed: int = DEFAULT_SEED) -> int:
     """The digit that held-out sample `index` shows (what sample_photo draws)."""
-    _, target, _, idx_test = raw_split(seed)
-    return int(target[int(idx_test[index % len(idx_test)])])
+    return _sample(index, seed)[1]
 
 
 def sample_photo(index: int, seed: int = DEFAULT_SEED) -> tuple[Image.Image, int]:
     """A held-out digit drawn as dark ink on light paper (160×160 RGB), and its label: what a
     photo of a handwritten digit looks like, for trying the preprocessing."""
-    images, target, _, idx_test = raw_split(seed)
-    k = int(idx_test[index % len(idx_test)])
-    raw = images[k] / 16.0
+    pixels, label = _sample(index, seed)
+    raw = pixels / 16.0
     small = Image.fromarray(np.uint8(235 - 215 * raw), mode="L")
     big = small.resize((112, 112), Image.Resampling.BICUBIC)
     paper = Image.new("L", (160, 160), 235)
     paper.paste(big, (24, 24))
-    return paper.convert("RGB"), int(target[k])
+    return paper.convert("RGB"), label
