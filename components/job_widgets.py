@@ -6,6 +6,10 @@ a Cancel button until it finishes and returns its result. Per-session state live
 st.session_state: which job each slot of the page follows (when a setting changes, the old
 job is cancelled for this session), and the keys this session cancelled (they are not
 restarted until the student asks again). Progress events are (done, total[, what]).
+
+While a page shows a job's progress it tells the runner, at every poll, that this session
+still waits (`still_waiting`); once the tab is closed the wait ends, and a job nobody waits
+for is cancelled by the runner (explorer.serving.jobs, `abandon_s`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from components import cache
 from components.markdown import plain
@@ -50,12 +56,26 @@ def retry(key: Hashable) -> None:
     _declined().discard(key)
 
 
+def still_waiting(job: Job) -> None:
+    """This session still waits for `job`: the runner hears it (a job nobody waits for is
+    cancelled). A closed tab ends the page's run here (st.stop) instead of waiting on."""
+    ctx = get_script_run_ctx()
+    if ctx is not None and runtime.exists():
+        connected = runtime.get_instance().is_active_session(ctx.session_id)
+        if not connected:
+            st.stop()
+    cache.job_runner().touch(job.key, session_token())
+
+
 def start(
-    slot: str, key: Hashable, fn: Callable[..., Any], *args: Any, **kwargs: Any
-) -> Job | None:
+    slot: str, key: Hashable, fn: Callable[..., Any], *args: Any, lane: str = "short",
+    **kwargs: Any,
+) -> Job | None:  # fmt: skip
     """The job for `key` (submitted, or the shared one already there), or None when this
     session cancelled it: then an info line and a button to run it again are shown instead.
-    Budgets must be checked before this call (a BudgetError here means the queue is full)."""
+    Budgets must be checked before this call (a BudgetError here means the queue is full, or
+    this session already has its share of jobs). `lane`: "short" for a bounded number of
+    forward passes, "long" for training (explorer.serving.jobs)."""
     runner = cache.job_runner()
     token = session_token()
     active: dict[str, Hashable] = st.session_state.setdefault(ACTIVE, {})
@@ -69,7 +89,7 @@ def start(
         st.info("Cancelled. Change a setting, or run it again.")
         st.button("Run again", key=f"{slot}_again", on_click=retry, args=(key,))
         return None
-    return runner.submit(key, fn, *args, subscriber=token, **kwargs)
+    return runner.submit(key, fn, *args, subscriber=token, lane=lane, **kwargs)
 
 
 def leave(slot: str) -> None:
@@ -93,6 +113,7 @@ def follow(job: Job, label: str, slot: str) -> Any:
         bar.progress(0.0, text=f"{label}: waiting for a free worker…")
         shown = -1
         while not job.wait(POLL_S):
+            still_waiting(job)
             if job.state == "running" and len(job.events) != shown:
                 shown = len(job.events)
                 bar.progress(*_describe(label, job.events[-1] if job.events else None))

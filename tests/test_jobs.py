@@ -147,3 +147,59 @@ def test_a_reply_the_server_cannot_rebuild_fails_that_job_alone(
         assert after.wait(60) and after.state == "done" and after.outcome() >= 1
     finally:
         one.shutdown()
+
+
+def test_a_job_nobody_asks_for_any_more_is_cancelled() -> None:
+    """Issue 24: a student started the largest residual run and closed the tab; the job kept
+    the only worker busy. A page touches the job at every poll; when every subscriber stopped
+    asking `abandon_s` ago, the run stops (running or still queued)."""
+    one = JobRunner(1, threads=1, abandon_s=1.0)
+    try:
+        kept = one.submit("kept", countdown, 3.0, subscriber="a")
+        queued = one.submit("queued", countdown, 30.0, subscriber="b")
+        end = time.monotonic() + 60
+        while not kept.done and time.monotonic() < end:  # "a" watches its job; "b" has left
+            one.touch("kept", "a")
+            time.sleep(0.1)
+        assert kept.state == "done" and kept.outcome() >= 40
+        assert queued.wait(30) and queued.state == "cancelled"
+        left = one.submit("left", countdown, 30.0, subscriber="c")
+        assert left.wait(15) and left.state == "cancelled"
+        assert left.finished is not None and left.finished - left.submitted < 10
+        script = one.submit("script", countdown, 1.5)  # no page: the caller itself waits
+        assert script.wait(30) and script.state == "done"
+    finally:
+        one.shutdown()
+
+
+def test_one_session_runs_one_job_at_a_time_and_holds_a_small_queue() -> None:
+    two = JobRunner(2, threads=1, per_session=2)
+    try:
+        first = two.submit("a1", countdown, 30.0, subscriber="a")
+        second = two.submit("a2", countdown, 0.1, subscriber="a")
+        with pytest.raises(BudgetError, match=r"You already have 2 jobs running or waiting"):
+            two.submit("a3", countdown, 0.1, subscriber="a")
+        other = two.submit("b1", countdown, 0.1, subscriber="b")  # a's second job waits; b's runs
+        assert other.wait(30) and other.state == "done"
+        assert first.state == "running" and second.state == "queued"
+        two.cancel("a1", "a")
+        assert second.wait(30) and second.state == "done"
+    finally:
+        two.shutdown()
+
+
+def test_a_short_job_does_not_wait_behind_a_long_one() -> None:
+    """Issue 24: a ten-crop (about 1.3 s of work) waited 279 s behind a residual run on the only
+    worker. A short-lane worker takes short jobs while the pool is busy."""
+    one = JobRunner(1, threads=1)
+    try:
+        long = one.submit("long", countdown, 60.0, subscriber="a")
+        time.sleep(0.5)
+        short = one.submit("short", countdown, 0.2, subscriber="b", lane="short")
+        queued_long = one.submit("long2", countdown, 0.2, subscriber="c")
+        assert short.wait(60) and short.state == "done"
+        assert long.state == "running" and queued_long.state == "queued"  # long jobs still wait
+        with pytest.raises(ValueError, match="lane"):
+            one.submit("x", countdown, 0.1, lane="medium")
+    finally:
+        one.shutdown()

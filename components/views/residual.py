@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import streamlit as st
 
-from components import cache, widgets
+from components import cache, job_widgets, widgets
 from components.markdown import plain
 from components.residual_charts import (
     curves_figure,
@@ -33,7 +32,6 @@ from explorer.serving.jobs import Job
 MAX_PAGE_EPOCHS = limits.RESIDUAL_PAGE_MAX_EPOCHS
 PARTIAL = "residual_partial"  # session key: the runs finished before a Cancel
 CANCELLED = "residual_cancelled"  # session key: set by the Cancel button's callback
-TOKEN = "residual_token"  # session key: who is waiting for a job (explorer.serving.jobs subscriber)
 ACTIVE = "residual_active"  # session key: the job this session is following
 DECLINED = "residual_declined"  # session key: shared jobs this session cancelled
 POLL_S = 0.5  # how often the live chart reads the job's progress
@@ -114,16 +112,10 @@ def _epochs_so_far(job: Job) -> dict[RunId, list[EpochMetrics]]:
     return partial
 
 
-def _session_token() -> str:
-    if TOKEN not in st.session_state:
-        st.session_state[TOKEN] = uuid.uuid4().hex
-    return str(st.session_state[TOKEN])
-
-
 def _cancel(job: Job, config: ExperimentConfig) -> None:
     """Cancel button: this session stops waiting; the run stops unless another session
     waits for the same settings (then it finishes for them)."""
-    cache.job_runner().cancel(job.key, _session_token())
+    cache.job_runner().cancel(job.key, job_widgets.session_token())
     st.session_state[PARTIAL] = _partial_result(config, _epochs_so_far(job))
     st.session_state[CANCELLED] = True
     st.session_state.setdefault(DECLINED, set()).add(job.key)
@@ -142,6 +134,7 @@ def _follow(job: Job, config: ExperimentConfig) -> ExperimentResult:
     total = len(config.run_ids) * config.epochs
     shown = -1
     while not job.wait(POLL_S):
+        job_widgets.still_waiting(job)
         partial = _epochs_so_far(job)
         done = sum(len(h) for h in partial.values())
         if done == shown:
@@ -232,7 +225,7 @@ try:
         old = runner.get(previous)
         changed = old is not None and not old.done
         if changed:
-            runner.cancel(previous, _session_token())
+            runner.cancel(previous, job_widgets.session_token())
     cancelled_partial = st.session_state.pop(PARTIAL, None)
     if st.session_state.pop(CANCELLED, False) and cancelled_partial is not None:
         with live:
@@ -252,7 +245,8 @@ try:
     elif config is not None and (job is not None or run_clicked):
         if run_clicked:
             st.session_state.get(DECLINED, set()).discard(key)
-        job = runner.submit(key, run_experiment, config, subscriber=_session_token())
+        token = job_widgets.session_token()
+        job = runner.submit(key, run_experiment, config, subscriber=token, lane="long")
         st.session_state[ACTIVE] = key
         deferred.append((job, config))
     elif depths:

@@ -158,6 +158,10 @@ OCCLUSION_MAX_POSITIONS = 4096
 # resnet18, 18 G multiply-accumulates, took 0.49 s at one thread). More goes to a worker.
 INLINE_MAX_MACS = 10 * 10**9
 JOBS_MAX_QUEUED = 32  # jobs waiting for a worker; more are refused (BudgetError)
+JOBS_PER_SESSION = 3  # jobs one session may have queued or running at once (one runs at a time)
+#: A job whose every session stopped asking for it this long ago (tab closed, page left) is
+#: cancelled: pages ask again every quarter second while they show its progress.
+JOBS_ABANDON_S = 20.0
 
 # --- the augmentation lab (explorer.labs.augment) ----------------------------------------------
 AUGMENT_LAB_MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this

@@ -25,6 +25,14 @@ None, or raises JobCancelled from deep inside its work, which the worker reports
 - Scaling: one worker per core but one (the pages keep a core), at least one;
   `EXPLORER_WORKERS` overrides it. A bigger server runs more experiments at once; the queue
   bound (`MAX_QUEUED`) refuses work beyond it with a clear message instead of queueing forever.
+- Fairness: a job is submitted in a lane, "long" (training) or "short" (a forward pass or a
+  few: Look inside, ten-crop, ensembles). Besides the pool, one short-lane worker takes short
+  jobs only, and only while every pool worker is busy, so a short job never waits behind a
+  long one. A session (a subscriber) has at most `PER_SESSION` jobs queued or running and runs
+  one at a time; the others' jobs go first.
+- Abandoned work stops: a page that shows a job's progress `touch`es it every poll; a job whose
+  every subscriber stopped asking `abandon_s` ago (the tab closed, the student left the page)
+  is cancelled, queued or running. The empty subscriber (the CLI, a script) always waits.
 """
 
 from __future__ import annotations
@@ -36,7 +44,6 @@ import enum
 import io
 import os
 import pickle
-import queue
 import socket
 import subprocess
 import sys
@@ -54,10 +61,15 @@ from explorer.core.work import JobCancelled, JobError
 
 WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = limits.JOBS_MAX_QUEUED
+PER_SESSION = limits.JOBS_PER_SESSION
+ABANDON_S = limits.JOBS_ABANDON_S
+LANES = ("long", "short")
 KEEP_FINISHED = 64  # finished results kept for identical requests
 KEEP_FINISHED_BYTES = 256 * 2**20  # ... and their size together (as they came over the channel)
 CANCEL_GRACE_S = 10.0  # a job that ignores a cancel is stopped by ending its worker
 WORKER_THREADS = 1  # torch threads in each worker process (set once, at its start)
+
+
 def default_workers() -> int:
     """EXPLORER_WORKERS, or one worker per CPU core but one, at least one."""
     text = os.environ.get(WORKERS_ENV, "").strip()
@@ -70,8 +82,9 @@ class Job:
     """One keyed run: state, progress events so far, and the outcome once finished."""
 
     def __init__(self, key: Hashable, fn: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> None:  # fmt: skip
+                 kwargs: dict[str, Any], lane: str = "long") -> None:  # fmt: skip
         self.key = key
+        self.lane = lane
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.state = "queued"  # queued, running, done, failed, cancelled
         self.events: list[tuple[Any, ...]] = []
@@ -79,6 +92,7 @@ class Job:
         self.error: BaseException | None = None
         self.nbytes = 0  # the result's size on the channel (the finished-results bound)
         self.subscribers: set[str] = set()
+        self.seen: dict[str, float] = {}  # subscriber -> when it last asked for this job
         self.cancel_requested = False
         self.submitted = time.monotonic()
         self.started: float | None = None
@@ -227,9 +241,11 @@ def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) 
 class _Worker:
     """One worker process and the server-side thread that feeds it jobs from the queue."""
 
-    def __init__(self, runner: JobRunner, index: int) -> None:
+    def __init__(self, runner: JobRunner, index: int, short_lane: bool = False) -> None:
         self.runner = runner
         self.index = index
+        self.short_lane = short_lane  # takes short jobs only, while the pool is busy
+        self.busy = False
         self.process: Any = None
         self.conn: Connection | None = None
         self.lock = threading.Lock()
@@ -270,21 +286,23 @@ class _Worker:
 
     def _serve(self) -> None:
         while True:
-            job = self.runner._queue.get()
+            job = self.runner._take(self)
             if job is None:
                 self.stop()
                 return
-            if job.cancel_requested:
-                self.runner._finished(job, "cancelled", error=JobCancelled("Cancelled."))
-                continue
             try:
-                self._run(job)
+                if job.cancel_requested:
+                    self.runner._finished(job, "cancelled", error=JobCancelled("Cancelled."))
+                else:
+                    self._run(job)
             except Exception as exc:
                 # must outlive any one job's failure; that job fails and its worker is replaced
                 self.stop()
                 if job.state not in ("done", "failed", "cancelled"):
                     self.runner._finished(job, "failed", error=JobError(
                         f"The job failed: {type(exc).__name__}: {exc}."))  # fmt: skip
+            finally:
+                self.runner._release(self)
 
     def _run(self, job: Job) -> None:
         conn = self._ensure_process()
@@ -292,6 +310,8 @@ class _Worker:
         conn.send((job.fn, job.args, job.kwargs))
         cancel_sent: float | None = None
         while True:
+            if not job.cancel_requested and self.runner._abandoned(job):
+                job.cancel_requested = True
             if job.cancel_requested and cancel_sent is None:
                 conn.send("cancel")
                 cancel_sent = time.monotonic()
@@ -351,43 +371,107 @@ class JobRunner:
         keep_bytes: int = KEEP_FINISHED_BYTES,
         threads: int = WORKER_THREADS,
         preload: tuple[str, ...] = (),
+        per_session: int = PER_SESSION,
+        abandon_s: float = ABANDON_S,
     ) -> None:
         self.workers = workers or default_workers()
         self.max_queued = max_queued
         self.keep_finished = keep_finished
         self.keep_bytes = keep_bytes
         self.threads = threads
-        self._lock = threading.Lock()
+        self.per_session = per_session
+        self.abandon_s = abandon_s
+        self._lock = threading.RLock()  # _take asks _abandoned while holding it
+        self._wake = threading.Condition(self._lock)
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._waiting: list[Job] = []  # queued jobs, first come first
+        self._stopping = False
         self._pool = [_Worker(self, i) for i in range(self.workers)]
+        self._short = _Worker(self, self.workers, short_lane=True)  # its process starts on need
         self._started = False
         self.preload = preload
         atexit.register(self._stop_workers)  # no worker outlives the server
 
     def submit(
         self, key: Hashable, fn: Callable[..., Any], *args: Any, subscriber: str = "",
-        **kwargs: Any,
+        lane: str = "long", **kwargs: Any,
     ) -> Job:  # fmt: skip
         """The job for `key`: the queued, running or finished one if there is one (identical
-        requests share one run), else a new one running `fn(*args, progress=…, **kwargs)`."""
+        requests share one run), else a new one running `fn(*args, progress=…, **kwargs)` in
+        `lane` ("long" or "short", see the module's docstring)."""
+        if lane not in LANES:
+            raise ValueError(f"lane must be one of {LANES}, not {lane!r}")
         with self._lock:
             job = self._jobs.get(key)
             if job is None or job.state in ("failed", "cancelled") or job.cancel_requested:
-                waiting = sum(j.state == "queued" for j in self._jobs.values())
-                if waiting >= self.max_queued:
+                if len(self._waiting) >= self.max_queued:
                     raise BudgetError(
-                        f"{waiting} jobs are already waiting for a worker; the limit is "
-                        f"{self.max_queued}. Try again in a minute."
+                        f"{len(self._waiting)} jobs are already waiting for a worker; the "
+                        f"limit is {self.max_queued}. Try again in a minute."
                     )
-                job = Job(key, fn, args, kwargs)
+                mine = [
+                    j for j in self._jobs.values() if not j.done and subscriber in j.subscribers
+                ]
+                if subscriber and len(mine) >= self.per_session:
+                    raise BudgetError(
+                        f"You already have {len(mine)} jobs running or waiting; the limit is "
+                        f"{self.per_session} at a time. Wait for one to finish or cancel it."
+                    )
+                job = Job(key, fn, args, kwargs, lane)
                 self._jobs[key] = job
-                self._queue.put(job)
+                self._waiting.append(job)
                 self._start_threads()
+                self._wake.notify_all()
             self._jobs.move_to_end(key)
             if not job.done:  # a finished job has nobody left to wait for it
                 job.subscribers.add(subscriber)
+                job.seen[subscriber] = time.monotonic()
             return job
+
+    def touch(self, key: Hashable, subscriber: str = "") -> None:
+        """`subscriber` still waits for the job (a page calls this at every poll)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and subscriber in job.subscribers:
+                job.seen[subscriber] = time.monotonic()
+
+    def _abandoned(self, job: Job) -> bool:
+        """Whether every subscriber stopped asking for `job` `abandon_s` ago (the empty
+        subscriber, a caller without a page, never does)."""
+        with self._lock:
+            if not job.subscribers or "" in job.subscribers:
+                return False
+            last = max(job.seen.get(s, job.submitted) for s in job.subscribers)
+            return time.monotonic() - last > self.abandon_s
+
+    def _take(self, worker: _Worker) -> Job | None:
+        """The next job for `worker` (None: stop): the first queued job whose sessions have
+        no job running (or that is cancelled: it ends at once), short jobs only for the
+        short-lane worker and only while every pool worker is busy. Waits for one."""
+        with self._wake:
+            while not self._stopping:
+                running = [j for j in self._jobs.values() if j.state == "running"]
+                busy = {s for j in running for s in j.subscribers} - {""}
+                pool_busy = all(w.busy for w in self._pool)
+                for job in self._waiting:
+                    if worker.short_lane and (job.lane != "short" or not pool_busy):
+                        continue
+                    named = job.subscribers - {""}
+                    blocked = bool(named) and "" not in job.subscribers and named <= busy
+                    if job.cancel_requested or self._abandoned(job) or not blocked:
+                        self._waiting.remove(job)
+                        if not job.cancel_requested and self._abandoned(job):
+                            job.cancel_requested = True
+                        worker.busy = True
+                        job.state = "running" if not job.cancel_requested else job.state
+                        return job
+                self._wake.wait(0.5)  # also wakes to notice abandoned queued jobs
+            return None
+
+    def _release(self, worker: _Worker) -> None:
+        with self._wake:
+            worker.busy = False
+            self._wake.notify_all()
 
     def warm(self) -> None:
         """Start the worker processes now (they import torch and `preload`: seconds), so that
@@ -400,7 +484,7 @@ class JobRunner:
     def _start_threads(self) -> None:
         if not self._started:
             self._started = True
-            for worker in self._pool:
+            for worker in (*self._pool, self._short):
                 worker.thread.start()
 
     def get(self, key: Hashable) -> Job | None:
@@ -416,6 +500,7 @@ class JobRunner:
             job.subscribers.discard(subscriber)
             if not job.subscribers:
                 job.cancel_requested = True
+            self._wake.notify_all()
 
     def running(self) -> int:
         with self._lock:
@@ -424,7 +509,10 @@ class JobRunner:
     def _finished(self, job: Job, state: str, result: Any = None,
                   error: BaseException | None = None) -> None:  # fmt: skip
         with self._lock:
+            if job in self._waiting:
+                self._waiting.remove(job)
             job._finish(state, result, error)
+            self._wake.notify_all()
             if state != "done" and self._jobs.get(job.key) is job:
                 del self._jobs[job.key]
             done = [k for k, j in self._jobs.items() if j.done]  # least recently asked first
@@ -433,14 +521,15 @@ class JobRunner:
                 total -= self._jobs.pop(done.pop(0)).nbytes
 
     def _stop_workers(self) -> None:
-        for worker in self._pool:
+        for worker in (*self._pool, self._short):
             worker.stop()
 
     def shutdown(self) -> None:
         """Stop the workers (queued jobs are dropped)."""
-        for _ in self._pool:
-            self._queue.put(None)
-        for worker in self._pool:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        for worker in (*self._pool, self._short):
             if worker.thread.is_alive():
                 worker.thread.join(10)
             worker.stop()
