@@ -19,7 +19,13 @@ from PIL import Image
 
 from explorer import cli
 from explorer.core.errors import WeightsError
-from explorer.core.safe_io import atomic_open, atomic_write, file_lock, output_path
+from explorer.core.safe_io import (
+    atomic_open,
+    atomic_write,
+    atomic_write_all,
+    file_lock,
+    output_path,
+)
 from explorer.weights import loading as weights
 
 ORIGINAL = b"the user's precious file\n"
@@ -267,3 +273,38 @@ def test_a_write_the_system_refuses_is_one_sentence_and_keeps_the_old_file(
     assert done.stdout.startswith("Cannot write weights.safetensors: file too large.")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["weights.safetensors"]  # no temp left
+
+
+def test_weights_and_their_metadata_change_together_or_not_at_all(tmp_path: Path) -> None:
+    """`train -o` replaced the weights but left the old .json beside them (a different sha256)
+    when the second write failed. Both now go through atomic_write_all: here the metadata (the
+    second file) is too large for the file-size limit, so neither file changes."""
+    weights, meta = tmp_path / "m.safetensors", tmp_path / "m.json"
+    weights.write_bytes(b"old weights")
+    meta.write_bytes(b'{"sha256": "old"}')
+    code = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "from explorer.core.safe_io import atomic_write_all\n"
+        "from explorer.core.errors import ExplorerError\n"
+        "w, m = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "try:\n"
+        "    atomic_write_all({w: b'new weights', m: b'x' * 100_000})\n"
+        "except ExplorerError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(weights), str(meta)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.stdout.startswith("Cannot write m.json: file too large.")
+    assert weights.read_bytes() == b"old weights" and meta.read_bytes() == b'{"sha256": "old"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    (tmp_path / "d.json").mkdir()  # a folder where the metadata goes: refused before writing
+    with pytest.raises(ValueError, match=r"d\.json: it is not a plain file"):
+        atomic_write_all({tmp_path / "d.safetensors": b"w", tmp_path / "d.json": b"{}"})
+    assert not (tmp_path / "d.safetensors").exists()
+    atomic_write_all({weights: b"new weights", meta: b'{"sha256": "new"}'})
+    assert weights.read_bytes() == b"new weights" and meta.read_bytes() == b'{"sha256": "new"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "m.json", "m.safetensors"]

@@ -27,6 +27,7 @@ __all__ = [
     "OutputPathError",
     "atomic_open",
     "atomic_write",
+    "atomic_write_all",
     "file_lock",
     "output_path",
     "read_bounded",
@@ -98,6 +99,59 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     with atomic_open(path) as file:
         file.write(payload)
     return Path(path)
+
+
+def atomic_write_all(files: dict[Path, bytes]) -> list[Path]:
+    """Write several files as one change (weights and their metadata): every file is first
+    written and fsync'ed to a temporary file beside its target, so a full disk or a refused
+    write leaves every target as it was; only then are they renamed into place, and if a
+    rename is refused the targets already replaced get their old contents back."""
+    targets = [Path(p) for p in files]
+    for target in targets:
+        if target.exists() and not target.is_file():
+            raise OutputPathError(f"Cannot write {target.name[:80]}: it is not a plain file.")
+    temps: list[str] = []
+    backups: dict[Path, str] = {}
+    try:
+        for target in targets:
+            try:
+                fd, temp = tempfile.mkstemp(
+                    prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+                )
+                temps.append(temp)
+                with os.fdopen(fd, "wb") as file:
+                    file.write(files[target])
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.chmod(temp, 0o644)
+            except OSError as exc:
+                raise _write_error(target, exc) from None
+        for target in targets:  # old contents kept aside (a hard link: no copy) for a roll-back
+            if target.exists():
+                backup = f"{temps[targets.index(target)]}.old"
+                with contextlib.suppress(OSError):
+                    os.link(target, backup)
+                    backups[target] = backup
+        done: list[Path] = []
+        for target, temp in zip(targets, temps, strict=True):
+            try:
+                os.replace(temp, target)
+            except OSError as exc:
+                for earlier in done:
+                    with contextlib.suppress(OSError):
+                        if earlier in backups:
+                            os.replace(backups.pop(earlier), earlier)
+                        else:
+                            os.unlink(earlier)
+                raise _write_error(target, exc) from None
+            done.append(target)
+    finally:
+        for leftover in (*temps, *backups.values()):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+    for folder in {t.parent for t in targets}:
+        _fsync_dir(folder)
+    return targets
 
 
 def _fsync_dir(folder: Path) -> None:

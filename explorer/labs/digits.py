@@ -337,17 +337,16 @@ def train(
 
 
 def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
-    """Write the weights as safetensors and the training metadata as JSON next to them, each
-    atomically (explorer.core.safe_io); the folder must exist and `path` must end in
-    .safetensors."""
+    """Write the weights as safetensors and the training metadata as JSON next to them, as one
+    atomic pair (explorer.core.safe_io.atomic_write_all: never new weights beside old
+    metadata); the folder must exist and `path` must end in .safetensors."""
     from safetensors.torch import save
 
-    from explorer.core.safe_io import atomic_write, output_path
+    from explorer.core.safe_io import atomic_write_all, output_path
 
     path = output_path(path, suffixes=(".safetensors",), what="weights file")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     data = save(state, metadata={"architecture": "lenet5", "weights": path.stem})
-    atomic_write(path, data)
     meta: dict[str, Any] = {
         "architecture": "lenet5",
         "weights": path.stem,
@@ -365,7 +364,8 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
             f"-o {path.name}"
         ),
     }
-    atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    atomic_write_all({path: data, path.with_suffix(".json"): text.encode("utf-8")})  # one change
     return path
 
 
