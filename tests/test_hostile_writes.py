@@ -308,3 +308,26 @@ def test_weights_and_their_metadata_change_together_or_not_at_all(tmp_path: Path
     atomic_write_all({weights: b"new weights", meta: b'{"sha256": "new"}'})
     assert weights.read_bytes() == b"new weights" and meta.read_bytes() == b'{"sha256": "new"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "m.json", "m.safetensors"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["augment", "--sample", "cat", "--n", "1", "--out", "{tmp}/" + "n" * 300 + ".png"],
+        ["diagram", "lenet5", "-o", "{tmp}/" + "n" * 300 + ".svg"],
+        ["app", "--address", "999.1.1.1", "--port", "8599"],
+        ["app", "--address", "::::", "--port", "8599"],
+        ["app", "--address", "10.255.255.1", "--port", "8599"],  # not this machine's
+    ],
+    ids=["long-augment-out", "long-diagram-out", "bad-ip", "colons", "not-ours"],
+)
+def test_long_names_and_bad_addresses_are_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Issue 24 item 10, found again by benchmarks/fuzz_inputs.py: an over-long output name
+    gave an OSError traceback (ENAMETOOLONG from the folder check), and an address the
+    machine cannot listen on gave Streamlit's socket.gaierror traceback."""
+    status, err = _run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and ("too long" in err or "Cannot listen on" in err)
+    assert list(tmp_path.iterdir()) == []

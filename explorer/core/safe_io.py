@@ -44,10 +44,19 @@ def output_path(
     """The path a user asked us to write, checked before any work: OutputPathError if it is a
     folder, if its folder does not exist, or if its suffix is not one of `suffixes`."""
     target = Path(path).expanduser()
-    if str(path).endswith(("/", os.sep)) or target.is_dir():
+    if len(target.name.encode("utf-8", "surrogateescape")) > 255 or len(str(target)) > 4000:
+        raise OutputPathError(
+            f"The {what} name {target.name[:40]}… is too long ({len(target.name):,} characters); "
+            "file names have at most 255 bytes."
+        )
+    try:
+        is_folder, parent_ok = target.is_dir(), target.parent.is_dir()
+    except OSError as exc:  # a name the system refuses to look up
+        raise _write_error(target, exc) from None
+    if str(path).endswith(("/", os.sep)) or is_folder:
         raise OutputPathError(f"The {what} {path} is a folder; give a file name.")
     parent = target.parent
-    if not parent.is_dir():
+    if not parent_ok:
         raise OutputPathError(
             f"The folder {parent} does not exist; create it first (the {what} is not written "
             "to a new folder on its own)."

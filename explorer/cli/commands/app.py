@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 
 from explorer.cli.arguments import port
+from explorer.core.errors import ExplorerError
 
 NAME = "app"
 HELP = "start the Streamlit web app"
@@ -47,7 +49,28 @@ def command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def check_address(address: str, port: int) -> None:
+    """Refuse, in one sentence, an address or port this machine cannot listen on (a name that
+    does not resolve, another machine's address, a port in use or reserved), before
+    Streamlit starts and fails with a traceback."""
+    if not address or len(address) > 253 or any(c.isspace() for c in address):
+        raise ExplorerError(f"--address {address[:60]!r} is not a host name or IP address.")
+    try:
+        found = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, where = found[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(where)
+    except (OSError, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ExplorerError(
+            f"Cannot listen on {address[:60]}:{port}: {why.lower()}. Use 127.0.0.1 for this "
+            "machine, 0.0.0.0 for a classroom, and a free port above 1023."
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    check_address(args.address, args.port)
     print(f"CNN Architecture Explorer on http://{args.address}:{args.port}", flush=True)
     # Run from the repo root so .streamlit/config.toml (upload limit, theme) applies.
     os.chdir(ENTRY.parents[1])
