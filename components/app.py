@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from components import server as serve
+from components import upload_quota
 
 # A local file: a Material-icon favicon is fetched from fonts.gstatic.com on every rerun,
 # which fails (and fills the console) on an offline classroom network.
@@ -46,4 +47,5 @@ PAGES = {
 # Under `explorer app`, run no page before the warm-up thread has imported what pages need
 # (components/server.py: two threads must not build Python ASTs at once). At once otherwise.
 serve.wait_until_warm()
+upload_quota.install()  # every session runs this file before it can upload anything
 st.navigation(PAGES).run()

@@ -84,6 +84,12 @@ UPLOADS_MAX_COUNT = 60  # pictures in one training set (6 classes × 10)
 UPLOADS_MAX_BYTES = 200 * MB  # their files together
 UPLOADS_MAX_PIXELS = 400_000_000  # their pixels together, read from the headers
 UPLOAD_THUMBNAIL_SIDE = 512  # each is decoded alone and kept only at this size
+# What the server holds of one session's uploads (every uploader of every page together: a
+# training set, a query picture, weights files) and of all sessions together. Checked as each
+# file arrives, before it is stored (components/upload_quota.py); freed when the session ends.
+SESSION_UPLOADS_MAX_FILES = UPLOADS_MAX_COUNT + 20
+SESSION_UPLOADS_MAX_BYTES = UPLOADS_MAX_BYTES + 2 * WEIGHTS_UPLOAD_BYTES
+SERVER_UPLOADS_MAX_BYTES = 2 * GB
 
 # --- models held at once ----------------------------------------------------------------------
 ENSEMBLE_MAX_MODELS = 5

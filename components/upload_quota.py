@@ -1,0 +1,93 @@
+"""Uploads are counted as they arrive: a session's files and bytes, and all sessions' bytes,
+are checked before a file is stored, not after a page has read it.
+
+Streamlit keeps every uploaded file in memory in one `MemoryUploadedFileManager` per server
+and checks only each file's size (`server.maxUploadSize`). One student could store 150 files
+of 19 MB (+5.8 GB) before the Transfer page said "the limit is 60". Streamlit offers no
+setting for a per-session or total quota, and the manager its server builds cannot be chosen
+from outside, so `install` gives that one manager object a subclass that refuses a file over
+the quota (HTTP 413 with the reason, shown beside the file in the uploader). The subclass
+only adds a check before Streamlit's own `add_file`; nothing else changes, and nothing outside
+this server's manager is touched. `install` fails loudly when the installed Streamlit no
+longer has the manager this relies on (tests/test_upload_quota.py checks it).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from starlette.exceptions import HTTPException
+from streamlit import runtime
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+from explorer.core import limits
+from explorer.core.units import format_bytes
+
+_installed = threading.Lock()
+
+
+class QuotaUploadedFileManager(MemoryUploadedFileManager):
+    """Streamlit's in-memory upload store with a check before each file is stored."""
+
+    max_files = limits.SESSION_UPLOADS_MAX_FILES
+    max_session_bytes = limits.SESSION_UPLOADS_MAX_BYTES
+    max_server_bytes = limits.SERVER_UPLOADS_MAX_BYTES
+
+    def refusal(self, session_id: str, file: UploadedFileRec) -> str | None:
+        """Why `file` may not be stored for `session_id` (None: it may)."""
+        with self._lock:
+            mine = self.file_storage.get(session_id, {})
+            replaced = mine.get(file.file_id)
+            files = len(mine) + (replaced is None)
+            session_bytes = sum(len(f.data) for f in mine.values()) + len(file.data)
+            server_bytes = self._total_bytes + len(file.data)
+            if replaced is not None:
+                session_bytes -= len(replaced.data)
+                server_bytes -= len(replaced.data)
+        if files > self.max_files:
+            return (
+                f"This tab already holds {files - 1} uploaded files; the limit is "
+                f"{self.max_files}. Remove some first."
+            )
+        if session_bytes > self.max_session_bytes:
+            return (
+                f"This tab's uploads would reach {format_bytes(session_bytes)}; the limit is "
+                f"{format_bytes(self.max_session_bytes)}. Remove some first, or use smaller "
+                "pictures."
+            )
+        if server_bytes > self.max_server_bytes:
+            return (
+                f"The server holds {format_bytes(self._total_bytes)} of uploads from every "
+                f"tab; the limit is {format_bytes(self.max_server_bytes)}. Try again in a "
+                "few minutes."
+            )
+        return None
+
+    def add_file(self, session_id: str, file: UploadedFileRec) -> None:
+        why = self.refusal(session_id, file)
+        if why is not None:
+            raise HTTPException(status_code=413, detail=why)
+        super().add_file(session_id, file)
+
+
+def install() -> bool:
+    """Give the running server's upload store the quota (once; True when it is in place).
+    Nothing to do without a Streamlit server (AppTest, a script). Raises RuntimeError when the
+    installed Streamlit keeps uploads some other way: this module must then be updated."""
+    if not runtime.exists():
+        return False
+    manager = runtime.get_instance().uploaded_file_mgr
+    with _installed:
+        if type(manager) is QuotaUploadedFileManager:
+            return True
+        if type(manager) is not MemoryUploadedFileManager or not all(
+            hasattr(manager, name) for name in ("file_storage", "_lock", "_total_bytes")
+        ):
+            raise RuntimeError(
+                f"Streamlit's upload store is {type(manager).__qualname__}, not the "
+                "MemoryUploadedFileManager components/upload_quota.py was written for; "
+                "update it before serving a class."
+            )
+        manager.__class__ = QuotaUploadedFileManager
+    return True
