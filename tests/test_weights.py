@@ -12,6 +12,7 @@ import io
 import os
 import pickle
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -381,3 +382,43 @@ def test_weights_that_are_no_trained_weights_are_refused(
     save_file(state, str(path))
     with pytest.raises(WeightsError, match=message):
         weights.load("lenet5", str(path), device="cpu")
+
+
+def test_model_cache_counts_models_still_in_use_and_loads_in_flight() -> None:
+    """Issue 24 item 4: six sessions each picking a different big model took the server from
+    1,045 to 5,967 MiB with a 3 GB cache: concurrent loads did not count each other, and
+    sessions kept evicted models alive. Now both count until the models are freed."""
+    import gc
+
+    from explorer.weights.model_cache import ModelCache, model_bytes
+
+    lenet = model_bytes(weights.load("lenet5", "random", device="cpu").model)
+    cache = ModelCache(budget=2 * lenet, wait_s=1.0)
+    names = ("lenet5-digits", "lenet5-digits-seed1", "lenet5-digits-seed2")
+    first = cache.get(names[0], "DEFAULT", "cpu")  # two pages still use these two
+    second = cache.get(names[1], "DEFAULT", "cpu")
+    with pytest.raises(BudgetError, match=r"The server's models are all in use"):
+        cache.get(names[2], "DEFAULT", "cpu")  # evicting them would not free their memory
+    assert cache.keys() == [] and cache.held_bytes == 2 * lenet  # out of the cache, counted
+    del first
+    gc.collect()
+    assert cache.held_bytes == lenet
+    cache.get(names[2], "DEFAULT", "cpu")  # freed: it fits again
+    assert cache.held_bytes == 2 * lenet and second.model is not None
+
+    # Loads in flight count against each other: two loads at once, room for one at a time.
+    seen: list[int] = []
+
+    def slow_load(arch: str, name: str, device: str) -> weights.LoadedModel:
+        seen.append(both.held_bytes)  # this load's reservation, and any other in flight
+        time.sleep(0.3)
+        return weights.load(arch, name, device=device)
+
+    both = ModelCache(budget=lenet, wait_s=10.0, loader=slow_load)
+    threads = [threading.Thread(target=both.get, args=(n, "DEFAULT", "cpu")) for n in names[:2]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [lenet, lenet]  # never two reservations at once
+    assert both.held_bytes == lenet and len(both.keys()) == 1

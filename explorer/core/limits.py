@@ -95,6 +95,7 @@ SERVER_UPLOADS_MAX_BYTES = 2 * GB
 ENSEMBLE_MAX_MODELS = 5
 ENSEMBLE_MAX_BYTES = 2 * GB  # the members' parameters together (float32)
 MODEL_CACHE_BYTES = 3 * GB  # the Predict/Ensemble model cache, by parameter bytes
+MODEL_CACHE_WAIT_S = 20.0  # a load that does not fit waits this long for models in use to go
 
 # --- augmentation pipelines (explorer.labs.augment)
 # ------------------------------------------------

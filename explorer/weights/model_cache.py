@@ -7,12 +7,23 @@ an empty-weights build: no memory) fits, so the peak stays within the budget too
 larger than the whole budget is refused with one sentence. Requests for the same model at
 the same moment load it once (the others wait for it). Cached models are shared: callers must
 not modify them (the explorer's prediction code never does).
+
+The budget bounds what the models hold, not only what the cache holds:
+- loads in flight count against each other (six sessions picking six big models at once
+  reserve their sizes before any builds);
+- a model that left the cache while a page still uses it stays counted until it is freed
+  (a weak reference tells when), so sessions cannot keep evicted models alive beyond the
+  budget;
+- a load that does not fit even with the cache emptied waits up to `wait_s` for other
+  sessions' models to be freed, then is refused with one sentence.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
@@ -66,17 +77,34 @@ class ModelCache:
         self,
         budget: int = limits.MODEL_CACHE_BYTES,
         loader: Callable[[str, str, str], LoadedModel] | None = None,
+        wait_s: float = limits.MODEL_CACHE_WAIT_S,
     ) -> None:
         self.budget = budget
+        self.wait_s = wait_s
         self._load = loader or (lambda arch, weights, device: load(arch, weights, device=device))
         self._entries: OrderedDict[Key, tuple[LoadedModel, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        # reentrant: a model's finalizer (_gone) can run in a thread that holds it (an eviction)
+        self._lock = threading.RLock()
+        self._freed = threading.Condition(self._lock)
         self._loading: dict[Key, threading.Lock] = {}
+        self._reserved = 0  # bytes of loads in flight
+        self._evicted: dict[int, int] = {}  # id of a model out of the cache, still alive -> bytes
 
     @property
     def total_bytes(self) -> int:
         with self._lock:
             return sum(size for _, size in self._entries.values())
+
+    @property
+    def held_bytes(self) -> int:
+        """Everything the budget bounds: cached models, evicted ones still in use, and loads
+        in flight."""
+        with self._lock:
+            return self._held()
+
+    def _held(self) -> int:
+        cached = sum(size for _, size in self._entries.values())
+        return cached + sum(self._evicted.values()) + self._reserved
 
     def keys(self) -> list[Key]:
         with self._lock:
@@ -95,8 +123,14 @@ class ModelCache:
                     if key in self._entries:
                         self._entries.move_to_end(key)
                         return self._entries[key][0]
-                self._make_room(self._estimate(arch))
-                loaded = self._load(arch, weights, device)
+                estimate = self._estimate(arch)
+                self._make_room(estimate)  # reserves `estimate` until the model is in
+                try:
+                    loaded = self._load(arch, weights, device)
+                finally:
+                    with self._lock:
+                        self._reserved -= estimate
+                        self._freed.notify_all()
                 size = model_bytes(loaded.model)
                 with self._lock:
                     self._entries[key] = (loaded, size)
@@ -119,20 +153,45 @@ class ModelCache:
         return size
 
     def _make_room(self, incoming: int) -> None:
+        """Evict until `incoming` more bytes fit beside everything held, waiting up to
+        `wait_s` for models other sessions still use; then reserve them (or refuse)."""
+        deadline = time.monotonic() + self.wait_s
         with self._lock:
-            while self._entries and (
-                sum(s for _, s in self._entries.values()) + incoming > self.budget
-            ):
-                self._entries.popitem(last=False)
+            while True:
+                while self._entries and self._held() + incoming > self.budget:
+                    self._drop(next(iter(self._entries)))
+                if self._held() + incoming <= self.budget:
+                    self._reserved += incoming
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BudgetError(
+                        f"The server's models are all in use ({format_bytes(self._held())} of "
+                        f"{format_bytes(self.budget)}); this one needs "
+                        f"{format_bytes(incoming)} more. Try again in a minute."
+                    )
+                self._freed.wait(min(left, 0.5))
+
+    def _drop(self, key: Key) -> None:
+        """Take `key` out of the cache; its bytes stay counted while anything uses the model."""
+        loaded, size = self._entries.pop(key)
+        ident = id(loaded.model)
+        self._evicted[ident] = size
+        weakref.finalize(loaded.model, self._gone, ident)
+
+    def _gone(self, ident: int) -> None:
+        with self._lock:
+            self._evicted.pop(ident, None)
+            self._freed.notify_all()
 
     def _evict(self, keep: Key) -> None:
         """Drop the least recently used entries (never `keep`) until within the budget."""
-        while sum(s for _, s in self._entries.values()) > self.budget and len(self._entries) > 1:
+        while self._held() > self.budget and len(self._entries) > 1:
             oldest = next(iter(self._entries))
             if oldest == keep:
                 self._entries.move_to_end(keep)
                 continue
-            del self._entries[oldest]
+            self._drop(oldest)
 
 
 _SHARED = ModelCache()
