@@ -4,7 +4,7 @@ applies each mutant and runs these tests)."""
 
 from __future__ import annotations
 
-import pickle
+import json
 
 import pytest
 import torch
@@ -17,7 +17,8 @@ from explorer.core.errors import BudgetError
 from explorer.core.layer_math import conv_output_size
 from explorer.graph.dataflow import weight_layer_depth
 from explorer.labs.augment import Pipeline, RandomResizedCrop, Shear
-from explorer.serving.jobs import JobRunner, load_reply
+from explorer.serving.jobs import JobRunner
+from explorer.serving.replies import ReplyError, dump_reply, load_reply
 from explorer.weights.files import tensor_budget
 from explorer.weights.model_cache import ModelCache
 
@@ -91,10 +92,15 @@ def test_the_weights_budget_never_passes_its_cap() -> None:
 def test_a_reply_may_not_rebuild_explorer_functions_or_plain_classes() -> None:
     """Only dataclasses, enums and errors of explorer come back; a function of explorer's
     (the first thing an attacker would name) or any other class of it is refused."""
-    assert load_reply(pickle.dumps(explorer.InputSizeError("x"))).args == ("x",)
+    assert load_reply(dump_reply(explorer.InputSizeError("x"))).args == ("x",)
     for hostile in (explorer.trace, explorer.analyse, load_reply, JobRunner, ModelCache):
-        with pytest.raises(pickle.UnpicklingError):
-            load_reply(pickle.dumps(hostile))
+        with pytest.raises(ReplyError):
+            load_reply(dump_reply(hostile))
+        name = f"{hostile.__module__}:{hostile.__qualname__}"  # named in a crafted reply
+        for kind in ("$dataclass", "$enum", "$error"):
+            crafted = json.dumps({kind: name, "fields": {}, "value": 1, "args": []}).encode()
+            with pytest.raises(ReplyError):
+                load_reply(len(crafted).to_bytes(8, "big") + crafted)
 
 
 def _line_rows(image: torch.Tensor) -> int:

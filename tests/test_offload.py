@@ -6,8 +6,8 @@ progress is reported, Cancel stops the work, and the result is the inline call's
 from __future__ import annotations
 
 import io
+import json
 import os
-import pickle
 
 import numpy as np
 import pytest
@@ -21,6 +21,7 @@ from explorer.labs import digits, predict, transfer
 from explorer.labs.augment import ElasticWarp, HorizontalFlip, Pipeline, lab
 from explorer.serving import jobs
 from explorer.serving.jobs import JobRunner
+from explorer.serving.replies import ReplyError
 from explorer.weights import loading as weights
 from explorer.weights import model_cache, shipped
 
@@ -37,12 +38,30 @@ def cat() -> object:
 
 def test_replies_rebuild_only_plain_data_never_code_or_torch_objects() -> None:
     grid = lab.Grid(b"png", ((3, 4),))
-    reply = ("done", {"grid": grid, "probs": np.arange(3, dtype=np.float32), "n": [1, 2.5]})
-    back = jobs.load_reply(pickle.dumps(reply))
+    reply = ("done", {"grid": grid, "probs": np.arange(3, dtype=np.float32), "n": [1, 2.5],
+                      7: {np.float32(0.5), None}, "cat": frozenset({"a"})})  # fmt: skip
+    back = jobs.load_reply(jobs.dump_reply(reply))
     assert back[1]["grid"] == grid and back[1]["probs"].tolist() == [0.0, 1.0, 2.0]
-    for hostile in (os.system, torch.zeros(2), io.BytesIO, model_cache.worker_model):
-        with pytest.raises(pickle.UnpicklingError, match="a job's reply may not hold"):
-            jobs.load_reply(pickle.dumps(hostile))
+    assert back[1]["probs"].dtype == np.float32 and back[1]["n"] == [1, 2.5]
+    assert back[1][7] == {np.float32(0.5), None} and back[1]["cat"] == frozenset({"a"})
+    assert type(back) is tuple and type(next(iter(back[1][7] - {None}))) is np.float32
+    # What a worker may not send: refused where it is written, never sent.
+    for hostile in (os.system, torch.zeros(2), io.BytesIO(), model_cache.worker_model,
+                    np.array([object()]), {1: torch.nn.ReLU()}):  # fmt: skip
+        with pytest.raises(ReplyError, match="a job's reply may not hold"):
+            jobs.dump_reply(hostile)
+    # What a crafted reply may not name: only explorer's dataclasses, enums and errors, by
+    # their own module (not a dotted path through an explorer module that imports torch).
+    for name, kind in (("os:system", "$dataclass"), ("explorer.serving.jobs:JobRunner",
+                       "$dataclass"), ("explorer.core.limits:torch.nn.ReLU", "$enum"),
+                       ("explorer.labs.augment.lab:np.dtype", "$dataclass"),
+                       ("explorer.core.errors:ExplorerError", "$dataclass")):  # fmt: skip
+        crafted = json.dumps({kind: name, "fields": {}, "value": 1}).encode()
+        with pytest.raises(ReplyError, match="a job's reply may not hold"):
+            jobs.load_reply(len(crafted).to_bytes(8, "big") + crafted)
+    for broken in (b"", b"\0" * 7, b"\0" * 8, (5).to_bytes(8, "big") + b"[1,"):
+        with pytest.raises(ReplyError):
+            jobs.load_reply(broken)
 
 
 def test_an_elastic_grid_in_a_worker_is_the_inline_grid(runner: JobRunner, cat) -> None:

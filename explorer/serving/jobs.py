@@ -18,10 +18,11 @@ None, or raises JobCancelled from deep inside its work, which the worker reports
   interpreter, and its thread count is set once, in that process, never per request.
 - What crosses the channel: the server sends the job (a function by name and its arguments,
   user data only as bytes, strings and numbers) to a child it started itself, over a private
-  socket pair. What comes back is read with `load_reply`, an unpickler that rebuilds only plain
-  containers, numpy arrays and the explorer's own dataclasses, enums and errors: a worker
-  that decoded a hostile picture still cannot make the server run code or rebuild a torch
-  tensor (jobs return numpy arrays or bytes).
+  socket pair. What comes back is no pickle: plain data as JSON with arrays as `numpy.save`
+  bytes (explorer.serving.replies), rebuilt into plain containers, numpy arrays and the
+  explorer's own dataclasses, enums and errors only: a worker that decoded a hostile picture
+  still cannot make the server run code or rebuild a torch tensor (jobs return numpy arrays
+  or bytes).
 - Scaling: one worker per core but one (the pages keep a core), at least one;
   `EXPLORER_WORKERS` overrides it. A bigger server runs more experiments at once; the queue
   bound (`MAX_QUEUED`) refuses work beyond it with a clear message instead of queueing forever.
@@ -38,12 +39,7 @@ None, or raises JobCancelled from deep inside its work, which the worker reports
 from __future__ import annotations
 
 import atexit
-import copy
-import dataclasses
-import enum
-import io
 import os
-import pickle
 import socket
 import subprocess
 import sys
@@ -58,6 +54,7 @@ from explorer.core import limits
 from explorer.core.errors import BudgetError, ExplorerError
 from explorer.core.gc_settings import settle_after_imports
 from explorer.core.work import JobCancelled, JobError
+from explorer.serving.replies import ReplyError, dump_reply, load_reply
 
 WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = limits.JOBS_MAX_QUEUED
@@ -146,56 +143,11 @@ def _portable(exc: BaseException) -> BaseException:
     anything else, a bug, as one JobError line."""
     if isinstance(exc, ExplorerError):
         try:
-            copy.deepcopy(exc)  # the same __reduce_ex__ and rebuild that sending it needs
+            load_reply(dump_reply(exc))  # what sending it needs: plain arguments, rebuildable
             return exc
         except Exception:
             return ExplorerError(str(exc))
     return JobError(f"The job failed: {type(exc).__name__}: {exc}")
-
-
-# What a reply may rebuild besides the explorer's dataclasses, enums and errors.
-_SAFE_GLOBALS = frozenset(
-    {
-        ("builtins", "tuple"),
-        ("builtins", "list"),
-        ("builtins", "dict"),
-        ("builtins", "set"),
-        ("builtins", "frozenset"),
-        ("builtins", "bytes"),
-        ("builtins", "bytearray"),
-        ("builtins", "complex"),
-        ("collections", "OrderedDict"),
-        ("numpy", "dtype"),
-        ("numpy", "ndarray"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.multiarray", "scalar"),
-    }
-)
-
-
-class _ReplyUnpickler(pickle.Unpickler):
-    """Rebuilds only `_SAFE_GLOBALS` and classes of `explorer` modules that are frozen-style
-    records (dataclasses), enums or ExplorerErrors: never a function, never a torch object."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        if module == "explorer" or module.startswith("explorer."):
-            found = super().find_class(module, name)
-            if isinstance(found, type) and (
-                dataclasses.is_dataclass(found) or issubclass(found, (enum.Enum, ExplorerError))
-            ):
-                return found
-        raise pickle.UnpicklingError(f"a job's reply may not hold {module}.{name}")
-
-
-def load_reply(data: bytes) -> Any:
-    """A worker's message, rebuilt by `_ReplyUnpickler` (see the module's docstring)."""
-    return _ReplyUnpickler(io.BytesIO(data)).load()
 
 
 def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) -> None:
@@ -225,17 +177,29 @@ def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) 
             while conn.poll():
                 if conn.recv() == "cancel":
                     cancelled = True
-            conn.send(("progress", event))
+            _reply(conn, ("progress", event))
             return not cancelled
 
         try:
             result = fn(*args, progress=progress, **kwargs)
         except JobCancelled:  # raised where the work heard the cancel: a cancelled run
-            conn.send(("done", None))
+            _reply(conn, ("done", None))
         except BaseException as exc:  # every failure goes back to the server
-            conn.send(("error", _portable(exc)))
+            _reply(conn, ("error", _portable(exc)))
         else:
-            conn.send(("done", result))
+            _reply(conn, ("done", result))
+
+
+def _reply(conn: Connection, message: tuple[str, Any]) -> None:
+    """Send `message` as plain data (explorer.serving.replies); a result that is not plain
+    data fails its job with that sentence instead."""
+    try:
+        data = dump_reply(message)
+    except ReplyError as exc:
+        if message[0] == "progress":
+            raise  # the job's own progress call: it fails the job like any other error
+        data = dump_reply(("error", JobError(f"The job failed: {exc}.")))
+    conn.send_bytes(data)
 
 
 class _Worker:
@@ -326,7 +290,7 @@ class _Worker:
             except (EOFError, OSError):
                 ready, message = True, None
             except Exception as exc:
-                # (refused by the unpickler, a class the server's code no longer has, a broken
+                # (refused by load_reply, a class the server's code no longer has, a broken
                 # stream): this job fails alone and its worker is replaced
                 self.stop()
                 self.runner._finished(job, "failed", error=JobError(
