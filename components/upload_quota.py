@@ -7,8 +7,10 @@ of 19 MB (+5.8 GB) before the Transfer page said "the limit is 60". Streamlit of
 setting for a per-session or total quota, and the manager its server builds cannot be chosen
 from outside, so `install` gives that one manager object a subclass that refuses a file over
 the quota (HTTP 413 with the reason, shown beside the file in the uploader). The subclass
-only adds a check before Streamlit's own `add_file`; nothing else changes, and nothing outside
-this server's manager is touched. `install` fails loudly when the installed Streamlit no
+only adds a check before Streamlit's own `add_file` and keeps each stored file's bytes in
+the process's memory ledger (explorer.core.ledger) until Streamlit removes it (the file is
+replaced or deleted, or its session ends); nothing else changes, and nothing outside this
+server's manager is touched. `install` fails loudly when the installed Streamlit no
 longer has the manager this relies on (tests/test_upload_quota.py checks it).
 """
 
@@ -22,6 +24,8 @@ from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileMan
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
 from explorer.core import limits
+from explorer.core.errors import BudgetError
+from explorer.core.ledger import LEDGER, Reservation
 from explorer.core.units import format_bytes
 
 _installed = threading.Lock()
@@ -64,11 +68,42 @@ class QuotaUploadedFileManager(MemoryUploadedFileManager):
             )
         return None
 
+    def _reservations(self) -> dict[tuple[str, str], Reservation]:
+        """Each stored file's bytes in the process's memory ledger (explorer.core.ledger)."""
+        held: dict[tuple[str, str], Reservation] | None = self.__dict__.get("_held_bytes")
+        if held is None:
+            held = self.__dict__.setdefault("_held_bytes", {})
+        return held
+
     def add_file(self, session_id: str, file: UploadedFileRec) -> None:
         why = self.refusal(session_id, file)
         if why is not None:
             raise HTTPException(status_code=413, detail=why)
+        try:
+            held = LEDGER.reserve(len(file.data), "this upload", wait_s=0)
+        except BudgetError as exc:
+            raise HTTPException(status_code=413, detail=str(exc)) from None
         super().add_file(session_id, file)
+        with self._lock:
+            old = self._reservations().pop((session_id, file.file_id), None)
+            self._reservations()[(session_id, file.file_id)] = held
+        if old is not None:
+            old.release()
+
+    def remove_file(self, session_id: str, file_id: str) -> None:
+        super().remove_file(session_id, file_id)
+        with self._lock:
+            held = self._reservations().pop((session_id, file_id), None)
+        if held is not None:
+            held.release()
+
+    def remove_session_files(self, session_id: str) -> None:
+        super().remove_session_files(session_id)
+        with self._lock:
+            mine = [k for k in self._reservations() if k[0] == session_id]
+            released = [self._reservations().pop(k) for k in mine]
+        for held in released:
+            held.release()
 
 
 def install() -> bool:

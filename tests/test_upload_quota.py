@@ -19,6 +19,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
 from components.upload_quota import QuotaUploadedFileManager
 from explorer.core import limits
+from explorer.core.ledger import LEDGER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,8 +60,12 @@ def test_the_quota_counts_one_store_per_session_and_all_together() -> None:
     everyone = "holds 149 bytes of uploads from every tab; the limit is 150 bytes"
     assert everyone in (put("b", "2", 2) or "")
     assert sorted(store.file_storage) == ["a", "b"] and len(store.file_storage["a"]) == 3
-    store.remove_session_files("a")
+    held = LEDGER.held
+    store.remove_session_files("a")  # the session ended: its bytes leave the ledger too
+    assert LEDGER.held == held - 100
     assert put("b", "2", 2) is None
+    store.remove_file("b", "2")
+    assert LEDGER.held == held - 100  # and a deleted file's
 
 
 async def _session(port: int, client: Any) -> tuple[Any, str]:

@@ -96,6 +96,9 @@ ENSEMBLE_MAX_MODELS = 5
 ENSEMBLE_MAX_BYTES = 2 * GB  # the members' parameters together (float32)
 MODEL_CACHE_BYTES = 3 * GB  # the Predict/Ensemble model cache, by parameter bytes
 MODEL_CACHE_WAIT_S = 20.0  # a load that does not fit waits this long for models in use to go
+#: Work that does not fit in the process's memory ledger (explorer.core.ledger) waits this
+#: long for other requests to finish before it is refused.
+LEDGER_WAIT_S = 20.0
 
 # --- augmentation pipelines (explorer.labs.augment)
 # ------------------------------------------------

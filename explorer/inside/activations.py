@@ -30,6 +30,7 @@ from torch import nn
 from explorer.core import layer_math, limits
 from explorer.core.devices import autocast, synchronize
 from explorer.core.errors import BudgetError, UnknownArchitectureError
+from explorer.core.ledger import LEDGER
 from explorer.labs.predict import TopClass, top_k
 from explorer.labs.preprocessing import preprocessor_for
 from explorer.weights.loading import RANDOM_LABEL, LoadedModel
@@ -336,11 +337,22 @@ class _Recorder:
 
 
 def record_tensor(loaded: LoadedModel, x: torch.Tensor, top: int = 5) -> Activations:
-    """Activations and prediction of one preprocessed (C, H, W) or (1, C, H, W) input."""
-    check_budget(loaded)
+    """Activations and prediction of one preprocessed (C, H, W) or (1, C, H, W) input. Its
+    recorded values are reserved in the process's memory ledger before the forward pass, and
+    stay reserved while the result lives (a cached result holds them)."""
+    _, values = check_budget(loaded)
     batch = x if x.ndim == 4 else x[None]
     if batch.shape[0] != 1:
         raise BudgetError(f"Look inside one image at a time, not {batch.shape[0]}.")
+    held = LEDGER.reserve(4 * values, f"Looking inside {loaded.architecture}")
+    try:
+        return held.hold_while(_record(loaded, batch, top))
+    except BaseException:
+        held.release()
+        raise
+
+
+def _record(loaded: LoadedModel, batch: torch.Tensor, top: int) -> Activations:
     device = loaded.device
     copy_ = private_copy(loaded.model)
     recorder = _Recorder(copy_)

@@ -15,7 +15,9 @@ The budget bounds what the models hold, not only what the cache holds:
   (a weak reference tells when), so sessions cannot keep evicted models alive beyond the
   budget;
 - a load that does not fit even with the cache emptied waits up to `wait_s` for other
-  sessions' models to be freed, then is refused with one sentence.
+  sessions' models to be freed, then is refused with one sentence;
+- every model's weights are also reserved in the process's memory ledger
+  (explorer.core.ledger) until the model is freed, beside the other work that holds memory.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from torch import nn
 
 from explorer.core import limits
 from explorer.core.errors import BudgetError
+from explorer.core.ledger import LEDGER, Ledger
 from explorer.core.units import format_bytes
 from explorer.core.work import JobError
 from explorer.weights import files as weight_files
@@ -78,8 +81,10 @@ class ModelCache:
         budget: int = limits.MODEL_CACHE_BYTES,
         loader: Callable[[str, str, str], LoadedModel] | None = None,
         wait_s: float = limits.MODEL_CACHE_WAIT_S,
+        ledger: Ledger = LEDGER,
     ) -> None:
         self.budget = budget
+        self.ledger = ledger
         self.wait_s = wait_s
         self._load = loader or (lambda arch, weights, device: load(arch, weights, device=device))
         self._entries: OrderedDict[Key, tuple[LoadedModel, int]] = OrderedDict()
@@ -126,7 +131,14 @@ class ModelCache:
                 estimate = self._estimate(arch)
                 self._make_room(estimate)  # reserves `estimate` until the model is in
                 try:
-                    loaded = self._load(arch, weights, device)
+                    # ...and in the process's ledger, for as long as the model lives
+                    held = self.ledger.reserve(estimate, f"{arch}'s weights")
+                    try:
+                        loaded = self._load(arch, weights, device)
+                    except BaseException:
+                        held.release()
+                        raise
+                    held.hold_while(loaded.model)
                 finally:
                     with self._lock:
                         self._reserved -= estimate
