@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
+import os
 import re
 import socket
 import statistics
@@ -74,6 +76,7 @@ class Result:
     residual_s: float | None = None
     trained: str = ""
     session_id: str = ""
+    server: str = ""  # the app process behind a proxy (its X-Explorer-Server header)
 
 
 def free_port() -> int:
@@ -93,7 +96,7 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def children(pid: int) -> list[int]:
+def children(pid: int, deep: bool = True) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
@@ -101,8 +104,13 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
         for kid in kids:
-            out += [kid, *children(kid)]
+            out += [kid, *(children(kid) if deep else [])]
     return out
+
+
+def servers_of(pid: int, processes: int) -> list[int]:
+    """The app server processes: the one started, or the supervisor's servers and proxy."""
+    return [pid] if processes <= 1 else children(pid, deep=False)
 
 
 def _rerun(query: str, page: str, widgets: list[tuple[str, bool]] = ()) -> bytes:  # type: ignore[assignment]
@@ -163,6 +171,8 @@ async def session(
             max_size=64 * 2**20,
             open_timeout=timeout,
         ) as ws:
+            if ws.response is not None:
+                result.server = ws.response.headers.get("X-Explorer-Server", "")
             async with asyncio.timeout(timeout):
                 await ws.send(_rerun(query, page))
                 found = await _until_finished(ws, result)
@@ -184,12 +194,13 @@ async def session(
     return result
 
 
-def plan(n: int) -> list[tuple[str, str, bool]]:
-    """n sessions spread round-robin over every page; the first residual ones press Run."""
+def plan(n: int, clicking: int = RESIDUAL_CLICKERS) -> list[tuple[str, str, bool]]:
+    """n sessions spread round-robin over every page; the first `clicking` residual ones press
+    Run."""
     out, clickers = [], 0
     for i in range(n):
         page, query = PAGES[i % len(PAGES)]
-        click = page == "residual" and clickers < RESIDUAL_CLICKERS
+        click = page == "residual" and clickers < clicking
         clickers += click
         out.append((page, query.format(arch=ARCHITECTURES[i % len(ARCHITECTURES)]), click))
     return out
@@ -228,6 +239,10 @@ def report(name: str, results: list[Result], wall: float) -> None:
         "  per page (median s): "
         + ", ".join(f"{page} {statistics.median(v):.1f}" for page, v in by_page.items())
     )
+    servers = collections.Counter(r.server for r in results if r.server)
+    if servers:
+        split = ", ".join(f"{k} {v}" for k, v in sorted(servers.items()))
+        print(f"  tabs per app process: {split}")
     runs = [r for r in results if r.residual_s is not None]
     if runs:
         texts = {re.sub(r"\s+", " ", r.trained) for r in runs}
@@ -241,8 +256,17 @@ def report(name: str, results: list[Result], wall: float) -> None:
         print(f"  {r.label}: {'; '.join(r.errors)[:300]}")
 
 
-def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """The server as `explorer app` starts it (explorer/cli/commands/app.py)."""
+def start_server(
+    port: int, env: dict[str, str] | None = None, processes: int = 1
+) -> subprocess.Popen[bytes]:
+    """The server as `explorer app` starts it (explorer/cli/commands/app.py); with
+    `processes` > 1, `explorer app --processes N` (N servers behind haproxy)."""
+    if processes > 1:
+        return subprocess.Popen(
+            [sys.executable, "-m", "explorer.cli", "app", "--processes", str(processes),
+             "--port", str(port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "components.server", "run", "components/app.py",
          "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -281,18 +305,42 @@ def main() -> int:
         action="store_true",
         help="round 2 reconnects to round 1's sessions instead of opening new ones",
     )
+    parser.add_argument(
+        "--clickers",
+        type=int,
+        default=RESIDUAL_CLICKERS,
+        help=f"residual sessions that press Run (default {RESIDUAL_CLICKERS}; 0: pages only)",
+    )
+    parser.add_argument(
+        "--page-runs",
+        type=int,
+        default=None,
+        help="the server's EXPLORER_PAGE_RUNS (page runs at once; 0: no limit; default: the "
+        "server's own, one per core)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="app servers behind haproxy (explorer app --processes N; default 1: no proxy)",
+    )
     args = parser.parse_args()
     n = max(1, min(args.sessions, 60))
-    sessions = plan(n)
+    sessions = plan(n, max(0, args.clickers))
 
     port = free_port()
-    server = start_server(port)
+    env = None
+    if args.page_runs is not None:
+        env = {**os.environ, "EXPLORER_PAGE_RUNS": str(max(0, args.page_runs))}
+    server = start_server(port, env, args.processes)
     try:
         if not wait_healthy(server, port):
             print("error: the server did not start", file=sys.stderr)
             return 1
+        t0 = time.perf_counter()
         warm = asyncio.run(one_round(port, [("architecture", "arch=lenet5", False)], args.timeout))
-        before = rss_mib(server.pid)
+        print(f"first page after start-up: {time.perf_counter() - t0:.2f} s")
+        before = sum(rss_mib(p) for p in servers_of(server.pid, args.processes))
         print(
             f"{n} sessions over {len(PAGES)} pages; server RSS after start-up and one session: "
             f"{before:.0f} MiB"
@@ -306,8 +354,11 @@ def main() -> int:
             ids = [r.session_id for r in results] if args.reconnect else None
             report(f"round {round_no}", results, time.perf_counter() - t0)
             everything += results
-            rss.append(rss_mib(server.pid))
-            workers = ", ".join(f"{rss_mib(p):.0f}" for p in children(server.pid))
+            servers = servers_of(server.pid, args.processes)
+            rss.append(sum(rss_mib(p) for p in servers))
+            workers = ", ".join(
+                f"{rss_mib(p):.0f}" for s in servers for p in children(s)
+            )
             print(
                 f"  server RSS after round {round_no}: {rss[-1]:.0f} MiB; job worker "
                 f"processes: {workers} MiB"

@@ -6,6 +6,7 @@ import streamlit as st
 
 from components import server as serve
 from components import upload_quota
+from components.scheduling import GATE
 
 # A local file: a Material-icon favicon is fetched from fonts.gstatic.com on every rerun,
 # which fails (and fills the console) on an offline classroom network.
@@ -48,4 +49,5 @@ PAGES = {
 # (components/server.py: two threads must not build Python ASTs at once). At once otherwise.
 serve.wait_until_warm()
 upload_quota.install()  # every session runs this file before it can upload anything
-st.navigation(PAGES).run()
+with GATE.slot():  # a bounded number of page runs at once, first come first served
+    st.navigation(PAGES).run()

@@ -24,6 +24,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from components import cache
 from components.markdown import plain
+from components.scheduling import GATE
 from explorer.core.errors import ExplorerError
 from explorer.serving.jobs import Job
 
@@ -111,15 +112,21 @@ def follow(job: Job, label: str, slot: str) -> Any:
         cancel, bar = st.empty(), st.empty()
         cancel.button("Cancel", key=f"{slot}_cancel", on_click=_cancel, args=(job.key,))
         bar.progress(0.0, text=f"{label}: waiting for a free worker…")
-        shown = -1
-        while not job.wait(POLL_S):
-            still_waiting(job)
-            if job.state == "running" and len(job.events) != shown:
-                shown = len(job.events)
-                bar.progress(*_describe(label, job.events[-1] if job.events else None))
+        with GATE.released():  # waiting on a worker: other tabs' runs go meanwhile
+            _wait(job, label, bar)
         cancel.empty()
         bar.empty()
     return job.outcome()
+
+
+def _wait(job: Job, label: str, bar: Any) -> None:
+    """Poll `job` until it finishes, drawing its progress in `bar`."""
+    shown = -1
+    while not job.wait(POLL_S):
+        still_waiting(job)
+        if job.state == "running" and len(job.events) != shown:
+            shown = len(job.events)
+            bar.progress(*_describe(label, job.events[-1] if job.events else None))
 
 
 def _describe(label: str, event: tuple[Any, ...] | None) -> tuple[float, str]:

@@ -28,7 +28,7 @@ def test_the_budget_comes_from_the_administrator_or_the_machine(
     assert L.default_budget() == 1_500_000_000
     for nonsense in ("", "lots", "-3GiB", "1e400", "9" * 40):
         monkeypatch.setenv(L.BUDGET_ENV, nonsense)
-        assert L.default_budget() == max(GiB, L._machine_bytes() // 2)
+        assert L.default_budget() == max(GiB, L.machine_bytes() // 2)
 
 
 def test_concurrent_work_counts_against_each_other_and_waits_its_turn() -> None:

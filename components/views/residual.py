@@ -15,6 +15,7 @@ from components.residual_charts import (
     identity_figure,
     summary_rows,
 )
+from components.scheduling import GATE
 from explorer.core import limits
 from explorer.core.errors import ExplorerError
 from explorer.labs.residual_experiment import (
@@ -133,25 +134,26 @@ def _follow(job: Job, config: ExperimentConfig) -> ExperimentResult:
     bar.progress(0.0, text="Waiting for a free worker…")
     total = len(config.run_ids) * config.epochs
     shown = -1
-    while not job.wait(POLL_S):
-        job_widgets.still_waiting(job)
-        partial = _epochs_so_far(job)
-        done = sum(len(h) for h in partial.values())
-        if done == shown:
-            continue
-        shown = done
-        if partial:
-            run, history = list(partial.items())[-1]
-            last = history[-1]
-            bar.progress(
-                done / total,
-                text=f"{run.label}: epoch {last.epoch}/{config.epochs}, training error "
-                f"{100 * last.train_error:.1f}%, loss {last.train_loss:.3f}",
-            )
-            figure = curves_figure(_partial_result(config, partial).runs, config.epochs)
-            chart.plotly_chart(figure, key=f"residual_live_{done}")
-        elif job.state == "running":
-            bar.progress(0.0, text="Starting…")
+    with GATE.released():  # waiting on a worker: other tabs' runs go meanwhile
+        while not job.wait(POLL_S):
+            job_widgets.still_waiting(job)
+            partial = _epochs_so_far(job)
+            done = sum(len(h) for h in partial.values())
+            if done == shown:
+                continue
+            shown = done
+            if partial:
+                run, history = list(partial.items())[-1]
+                last = history[-1]
+                bar.progress(
+                    done / total,
+                    text=f"{run.label}: epoch {last.epoch}/{config.epochs}, training error "
+                    f"{100 * last.train_error:.1f}%, loss {last.train_loss:.3f}",
+                )
+                figure = curves_figure(_partial_result(config, partial).runs, config.epochs)
+                chart.plotly_chart(figure, key=f"residual_live_{done}")
+            elif job.state == "running":
+                bar.progress(0.0, text="Starting…")
     for slot in (cancel, bar, chart):
         slot.empty()
     result: ExperimentResult = job.outcome()

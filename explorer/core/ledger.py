@@ -26,14 +26,14 @@ from explorer.core import limits
 from explorer.core.errors import BudgetError
 from explorer.core.units import GiB, KiB, MiB, format_bytes
 
-__all__ = ["BUDGET_ENV", "LEDGER", "Ledger", "Reservation", "default_budget"]
+__all__ = ["BUDGET_ENV", "LEDGER", "Ledger", "Reservation", "default_budget", "machine_bytes"]
 
 BUDGET_ENV = "EXPLORER_MEMORY_BUDGET"
 _UNITS = {"": 1, "b": 1, "kib": KiB, "mib": MiB, "gib": GiB, "kb": 10**3, "mb": 10**6,
           "gb": 10**9}  # fmt: skip
 
 
-def _machine_bytes() -> int:
+def machine_bytes() -> int:
     try:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # not POSIX: assume a small laptop
@@ -47,7 +47,7 @@ def default_budget() -> int:
     if found and found.group(3) in _UNITS:
         number = float(found.group(1) + (found.group(2) or ""))
         return max(64 * MiB, int(number * _UNITS[found.group(3)]))
-    return max(GiB, _machine_bytes() // 2)
+    return max(GiB, machine_bytes() // 2)
 
 
 class Reservation:
