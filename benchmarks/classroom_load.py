@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
-from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from components.warmup import rerun_message as _rerun
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURES = [
@@ -113,18 +114,6 @@ def servers_of(pid: int, processes: int) -> list[int]:
     return [pid] if processes <= 1 else children(pid, deep=False)
 
 
-def _rerun(query: str, page: str, widgets: list[tuple[str, bool]] = ()) -> bytes:  # type: ignore[assignment]
-    msg = BackMsg()
-    msg.rerun_script.query_string = query
-    msg.rerun_script.page_script_hash = ""
-    msg.rerun_script.page_name = page
-    for widget_id, trigger in widgets:
-        state = msg.rerun_script.widget_states.widgets.add()
-        state.id = widget_id
-        state.trigger_value = trigger
-    return msg.SerializeToString()
-
-
 async def _until_finished(ws: websockets.ClientConnection, result: Result) -> dict[str, str]:
     """Read one script run to its end: collect errors, button ids, success texts."""
     found: dict[str, str] = {}
@@ -180,7 +169,7 @@ async def session(
                 result.session_id = found.get("session_id", session_id)
                 if click and "run_button" in found:
                     clicked = time.perf_counter()
-                    await ws.send(_rerun(query, page, [(found["run_button"], True)]))
+                    await ws.send(_rerun(query, page, ((found["run_button"], True),)))
                     after = await _until_finished(ws, result)
                     result.residual_s = time.perf_counter() - clicked
                     result.trained = after.get("success", "")

@@ -1,9 +1,6 @@
-"""Streamlit pages and widgets: thin, they read state, call `explorer` and render."""
+"""Streamlit pages and widgets: thin, they read state, call `explorer` and render.
 
-import explorer
-from explorer.core.gc_settings import settle_after_imports
-
-# Imported once per server process, by the first page. Everything loaded so far (torch,
-# torchvision's model modules, the catalog) lives as long as the server (explorer.core.gc_settings).
-explorer.names()
-settle_after_imports()
+Importing this package is cheap: `python -m components.server` imports it before Streamlit
+listens, and the server must answer its health check at once (the heavy imports happen in
+its warm-up thread). The pages' shared start-up work is in components/cache.py.
+"""

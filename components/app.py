@@ -46,8 +46,9 @@ PAGES = {
 }
 
 # Under `explorer app`, run no page before the warm-up thread has imported what pages need
-# (components/server.py: two threads must not build Python ASTs at once). At once otherwise.
-serve.wait_until_warm()
+# (components/server.py: two threads must not build Python ASTs at once) and opened every
+# page once (its own sessions, ?warmup=1, wait for the imports only). At once otherwise.
+serve.wait_until_warm(pages=st.query_params.get("warmup") != "1")
 upload_quota.install()  # every session runs this file before it can upload anything
 with GATE.slot():  # a bounded number of page runs at once, first come first served
     st.navigation(PAGES).run()

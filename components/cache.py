@@ -16,6 +16,7 @@ from PIL import Image as _PILImage
 import explorer
 from explorer.analysis.analysis import Analysis
 from explorer.core import images as _images
+from explorer.core.gc_settings import settle_after_imports
 from explorer.core.records import Trace
 from explorer.graph import diagram as _diagram
 from explorer.graph.main_path import ShapePoint
@@ -28,6 +29,11 @@ from explorer.labs.augment import lab as _lab
 from explorer.labs.preprocessing import preprocessor_for
 from explorer.serving import jobs as _jobs
 from explorer.weights import loading as _weights
+
+# Imported once per server process, by the first page. Everything loaded so far (torch,
+# torchvision's model modules, the catalog) lives as long as the server (explorer.core.gc_settings).
+explorer.names()
+settle_after_imports()
 
 # --- Explore pages: one analysis per (network, input, batch) ---------------------------------
 

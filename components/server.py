@@ -30,11 +30,17 @@ happen here, in the server process only (the launcher itself imports no torch):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import os
 import sys
 import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from explorer.serving.proxy import READY_FILE_ENV
 
 # What the pages import on a first visit: the engine and its view helpers (no streamlit code
 # here), and the libraries that Streamlit or the engine import lazily and that build `ast`
@@ -61,7 +67,8 @@ SERVER_MALLOC_ARENAS = 2  # glibc's default is 8 per core: 16 on the 2-core test
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 STREAMLIT_FLAGS = ("--runner.magicEnabled", "false")  # no page relies on magic; it parses ASTs
 
-_warmed: threading.Event | None = None  # set when the warm-up ends; None: no warm-up started
+_warmed: threading.Event | None = None  # set when the imports are done; None: no warm-up
+_rendered: threading.Event | None = None  # set when every page has been opened once
 
 
 def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> bool:
@@ -77,35 +84,77 @@ def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> bool:
     return bool(libc.mallopt(M_ARENA_MAX, arenas))
 
 
-def _warm(done: threading.Event) -> None:
+def _warm(imported: threading.Event, rendered: threading.Event) -> None:
     try:
         for name in WARM_MODULES:
             try:
+                began = time.perf_counter()
                 importlib.import_module(name)
+                _log(f"imported {name} in {time.perf_counter() - began:.2f} s")
             except Exception:  # a page that needs a broken module reports it properly itself
                 return
         from explorer.core.gc_settings import settle_after_imports
 
         settle_after_imports()  # start-up objects out of the collector's way, as the CLI does
     finally:
-        done.set()
+        imported.set()
+    try:
+        _render_every_page()
+    finally:
+        rendered.set()
+        ready = os.environ.get(READY_FILE_ENV)
+        if ready:  # `explorer app --processes N` opens the proxy once every server is warm
+            with contextlib.suppress(OSError):
+                Path(ready).write_text("warm\n")
+
+
+def _log(text: str) -> None:
+    print(f"explorer warm-up: {text}", file=sys.stderr, flush=True)
+
+
+def _render_every_page() -> None:
+    """Once Streamlit answers, open every page once (components/warmup.py): their first-visit
+    imports, caches and the job worker are ready before the students' tabs need them."""
+    from streamlit import config
+
+    from components.warmup import warm_pages
+
+    port = int(config.get_option("server.port"))
+    address = str(config.get_option("server.address") or "")
+    host = "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
+    deadline = time.monotonic() + WARM_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        _log("the server did not answer; pages were not opened")
+        return
+    warm_pages(port, host)
 
 
 def warm_in_background() -> threading.Event:
-    """Start the warm-up thread (once); its event is set when it has finished."""
-    global _warmed
+    """Start the warm-up thread (once): imports, then every page opened once. The event
+    returned is set when the imports are done."""
+    global _warmed, _rendered
     if _warmed is None:
-        _warmed = threading.Event()
+        _warmed, _rendered = threading.Event(), threading.Event()
         threading.Thread(
-            target=_warm, args=(_warmed,), name="explorer-warm-imports", daemon=True
+            target=_warm, args=(_warmed, _rendered), name="explorer-warm-up", daemon=True
         ).start()
     return _warmed
 
 
-def wait_until_warm(timeout: float = WARM_WAIT_S) -> bool:
-    """Block until the warm-up has finished (at once when none was started, as under
-    `streamlit run` or AppTest). Returns whether it has finished."""
-    return True if _warmed is None else _warmed.wait(timeout)
+def wait_until_warm(timeout: float = WARM_WAIT_S, pages: bool = True) -> bool:
+    """Block until the warm-up has imported what pages need and, with `pages`, opened every
+    page once (at once when none was started, as under `streamlit run` or AppTest). The
+    warm-up's own sessions wait for the imports only. Returns whether it has finished."""
+    if _warmed is None or _rendered is None:
+        return True
+    done = _warmed.wait(timeout)
+    return done and (not pages or _rendered.wait(timeout))
 
 
 def streamlit_argv(argv: list[str]) -> list[str]:

@@ -11,7 +11,9 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -184,3 +186,43 @@ def test_no_full_collection_after_every_script_run() -> None:
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert settings["runner"]["postScriptGC"] is False
     assert "runner.postScriptGC" in st_config._config_options_template  # still an option
+
+
+def test_the_server_opens_every_page_once_before_the_students_do() -> None:
+    """Issue 23: a class's first wave paid each page's first-visit work (Predict's scikit-learn
+    import, the caches, the job worker). The server imports what pages need and opens every
+    page once, logging each step with its time; `EXPLORER_READY_FILE` is written at the end
+    (what `explorer app --processes N` waits for before it opens the proxy)."""
+    from components.warmup import page_names
+
+    client = _load_client()
+    port = client.free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        ready = Path(folder) / "ready"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "components.server", "run", "components/app.py",
+             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "EXPLORER_READY_FILE": str(ready)},
+        )  # fmt: skip
+        lines: list[str] = []
+        try:
+            assert server.stderr is not None
+            for line in server.stderr:
+                lines.append(line.rstrip())
+                if "every page rendered" in line:
+                    break
+            for _ in range(100):  # written just after that line
+                if ready.exists():
+                    break
+                time.sleep(0.1)
+            assert ready.read_text() == "warm\n"
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    warm = [line for line in lines if line.startswith("explorer warm-up: ")]
+    assert any(line.startswith("explorer warm-up: imported torch in ") for line in warm)
+    rendered = [line.split()[2] for line in warm if " rendered in " in line]
+    assert rendered == [*page_names(), "every"] and len(rendered) == 12
+    assert all(line.endswith(" s") for line in warm), warm  # no page showed an error

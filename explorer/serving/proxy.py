@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Backend", "haproxy_config"]
+__all__ = ["READY_FILE_ENV", "Backend", "haproxy_config"]
+
+#: A server started with this set writes the file once it has opened every page once
+#: (components/server.py); the supervisor opens the proxy when every server's file is there.
+READY_FILE_ENV = "EXPLORER_READY_FILE"
 
 
 @dataclass(frozen=True)

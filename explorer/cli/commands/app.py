@@ -27,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from explorer.cli.arguments import int_in, port
 from explorer.core.errors import ExplorerError
@@ -134,27 +133,22 @@ def _stopped(children: list[subprocess.Popen[bytes]]) -> int:
     return 1
 
 
-def _all_healthy(backends: list[Any], children: list[subprocess.Popen[bytes]],
-                 stopping: Callable[[], bool], timeout: float = 300.0) -> bool:  # fmt: skip
-    """Wait until every server answers /_stcore/health (False: one stopped, or a signal)."""
-    import urllib.request
-
-    waiting, deadline = list(backends), time.monotonic() + timeout
-    while waiting and time.monotonic() < deadline:
-        if stopping() or any(c.poll() is not None for c in children):
+def _all_warm(ready: list[Path], children: list[subprocess.Popen[bytes]],
+              stopping: Callable[[], bool], timeout: float = 600.0) -> bool:  # fmt: skip
+    """Wait until every server has written its ready file (components/server.py, after
+    its warm-up); False when one stopped, a signal came, or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while not all(marker.exists() for marker in ready):
+        if stopping() or time.monotonic() > deadline:
             return False
-        backend = waiting[0]
-        try:
-            url = f"http://{backend.host}:{backend.port}/_stcore/health"
-            with urllib.request.urlopen(url, timeout=2):
-                waiting.pop(0)
-        except OSError:
-            time.sleep(0.3)
-    return not waiting
+        if any(c.poll() is not None for c in children):
+            return False
+        time.sleep(0.3)
+    return True
 
 
 def _supervise(args: argparse.Namespace) -> int:
-    from explorer.serving.proxy import Backend, haproxy_config
+    from explorer.serving.proxy import READY_FILE_ENV, Backend, haproxy_config
 
     haproxy = shutil.which("haproxy")
     if haproxy is None:
@@ -179,12 +173,14 @@ def _supervise(args: argparse.Namespace) -> int:
         config = Path(folder) / "haproxy.cfg"
         config.write_text(haproxy_config(args.address, args.port, backends))
         try:
-            for backend in backends:
+            ready = [Path(folder) / f"ready-{b.name}" for b in backends]
+            for backend, marker in zip(backends, ready, strict=True):
                 one = argparse.Namespace(port=backend.port, address=backend.host)
-                children.append(subprocess.Popen(command(one), cwd=root, env=env))
-            # the proxy opens its port once every server answers: no tab meets a half-started
-            # class, and every server gets its share from the first wave
-            if not _all_healthy(backends, children, lambda: stopping):
+                children.append(subprocess.Popen(
+                    command(one), cwd=root, env={**env, READY_FILE_ENV: str(marker)}))  # fmt: skip
+            # the proxy opens its port once every server has opened every page once: no tab
+            # meets a cold server, and every server gets its share from the first wave
+            if not _all_warm(ready, children, lambda: stopping):
                 return 0 if stopping else _stopped(children)
             children.append(subprocess.Popen([haproxy, "-f", str(config), "-db"], cwd=root))
             print(
