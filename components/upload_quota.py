@@ -108,11 +108,14 @@ class QuotaUploadedFileManager(MemoryUploadedFileManager):
 
 def install() -> bool:
     """Give the running server's upload store the quota (once; True when it is in place).
-    Nothing to do without a Streamlit server (AppTest, a script). Raises RuntimeError when the
-    installed Streamlit keeps uploads some other way: this module must then be updated."""
+    Nothing to do without a Streamlit server (a script) or under AppTest (a stand-in store).
+    Raises RuntimeError when the installed Streamlit keeps uploads some other way: this
+    module must then be updated."""
     if not runtime.exists():
         return False
     manager = runtime.get_instance().uploaded_file_mgr
+    if not type(manager).__module__.startswith("streamlit."):  # AppTest's stand-in (a mock)
+        return False
     with _installed:
         if type(manager) is QuotaUploadedFileManager:
             return True
