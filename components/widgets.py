@@ -73,16 +73,23 @@ def architecture_picker(key: str = "arch", default: str = "lenet5") -> str:
     ) or families[0]
     options = all_names if family == "All families" else groups[family]
     index = options.index(wanted) if wanted in options else 0
+    # The box lists bare names: the browser's search ranks an option that equals what was
+    # typed first, then the names that start with it ("resnet152", then "resnet152d"), and
+    # timm's "timm/…" after them. A title after the name would make the exact name longer
+    # than timm's and rank it last ("resnet152" + Enter picked timm/resnet152).
     name: str | None = cols[1].selectbox(
         "Architecture",
         options,
         index=index,
         key=f"{key}_name",
-        format_func=label_of,
-        help="Type to search all 1,400+ networks. Names with -paper are built exactly as the "
-        "paper describes; timm/… are timm's models; the others are torchvision's.",
+        help="Type to search all 1,400+ networks; Enter picks the first. Names with -paper are "
+        "built exactly as the paper describes; timm/… are timm's models; the others are "
+        "torchvision's.",
     )
     name = name or options[index]
+    title = label_of(name)
+    if title != name:
+        cols[1].caption(plain(title))
     if st.query_params.get("arch") != name and not (
         asked and asked not in all_names and name == wanted
     ):

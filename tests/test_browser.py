@@ -292,3 +292,24 @@ def test_the_convolution_steps_in_the_browser_without_a_script_run(  # type: ign
         assert len(sent) == before  # stepping sent nothing to the server
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "picked"),
+    [("resnet152", "resnet152"), ("vgg16", "vgg16"), ("alexnet", "alexnet"),
+     ("timm/resnet152", "timm%2Fresnet152")],
+)  # fmt: skip
+def test_the_network_box_picks_the_exact_name_first(  # type: ignore[no-untyped-def]
+    app_url: str, browser, typed: str, picked: str
+) -> None:
+    """Issue 21: typing "resnet152" and Enter picked timm/resnet152 (the browser's fuzzy search
+    ranked the short "timm/…" name above the long "resnet152 — title" label)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(f"{app_url}/?arch=lenet5")
+        page.get_by_text("Block diagram").first.wait_for(timeout=120_000)
+        _idle(page)
+        _pick_network(page, typed)
+        assert page.url.endswith(f"arch={picked}"), page.url
+    finally:
+        page.close()
