@@ -5,7 +5,6 @@ this module only arranges and formats them."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
+from components import diagram_view
 from components.markdown import plain
 from explorer.analysis.trace import LayerRecord, Trace
 from explorer.catalog import ArchSpec, published
@@ -363,26 +363,14 @@ def shape_chart(points: Sequence[ShapePoint], branches: bool = False) -> go.Figu
 
 
 def diagram(svg: str | None, dot: str, height: int = 760) -> None:
-    """A block diagram: the server's SVG (it fills the box's width, up to 1.15× its natural
-    size, scrolling sideways below 0.75×) or, without graphviz's `dot` on the server, the
-    browser's. A diagram up to about twice `height` sits in the page as it is (LeNet does
-    not scroll inside a box); a taller one scrolls inside a box `height` pixels high."""
-    with st.container(border=True, height=height if _tall(svg, 2 * height) else "content"):
-        if svg is None:
-            st.graphviz_chart(dot, width="stretch")
-        else:
-            st.markdown(
-                f"<div class='explorer-diagram' style='overflow-x:auto'>{svg}</div>",
-                unsafe_allow_html=True,
-            )
-
-
-def _tall(svg: str | None, pixels: int) -> bool:
-    """Whether the SVG, drawn at most 1.15× its size, is taller than `pixels`."""
+    """A block diagram you can pan and zoom (components/diagram_view.py): the server's SVG in a
+    box no taller than `height` pixels or 80% of the window, opening with readable text and
+    the input in view; without graphviz's `dot` on the server, the browser's drawing."""
     if svg is None:
-        return True
-    view = re.search(r'viewBox="[\d.-]+ [\d.-]+ ([\d.]+) ([\d.]+)"', svg)
-    return view is None or float(view.group(2)) * 1.15 * 4 / 3 > pixels
+        with st.container(border=True, height=height):
+            st.graphviz_chart(dot, width="stretch")
+        return
+    st.html(diagram_view.html(svg, height), unsafe_allow_javascript=True)
 
 
 def show_error(exc: BaseException, what: str = "") -> None:

@@ -313,3 +313,83 @@ def test_the_network_box_picks_the_exact_name_first(  # type: ignore[no-untyped-
         assert page.url.endswith(f"arch={picked}"), page.url
     finally:
         page.close()
+
+
+DIAGRAM_STATE = """() => {
+  const root = document.querySelector('.explorer-diagram[data-ready="1"]');
+  const box = root.getBoundingClientRect();
+  const nodes = [...root.querySelector('svg').querySelectorAll('g.node')];  // not the minimap
+  const rect = n => { const r = n.getBoundingClientRect();
+                      return [r.left - box.left, r.top - box.top, r.right - box.left,
+                              r.bottom - box.top]; };
+  const inside = r => r[0] >= -2 && r[1] >= -2 && r[2] <= box.width + 2 && r[3] <= box.height + 2;
+  const texts = [...root.querySelectorAll('svg .svg-pan-zoom_viewport text')]
+      .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a);
+  return {height: box.height, window: window.innerHeight, minText: Math.min(...texts),
+          first: rect(nodes[0]), last: rect(nodes[nodes.length - 1]),
+          firstIn: inside(rect(nodes[0])), lastIn: inside(rect(nodes[nodes.length - 1])),
+          mini: !!root.querySelector('.explorer-diagram-mini')};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("arch", "size"), [("googlenet-paper", (1280, 720)), ("densenet201", (1024, 768))]
+)
+def test_a_big_diagram_opens_readable_and_pans_zooms_and_fits(  # type: ignore[no-untyped-def]
+    app_url: str, browser, arch: str, size: tuple[int, int], tmp_path: Path
+) -> None:
+    """Issue 21: GoogLeNet sat in a 760-px scroll box taller than a 720-px projector, and
+    DenseNet-201's input lay past the edge of its box; text was 10–11 px. Now the box fits
+    the window, the first view has text of at least 16 px with the input in view, Fit shows
+    both ends, Output brings the output in view, Ctrl + wheel zooms, and dragging pans."""
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{app_url}/?arch={arch}")
+        page.locator('.explorer-diagram[data-ready="1"] svg g.node').first.wait_for(
+            timeout=120_000
+        )
+        _idle(page)
+        diagram = page.locator(".explorer-diagram").first
+        diagram.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        first = page.evaluate(DIAGRAM_STATE)
+        assert first["height"] <= 0.8 * first["window"] + 1  # no box taller than the window
+        assert first["minText"] >= 16 and first["firstIn"] and first["mini"], first
+        _save(page, tmp_path, f"diagram_{arch}_{width}x{height}")
+
+        diagram.get_by_role("button", name="Fit").click()
+        page.wait_for_timeout(400)
+        fitted = page.evaluate(DIAGRAM_STATE)
+        assert fitted["firstIn"] and fitted["lastIn"], fitted
+
+        diagram.get_by_role("button", name="Output").click()
+        page.wait_for_timeout(400)
+        output = page.evaluate(DIAGRAM_STATE)
+        assert output["lastIn"] and output["minText"] >= 16, output
+
+        box = diagram.bounding_box()
+        assert box is not None
+        centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.move(*centre)
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, -400)  # Ctrl + wheel zooms in
+        page.keyboard.up("Control")
+        page.wait_for_timeout(400)
+        zoomed = page.evaluate(DIAGRAM_STATE)
+        assert zoomed["minText"] > 1.5 * output["minText"], (zoomed, output)
+
+        page.mouse.move(*centre)
+        page.mouse.down()
+        page.mouse.move(centre[0] + 120, centre[1] + 90, steps=6)  # drag to pan
+        page.mouse.up()
+        page.wait_for_timeout(400)
+        panned = page.evaluate(DIAGRAM_STATE)
+        moved = (panned["last"][0] - zoomed["last"][0], panned["last"][1] - zoomed["last"][1])
+        assert abs(moved[0] - 120) < 8 and abs(moved[1] - 90) < 8, moved
+        assert errors == []
+    finally:
+        page.close()

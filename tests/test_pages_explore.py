@@ -8,6 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 import explorer
+from components import diagram_view
 from explorer.core.layer_math import commas
 
 PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
@@ -31,8 +32,9 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def diagrams(at: AppTest) -> list[str]:
-    """The block diagrams shown: inline SVG drawn on the server."""
-    return [m.value for m in at.markdown if "explorer-diagram" in m.value]
+    """The block diagrams shown: SVG drawn on the server, carried by the pan-and-zoom view."""
+    bodies = [h.proto.body for h in at.get("html")]
+    return [svg for svg in map(diagram_view.svg_of, bodies) if svg is not None]
 
 
 def test_architecture_page_shows_exact_numbers_and_published_check() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components import diagram_view
 from explorer.labs import digits
 
 PAGES = Path(__file__).resolve().parents[1] / "components" / "views"
@@ -77,7 +78,7 @@ def test_transfer_page_regimes_and_few_shot_head() -> None:
     assert at.metric[0].value == "11,178,051" and at.metric[1].value == "0"
     assert "fine-tune everything" in at.info[0].value
     at.slider(key="transfer_k").set_value(3).run()
-    svg = next(m.value for m in at.markdown if "explorer-diagram" in m.value)
+    svg = next(filter(None, (diagram_view.svg_of(h.proto.body) for h in at.get("html"))))
     assert svg.count('fill="#bdbdbd"') == 3  # conv1, bn1 (+ReLU), layer1.0 shaded as frozen
 
     at.slider(key="fs_shots").set_value(5)
