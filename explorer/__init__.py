@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from explorer.analysis.notebook import summary
     from explorer.analysis.trace import trace
     from explorer.catalog import ArchSpec, families, get, names, resolve, search
+    from explorer.core.gc_settings import settle_after_imports
     from explorer.core.images import decode_image
     from explorer.core.inputs import Signature
     from explorer.core.records import LayerRecord, Trace
@@ -47,6 +48,7 @@ _LAZY = {
     "Analysis": "explorer.analysis.analysis",
     "analyse": "explorer.analysis.analysis",
     "trace": "explorer.analysis.trace",
+    "settle_after_imports": "explorer.core.gc_settings",
 }
 
 
@@ -84,6 +86,7 @@ __all__ = [
     "names",
     "resolve",
     "search",
+    "settle_after_imports",
     "summary",
     "trace",
 ]

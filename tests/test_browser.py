@@ -393,3 +393,35 @@ def test_a_big_diagram_opens_readable_and_pans_zooms_and_fits(  # type: ignore[n
         assert errors == []
     finally:
         page.close()
+
+
+# Elements whose content is wider than their box (a cut number, a picture past the page's edge).
+OVERFLOWING = """() => {
+  const main = document.querySelector('[data-testid=stMainBlockContainer]')
+    .getBoundingClientRect();
+  const kinds = '[data-testid=stImage] img, [data-testid=stMetricValue],'
+      + ' [data-testid=stButton] button, [data-testid=stDownloadButton] button';
+  return [...document.querySelectorAll(kinds)]
+    .filter(e => e.getBoundingClientRect().right > main.right + 1
+                 || e.scrollWidth > e.clientWidth + 1)
+    .map(e => (e.innerText || e.getAttribute('alt') || e.tagName).slice(0, 40));
+}"""
+
+
+@pytest.mark.parametrize("path", ["predict", "inside", "?arch=googlenet-paper"])
+def test_pages_fit_a_1024_by_768_laptop(app_url: str, browser, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: at 1024×768 Predict's two pictures ran past the page and its forward-pass
+    metric read "196.…", Look inside's metrics read "69.9 …", and the Architecture page's
+    diagram switches and downloads were cut."""
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    try:
+        page.goto(f"{app_url}/{path}")
+        page.locator("[data-testid=stMainBlockContainer]").first.wait_for(timeout=120_000)
+        _idle(page)
+        if path == "inside":
+            page.get_by_text("A picture (sample or upload)").click()
+            _idle(page)
+        assert page.evaluate(OVERFLOWING) == []
+        assert page.evaluate(CLIPPED) == []
+    finally:
+        page.close()

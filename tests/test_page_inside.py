@@ -37,8 +37,9 @@ def test_a_sample_digit_shows_prediction_grids_and_bar_charts() -> None:
     assert not at.exception and not at.error
     _, label = digits.sample_photo(0)
     assert at.subheader[0].value.startswith(f"Prediction: {label} — ")
-    assert [m.label for m in at.metric] == ["Device", "Forward pass", "Input n_H×n_W×n_C"]
-    assert at.metric[0].value == "cpu" and at.metric[2].value == "32×32×1"
+    facts = next(m.value for m in at.markdown if m.value.startswith("Input n_H×n_W×n_C"))
+    assert facts.startswith("Input n_H×n_W×n_C **32×32×1** · forward pass **")
+    assert facts.endswith(" ms** (recording every layer) · device **cpu**")
     shapes = [c.value.split(" · ")[0] for c in at.caption if " · features." in c.value]
     assert shapes == ["**28×28×6**", "**14×14×6**", "**10×10×16**", "**5×5×16**"]
     titles = [f["layout"]["title"]["text"] for f in _figures(at) if f["layout"].get("title")]

@@ -22,8 +22,9 @@ def test_predict_page_classifies_a_digit_and_shows_ten_crops() -> None:
     assert not at.exception and not at.error
     _, label = digits.sample_photo(0)
     assert at.subheader[0].value.startswith(f"{label} — ")
-    assert [m.label for m in at.metric] == ["Device", "Forward pass", "Preprocessing"]
-    assert at.metric[0].value == "cpu"
+    facts = next(m.value for m in at.markdown if m.value.startswith("Forward pass **"))
+    assert "(wall clock, synchronised) · preprocessing **" in facts
+    assert facts.endswith("· device **cpu**")
     assert not at.warning  # trained weights: no random-weights label
     captions = [img.proto.imgs[0].caption for img in at.get("image")]
     assert captions == ["Your picture", "What the network saw: 32×32 after preprocessing"]

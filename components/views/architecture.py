@@ -50,14 +50,16 @@ if spec.published is not None and (rows or spec.published.extra):
 # --- diagram -------------------------------------------------------------------------------
 max_depth = max(r.depth for r in trace.layers)
 st.markdown("#### Block diagram")
-cols = st.columns([3, 2, 3, 3], vertical_alignment="center")
-auto = cols[1].checkbox(
+# two rows: the three switches fit a third of a 1024×768 page each; the depth below them
+cols = st.columns(3, vertical_alignment="center")
+detail = st.container()
+auto = cols[0].checkbox(
     "Auto detail",
     value=True,
     key="arch_auto_depth",
     help="The most detailed level that still fits a screen.",
 )
-collapse = cols[2].checkbox(
+collapse = cols[1].checkbox(
     "Collapse repeats",
     value=True,
     key="arch_collapse",
@@ -65,12 +67,12 @@ collapse = cols[2].checkbox(
     "(each with its identity shortcut).",
 )
 rankdir = (
-    cols[3].segmented_control(
+    cols[2].segmented_control(
         "Direction",
         ["TB", "LR"],
         default="TB",
         key="arch_rankdir",
-        format_func=lambda d: {"TB": "top → bottom", "LR": "left → right"}[d],
+        format_func=lambda d: {"TB": "↓ down", "LR": "→ across"}[d],
         help="Left to right suits a projector's wide screen for short networks.",
     )
     or "TB"
@@ -78,7 +80,7 @@ rankdir = (
 depth_choice = None
 if not auto and max_depth > 1:
     auto_graph = analysis.graph(None, collapse)
-    depth_choice = cols[0].slider(
+    depth_choice = detail.slider(
         "Diagram detail (depth)",
         1,
         max_depth,
@@ -93,7 +95,9 @@ except explorer.ExplorerError as exc:
     st.error(plain(str(exc)))
     st.stop()
 if auto:
-    cols[0].markdown(f"Showing depth **{graph.depth}** of {max_depth}, {len(graph.nodes)} boxes.")
+    detail.markdown(
+        f"Showing depth **{graph.depth}** of {max_depth}, {len(graph.nodes)} boxes."
+    )
 svg = None
 refused = False
 if dot_available():
@@ -152,7 +156,7 @@ st.plotly_chart(cache.shape_view(name, input_size, batch, branches), key="arch_s
 # clicks on several buttons never ask for a file the previous run has already dropped.
 st.markdown("#### Downloads")
 stem = f"{name}_{input_size[1]}x{input_size[2]}"
-d = st.columns(5)
+d = [*st.columns(3), *st.columns(3)]  # two rows: five labels fit a 1024-px page
 files: list[tuple[str, str | bytes, str, str]] = [
     ("Layer table (CSV)", widgets.rows_to_csv(table), "csv", "text/csv"),
     ("Trace (JSON)", analysis.trace_json, "json", "application/json"),

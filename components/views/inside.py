@@ -24,7 +24,9 @@ st.caption(
 )
 
 DRAW, PICTURE = "Draw a digit", "A picture (sample or upload)"
-CANVAS_SIDE = limits.CANVAS_SIDE
+# The drawing area: within the canvas limit, and narrow enough for the left column at
+# 1024×768 (a 240-px canvas in a 219-px column hid the strokes of its right edge).
+DRAW_SIDE = min(200, limits.CANVAS_SIDE)
 
 
 def _short_label(name: str) -> str:
@@ -41,8 +43,8 @@ def _inputs() -> tuple[str, str | None, str, Image.Image | None]:
             stroke_width=18,
             stroke_color="#000000",
             background_color="#ffffff",
-            height=CANVAS_SIDE,
-            width=CANVAS_SIDE,
+            height=DRAW_SIDE,
+            width=DRAW_SIDE,
             drawing_mode="freedraw",
             return_image_data=True,
             key="inside_canvas",
@@ -72,7 +74,7 @@ def _inputs() -> tuple[str, str | None, str, Image.Image | None]:
 
 
 def run() -> None:
-    left, right = st.columns([1, 2])
+    left, right = st.columns([2, 3])
     with left:
         arch, choice, device, image = _inputs()
     if choice is None or image is None:
@@ -100,14 +102,12 @@ def run() -> None:
             "its feature maps show structure only from the image itself.",
             prefix="Prediction: ",
         )
-        a, b, c = st.columns(3)
-        a.metric("Device", acts.device)
-        b.metric(
-            "Forward pass", f"{acts.latency_ms:.1f} ms", help="Recording every layer included."
-        )
-        c.metric(
-            "Input n_H×n_W×n_C",
-            "×".join(str(s) for s in (*acts.input_shape[1:], acts.input_shape[0])),
+        # one line, not three metrics: "69.9 ms" and "224×224×3" were cut to "69.9 …" in a
+        # third of this column at 1024×768
+        shape = "×".join(str(s) for s in (*acts.input_shape[1:], acts.input_shape[0]))
+        st.markdown(
+            f"Input n_H×n_W×n_C **{shape}** · forward pass **{acts.latency_ms:.1f} ms** "
+            f"(recording every layer) · device **{acts.device}**"
         )
         s1, s2 = st.columns([1, 2])
         s1.image(

@@ -78,13 +78,14 @@ def run() -> None:
         single, crops = shown.single, shown.crops
         result = single if crops is None else crops.averaged
         pictures = st.columns(2)
-        pictures[0].image(image, caption="Your picture", width=220)
+        # each fills its column (at 1024×768 two 220-px pictures ran past the page's edge)
+        pictures[0].image(image, caption="Your picture", width="stretch")
         if single.seen is not None:
             h, w_ = single.seen.shape[:2]
             pictures[1].image(
                 w.enlarged(single.seen, 220),
                 caption=f"What the network saw: {w_}×{h} after preprocessing",
-                width=220,
+                width="stretch",
             )
         w.headline(result.top[0], loaded.random, "with other random weights it would be another.")
         if loaded.architecture == "lenet5" and loaded.input_size == (1, 32, 32):
@@ -94,18 +95,16 @@ def run() -> None:
                 "digits, where most 7s have a crossbar: a 7 written without one is often read "
                 "as 3."
             )
-        a, b, c = st.columns(3)
-        a.metric("Device", result.device)
-        b.metric(
-            "Forward pass",
-            predict.duration_text(result.latency_ms),
-            help="Wall clock, synchronised.",
+        # one line, not three metrics, and the chart above the table: at 1024×768 a third
+        # of this column cut "196.3 ms" to "196.…" and a half cut the probability column
+        st.markdown(
+            f"Forward pass **{predict.duration_text(result.latency_ms)}** (wall clock, "
+            f"synchronised) · preprocessing **{predict.duration_text(result.preprocess_ms)}** "
+            f"· device **{result.device}**"
         )
-        c.metric("Preprocessing", predict.duration_text(result.preprocess_ms))
         st.caption(f"{loaded.label}")
-        t1, t2 = st.columns([1, 1])
-        t1.dataframe(w.top_table(result.top), hide_index=True, width="stretch")
-        t2.plotly_chart(w.top_chart(result.top), width="stretch", key="predict_chart")
+        st.plotly_chart(w.top_chart(result.top), width="stretch", key="predict_chart")
+        st.dataframe(w.top_table(result.top), hide_index=True, width="stretch")
         if crops is not None:
             st.markdown(
                 f"**Ten crops**: {predict.duration_text(crops.averaged.latency_ms)} for the ten "

@@ -1,5 +1,10 @@
 """The garbage collector's settings for a process that traces many networks.
 
+In a notebook or a script, call `explorer.settle_after_imports()` once after your imports
+(benchmarks/notebook_trace.py: a first trace of convnext_large in a plain process took about
+5× its meta constructor with Python's settings, about 1.3× after this call). The library never
+calls it on its own: the settings are the whole process's, the caller's to choose.
+
 The `explorer` CLI, the app's server, its job workers and the benchmarks call
 `settle_after_imports()` once, at start-up, after their imports; never per request (the
 settings are process-wide).
