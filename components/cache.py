@@ -140,6 +140,12 @@ def layer_position(
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
 
 
+@st.cache_data(show_spinner=False)
+def with_weights() -> list[str]:
+    """The catalog names that have pretrained weights (immutable: a copy per session)."""
+    return _weights.with_weights()
+
+
 def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> _weights.LoadedModel:
     """A model ready for inference, shared by all sessions (weights: name, file path, random),
     from explorer.weights.model_cache: bounded by bytes, each model loaded once at a time.

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from components.prediction_widgets import RANDOM_CHOICE
+
 PAGE = Path(__file__).resolve().parents[1] / "components" / "views" / "layer_arithmetic.py"
 
 
@@ -40,3 +42,23 @@ def test_a_real_layer_value_recomputed_by_hand_matches() -> None:
     assert not at.exception
     forward = [m for m in at.metric if m.label == "The real forward pass gave"]
     assert forward and forward[0].delta == "✓ equal"
+
+
+def test_any_network_with_weights_and_the_architecture_pages_link() -> None:
+    """Issue 22: the real-layer view offered three networks only; now any network with
+    weights (trained or seeded random), and ?arch=&layer= (the Architecture page's link)
+    picks the network and the layer. A grouped (depthwise) layer names the one input channel
+    its filter sees."""
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.query_params["arch"] = "mobilenet_v2"
+    at.query_params["layer"] = "features.2.conv.1.0"
+    at.run()
+    assert at.selectbox(key="ar_real_arch").value == "mobilenet_v2"
+    assert len(at.selectbox(key="ar_real_arch").options) > 80  # every network with weights
+    at.selectbox(key="ar_real_weights").set_value(RANDOM_CHOICE).run()
+    assert not at.exception
+    assert at.selectbox(key="ar_real_layer").value == "features.2.conv.1.0"
+    at.number_input(key="ar_ch").set_value(5).run()
+    forward = [m for m in at.metric if m.label == "The real forward pass gave"]
+    assert forward and forward[0].delta == "✓ equal", [e.value for e in at.error]
+    assert any("this filter sees input channel 5." in m.value for m in at.markdown)

@@ -270,3 +270,15 @@ def test_user_text_in_an_error_shows_as_typed() -> None:
     at.text_area(key="custom_spec").set_value("input 32*32*1 | conv 6 5x5 | fc 10").run()
     assert not at.exception and at.error
     assert r"32\*32\*1" in at.error[0].value  # escaped: the page shows the stars themselves
+
+
+def test_the_architecture_page_links_to_its_layers_arithmetic() -> None:
+    """Issue 22: a layer's arithmetic is reached from the network being explored."""
+    at = page("architecture")
+    at.query_params["arch"] = "lenet5"
+    at.run()
+    assert any("](layer_arithmetic?arch=lenet5-digits)" in m.value for m in at.markdown)
+    at = page("architecture")
+    at.query_params["arch"] = "alexnet-paper"  # built from the paper: no weights to step through
+    at.run()
+    assert not any("layer_arithmetic?" in m.value for m in at.markdown)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import streamlit as st
 
 import explorer
@@ -117,6 +119,15 @@ st.markdown(
     f"<small>{legend} — arrows carry n_H×n_W×n_C; hover a box for its parameters and MACs.</small>",
     unsafe_allow_html=True,
 )
+
+# How a layer of this network computes, step by step (any network with weights: trained, or
+# seeded random), on the "How a layer computes" page.
+with_weights = "lenet5-digits" if name == "lenet5" else name
+if with_weights in cache.with_weights():
+    st.markdown(
+        f"[How does one of these layers compute? Pick a layer and a position and follow its "
+        f"arithmetic with real numbers →](layer_arithmetic?arch={quote(with_weights)})"
+    )
 
 # --- layer table and charts ----------------------------------------------------------------
 st.markdown("#### Layers")

@@ -14,7 +14,10 @@ from components import cache, widgets
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core.layer_math import commas
+from explorer.inside import activations as A
 from explorer.labs import arithmetic as ar
+from explorer.weights import loading as weights
+from explorer.weights import shipped
 
 st.title("How a layer computes")
 st.caption(
@@ -121,16 +124,33 @@ with real_tab:
         "window in that layer's real input, its real filter, the products per input channel, "
         "their sum plus the bias, and the value the network's own forward pass produced there."
     )
+    # Any network with weights (trained, or seeded random), on a sample or your own picture;
+    # ?arch=NAME&layer=NAME (the Architecture page's link) picks them.
+    models = weights.with_weights()
+    asked_arch, asked_layer = st.query_params.get("arch"), st.query_params.get("layer")
+    if asked_arch in models and "ar_real_arch" not in st.session_state:
+        st.session_state["ar_real_arch"] = asked_arch
     a, b = st.columns(2)
-    arch = str(a.selectbox("Network", ["lenet5-digits", "resnet18", "mobilenet_v2"],
-                           key="ar_real_arch"))  # fmt: skip
-    choice = "DEFAULT" if arch == "lenet5-digits" else "random"
-    loaded = cache.loaded_model(arch, choice, "cpu")
-    layers = [n for n, m in loaded.model.named_modules()
-              if type(m).__name__ in ("Conv2d", "MaxPool2d", "AvgPool2d")]  # fmt: skip
-    layer = str(b.selectbox("Layer", layers, key="ar_real_layer"))
-    image = w.image_picker("ar_real_image", default_digit=arch == "lenet5-digits")
-    if image is not None:
+    arch = str(a.selectbox("Network", models, key="ar_real_arch", format_func=w.model_label))
+    with b:
+        choice = w.weights_picker(arch, key="ar_real_weights")
+    loaded = None
+    if choice is not None:
+        try:  # priced on meta first: a network too big to run here is never built
+            network = weights.split_name(arch)[0]
+            A.check_budget_of(network, explorer.get(network).input_size, "Explaining a layer of")
+            loaded = cache.loaded_model(arch, choice, "cpu")
+        except explorer.ExplorerError as exc:
+            st.error(plain(str(exc)))
+    layers = [] if loaded is None else [
+        n for n, m in loaded.model.named_modules()
+        if type(m).__name__ in ("Conv2d", "MaxPool2d", "AvgPool2d")
+    ]  # fmt: skip
+    if asked_layer in layers and st.session_state.get("ar_real_layer") not in layers:
+        st.session_state["ar_real_layer"] = asked_layer
+    layer = str(st.selectbox("Layer", layers, key="ar_real_layer")) if layers else ""
+    image = w.image_picker("ar_real_image", default_digit=arch in shipped.SHIPPED)
+    if image is not None and loaded is not None and choice is not None and layer:
         c1, c2, c3 = st.columns(3)
         channel = widgets.whole(c1.number_input("Output channel", 0, 4095, 0, key="ar_ch"),
                                 0, 4095, 0)  # fmt: skip
@@ -142,7 +162,7 @@ with real_tab:
         except explorer.ExplorerError as exc:
             st.error(plain(str(exc)))
         else:
-            if choice == "random":
+            if loaded.random:
                 st.caption("Random weights (seeded): the arithmetic is the same as trained.")
             seen = shown.input_channels
             st.markdown(
