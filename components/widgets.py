@@ -18,6 +18,7 @@ from components.markdown import plain
 from explorer.analysis.trace import LayerRecord, Trace
 from explorer.catalog import ArchSpec, published
 from explorer.core import limits
+from explorer.core.layer_kinds import lecture_labels
 from explorer.core.layer_math import commas, hwc, lecture_shape, output_size_formula, short
 from explorer.core.units import format_bytes
 from explorer.graph.main_path import ShapePoint
@@ -207,6 +208,7 @@ def layer_rows(
     total = trace.total_macs or 1
     fields = fields or {}
     side = trace.input_shape[2] if len(trace.input_shape) == 4 else 0
+    lecture = lecture_labels(trace.layers)
     rows = []
     for r in trace.at_depth(depth):
         formula = None
@@ -215,6 +217,7 @@ def layer_rows(
         rows.append(
             {
                 "Layer": r.name,
+                "Lecture": lecture.get(r.name, ""),
                 "Type": r.type,
                 "Output n_H×n_W×n_C": shape_text(r, trace.input_shape),
                 "Params": r.params,

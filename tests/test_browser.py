@@ -198,7 +198,7 @@ def test_quick_downloads_all_arrive(app_url: str, browser, tmp_path: Path) -> No
                 got[label] = Path(download.value.path()).read_bytes()
         assert got["Diagram (PNG)"].startswith(b"\x89PNG")
         assert b"<svg" in got["Diagram (SVG)"] and b"layer1.0" in got["Diagram (SVG)"]
-        assert got["Layer table (CSV)"].startswith(b"Layer,Type,")
+        assert got["Layer table (CSV)"].startswith(b"Layer,Lecture,Type,")
     finally:
         page.close()
 

@@ -42,3 +42,21 @@ def test_records_and_boxes_agree(name: str) -> None:
     assert {r.kind for r in explorer.trace("mobilenet_v3_small").layers if not r.is_leaf} == {
         "block"
     }
+
+
+@pytest.mark.parametrize(
+    ("arch", "labels"),
+    [
+        ("lenet5", "CONV1 POOL1 CONV2 POOL2 FC3 FC4 FC5"),
+        ("alexnet-paper", "CONV1 POOL1 CONV2 POOL2 CONV3 CONV4 CONV5 POOL5 FC6 FC7 FC8"),
+    ],
+)
+def test_layers_are_named_as_the_lecture_and_the_papers_write_them(arch: str, labels: str) -> None:
+    """Issue 21: the lecture writes CONV1, POOL1, FC6 beside a layer; the table showed only the
+    module path. Layers with weights take the next number; a pool the number it follows."""
+    from explorer.core.layer_kinds import lecture_labels
+
+    trace = explorer.trace(arch)
+    assert " ".join(lecture_labels(trace.layers).values()) == labels
+    vgg = lecture_labels(explorer.trace("vgg16-paper").layers)
+    assert sum(v.startswith(("CONV", "FC")) for v in vgg.values()) == 16  # VGG-*16*

@@ -4,6 +4,9 @@ so a record, a graph node and a page all agree ("conv", "pool", "norm", "linear"
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 KINDS = ("conv", "pool", "norm", "linear", "attention", "dropout", "flatten", "act", "block",
          "other")  # fmt: skip
 
@@ -48,3 +51,23 @@ def kind_of(type_name: str, is_leaf: bool = True) -> str:
     if t in ("identity",):
         return "other"
     return "other" if is_leaf else "block"
+
+
+def lecture_labels(layers: Iterable[Any]) -> dict[str, str]:
+    """The names the lecture writes (CONV1, POOL1, …, FC6) for the leaf layers of a pass, by
+    module path, in the order given (the forward pass's): each convolution or fully connected
+    layer takes the next number, as the papers number their layers with weights, and a pooling
+    layer the number of the layer it follows (LeNet-5: CONV1 POOL1 CONV2 POOL2 FC3 FC4 FC5;
+    AlexNet: CONV1 … CONV5 POOL5 FC6 FC7 FC8). `layers` are records with name, kind, is_leaf
+    and calls (explorer.core.records.LayerRecord)."""
+    labels: dict[str, str] = {}
+    number = 0
+    for layer in layers:
+        if not layer.is_leaf or layer.calls == 0:
+            continue
+        if layer.kind in ("conv", "linear"):
+            number += 1
+            labels[layer.name] = f"{'CONV' if layer.kind == 'conv' else 'FC'}{number}"
+        elif layer.kind == "pool":
+            labels[layer.name] = f"POOL{max(number, 1)}"
+    return labels
