@@ -257,8 +257,10 @@ try:
                 f"Press **Run the experiment**. 8, 20 and 56 layers for 10 epochs take about "
                 f"{DEFAULT_RUN_S} s of one CPU core. They train in a worker process, so the "
                 "rest of the app stays responsive; when many students train at once, runs "
-                "wait for a free worker, and identical settings share one run. Results are "
-                "kept, so a re-visit is instant."
+                "wait for a free worker, and identical settings share one run. Keep this "
+                f"page open while it trains: a run no open tab follows stops after "
+                f"{limits.JOBS_ABANDON_S:.0f} s. Finished results are kept, so a re-visit "
+                "is instant."
             )
 except ExplorerError as exc:
     with live:
