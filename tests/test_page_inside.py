@@ -58,6 +58,9 @@ def test_views_one_layer_filters_and_where_it_looks() -> None:
     assert heatmaps[0]["z"]["shape"] == "10, 10" and "channel 0" in heatmaps[0]["hovertemplate"]
     assert "mean" in heatmaps[0]["hovertemplate"]
     assert len([c for c in _captions(at) if c.startswith("channel ")]) == 8  # the strongest
+    # issue 22: from here to this layer's arithmetic, network and layer picked there
+    assert any("](layer_arithmetic?arch=lenet5-digits&layer=features.3)" in m.value
+               for m in at.markdown)  # fmt: skip
 
     at.segmented_control(key="inside_view").set_value("Filters").run()
     assert not at.exception

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
@@ -124,6 +126,12 @@ def run() -> None:
     )
     if view == "One layer":
         iw.one_layer(acts, "inside_one")
+        layer = st.session_state.get("inside_one_layer", "")
+        query = urlencode({"arch": arch, "layer": layer} if layer else {"arch": arch})
+        st.markdown(  # the layer, if it is a convolution or a pooling, is picked there too
+            f"[How does one value of a layer like this one come out? Follow its arithmetic "
+            f"with real numbers →](layer_arithmetic?{query})"
+        )
     elif view == "Filters":
         iw.filters_view(loaded)
     elif view == "Where it looks":
