@@ -88,7 +88,9 @@ def gradients_figure(runs: Sequence[RunResult]) -> go.Figure:
                 hovertemplate="layer %{x} (%{customdata}): %{y:.3g}",
             )
         )
-    fig.update_yaxes(type="log", title_text="gradient norm ‖∂L/∂W‖ (log)")
+    # one label per decade, written out ("0.01", "1", "100"): plotly's minor log labels read
+    # 200 and 500 as "2" and "5"
+    fig.update_yaxes(type="log", dtick=1, tickformat="~g", title_text="gradient norm ‖∂L/∂W‖ (log)")
     fig.update_xaxes(title_text="weighted layer (1 = first conv, last = fully connected)")
     fig.update_layout(height=400, margin=dict(t=20, b=40, l=60, r=10))
     return fig

@@ -120,3 +120,13 @@ def test_a_session_joins_a_run_already_training_with_its_settings() -> None:
     assert any(s.value.startswith("Trained 2 networks") for s in at.success)
     assert runner.get(key) is job and job.state == "done"
     assert len(job.events) == 2 * 2  # one run: 2 networks × 2 epochs, never repeated
+
+
+def test_the_gradient_chart_labels_every_decade_in_full() -> None:
+    """Issue 21: the log axis labelled 500 and 200 as "5" and "2" (plotly's minor labels)."""
+    from components.residual_charts import gradients_figure
+
+    run = RunResult(8, "plain", 0, (EpochMetrics(1, 1.0, 0.5, 0.4, 0.1),),
+                    ("conv1", "conv2", "fc"), (500.0, 2.0, 0.02), False)  # fmt: skip
+    axis = gradients_figure([run]).layout.yaxis
+    assert axis.type == "log" and axis.dtick == 1 and axis.tickformat == "~g"

@@ -82,6 +82,9 @@ def test_transfer_page_regimes_and_few_shot_head() -> None:
     svg = next(filter(None, (diagram_view.svg_of(h.proto.body) for h in at.get("html"))))
     assert svg.count('fill="#bdbdbd"') == 3  # conv1, bn1 (+ReLU), layer1.0 shaded as frozen
 
+    # section 2's own figures (issue 21: it kept showing section 1's resnet18 numbers)
+    assert any("It trains **850** parameters (the new head `classifier.4`) and keeps "
+               "**60,856** frozen." in m.value for m in at.markdown)  # fmt: skip
     at.slider(key="fs_shots").set_value(5)
     at.slider(key="fs_steps").set_value(100)
     at.button(key="fs_train").click().run()

@@ -96,10 +96,15 @@ def _progress(bar):
 
 
 def few_shot_digits(device: str) -> None:
+    # this section's own figures (section 1's are for the network picked there)
+    blocks = len(cache.freeze_plan("lenet5", 0, 10).blocks)
+    plan = cache.freeze_plan("lenet5", blocks - 1, 10)
     st.markdown(
         "Backbone: `lenet5-digits` with its last layer replaced. Its 84 features per image are "
         "computed **once** for all 1,797 digits (cached); training the head then touches only "
-        "those vectors, which is why it takes a moment and not minutes."
+        "those vectors, which is why it takes a moment and not minutes. "
+        f"It trains **{plan.trainable_params:,}** parameters (the new head `{plan.head}`) "
+        f"and keeps **{plan.frozen_params:,}** frozen."
     )
     shots = st.slider("Training examples per digit", 1, 50, 5, key="fs_shots")
     steps = st.slider("Training steps", 20, 500, 200, step=20, key="fs_steps")
