@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import threading
 import time
 from pathlib import Path
@@ -422,3 +423,24 @@ def test_model_cache_counts_models_still_in_use_and_loads_in_flight() -> None:
         t.join()
     assert seen == [lenet, lenet]  # never two reservations at once
     assert both.held_bytes == lenet and len(both.keys()) == 1
+
+
+def test_a_file_of_the_other_format_than_its_name_is_named_as_such() -> None:
+    """Issue 24 item 12: a PyTorch checkpoint uploaded as .safetensors was refused with "declares
+    a 526,336.0 TiB safetensors header"; it now says what the file is."""
+    from safetensors.torch import save
+
+    state = weights.load("lenet5", "random", device="cpu").model.state_dict()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    safetensors_bytes = save({k: v.contiguous() for k, v in state.items()})
+    cases = [
+        ("net.safetensors", buffer.getvalue(), "is a PyTorch checkpoint (torch.save's zip format)"),
+        ("net.pt", safetensors_bytes, "is a safetensors file; rename it to .safetensors"),
+        ("net.safetensors", b"garbage" * 10, "does not start with a safetensors header"),
+    ]
+    for name, data, said in cases:
+        with pytest.raises(WeightsError, match=re.escape(said)):
+            weights.load("lenet5", weights.hold_upload(data, name), device="cpu")
+    for name, data in (("net.safetensors", safetensors_bytes), ("net.pt", buffer.getvalue())):
+        assert weights.load("lenet5", weights.hold_upload(data, name), device="cpu").model

@@ -85,6 +85,7 @@ def read_state_dict(
         raise WeightsError(f"{label} is empty (0 bytes).")
     suffix = Path(label).suffix.lower()
     budget = tensor_budget(expected_bytes)
+    _check_kind(_first_bytes(path, data), suffix, label)
     if suffix == ".safetensors":
         state = _read_safetensors(path, data, label, size, budget)
     elif suffix in (".pt", ".pth"):
@@ -94,6 +95,36 @@ def read_state_dict(
             f"{label}: unsupported weights file type; use one of {', '.join(USER_SUFFIXES)}."
         )
     return as_state_dict(state, label)
+
+
+_ZIP = b"PK\x03\x04"  # what torch.save writes (a zip archive)
+
+
+def _first_bytes(path: Path | None, data: bytes | None) -> bytes:
+    with _opened(path, data) as file:
+        return bytes(file.read(9))
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    """8 bytes of header length, then the JSON header's "{"."""
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _check_kind(head: bytes, suffix: str, label: str) -> None:
+    """A file whose content is the other format than its name says gets that sentence (a
+    PyTorch checkpoint named .safetensors read as "a 526,336 TiB safetensors header")."""
+    if suffix == ".safetensors" and head.startswith(_ZIP):
+        raise WeightsError(
+            f"{label} is a PyTorch checkpoint (torch.save's zip format), not safetensors; "
+            "rename it to .pt or .pth, or convert it with safetensors.torch.save_file."
+        )
+    if suffix in (".pt", ".pth") and _looks_like_safetensors(head):
+        raise WeightsError(f"{label} is a safetensors file; rename it to .safetensors.")
+    if suffix == ".safetensors" and len(head) == 9 and not _looks_like_safetensors(head):
+        raise WeightsError(
+            f"{label} is not a safetensors file: it does not start with a safetensors header "
+            "(8 bytes of length, then its JSON)."
+        )
 
 
 # --------------------------------------------------------------------------- safetensors
