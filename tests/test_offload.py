@@ -21,7 +21,7 @@ from explorer.labs import digits, predict, transfer
 from explorer.labs.augment import ElasticWarp, HorizontalFlip, Pipeline, lab
 from explorer.serving import jobs
 from explorer.serving.jobs import JobRunner
-from explorer.serving.replies import ReplyError
+from explorer.serving.replies import ReplyError, dump_reply, load_reply
 from explorer.weights import loading as weights
 from explorer.weights import model_cache, shipped
 
@@ -40,7 +40,7 @@ def test_replies_rebuild_only_plain_data_never_code_or_torch_objects() -> None:
     grid = lab.Grid(b"png", ((3, 4),))
     reply = ("done", {"grid": grid, "probs": np.arange(3, dtype=np.float32), "n": [1, 2.5],
                       7: {np.float32(0.5), None}, "cat": frozenset({"a"})})  # fmt: skip
-    back = jobs.load_reply(jobs.dump_reply(reply))
+    back = load_reply(dump_reply(reply))
     assert back[1]["grid"] == grid and back[1]["probs"].tolist() == [0.0, 1.0, 2.0]
     assert back[1]["probs"].dtype == np.float32 and back[1]["n"] == [1, 2.5]
     assert back[1][7] == {np.float32(0.5), None} and back[1]["cat"] == frozenset({"a"})
@@ -49,7 +49,7 @@ def test_replies_rebuild_only_plain_data_never_code_or_torch_objects() -> None:
     for hostile in (os.system, torch.zeros(2), io.BytesIO(), model_cache.worker_model,
                     np.array([object()]), {1: torch.nn.ReLU()}):  # fmt: skip
         with pytest.raises(ReplyError, match="a job's reply may not hold"):
-            jobs.dump_reply(hostile)
+            dump_reply(hostile)
     # What a crafted reply may not name: only explorer's dataclasses, enums and errors, by
     # their own module (not a dotted path through an explorer module that imports torch).
     for name, kind in (("os:system", "$dataclass"), ("explorer.serving.jobs:JobRunner",
@@ -58,10 +58,10 @@ def test_replies_rebuild_only_plain_data_never_code_or_torch_objects() -> None:
                        ("explorer.core.errors:ExplorerError", "$dataclass")):  # fmt: skip
         crafted = json.dumps({kind: name, "fields": {}, "value": 1}).encode()
         with pytest.raises(ReplyError, match="a job's reply may not hold"):
-            jobs.load_reply(len(crafted).to_bytes(8, "big") + crafted)
+            load_reply(len(crafted).to_bytes(8, "big") + crafted)
     for broken in (b"", b"\0" * 7, b"\0" * 8, (5).to_bytes(8, "big") + b"[1,"):
         with pytest.raises(ReplyError):
-            jobs.load_reply(broken)
+            load_reply(broken)
 
 
 def test_an_elastic_grid_in_a_worker_is_the_inline_grid(runner: JobRunner, cat) -> None:

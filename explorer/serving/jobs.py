@@ -51,10 +51,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from explorer.core import limits
-from explorer.core.errors import BudgetError, ExplorerError
-from explorer.core.gc_settings import settle_after_imports
+from explorer.core.errors import BudgetError
 from explorer.core.work import JobCancelled, JobError
-from explorer.serving.replies import ReplyError, dump_reply, load_reply
+from explorer.serving.replies import load_reply
 
 WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = limits.JOBS_MAX_QUEUED
@@ -137,71 +136,6 @@ def countdown(
     return reports
 
 
-def _portable(exc: BaseException) -> BaseException:
-    """What the server raises for a job's exception: an ExplorerError as it is (or with its
-    message, if it cannot be rebuilt from its reduction, as the pipe to the server must);
-    anything else, a bug, as one JobError line."""
-    if isinstance(exc, ExplorerError):
-        try:
-            load_reply(dump_reply(exc))  # what sending it needs: plain arguments, rebuildable
-            return exc
-        except Exception:
-            return ExplorerError(str(exc))
-    return JobError(f"The job failed: {type(exc).__name__}: {exc}")
-
-
-def _worker_main(conn: Connection, threads: int, preload: tuple[str, ...] = ()) -> None:
-    """A worker process: import `preload`, then run one job at a time until told to stop."""
-    import importlib
-
-    import torch
-
-    torch.set_num_threads(threads)  # this worker process only, once
-    for module in preload:
-        importlib.import_module(module)
-    settle_after_imports()  # this worker process only, once (explorer.core.gc_settings)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        if message == "cancel":  # a late cancel of a job that already finished
-            continue
-        fn, args, kwargs = message
-        cancelled = False
-
-        def progress(*event: Any) -> bool:
-            nonlocal cancelled
-            while conn.poll():
-                if conn.recv() == "cancel":
-                    cancelled = True
-            _reply(conn, ("progress", event))
-            return not cancelled
-
-        try:
-            result = fn(*args, progress=progress, **kwargs)
-        except JobCancelled:  # raised where the work heard the cancel: a cancelled run
-            _reply(conn, ("done", None))
-        except BaseException as exc:  # every failure goes back to the server
-            _reply(conn, ("error", _portable(exc)))
-        else:
-            _reply(conn, ("done", result))
-
-
-def _reply(conn: Connection, message: tuple[str, Any]) -> None:
-    """Send `message` as plain data (explorer.serving.replies); a result that is not plain
-    data fails its job with that sentence instead."""
-    try:
-        data = dump_reply(message)
-    except ReplyError as exc:
-        if message[0] == "progress":
-            raise  # the job's own progress call: it fails the job like any other error
-        data = dump_reply(("error", JobError(f"The job failed: {exc}.")))
-    conn.send_bytes(data)
-
-
 class _Worker:
     """One worker process and the server-side thread that feeds it jobs from the queue."""
 
@@ -222,15 +156,14 @@ class _Worker:
             return self._start_process()
 
     def _start_process(self) -> Connection:
-        """A fresh interpreter (`python -m explorer.serving.jobs FD THREADS MODULES…`) talking over
-        a
-        socket pair. Not multiprocessing's spawn: that re-imports the parent's `__main__`, which
-        under Streamlit is whichever page script ran last (the child would run a page)."""
+        """A fresh interpreter (explorer.serving.worker) talking over a socket pair. Not
+        multiprocessing's spawn: that re-imports the parent's `__main__`, which under Streamlit
+        is whichever page script ran last (the child would run a page)."""
         if self.process is None or self.process.poll() is not None:
             parent, child = socket.socketpair()
             with child:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "explorer.serving.jobs", str(child.fileno()),
+                    [sys.executable, "-m", "explorer.serving.worker", str(child.fileno()),
                      str(self.runner.threads), *self.runner.preload],
                     pass_fds=(child.fileno(),),
                     stdin=subprocess.DEVNULL,
@@ -497,10 +430,3 @@ class JobRunner:
             if worker.thread.is_alive():
                 worker.thread.join(10)
             worker.stop()
-
-
-if __name__ == "__main__":  # a worker process: python -m explorer.serving.jobs FD THREADS [MODULE…]
-    from explorer.serving.jobs import _worker_main as serve  # this module's names, not __main__'s
-
-    fd, threads, *modules = sys.argv[1:]
-    serve(Connection(int(fd)), int(threads), tuple(modules))

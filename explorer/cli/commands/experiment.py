@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-import torch
-
 from explorer.cli.arguments import (
     batch_size,
     int_in,
@@ -19,10 +17,8 @@ from explorer.cli.arguments import (
 from explorer.labs.residual_experiment import (
     DEFAULT_DEPTHS,
     SCHEDULES,
-    EpochMetrics,
     ExperimentConfig,
     ExperimentResult,
-    RunId,
     run_experiment,
 )
 
@@ -68,22 +64,31 @@ def run(args: argparse.Namespace) -> int:
         threads=max(1, min(2, args.threads)),
     )
 
-    # The CLI is its own single-user process (the app's workers set theirs in
-    # explorer.serving.jobs).
-    torch.set_num_threads(config.threads)
+    # Trained in a worker process that sets its own thread count once (explorer.serving.jobs),
+    # so this process's torch settings stay as they were; the progress comes back per epoch.
+    from explorer.serving.jobs import JobRunner
 
-    def progress(run_id: RunId, epoch: int, m: EpochMetrics) -> bool:
-        if not args.quiet:
-            print(
-                f"{run_id.label:>12}  epoch {epoch:>3}/{config.epochs}  "
-                f"loss {m.train_loss:.4f}  error {100 * m.train_error:5.1f}%  "
-                f"({m.seconds:.1f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
-        return True
-
-    result = run_experiment(config, progress)
+    runner = JobRunner(1, threads=config.threads, preload=("explorer.labs.residual_experiment",))
+    try:
+        job = runner.submit(("residual", config), run_experiment, config)
+        shown = 0
+        while True:
+            finished = job.wait(0.2)
+            for run_id, epoch, m in job.events[shown:]:
+                shown += 1
+                if not args.quiet:
+                    print(
+                        f"{run_id.label:>12}  epoch {epoch:>3}/{config.epochs}  "
+                        f"loss {m.train_loss:.4f}  error {100 * m.train_error:5.1f}%  "
+                        f"({m.seconds:.1f} s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            if finished:
+                break
+        result: ExperimentResult = job.outcome()
+    finally:
+        runner.shutdown()
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     else:
