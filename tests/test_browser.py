@@ -80,6 +80,14 @@ def _save(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-d
     return path
 
 
+def _console_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The page's console errors and uncaught exceptions, collected from now on."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
 def _idle(page) -> None:  # type: ignore[no-untyped-def]
     """Until the script run the last interaction started has finished."""
     page.wait_for_timeout(300)
@@ -148,9 +156,7 @@ def test_headlines_fit_and_diagram_boxes_stay_drawn(
 ) -> None:
     width, height = size
     page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = _console_errors(page)
     try:
         page.goto(f"{app_url}/?arch=vgg16")  # VGG-16's 11-digit MACs were cut off
         page.get_by_text("Block diagram").first.wait_for(timeout=120_000)
@@ -344,9 +350,7 @@ def test_a_big_diagram_opens_readable_and_pans_zooms_and_fits(  # type: ignore[n
     both ends, Output brings the output in view, Ctrl + wheel zooms, and dragging pans."""
     width, height = size
     page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = _console_errors(page)
     try:
         page.goto(f"{app_url}/?arch={arch}")
         page.locator('.explorer-diagram[data-ready="1"] svg g.node').first.wait_for(

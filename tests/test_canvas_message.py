@@ -9,27 +9,11 @@ attacker's reloaded tab (a new session) works."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-import websockets
+from load_client import connect, load_client
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _client() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "classroom_load", ROOT / "benchmarks" / "classroom_load.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("classroom_load", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def _run(ws: Any, widgets: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -53,22 +37,13 @@ async def _run(ws: Any, widgets: dict[str, str]) -> tuple[list[str], list[str]]:
                 canvases.append(element.bidi_component.id)
 
 
-def _connect(port: int) -> Any:
-    return websockets.connect(
-        f"ws://127.0.0.1:{port}/_stcore/stream",
-        subprotocols=[websockets.Subprotocol("streamlit")],
-        origin=websockets.Origin(f"http://127.0.0.1:{port}"),
-        max_size=64 * 2**20,
-    )
-
-
 def test_a_deeply_nested_canvas_message_stays_in_its_own_tab() -> None:
-    client = _client()
+    client = load_client()
     port = client.free_port()
     server = client.start_server(port)
 
     async def scenario() -> None:
-        async with _connect(port) as attacker, _connect(port) as student:
+        async with connect(port) as attacker, connect(port) as student:
             kinds, canvases = await _run(attacker, {})
             assert "bidi_component" in kinds and len(canvases) == 1
             deep = "[" * 50_000 + "]" * 50_000
@@ -76,7 +51,7 @@ def test_a_deeply_nested_canvas_message_stays_in_its_own_tab() -> None:
             assert kinds == ["exception"]  # Streamlit's decoding, before the page ran
             kinds, _ = await _run(student, {})  # another tab is not touched
             assert "bidi_component" in kinds and "exception" not in kinds
-        async with _connect(port) as reloaded:
+        async with connect(port) as reloaded:
             kinds, _ = await _run(reloaded, {})
             assert "bidi_component" in kinds and "exception" not in kinds
 

@@ -5,34 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
-from typing import Any
 
 import requests
+from load_client import ROOT, load_client
 
 from explorer.cli.commands.app import share_of_machine
 from explorer.core.ledger import BUDGET_ENV
 from explorer.serving.proxy import Backend, haproxy_config
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _client() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "classroom_load", ROOT / "benchmarks" / "classroom_load.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("classroom_load", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_configuration_is_valid_haproxy_and_keeps_tabs_with_their_process() -> None:
@@ -61,7 +46,7 @@ def test_the_machine_is_shared_out_unless_the_administrator_said() -> None:
 
 
 def test_two_processes_behind_haproxy_serve_sixty_tabs_and_stop_together() -> None:
-    client = _client()
+    client = load_client()
     port = client.free_port()
     launcher = subprocess.Popen(
         [sys.executable, "-m", "explorer.cli", "app", "--processes", "2", "--port", str(port)],

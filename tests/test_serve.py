@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from load_client import load_client
 from streamlit.runtime.scriptrunner import magic
 
 from components import server as serve
@@ -102,24 +102,12 @@ main()
 """
 
 
-def _load_client():  # type: ignore[no-untyped-def]
-    """benchmarks/classroom_load.py: Streamlit's websocket protocol, one session per tab."""
-    spec = importlib.util.spec_from_file_location(
-        "classroom_load", ROOT / "benchmarks" / "classroom_load.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("classroom_load", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_no_page_builds_a_python_ast_in_its_thread(tmp_path: Path) -> None:
     """Every page, visited twice by a fresh tab (the second time after every tab closed, when
     Streamlit has emptied its script cache): no AST is built in a script thread. Before the
     fix, each compile's magic rewrite, the Augmentation lab's code export and pandas' first
     import (numpy.ma) did."""
-    client = _load_client()
+    client = load_client()
     log = tmp_path / "ast.log"
     errors = tmp_path / "server.err"
     for _ in range(3):  # a free port can be taken again before the server binds it: retry
@@ -195,7 +183,7 @@ def test_the_server_opens_every_page_once_before_the_students_do() -> None:
     (what `explorer app --processes N` waits for before it opens the proxy)."""
     from components.warmup import page_names
 
-    client = _load_client()
+    client = load_client()
     port = client.free_port()
     with tempfile.TemporaryDirectory() as folder:
         ready = Path(folder) / "ready"

@@ -4,35 +4,20 @@ item 3): a real server, real websocket sessions, real HTTP uploads to Streamlit'
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import websockets
+from load_client import ROOT, connect, load_client
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
 from components.upload_quota import QuotaUploadedFileManager
 from explorer.core import limits
 from explorer.core.ledger import LEDGER
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _client() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "classroom_load", ROOT / "benchmarks" / "classroom_load.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("classroom_load", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_quota_counts_one_store_per_session_and_all_together() -> None:
@@ -69,12 +54,7 @@ def test_the_quota_counts_one_store_per_session_and_all_together() -> None:
 
 
 async def _session(port: int, client: Any) -> tuple[Any, str]:
-    ws = await websockets.connect(
-        f"ws://127.0.0.1:{port}/_stcore/stream",
-        subprotocols=[websockets.Subprotocol("streamlit")],
-        origin=websockets.Origin(f"http://127.0.0.1:{port}"),
-        max_size=64 * 2**20,
-    )
+    ws = await connect(port)
     await ws.send(client._rerun("", "custom_network"))
     found = await client._until_finished(ws, client.Result("custom_network", ""))
     return ws, found["session_id"]
@@ -86,7 +66,7 @@ def _upload(port: int, session_id: str, size: int) -> requests.Response:
 
 
 def test_a_real_server_refuses_uploads_over_a_sessions_share() -> None:
-    client = _client()
+    client = load_client()
     port = client.free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "components.server", "run", "components/app.py",
