@@ -31,7 +31,10 @@ _OPEN = re.compile(r"<svg\b[^>]*>")
 
 @cache
 def _library() -> str:
-    return _LIBRARY.read_text(encoding="utf-8")
+    """The statement that defines svgPanZoom once per page, encoded once per process (every
+    diagram render sends it; only the small per-diagram script differs)."""
+    code = _SCRIPT_LIBRARY_GUARD.replace("__LIBRARY__", _LIBRARY.read_text(encoding="utf-8"))
+    return _run_encoded(code)
 
 
 def _measures(svg: str) -> tuple[float, float, float]:
@@ -81,8 +84,8 @@ def html(svg: str, max_height: int = 760) -> str:
 </style>
 <script>
 (window.explorerDiagrams = window.explorerDiagrams || {{}})["{ident}"] = {_js_string(svg)};
-{_run_encoded(_SCRIPT_LIBRARY_GUARD.replace("__LIBRARY__", _library())
-              + _SCRIPT.replace("__ID__", ident))}
+{_library()}
+{_run_encoded(_SCRIPT.replace("__ID__", ident))}
 </script>
 """
 
