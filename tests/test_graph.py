@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.analysis.analysis import data_flow, record_architecture
+from explorer.analysis.analysis import analyse, data_flow, record_architecture
 from explorer.core.layer_math import (
     LECTURE_6X6,
     LECTURE_EXAMPLE,
@@ -232,3 +232,18 @@ def test_densenet_growing_concatenation_is_a_chain() -> None:
     (hub,) = g.inputs_of(second.id)
     assert g.node(hub).kind == "concat" and g.node(hub).output_shape == (1, 96, 56, 56)
     assert weight_layer_depth(rec) == 121  # 120 convolutions on the main path + the classifier
+
+
+def test_the_recording_reads_the_traces_own_records():
+    """One record type per module: the graph's modules are the Trace's LayerRecords."""
+    a = analyse("resnet18")
+    block = a.trace.layer("layer1.0")
+    assert a.recording.modules["layer1.0"] is block
+    assert block.children == tuple(
+        f"layer1.0.{c}" for c in ("conv1", "bn1", "relu", "conv2", "bn2")
+    )
+    # blocks built alike have equal signatures (a drawing collapses them into "×2")
+    sig = {r.name: r.signature for r in a.trace.layers}
+    assert sig["layer1.0"] == sig["layer1.1"]
+    assert sig["layer2.0"] != sig["layer2.1"]  # layer2.0 has the stride-2 downsample
+    assert block.hyper == {"stride": 1} and a.trace.layer("layer1.0.conv1").hyper["kernel_size"] == (3, 3)

@@ -26,8 +26,8 @@ from torch import nn
 from explorer.analysis.trace import parse_input_size, trace_and_record
 from explorer.catalog import ArchSpec, resolve
 from explorer.catalog.registry import is_registered
-from explorer.core.records import Trace
-from explorer.engine.recording import ModuleInfo, Recording
+from explorer.core.records import LayerRecord, Trace
+from explorer.engine.recording import Recording
 from explorer.graph import diagram as _diagram
 from explorer.graph.dataflow import auto_depth, build_graph, layers_on_longest_path
 from explorer.graph.main_path import ShapePoint, main_path
@@ -66,7 +66,7 @@ class Analysis:
         return self.trace.architecture
 
     @property
-    def modules(self) -> dict[str, ModuleInfo]:
+    def modules(self) -> dict[str, LayerRecord]:
         return self.recording.modules
 
     @property

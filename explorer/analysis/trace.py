@@ -8,6 +8,7 @@ block diagram (explorer.graph.dataflow) and the receptive fields (explorer.graph
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from dataclasses import replace
@@ -27,7 +28,7 @@ from explorer.core.records import LayerRecord, Trace
 from explorer.engine.building import meta_copy
 from explorer.engine.forward_pass import Collapsed, ForwardFailed, Pass, run_forward, tensor_shapes
 from explorer.engine.meta_limits import MetaTraceError, check_module, data_dependent, has_forward
-from explorer.engine.recording import Recording, module_infos
+from explorer.engine.recording import Recording
 from explorer.engine.trace_errors import too_small
 
 __all__ = [
@@ -181,7 +182,7 @@ def _parameters_only(
     named = list(model.named_modules())
     n = len(named)
     p = Pass(named, [0] * n, [math.inf] * n, [0] * n, [()] * n, [()] * n, [0] * n)
-    result, agg_params, agg_macs = _assemble(p, model, f"{label} (no forward: parameters only)", ())
+    result = _assemble(p, model, f"{label} (no forward: parameters only)", ())
     if not events:
         return result, None
     rec = Recording(
@@ -190,8 +191,7 @@ def _parameters_only(
         input_id=0,
         output_ids=(),
         events=(),
-        modules=module_infos(model, {id(m): i for i, (_, m) in enumerate(named)}, agg_params,
-                             agg_macs),
+        modules={r.name: r for r in result.layers},
     )
     return result, rec
 
@@ -234,7 +234,7 @@ def _trace_model(
         if meta_error is not None:
             raise meta_error from None
         raise MetaTraceError(f"{label} cannot be traced on the meta device: {exc}") from None
-    result, agg_params, agg_macs = _assemble(p, model, label, input_shape)
+    result = _assemble(p, model, label, input_shape)
     if not sig.is_image:  # every input tensor's bytes, at its own dtype
         nbytes = sum(
             math.prod(t.shape) * torch.empty((), dtype=t.torch_dtype).element_size()
@@ -243,22 +243,19 @@ def _trace_model(
         result = replace(result, input_bytes=nbytes)
     if not events:
         return result, None
-    index = {id(m): i for i, (_, m) in enumerate(p.named)}
     rec = Recording(
         architecture=label,
         input_shape=tuple(input_shape),
         input_id=p.input_ids[0][0],
         output_ids=p.output_ids,
         events=tuple(p.events or ()),
-        modules=module_infos(model, index, agg_params, agg_macs),
+        modules={r.name: r for r in result.layers},  # the trace's own records, one per module
     )
     return result, rec
 
 
-def _assemble(
-    p: Pass, model: nn.Module, label: str, input_shape: tuple[int, ...]
-) -> tuple[Trace, list[int], list[int]]:
-    """The Trace, and the aggregate params and MACs per module index (for the Recording)."""
+def _assemble(p: Pass, model: nn.Module, label: str, input_shape: tuple[int, ...]) -> Trace:
+    """The Trace: one record per module, in pre-order (siblings in the order first called)."""
     named = p.named
     n = len(named)
     index = {id(m): i for i, (_, m) in enumerate(named)}
@@ -273,8 +270,20 @@ def _assemble(
             if parent_of[j] == -1 and j != 0:
                 parent_of[j] = i
                 children[i].append(j)
+    registered = {i: tuple(named[j][0] for j in kids) for i, kids in children.items()}
     for kids in children.values():
         kids.sort(key=lambda j: (p.first_call[j], j))
+    signatures: dict[int, str] = {}
+
+    def signature(module: nn.Module) -> str:
+        """Type and settings of a module and everything below it: equal for blocks built
+        alike (a drawing collapses a run of them into one "×N" box)."""
+        key = id(module)
+        if key not in signatures:
+            inner = ";".join(f"{c}:{signature(m)}" for c, m in module.named_children())
+            text = f"{type(module).__name__}({module.extra_repr()})[{inner}]"
+            signatures[key] = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        return signatures[key]
 
     own_params = [0] * n
     own_trainable = [0] * n
@@ -325,7 +334,9 @@ def _assemble(
                 macs=agg_macs[i],
                 own_macs=p.own_macs[i],
                 calls=p.calls[i],
-                hyper=module_hyper(module) if not children[i] else {},
+                hyper=module_hyper(module),
+                children=registered[i],
+                signature=signature(module),
             )
         )
     tensors = {
@@ -348,4 +359,4 @@ def _assemble(
         input_bytes=math.prod(input_shape) * 4,
         output_shape=out_all[0] if out_all else (),
     )
-    return result, agg_params, agg_macs
+    return result

@@ -31,6 +31,8 @@ class LayerRecord:
     own_macs: int  # done by this module's own code, not by a child module
     calls: int  # forward calls in one pass (0: defined but unused, e.g. eval-mode aux heads)
     hyper: dict[str, Any] = field(default_factory=dict)  # kernel_size, stride, padding, ...
+    children: tuple[str, ...] = ()  # child module paths, in the order they were registered
+    signature: str = ""  # hash of the type and settings of this module and all below it
 
     @property
     def flops(self) -> int:

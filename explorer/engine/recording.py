@@ -10,30 +10,16 @@ by the tracer's own hooks, so the `Trace` and the `Recording` describe one and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
 from explorer.core.hyper import plain_value
+from explorer.core.records import LayerRecord
 
 Shape = tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ModuleInfo:
-    """What the graph needs to know about one module (plain values, cache-friendly)."""
-
-    name: str
-    type: str
-    depth: int
-    is_leaf: bool
-    params: int
-    signature: str  # type and hyper-parameters of the module and everything below it
-    hyper: dict[str, Any] = field(default_factory=dict)
-    children: tuple[str, ...] = ()
-    macs: int = 0  # aggregate multiply-accumulates of all its calls, from the same pass
 
 
 @dataclass(frozen=True)
@@ -55,7 +41,7 @@ class Recording:
     input_id: int
     output_ids: tuple[tuple[int, Shape], ...]
     events: tuple[Event, ...]
-    modules: dict[str, ModuleInfo]
+    modules: dict[str, LayerRecord]  # the Trace's own records of the same pass, by path
 
     @property
     def max_depth(self) -> int:
@@ -119,42 +105,6 @@ class EventRecorder(TorchFunctionMode):
                         self.params[i] = learned[0]
                 self.events.append(Event("op", name, inputs, outputs, plain, learned))
         return result
-
-
-def module_infos(
-    model: Any, index: dict[int, int], params: list[int], macs: list[int]
-) -> dict[str, ModuleInfo]:
-    """ModuleInfo for every module path (aliases included); `index` maps a module's id to its
-    position in the pass, whose aggregate `params` and `macs` it carries."""
-    from explorer.core.hyper import module_hyper
-
-    signatures: dict[int, str] = {}
-
-    def signature(module: Any) -> str:
-        key = id(module)
-        if key not in signatures:
-            inner = ";".join(f"{c}:{signature(m)}" for c, m in module.named_children())
-            signatures[key] = f"{type(module).__name__}({module.extra_repr()})[{inner}]"
-        return signatures[key]
-
-    infos: dict[str, ModuleInfo] = {}
-    for name, module in model.named_modules(remove_duplicate=False):
-        if name in infos:
-            continue
-        children = tuple(f"{name}.{c}" if name else c for c, _ in module.named_children())
-        i = index[id(module)]
-        infos[name] = ModuleInfo(
-            name=name,
-            type=type(module).__name__,
-            depth=0 if name == "" else name.count(".") + 1,
-            is_leaf=not children,
-            params=params[i],
-            signature=signature(module),
-            hyper=module_hyper(module),
-            children=children,
-            macs=macs[i],
-        )
-    return infos
 
 
 def op_hyper(ev: Event) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from explorer.engine.recording import ModuleInfo, Recording, Shape
+from explorer.core.records import LayerRecord
+from explorer.engine.recording import Recording, Shape
 from explorer.graph.types import DataFlowGraph, GraphEdge, GraphNode
 
 _FOLD_INTO = ("conv", "norm", "linear", "pool", "block", "attention")
@@ -165,8 +166,8 @@ def collapse(graph: DataFlowGraph, rec: Recording, macs: Mapping[str, int]) -> D
 
 
 def _same_block(
-    a: ModuleInfo,
-    b: ModuleInfo,
+    a: LayerRecord,
+    b: LayerRecord,
     nodes_a: list[GraphNode],
     nodes_b: list[GraphNode],
     index: _Index,

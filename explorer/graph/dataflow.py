@@ -21,7 +21,8 @@ from typing import Any
 import networkx as nx
 
 from explorer.core.layer_kinds import kind_of
-from explorer.engine.recording import Event, ModuleInfo, Recording, Shape, op_hyper
+from explorer.core.records import LayerRecord
+from explorer.engine.recording import Event, Recording, Shape, op_hyper
 from explorer.graph.collapse import bundle_inputs
 from explorer.graph.collapse import collapse as _collapse
 from explorer.graph.collapse import fold_activations as _fold_activations
@@ -108,7 +109,7 @@ def _node_hyper(ev: Event, kind: str) -> dict[str, Any]:
     return hyper
 
 
-def _module_hyper(info: ModuleInfo, srcs: list[tuple[str, Shape]]) -> dict[str, Any]:
+def _module_hyper(info: LayerRecord, srcs: list[tuple[str, Shape]]) -> dict[str, Any]:
     """The module's hyper-parameters; an attention module fed from one box (q, k and v from
     the same tensor) is marked as self-attention."""
     hyper = dict(info.hyper)
@@ -126,7 +127,7 @@ def _arrows(srcs: list[tuple[str, Shape]], dst: str) -> list[GraphEdge]:
     return [GraphEdge(src, dst, shape) for src, shape in first_shape.items()]
 
 
-def _is_unit(info: ModuleInfo, depth: int, opens: frozenset[str]) -> bool:
+def _is_unit(info: LayerRecord, depth: int, opens: frozenset[str]) -> bool:
     """A box at this depth, when no box is open around it: a module at `depth`, a shallower
     leaf, or a deeper module whose ancestor at `depth` is never called itself (the children
     of a ModuleList are called directly by their grandparent). A module in `opens` (one whose
@@ -202,7 +203,7 @@ def _build(
     containers: frozenset[str],
     opens: frozenset[str],
 ) -> DataFlowGraph:
-    def is_unit(info: ModuleInfo) -> bool:
+    def is_unit(info: LayerRecord) -> bool:
         return _is_unit(info, depth, opens) or info.name not in containers
 
     nodes: list[GraphNode] = []

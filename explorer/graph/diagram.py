@@ -20,7 +20,7 @@ from explorer.core import limits
 from explorer.core.errors import ExplorerError
 from explorer.core.layer_kinds import kind_of
 from explorer.core.layer_math import commas, lecture_shape, pair, short
-from explorer.engine.recording import ModuleInfo
+from explorer.core.records import LayerRecord
 from explorer.graph.types import DataFlowGraph, GraphNode
 
 # Fill colours by kind (colour-blind-friendly pastels); the legend uses the same table.
@@ -141,7 +141,7 @@ def _add_text(node: GraphNode) -> str:
 _PLAIN_KINDS = ("norm", "act", "dropout", "other")
 
 
-def inside_text(node: GraphNode, modules: Mapping[str, ModuleInfo]) -> str | None:
+def inside_text(node: GraphNode, modules: Mapping[str, LayerRecord]) -> str | None:
     """A small container drawn as what it computes: GoogLeNet's BasicConv2d is '1×1 conv, 64
     + BN + ReLU', an inception branch '1×1 conv, 96' over '3×3 conv, 128'.
 
@@ -152,7 +152,7 @@ def inside_text(node: GraphNode, modules: Mapping[str, ModuleInfo]) -> str | Non
     info = modules.get(node.name)
     if info is None or info.is_leaf or node.repeat > 1:
         return None
-    leaves: list[ModuleInfo] = []
+    leaves: list[LayerRecord] = []
     todo = list(info.children)
     while todo:
         child = modules.get(todo.pop(0))
@@ -183,7 +183,7 @@ def inside_text(node: GraphNode, modules: Mapping[str, ModuleInfo]) -> str | Non
     return "\n".join(steps)  # one line per layer keeps the box narrow
 
 
-def _chain_of_sequentials(info: ModuleInfo, modules: Mapping[str, ModuleInfo]) -> bool:
+def _chain_of_sequentials(info: LayerRecord, modules: Mapping[str, LayerRecord]) -> bool:
     """`info` is a Sequential whose children are leaves or single-layer containers."""
     if info.type != "Sequential":
         return False
@@ -194,7 +194,7 @@ def _chain_of_sequentials(info: ModuleInfo, modules: Mapping[str, ModuleInfo]) -
     return True
 
 
-def inside_text_single(info: ModuleInfo, modules: Mapping[str, ModuleInfo]) -> str | None:
+def inside_text_single(info: LayerRecord, modules: Mapping[str, LayerRecord]) -> str | None:
     """What a container with exactly one conv/pool/FC (plus norms/activations) computes."""
     node = GraphNode("", info.name, info.type, "block", "", ())
     text = inside_text(node, modules)
@@ -248,7 +248,7 @@ def to_digraph(
     *,
     show_shapes: bool = True,
     rankdir: str = "TB",
-    modules: Mapping[str, ModuleInfo] | None = None,
+    modules: Mapping[str, LayerRecord] | None = None,
 ) -> graphviz.Digraph:
     """`modules` (the recording's) lets small containers say what they compute."""
     dot = graphviz.Digraph(
