@@ -3,6 +3,8 @@ conv2d and pooling, a matmul, the lecture's counts, the real forward pass of rea
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -102,7 +104,8 @@ def test_a_real_layer_recomputed_by_hand_equals_its_forward(
     batch = preprocessor_for(loaded).single(load_sample("cat"))[None]
     shown = ar.explain_layer(loaded, batch, layer, channel, row, col)
     assert shown.matches, (shown.result, shown.forward)
-    assert shown.activation == max(shown.result, 0.0)
+    model = dict(loaded.model.named_modules())
+    assert shown.next_type == type(model[shown.next_layer]).__name__
     module = dict(loaded.model.named_modules())[layer]
     if isinstance(module, torch.nn.Conv2d):
         assert len(shown.input_channels) == module.in_channels // module.groups
@@ -121,3 +124,27 @@ def test_a_layer_padded_by_name_is_a_clear_error() -> None:
     loaded = LoadedModel("custom", "random", model, torch.device("cpu"), ("a", "b"), (1, 8, 8))
     with pytest.raises(SpecError, match="padding='same'"):
         ar.explain_layer(loaded, torch.zeros(1, 1, 8, 8), "0", 0, 0, 0)
+
+
+def test_the_layer_after_is_the_networks_own_and_an_in_place_relu_changes_nothing() -> None:
+    """The view said "After a ReLU" for every network (LeNet-5 uses tanh), and VGG's in-place
+    ReLU overwrote the conv output it had kept: every negative value read "✗ different"."""
+    from explorer.core.images import load_sample
+
+    lenet = weights.load("lenet5", "lenet5-digits", device="cpu")
+    batch = preprocessor_for(lenet).single(load_sample("cat"))[None]
+    shown = ar.explain_layer(lenet, batch, "features.0", 3, 10, 12)
+    assert (shown.next_layer, shown.next_type) == ("features.1", "Tanh")
+    assert shown.next_value == pytest.approx(math.tanh(shown.result), abs=1e-5)
+    assert shown.next_formula is not None and shown.next_formula.endswith("✓")
+
+    vgg = weights.load("vgg11", "random", device="cpu")
+    batch = preprocessor_for(vgg).single(load_sample("cat"))[None]
+    negatives = 0
+    for channel in range(8):
+        shown = ar.explain_layer(vgg, batch, "features.0", channel, 50, 60)
+        assert shown.matches, (channel, shown.result, shown.forward)
+        assert shown.next_type == "ReLU"
+        assert shown.next_value == pytest.approx(max(shown.result, 0.0), abs=1e-5)
+        negatives += shown.result < 0
+    assert negatives >= 2  # seeded weights: channels 0, 5 and 7 are negative there

@@ -182,4 +182,10 @@ with real_tab:
                 st.markdown(f"{shown.kind} of the window = **{shown.result:.5f}**")
             verdict = "✓ equal" if shown.matches else "✗ different"
             st.metric("The real forward pass gave", f"{shown.forward:.5f}", verdict)
-            st.caption(f"After a ReLU: max(0, {shown.result:.5f}) = {shown.activation:.5f}.")
+            if shown.next_type:  # what the network does next with this value
+                text = f"Next, the network's {shown.next_layer} ({shown.next_type}) reads it"
+                if shown.next_value is not None:
+                    text += f" and passes on {shown.next_value:.5f}"
+                if shown.next_formula:
+                    text += f": {shown.next_formula}"
+                st.caption(text + ".")

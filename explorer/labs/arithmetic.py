@@ -19,7 +19,7 @@ Budgets are checked before anything is computed: frames per animation and values
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,30 +279,95 @@ class LayerPosition:
     bias: float
     result: float  # total + bias: the layer's output there
     forward: float  # what the real forward pass produced there
-    activation: float  # ReLU(result): what a following ReLU passes on
+    next_layer: str = ""  # the layer that reads this output next in the real forward ("" none)
+    next_type: str = ""  # its class ("Tanh", "ReLU", "BatchNorm2d")
+    next_value: float | None = None  # what it made of this value (None: another shape)
 
     @property
     def matches(self) -> bool:
         return math.isclose(self.result, self.forward, rel_tol=1e-4, abs_tol=1e-4)
 
+    @property
+    def next_formula(self) -> str | None:
+        """The next layer's arithmetic, when it is an activation of this value alone:
+        'tanh(0.96248) = 0.74530 ✓' (✓: equal to what the real forward pass passed on)."""
+        known = _ACTIVATIONS.get(self.next_type)
+        if known is None or self.next_value is None:
+            return None
+        text, f = known
+        expected = f(self.result)
+        mark = "✓" if math.isclose(expected, self.next_value, rel_tol=1e-4, abs_tol=1e-4) else "✗"
+        return f"{text.format(x=f'{self.result:.5f}')} = {expected:.5f} {mark}"
 
-def _layer_io(model: nn.Module, layer: str, batch: torch.Tensor) -> tuple[nn.Module, Any, Any]:
+
+# Activation layers whose arithmetic on one value the real-layer view writes out.
+_ACTIVATIONS: dict[str, tuple[str, Callable[[float], float]]] = {
+    "ReLU": ("max(0, {x})", lambda x: max(x, 0.0)),
+    "ReLU6": ("min(max(0, {x}), 6)", lambda x: min(max(x, 0.0), 6.0)),
+    "Tanh": ("tanh({x})", math.tanh),
+    "Sigmoid": ("σ({x})", lambda x: 1.0 / (1.0 + math.exp(-x))),
+}
+
+
+@dataclass
+class _Seen:
+    """What one private forward pass showed of a layer and of the layer that read it next."""
+
+    input: torch.Tensor
+    output: torch.Tensor
+    next_layer: str = ""
+    next_type: str = ""
+    next_output: torch.Tensor | None = None
+
+
+def _layer_io(model: nn.Module, layer: str, batch: torch.Tensor) -> tuple[nn.Module, _Seen]:
+    """The layer's input and output in one forward pass of a private copy (hooks on the copy
+    only), copied when made: an in-place activation after the layer (VGG's ReLU) would
+    otherwise overwrite the output it read. Also the first leaf layer that reads that output
+    (LeNet-5's Tanh, a ResNet's BatchNorm) and what it made of it."""
     copy = private_copy(model)
-    module = dict(copy.named_modules()).get(layer)
+    modules = dict(copy.named_modules())
+    module = modules.get(layer)
     if not isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
         raise SpecError(f"{layer!r} is not a 2-D convolution or pooling layer of this network.")
-    seen: dict[str, torch.Tensor] = {}
+    found: dict[str, Any] = {}
 
     def keep(_: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        seen["in"], seen["out"] = args[0].detach(), out.detach()
+        if "out" not in found:
+            found["in"], found["out"] = args[0].detach().clone(), out.detach().clone()
+            found["tensor"] = out  # which tensor the next layer must read
 
-    handle = module.register_forward_hook(keep)
+    def reader(name: str) -> Any:
+        def pre(m: nn.Module, args: tuple[Any, ...]) -> None:
+            if "next" not in found and args and args[0] is found.get("tensor"):
+                found["next"] = (name, m)
+
+        def post(m: nn.Module, _: tuple[Any, ...], out: Any) -> None:
+            is_next = found.get("next", (None, None))[1] is m
+            if is_next and "next_out" not in found and isinstance(out, torch.Tensor):
+                found["next_out"] = out.detach().clone()
+
+        return pre, post
+
+    handles = [module.register_forward_hook(keep)]
+    for name, m in modules.items():
+        if m is not module and not m._modules:
+            pre, post = reader(name)
+            handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
     try:
         with torch.inference_mode():
             copy(batch)
     finally:
-        handle.remove()
-    return module, seen["in"][0].double(), seen["out"][0].double()
+        for handle in handles:
+            handle.remove()
+    next_name, next_module = found.get("next", ("", None))
+    return module, _Seen(
+        input=found["in"][0].double(),
+        output=found["out"][0].double(),
+        next_layer=next_name,
+        next_type=type(next_module).__name__ if next_module is not None else "",
+        next_output=found["next_out"][0].double() if "next_out" in found else None,
+    )
 
 
 def explain_layer(
@@ -311,7 +376,8 @@ def explain_layer(
     """Output `channel` at (`row`, `col`) of `layer` for one preprocessed image (`batch`,
     1×C×H×W), recomputed from the layer's real input activations and weights, beside the value
     the real forward pass produced. The shared model is never touched (a private copy)."""
-    module, x, y = _layer_io(loaded.model, layer, batch.to(loaded.device))
+    module, seen_pass = _layer_io(loaded.model, layer, batch.to(loaded.device))
+    x, y = seen_pass.input, seen_pass.output
     c_out, out_h, out_w = y.shape
     if not (0 <= channel < c_out and 0 <= row < out_h and 0 <= col < out_w):
         raise SpecError(f"{layer} has {c_out} channels of {out_h}×{out_w}; pick inside them.")
@@ -344,6 +410,9 @@ def explain_layer(
         per_channel, bias, kind = torch.tensor([total]), 0.0, "max" if is_max else "avg"
         first_w = torch.ones_like(region) if not is_max else torch.zeros_like(region)
     result = total + bias
+    after = None
+    if seen_pass.next_output is not None and seen_pass.next_output.shape == y.shape:
+        after = float(seen_pass.next_output[channel, row, col])
     return LayerPosition(
         layer=layer, kind=kind, channel=channel, row=row, col=col, input_channels=seen,
         window_rows=(top - p_h, top - p_h + d_h * (f_h - 1)),
@@ -351,5 +420,5 @@ def explain_layer(
         per_channel=tuple(per_channel.tolist()),
         window=_as_matrix(window[seen[0]].tolist()), weights=_as_matrix(first_w.tolist()),
         total=total, bias=bias, result=result, forward=float(y[channel, row, col]),
-        activation=max(result, 0.0),
+        next_layer=seen_pass.next_layer, next_type=seen_pass.next_type, next_value=after,
     )  # fmt: skip
