@@ -9,7 +9,8 @@ so a student scrolling past the diagram is never caught in it. The first view sh
 layers' text at least `READABLE_PX` pixels high with the network's input at the top (or the
 left, for a left-to-right drawing); a diagram that fits whole at that size is shown whole.
 "Fit" shows all of it, "Input" and "Output" bring either end into view, and a minimap in the
-corner of a large diagram shows where the view is.
+corner of a large diagram shows where the view is. A click on a box (not a drag) marks it and,
+on a page that listens with `box_clicks`, tells the server which box it was.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import json
 import re
 from functools import cache
 from pathlib import Path
+
+import streamlit.components.v2 as components_v2
 
 READABLE_PX = 16  # text height of the first view (a projector at 1280×720)
 MAX_WINDOW_SHARE = 0.8  # the box is at most this share of the window's height
@@ -79,6 +82,9 @@ def html(svg: str, max_height: int = 760) -> str:
 <style>
   #{ident} .explorer-diagram-tools button {{font-size:16px;min-width:2.2em;padding:2px 8px;
     border:1px solid rgba(49,51,63,0.3);border-radius:6px;background:#fff;cursor:pointer}}
+  #{ident} g.node.explorer-picked > polygon, #{ident} g.node.explorer-picked path {{
+    stroke:#ff4b4b;stroke-width:4}}
+  #{ident} g.node {{cursor:pointer}}
   #{ident} .explorer-diagram-mini {{position:absolute;right:8px;bottom:8px;z-index:2;
     border:1px solid rgba(49,51,63,0.3);background:#fff;opacity:0.92}}
 </style>
@@ -233,3 +239,43 @@ _SCRIPT = r"""
   new ResizeObserver(() => { pz.resize(); drawMini(); }).observe(root);
 })();
 """
+
+
+# Which box was clicked, sent to the server through Streamlit's own bidirectional components
+# (st.components.v2): a JavaScript-only component that listens for clicks on any diagram of
+# the page. A press that moved more than a few pixels was a drag (a pan), not a click.
+_BOX_CLICKS_JS = r"""
+export default function (component) {
+  const send = (id) => component.setTriggerValue("box", id);
+  window.explorerBoxClicked = send;
+  if (!window.explorerBoxClicks) {
+    window.explorerBoxClicks = true;
+    let down = null;
+    document.addEventListener("pointerdown", (e) => { down = [e.clientX, e.clientY]; }, true);
+    document.addEventListener("click", (e) => {
+      const node = e.target instanceof Element
+        ? e.target.closest(".explorer-diagram g.node") : null;
+      if (!node || !window.explorerBoxClicked) return;
+      if (down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) > 5) return;
+      if (!node.id.startsWith("box-")) return;
+      e.preventDefault();
+      document.querySelectorAll(".explorer-diagram g.node.explorer-picked")
+        .forEach((n) => n.classList.remove("explorer-picked"));
+      node.classList.add("explorer-picked");
+      window.explorerBoxClicked(node.id.slice(4));
+    }, true);
+  }
+  return () => { if (window.explorerBoxClicked === send) window.explorerBoxClicked = null; };
+}
+"""
+_BOX_CLICKS = components_v2.component(
+    "explorer_box_clicks", js=_BOX_CLICKS_JS, isolate_styles=False
+)
+
+
+def box_clicks(key: str) -> str | None:
+    """The id of the diagram box (its DataFlowGraph node id, "n12") clicked since the last run,
+    else None. Mount it once on a page whose diagram should answer clicks."""
+    result = _BOX_CLICKS(key=key, on_box_change=lambda: None, height=0)
+    box = result.get("box")
+    return box if isinstance(box, str) and len(box) <= 64 else None

@@ -257,19 +257,42 @@ def number_width(rows: Sequence[dict[str, Any]], column: str) -> int:
     return 28 + 9 * max(widest, len(column))
 
 
-def layer_table(rows: list[dict[str, Any]], key: str) -> None:
+def picked_rows(rows: Sequence[dict[str, Any]], picked: Sequence[str]) -> list[int]:
+    """The table rows of the picked layers: a picked layer's own row, the rows inside a
+    picked block, and the row of the block a picked layer sits in."""
+    hits = []
+    for i, row in enumerate(rows):
+        layer = str(row.get("Layer", ""))
+        if any(
+            layer == p or layer.startswith(p + ".") or p.startswith(layer + ".") for p in picked
+        ):
+            hits.append(i)
+    return hits
+
+
+def layer_table(rows: list[dict[str, Any]], key: str, picked: Sequence[str] = ()) -> None:
+    """The layer table; the rows of the `picked` layers (a click on a diagram box) start
+    selected (each new pick is a new table, so its selection shows at once)."""
     config = dict(TABLE_CONFIG)
     for column, help_text in NUMBER_HELP.items():
         if rows and column in rows[0]:
             config[column] = st.column_config.NumberColumn(
                 format="localized", help=help_text, width=number_width(rows, column)
             )
+    hits = picked_rows(rows, picked)
+    height = min(38 + 35 * len(rows), 560)
+    if not hits:
+        st.dataframe(rows, hide_index=True, column_config=config, key=key, height=height)
+        return
     st.dataframe(
         rows,
         hide_index=True,
         column_config=config,
-        key=key,
-        height=min(38 + 35 * len(rows), 560),
+        key=f"{key}_{'_'.join(map(str, hits))}",
+        height=height,
+        on_select="rerun",
+        selection_mode="multi-row",
+        selection_default={"selection": {"rows": hits}},
     )
 
 

@@ -246,4 +246,25 @@ def test_the_recording_reads_the_traces_own_records():
     sig = {r.name: r.signature for r in a.trace.layers}
     assert sig["layer1.0"] == sig["layer1.1"]
     assert sig["layer2.0"] != sig["layer2.1"]  # layer2.0 has the stride-2 downsample
-    assert block.hyper == {"stride": 1} and a.trace.layer("layer1.0.conv1").hyper["kernel_size"] == (3, 3)
+    assert block.hyper == {"stride": 1}  # a block's own settings, as its layers' are
+    assert a.trace.layer("layer1.0.conv1").hyper["kernel_size"] == (3, 3)
+
+
+def test_a_diagram_box_names_the_layers_it_stands_for():
+    """What a click on a box picks: a layer its path, a collapsed "×N" box each block, a
+    residual addition the block whose forward adds, the input nothing, a forged id nothing."""
+    from components.widgets import picked_rows
+
+    a = analyse("resnet18")
+    full = a.graph(4, collapse=False)
+    by_name = {n.name: n.id for n in full.nodes}
+    assert a.box_layers(by_name["layer2.0.conv1"], 4, False) == ("layer2.0.conv1",)
+    adds = [n.id for n in full.nodes if n.kind == "add"]
+    assert a.box_layers(adds[0], 4, False) == ("layer1.0",)
+    assert a.box_layers("input", 4, False) == () and a.box_layers("<svg>", 4, False) == ()
+    collapsed = a.graph(1, collapse=True)
+    runs = [n for n in collapsed.nodes if n.repeat > 1]
+    if runs:
+        assert a.box_layers(runs[0].id, 1, True) == runs[0].members
+    rows = [{"Layer": name} for name in ("conv1", "layer1", "layer1.0", "layer1.0.conv1", "fc")]
+    assert picked_rows(rows, ("layer1.0",)) == [1, 2, 3]  # its block, itself, inside it

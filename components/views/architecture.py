@@ -7,8 +7,9 @@ from urllib.parse import quote
 import streamlit as st
 
 import explorer
-from components import cache, widgets
+from components import cache, diagram_view, widgets
 from components.markdown import plain
+from explorer.core.layer_math import short
 from explorer.graph.diagram import COLOURS, KIND_NAMES, dot_available
 
 st.title("Architecture")
@@ -110,6 +111,12 @@ if dot_available():
         refused = True
 if not refused:  # without `dot` on the server, the browser draws the DOT text
     widgets.diagram(svg, dot, height=760)
+# A click on a box picks its layers: their rows are selected in the layer table below.
+picked_key = f"arch_picked_{name}_{input_size}_{batch}"
+if svg is not None:
+    box = diagram_view.box_clicks(key="arch_box_clicks")
+    if box is not None:
+        st.session_state[picked_key] = analysis.box_layers(box, depth_choice, collapse)
 legend = " ".join(
     f"<span style='background:{COLOURS[k]};padding:1px 6px;border-radius:4px;"
     f"border:1px solid #bbb;display:inline-block;white-space:nowrap;margin:2px'>{label}</span>"
@@ -123,7 +130,27 @@ st.markdown(
 # How a layer of this network computes, step by step (any network with weights: trained, or
 # seeded random), on the "How a layer computes" page.
 with_weights = "lenet5-digits" if name == "lenet5" else name
-if with_weights in cache.with_weights():
+has_weights = with_weights in cache.with_weights()
+picked: tuple[str, ...] = st.session_state.get(picked_key, ())
+if picked:
+    first = trace.layer(picked[0])
+    text = f"**Picked in the diagram:** `{picked[0]}`"
+    if len(picked) > 1:
+        text += f" … `{picked[-1]}` ({len(picked)} identical blocks, each)"
+    text += (
+        f" — {first.type}, output {widgets.shape_text(first, trace.input_shape)}, "
+        f"{first.params:,} parameters, {short(first.macs)} MACs. Its rows are selected in the "
+        "layer table below."
+    )
+    if has_weights and first.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+        text += (
+            f" [How does this layer compute? →](layer_arithmetic?arch={quote(with_weights)}"
+            f"&layer={quote(picked[0])})"
+        )
+    st.markdown(text)
+elif svg is not None:
+    st.caption("Click a box to pick its layer in the table below.")
+if has_weights:
     st.markdown(
         f"[How does one of these layers compute? Pick a layer and a position and follow its "
         f"arithmetic with real numbers →](layer_arithmetic?arch={quote(with_weights)})"
@@ -145,7 +172,7 @@ depth = st.slider(
     help="1 = top-level blocks; the deepest level lists every single layer.",
 )
 table, macs_chart, params_chart = cache.layer_view(name, input_size, batch, depth)
-widgets.layer_table(table, key="arch_layers")
+widgets.layer_table(table, key="arch_layers", picked=picked)
 st.caption(
     "Output size of a conv/pool layer: ⌊(n + 2p − f)/s⌋ + 1 (n input size, p padding, "
     "f filter size, s stride). Receptive field: input pixels one output value can see."

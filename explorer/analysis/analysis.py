@@ -98,6 +98,23 @@ class Analysis:
         full = self.graph(max(self.recording.max_depth, 1), collapse=False)
         return self._once("main_path", lambda: main_path(full))
 
+    def box_layers(self, node_id: str, depth: int | None = None, collapse: bool = True) -> tuple[
+        str, ...
+    ]:
+        """The module paths a box of the diagram at `depth` stands for: a layer or block box
+        its own path, a collapsed "×N" box each of its blocks, a function box (a residual
+        addition, a concatenation) the module whose forward called it; () for the input, the
+        output, a function of the network's own forward, or an id not in the diagram."""
+        graph = self.graph(depth, collapse)
+        node = next((n for n in graph.nodes if n.id == node_id), None)
+        if node is None or node.kind in ("input", "output"):
+            return ()
+        if node.members:
+            return node.members
+        if node.name in self.recording.modules:
+            return (node.name,)
+        return (node.scope,) if node.scope else ()
+
     @property
     def receptive_fields(self) -> dict[str, int]:
         return self._once("receptive", lambda: receptive_fields(self.recording))

@@ -282,6 +282,7 @@ def to_digraph(
         attrs: dict[str, Any] = {
             "fillcolor": COLOURS.get(kind, COLOURS["other"]),
             "tooltip": tooltip(node, graph.input_shape),
+            "id": f"box-{node.id}",  # the SVG element's id: a click names its box
         }
         if node.kind in ("add", "mul") and not node.hyper.get("learned"):
             attrs.update(shape="circle", width="0.35", fixedsize="true", fontsize="16")
