@@ -43,6 +43,46 @@ def main() -> None:
     measure("cost counter, 1×1 bottleneck (16 + 32)",
             lambda: charts.cost_animation(ar.cost_frames(28, 28, 192, 32, 5, 16)))  # fmt: skip
 
+    print("\na real layer: one output value (its window, filter, products and channel groups)")
+    for label, make, x, layer, look in _real_layers():
+        loaded = make()
+        start = time.perf_counter()
+        shown = ar.explain_layer(loaded, x, layer, 0, 1, 1, look)
+        figures = [charts.real_window_figure(shown)]
+        if shown.kind == "conv":
+            figures.append(charts.channel_group_figure(shown))
+        took = time.perf_counter() - start
+        size = sum(len(json.dumps(f)) for f in figures)
+        groups = len(shown.groups)
+        print(f"{label:48} {groups:4} groups {size / 1024:8.1f} KiB {took * 1000:8.1f} ms")
+
+
+def _real_layers():  # type: ignore[no-untyped-def]
+    """The lecture's 5×5 conv on 28×28×192, the widest window allowed (15×15) on as many
+    channels, and a 3×3 conv on 512 channels (VGG-16's last convs), random weights."""
+    import torch
+    from torch import nn
+
+    from explorer.weights.records import LoadedModel
+
+    def model(c_in: int, f: int, side: int):  # type: ignore[no-untyped-def]
+        def make():  # type: ignore[no-untyped-def]
+            torch.manual_seed(0)
+            net = nn.Sequential(nn.Conv2d(c_in, 32, f, padding=f // 2)).eval()
+            size = (c_in, side, side)
+            return LoadedModel("bench", "random", net, torch.device("cpu"), ("a",), size)
+        return make
+
+    side = limits.ARITHMETIC_MAX_WINDOW_SIDE
+    return [
+        ("5×5 conv on 28×28×192 (the lecture's)", model(192, 5, 28),
+         torch.randn(1, 192, 28, 28), "0", 100),
+        (f"{side}×{side} conv on 28×28×192 (the widest window)", model(192, side, 28),
+         torch.randn(1, 192, 28, 28), "0", None),
+        ("3×3 conv on 14×14×512 (VGG-16's conv5)", model(512, 3, 14),
+         torch.randn(1, 512, 14, 14), "0", None),
+    ]  # fmt: skip
+
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.core.layer_math import commas
-from explorer.labs.arithmetic import CostFrame, PixelDot, WindowResult
+from explorer.labs.arithmetic import CostFrame, LayerPosition, PixelDot, WindowResult
 
 FONT = 16  # readable on a projector
 
@@ -149,4 +149,55 @@ def cost_animation(frames: tuple[CostFrame, ...]) -> dict[str, Any]:
     margin = {"l": 10, "r": 10, "t": 50, "b": 150}
     fig.update_layout(height=460, font={"size": FONT}, yaxis={"range": [0, top * 1.25]},
                       margin=margin, **_controls(labels, 120, y=-0.16))  # fmt: skip
+    return dict(fig.to_dict())
+
+
+def real_window_figure(shown: LayerPosition) -> dict[str, Any]:
+    """One input channel of a real layer's window: the input values, the filter's weights and
+    their products (a pooling layer: its window only), each cell written out."""
+    matrices = [shown.window]
+    titles = [f"input channel {shown.look_at}: window"]
+    if shown.kind == "conv":
+        matrices += [shown.weights, shown.products]
+        titles += ["× its filter", f"= products (Σ {shown.look_sum:.4g})"]
+    side = len(shown.window)
+    size = FONT if side <= 5 else 12 if side <= 7 else 9
+    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=titles,
+                        horizontal_spacing=0.04)  # fmt: skip
+    for i, matrix in enumerate(matrices, 1):
+        z = [list(row) for row in matrix]
+        text = [[f"{v:.3g}" for v in row] for row in matrix]
+        fig.add_trace(go.Heatmap(z=z, text=text, texttemplate="%{text}", textfont={"size": size},
+                                 colorscale="RdBu", zmid=0, showscale=False,
+                                 hovertemplate="%{text}<extra></extra>"), 1, i)  # fmt: skip
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}",
+                         showticklabels=False, showgrid=False, row=1, col=i)  # fmt: skip
+        fig.update_xaxes(showticklabels=False, showgrid=False, row=1, col=i)
+    fig.update_annotations(font={"size": FONT})
+    fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                      font={"size": FONT})  # fmt: skip
+    return dict(fig.to_dict())
+
+
+def channel_group_figure(shown: LayerPosition) -> dict[str, Any]:
+    """Σ window × filter per group of input channels, one bar each (a 5×5×192 window is 12
+    bars, not 4,800 products); together they are the layer's sum before the bias."""
+    groups = shown.groups
+    labels = [f"{g.first}" if g.first == g.last else f"{g.first}–{g.last}" for g in groups]
+    size = groups[0].last - groups[0].first + 1
+    what = "input channel" if size == 1 else f"{size} input channels"
+    fig = go.Figure(go.Bar(y=labels, x=[g.total for g in groups], orientation="h",
+                           marker_color="#1f78b4", text=[f"{g.total:.3g}" for g in groups],
+                           textposition="outside", cliponaxis=False))  # fmt: skip
+    fig.update_layout(
+        title={"text": f"Σ window × filter per {what}: together {shown.total:.5f}",
+               "font": {"size": FONT}},
+        height=90 + 26 * len(groups), margin={"l": 10, "r": 60, "t": 50, "b": 10},
+        font={"size": FONT}, uniformtext={"mode": "show", "minsize": 12},
+        yaxis={"type": "category", "autorange": "reversed", "title": "input channels"},
+    )  # fmt: skip
+    low = min(0.0, *(g.total for g in groups))
+    high = max(0.0, *(g.total for g in groups))
+    room = 0.3 * (high - low) or 1.0  # the numbers written outside the bars stay clear
+    fig.update_xaxes(range=[low - room if low < 0 else 0, high + room if high > 0 else 0])
     return dict(fig.to_dict())

@@ -128,13 +128,13 @@ def block_dot(builder: str, kwargs: BlockArgs, depth: int = 1) -> str:
 @st.cache_data(max_entries=64, show_spinner="Recomputing that value by hand…")
 def layer_position(
     arch: str, weights: str, image_key: str, _image: _PILImage.Image, layer: str,
-    channel: int, row: int, col: int,
+    channel: int, row: int, col: int, look_at: int | None = None,
 ) -> LayerPosition:
     """One output value of a real layer recomputed from its real input and weights, beside the
     forward pass's own (explorer.labs.arithmetic.explain_layer; `image_key` names the image)."""
     loaded = loaded_model(arch, weights, "cpu")
     batch = preprocessor_for(loaded).single(_image)[None]
-    return explain_layer(loaded, batch, layer, channel, row, col)
+    return explain_layer(loaded, batch, layer, channel, row, col, look_at)
 
 
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------

@@ -148,3 +148,47 @@ def test_the_layer_after_is_the_networks_own_and_an_in_place_relu_changes_nothin
         assert shown.next_value == pytest.approx(max(shown.result, 0.0), abs=1e-5)
         negatives += shown.result < 0
     assert negatives >= 2  # seeded weights: channels 0, 5 and 7 are negative there
+
+
+def test_a_5x5x192_window_is_summed_in_channel_groups_and_one_channel_written_out() -> None:
+    """Issue 22's budget: the lecture's 5×5 conv on 28×28×192 is shown as 12 sums of 16
+    channels and one channel's 25 products, not 4,800 numbers; every figure is checked
+    against torch's own conv2d and an element-wise product."""
+    from torch import nn
+
+    from explorer.core import limits
+    from explorer.weights.records import LoadedModel
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(192, 32, 5, padding=2)).eval()
+    loaded = LoadedModel("lecture", "random", model, torch.device("cpu"), ("a",), (192, 28, 28))
+    x = torch.randn(1, 192, 28, 28)
+    shown = ar.explain_layer(loaded, x, "0", channel=5, row=13, col=20, look_at=100)
+    assert shown.matches
+    assert [(g.first, g.last) for g in shown.groups] == [(i, i + 15) for i in range(0, 192, 16)]
+    assert len(shown.groups) <= limits.ARITHMETIC_MAX_GROUPS
+    assert sum(g.total for g in shown.groups) == pytest.approx(shown.total, abs=1e-9)
+    with torch.no_grad():
+        weight = model[0].weight.double()
+        padded = F.pad(x.double(), (2, 2, 2, 2))[0, 100, 13:18, 20:25]
+        products = padded * weight[5, 100]
+        full = F.conv2d(x.double(), weight, model[0].bias.double(), padding=2)
+    assert shown.products == tuple(tuple(r) for r in products.tolist())
+    assert shown.look_sum == pytest.approx(float(products.sum()), abs=1e-12)
+    assert shown.result == pytest.approx(float(full[0, 5, 13, 20]), abs=1e-9)
+    sent = 3 * 25 + len(shown.groups)  # the numbers the page writes out
+    assert sent == 87
+    with pytest.raises(SpecError, match="sees input channels 0…191, not 192"):
+        ar.explain_layer(loaded, x, "0", channel=5, row=13, col=20, look_at=192)
+
+
+def test_a_depthwise_filter_shows_its_one_channel() -> None:
+    from torch import nn
+
+    from explorer.weights.records import LoadedModel
+
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8)).eval()
+    loaded = LoadedModel("dw", "random", model, torch.device("cpu"), ("a",), (8, 6, 6))
+    shown = ar.explain_layer(loaded, torch.randn(1, 8, 6, 6), "0", channel=3, row=2, col=2)
+    assert shown.input_channels == (3,) and shown.look_at == 3
+    assert [(g.first, g.last) for g in shown.groups] == [(3, 3)]

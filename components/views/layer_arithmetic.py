@@ -151,14 +151,20 @@ with real_tab:
     layer = str(st.selectbox("Layer", layers, key="ar_real_layer")) if layers else ""
     image = w.image_picker("ar_real_image", default_digit=arch in shipped.SHIPPED)
     if image is not None and loaded is not None and choice is not None and layer:
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns(4)
         channel = widgets.whole(c1.number_input("Output channel", 0, 4095, 0, key="ar_ch"),
                                 0, 4095, 0)  # fmt: skip
         row = widgets.whole(c2.number_input("Row", 0, 4095, 0, key="ar_row"), 0, 4095, 0)
         col = widgets.whole(c3.number_input("Column", 0, 4095, 0, key="ar_col"), 0, 4095, 0)
+        look_at = c4.number_input(
+            "Input channel shown", 0, 4095, None, key="ar_look", placeholder="first",
+            help="Whose window, filter and products are written out; every channel the filter "
+            "sees is in the sums below.",
+        )
+        look = None if look_at is None else widgets.whole(look_at, 0, 4095, 0)
         try:
             key = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
-            shown = cache.layer_position(arch, choice, key, image, layer, channel, row, col)
+            shown = cache.layer_position(arch, choice, key, image, layer, channel, row, col, look)
         except explorer.ExplorerError as exc:
             st.error(plain(str(exc)))
         else:
@@ -173,7 +179,11 @@ with real_tab:
                 + (f"…{seen[-1]} ({len(seen)} of them)" if len(seen) > 1 else "")
                 + "."
             )
+            still = {"displayModeBar": False}  # no zoom tools over the titles
+            st.plotly_chart(charts.real_window_figure(shown), key="ar_real_window", config=still)
             if shown.kind == "conv":
+                st.plotly_chart(charts.channel_group_figure(shown), key="ar_real_groups",
+                                config=still)
                 st.markdown(
                     f"Σ over {len(seen)} channel{'s' if len(seen) > 1 else ''} of window × filter"
                     f" = **{shown.total:.5f}**, + bias {shown.bias:.5f} = **{shown.result:.5f}**"
@@ -181,7 +191,8 @@ with real_tab:
             else:
                 st.markdown(f"{shown.kind} of the window = **{shown.result:.5f}**")
             verdict = "✓ equal" if shown.matches else "✗ different"
-            st.metric("The real forward pass gave", f"{shown.forward:.5f}", verdict)
+            st.metric("The real forward pass gave", f"{shown.forward:.5f}", verdict,
+                      delta_color="normal" if shown.matches else "inverse", delta_arrow="off")
             if shown.next_type:  # what the network does next with this value
                 text = f"Next, the network's {shown.next_layer} ({shown.next_type}) reads it"
                 if shown.next_value is not None:

@@ -183,6 +183,11 @@ AUGMENT_MEMO_MAX_BYTES = 256 * 2**20
 #: Animation frames of one view: every frame goes to the browser at once, so stepping never
 #: asks the server again (a 20×20 output, or the cost counter's 16 + 32 channels).
 ARITHMETIC_MAX_FRAMES = 400
+#: A real layer's input channels are summed in at most this many groups (a 5×5×192 window is
+#: 12 sums of 16 channels, not 4,800 products), and its window is shown for one channel of at
+#: most this many cells a side.
+ARITHMETIC_MAX_GROUPS = 16
+ARITHMETIC_MAX_WINDOW_SIDE = 15
 
 # --- the drawing canvas (Look inside) --------------------------------------------------------
 CANVAS_SIDE = 240  # CSS pixels a side

@@ -88,7 +88,7 @@ class WindowResult:
 
 
 def _as_matrix(values: Sequence[Sequence[float]]) -> Matrix:
-    return tuple(tuple(float(v) for v in row) for row in values)
+    return tuple(tuple(float(v) + 0.0 for v in row) for row in values)  # + 0.0: no "-0"
 
 
 def _check_frames(n: int) -> None:
@@ -261,6 +261,30 @@ def cost_frames(
 
 
 @dataclass(frozen=True)
+class ChannelGroup:
+    """Consecutive input channels and the sum of their window × filter products."""
+
+    first: int
+    last: int
+    total: float
+
+
+def channel_groups(
+    channels: Sequence[int], sums: Sequence[float], most: int = limits.ARITHMETIC_MAX_GROUPS
+) -> tuple[ChannelGroup, ...]:
+    """`sums` (one per channel of `channels`) in at most `most` groups of a power-of-two size
+    (the last may be smaller): 192 channels are 12 groups of 16, 3 channels 3 groups of 1."""
+    size = 1
+    while math.ceil(len(channels) / size) > most:
+        size *= 2
+    return tuple(
+        ChannelGroup(channels[i], channels[min(i + size, len(channels)) - 1],
+                     float(sum(sums[i : i + size])))
+        for i in range(0, len(channels), size)
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class LayerPosition:
     """One output value of a real layer at one position, computed by hand and by the model."""
 
@@ -273,8 +297,11 @@ class LayerPosition:
     window_rows: tuple[int, int]  # first and last input row of the window (padding: outside)
     window_cols: tuple[int, int]
     per_channel: tuple[float, ...]  # Σ window × filter for each input channel it sees
-    window: Matrix  # the first seen channel's window (a picture of what the filter covers)
-    weights: Matrix  # that channel's filter slice
+    groups: tuple[ChannelGroup, ...]  # the same sums in at most ARITHMETIC_MAX_GROUPS groups
+    look_at: int  # the input channel whose window, filter and products are shown
+    window: Matrix  # that channel's window (padding: 0)
+    weights: Matrix  # that channel's filter slice (pooling: none, all zeros)
+    products: Matrix  # window × filter, element by element (pooling: the window)
     total: float  # Σ over the channels (before the bias)
     bias: float
     result: float  # total + bias: the layer's output there
@@ -286,6 +313,11 @@ class LayerPosition:
     @property
     def matches(self) -> bool:
         return math.isclose(self.result, self.forward, rel_tol=1e-4, abs_tol=1e-4)
+
+    @property
+    def look_sum(self) -> float:
+        """Σ products of the channel shown (one term of the sum over channels)."""
+        return self.per_channel[self.input_channels.index(self.look_at)]
 
     @property
     def next_formula(self) -> str | None:
@@ -371,7 +403,8 @@ def _layer_io(model: nn.Module, layer: str, batch: torch.Tensor) -> tuple[nn.Mod
 
 
 def explain_layer(
-    loaded: LoadedModel, batch: torch.Tensor, layer: str, channel: int, row: int, col: int
+    loaded: LoadedModel, batch: torch.Tensor, layer: str, channel: int, row: int, col: int,
+    look_at: int | None = None,
 ) -> LayerPosition:
     """Output `channel` at (`row`, `col`) of `layer` for one preprocessed image (`batch`,
     1×C×H×W), recomputed from the layer's real input activations and weights, beside the value
@@ -384,6 +417,11 @@ def explain_layer(
     if isinstance(module.padding, str):  # "same"/"valid": no number to pad by
         raise SpecError(f"{layer} uses padding={module.padding!r}; pick another layer.")
     f_h, f_w = pair(module.kernel_size)
+    if max(f_h, f_w) > limits.ARITHMETIC_MAX_WINDOW_SIDE:
+        raise BudgetError(
+            f"{layer}'s window is {f_h}×{f_w}; the view shows windows of up to "
+            f"{limits.ARITHMETIC_MAX_WINDOW_SIDE} a side."
+        )
     s_h, s_w = pair(module.stride or module.kernel_size)
     p_h, p_w = pair(module.padding)
     d_h, d_w = pair(getattr(module, "dilation", 1))
@@ -401,14 +439,26 @@ def explain_layer(
         per_channel = (window[list(seen)] * filt).sum(dim=(1, 2))
         total = float(per_channel.sum())
         bias = float(module.bias.detach()[channel]) if module.bias is not None else 0.0
-        kind, first_w = "conv", filt[0]
+        kind = "conv"
     else:
         seen = (channel,)
         region = window[channel]
         is_max = isinstance(module, nn.MaxPool2d)
         total = float(region.max() if is_max else region.mean())
         per_channel, bias, kind = torch.tensor([total]), 0.0, "max" if is_max else "avg"
-        first_w = torch.ones_like(region) if not is_max else torch.zeros_like(region)
+    look = seen[0] if look_at is None else look_at
+    if look not in seen:
+        raise SpecError(
+            f"Output channel {channel} of {layer} sees input channel"
+            + (f"s {seen[0]}…{seen[-1]}" if len(seen) > 1 else f" {seen[0]}")
+            + f", not {look}."
+        )
+    shown_window = window[look]
+    if kind == "conv":
+        shown_filter = filt[look - seen[0]]
+        products = shown_window * shown_filter
+    else:
+        shown_filter, products = torch.zeros_like(shown_window), shown_window
     result = total + bias
     after = None
     if seen_pass.next_output is not None and seen_pass.next_output.shape == y.shape:
@@ -418,7 +468,9 @@ def explain_layer(
         window_rows=(top - p_h, top - p_h + d_h * (f_h - 1)),
         window_cols=(left - p_w, left - p_w + d_w * (f_w - 1)),
         per_channel=tuple(per_channel.tolist()),
-        window=_as_matrix(window[seen[0]].tolist()), weights=_as_matrix(first_w.tolist()),
+        groups=channel_groups(seen, per_channel.tolist()), look_at=look,
+        window=_as_matrix(shown_window.tolist()), weights=_as_matrix(shown_filter.tolist()),
+        products=_as_matrix(products.tolist()),
         total=total, bias=bias, result=result, forward=float(y[channel, row, col]),
         next_layer=seen_pass.next_layer, next_type=seen_pass.next_type, next_value=after,
     )  # fmt: skip
