@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.prediction_widgets import RANDOM_CHOICE
@@ -62,3 +63,32 @@ def test_any_network_with_weights_and_the_architecture_pages_link() -> None:
     forward = [m for m in at.metric if m.label == "The real forward pass gave"]
     assert forward and forward[0].delta == "✓ equal", [e.value for e in at.error]
     assert any("this filter sees input channel 5." in m.value for m in at.markdown)
+
+
+def test_a_real_layer_shows_one_channels_products_and_every_channels_group_sum() -> None:
+    """Issue 22: the view wrote only the total. Now one input channel's window, filter and
+    products (the student picks which), and the sums of all channels in groups, which add up
+    to the total the page shows."""
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.query_params["arch"] = "resnet18"
+    at.query_params["layer"] = "layer2.0.conv1"
+    at.run()
+    at.selectbox(key="ar_real_weights").set_value(RANDOM_CHOICE).run()
+    at.number_input(key="ar_ch").set_value(7)
+    at.number_input(key="ar_row").set_value(5)
+    at.number_input(key="ar_look").set_value(33).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    window, groups = _figures(at)[-2:]
+    assert [t["type"] for t in window["data"]] == ["heatmap"] * 3
+    assert "input channel 33" in window["layout"]["annotations"][0]["text"]
+    products = window["data"][2]["z"]
+    assert products == [
+        [a * b for a, b in zip(wrow, frow)]
+        for wrow, frow in zip(window["data"][0]["z"], window["data"][1]["z"])
+    ]
+    bars = groups["data"][0]
+    assert bars["y"][0] == "0–3" and len(bars["y"]) == 16  # 64 channels in 16 groups of 4
+    total = float(groups["layout"]["title"]["text"].rsplit(" ", 1)[1])
+    assert sum(bars["x"]) == pytest.approx(total, abs=1e-4)
+    at.number_input(key="ar_look").set_value(64).run()  # a channel this filter does not see
+    assert any("sees input channels 0…63, not 64" in e.value for e in at.error)
