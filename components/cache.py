@@ -137,6 +137,13 @@ def layer_position(
     return explain_layer(loaded, batch, layer, channel, row, col, look_at)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def network_picture(arch: str, weights: str, image_key: str, _image: _PILImage.Image) -> Any:
+    """The picture as the network sees it after its preprocessing (H×W×3 uint8)."""
+    preprocessor = preprocessor_for(loaded_model(arch, weights, "cpu"))
+    return preprocessor.to_display(preprocessor.single(_image))
+
+
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from components import cache, job_widgets
 from components.markdown import plain
@@ -124,11 +124,24 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
     return images.load_sample(str(name))
 
 
-def enlarged(pixels: Any, side: int) -> Image.Image:
-    """A small network input (LeNet's 32×32) blown up with square pixels, not blurred."""
-    picture = Image.fromarray(pixels)
+def enlarged(
+    pixels: Any, side: int, box: tuple[int, int, int, int] | None = None
+) -> Image.Image:
+    """A small network input (LeNet's 32×32) blown up with square pixels, not blurred; `box`
+    (top, left, bottom, right input pixels, inclusive) framed in red, cut at the edges."""
+    picture = Image.fromarray(pixels).convert("RGB")
     scale = max(1, side // max(picture.size))
-    return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    big = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    if box is not None:
+        top, left, bottom, right = box
+        top, left = max(top, 0), max(left, 0)
+        bottom, right = min(bottom, picture.height - 1), min(right, picture.width - 1)
+        line = max(2, big.width // 110)
+        ImageDraw.Draw(big).rectangle(
+            (left * scale, top * scale, (right + 1) * scale - 1, (bottom + 1) * scale - 1),
+            outline=(230, 30, 30), width=line,
+        )
+    return big
 
 
 def random_warning(is_random: bool) -> None:

@@ -192,3 +192,40 @@ def test_a_depthwise_filter_shows_its_one_channel() -> None:
     shown = ar.explain_layer(loaded, torch.randn(1, 8, 6, 6), "0", channel=3, row=2, col=2)
     assert shown.input_channels == (3,) and shown.look_at == 3
     assert [(g.first, g.last) for g in shown.groups] == [(3, 3)]
+
+
+@pytest.mark.parametrize(
+    ("layer", "row", "col"), [("4", 0, 0), ("4", 5, 3), ("2", 3, 7), ("6", 2, 2)]
+)
+def test_the_picture_window_is_every_input_pixel_the_value_depends_on(
+    layer: str, row: int, col: int
+) -> None:
+    """The field drawn on the picture, checked against autograd: the input pixels whose
+    gradient is not zero (random weights, convolutions, strides, padding, dilation and an
+    average pool: every pixel in the field counts)."""
+    from torch import nn
+
+    from explorer.weights.records import LoadedModel
+
+    torch.manual_seed(1)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(4, 4, 5, stride=2, padding=2), nn.Tanh(),
+        nn.AvgPool2d(3, stride=2, padding=1),
+        nn.Conv2d(4, 2, 3, dilation=2, padding=1),
+        nn.Conv2d(2, 2, 2, stride=2),
+    ).eval()  # fmt: skip
+    x = torch.rand(1, 3, 32, 32) + 0.5  # positive: every ReLU passes something
+    loaded = LoadedModel("fields", "random", model, torch.device("cpu"), ("a",), (3, 32, 32))
+    shown = ar.explain_layer(loaded, x, layer, 0, row, col)
+    assert shown.picture_window is not None
+    top, left, bottom, right = shown.picture_window
+
+    x = x.clone().requires_grad_(True)
+    out = model[: int(layer) + 1](x)
+    out[0, 0, row, col].backward()
+    assert x.grad is not None
+    hit = (x.grad[0].abs().sum(0) > 0).nonzero()
+    rows, cols = hit[:, 0], hit[:, 1]
+    assert (int(rows.min()), int(cols.min())) == (max(top, 0), max(left, 0))
+    assert (int(rows.max()), int(cols.max())) == (min(bottom, 31), min(right, 31))

@@ -90,5 +90,8 @@ def test_a_real_layer_shows_one_channels_products_and_every_channels_group_sum()
     assert bars["y"][0] == "0–3" and len(bars["y"]) == 16  # 64 channels in 16 groups of 4
     total = float(groups["layout"]["title"]["text"].rsplit(" ", 1)[1])
     assert sum(bars["x"]) == pytest.approx(total, abs=1e-4)
+    # resnet18's layer2.0.conv1 sees 51×51 pixels, outputs 8 apart: (5, 0) is centred on (40, 0)
+    assert any("sees rows 15…65, columns -25…25 of the 224×224 picture" in m.value
+               for m in at.markdown)  # fmt: skip
     at.number_input(key="ar_look").set_value(64).run()  # a channel this filter does not see
     assert any("sees input channels 0…63, not 64" in e.value for e in at.error)

@@ -157,7 +157,7 @@ with real_tab:
         row = widgets.whole(c2.number_input("Row", 0, 4095, 0, key="ar_row"), 0, 4095, 0)
         col = widgets.whole(c3.number_input("Column", 0, 4095, 0, key="ar_col"), 0, 4095, 0)
         look_at = c4.number_input(
-            "Input channel shown", 0, 4095, None, key="ar_look", placeholder="first",
+            "Channel shown", 0, 4095, None, key="ar_look", placeholder="first",
             help="Whose window, filter and products are written out; every channel the filter "
             "sees is in the sums below.",
         )
@@ -171,7 +171,20 @@ with real_tab:
             if loaded.random:
                 st.caption("Random weights (seeded): the arithmetic is the same as trained.")
             seen = shown.input_channels
-            st.markdown(
+            picture = cache.network_picture(arch, choice, key, image)
+            h, w_ = picture.shape[:2]
+            box = shown.picture_window
+            if box is None:
+                where = f"This value sees the whole {h}×{w_} picture the network saw."
+            else:
+                where = (
+                    f"This value sees rows {box[0]}…{box[2]}, columns {box[1]}…{box[3]} of the "
+                    f"{h}×{w_} picture the network saw (framed; past its edges is padding)."
+                )
+            left_col, right_col = st.columns([1, 2])
+            left_col.image(w.enlarged(picture, 220, box), width="stretch")
+            right_col.markdown(where)
+            right_col.markdown(
                 f"Window rows {shown.window_rows[0]}…{shown.window_rows[1]}, columns "
                 f"{shown.window_cols[0]}…{shown.window_cols[1]} of the layer's input "
                 f"(outside 0…n is padding); this filter sees input channel"

@@ -31,7 +31,7 @@ from explorer.engine.recording import Recording
 from explorer.graph import diagram as _diagram
 from explorer.graph.dataflow import auto_depth, build_graph, layers_on_longest_path
 from explorer.graph.main_path import ShapePoint, main_path
-from explorer.graph.receptive import receptive_fields
+from explorer.graph.receptive import Field, fields
 from explorer.graph.types import DataFlowGraph
 
 __all__ = ["ANALYSIS_CACHE_SIZE", "Analysis", "analyse", "data_flow", "record_architecture"]
@@ -117,7 +117,15 @@ class Analysis:
 
     @property
     def receptive_fields(self) -> dict[str, int]:
-        return self._once("receptive", lambda: receptive_fields(self.recording))
+        """Module path -> how many input pixels (along H) one output value sees."""
+        return self._once(
+            "receptive", lambda: {n: f.size[0] for n, f in self.fields.items()}
+        )
+
+    @property
+    def fields(self) -> dict[str, Field]:
+        """Module path -> its output's receptive field: size, jump and position."""
+        return self._once("fields", lambda: fields(self.recording))
 
     @property
     def trace_json(self) -> str:

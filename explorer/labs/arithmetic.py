@@ -309,6 +309,9 @@ class LayerPosition:
     next_layer: str = ""  # the layer that reads this output next in the real forward ("" none)
     next_type: str = ""  # its class ("Tanh", "ReLU", "BatchNorm2d")
     next_value: float | None = None  # what it made of this value (None: another shape)
+    # the input picture's pixels this output value sees: (top, left, bottom, right), inclusive,
+    # past the edges is padding; None when it sees the whole picture
+    picture_window: tuple[int, int, int, int] | None = None
 
     @property
     def matches(self) -> bool:
@@ -473,4 +476,17 @@ def explain_layer(
         products=_as_matrix(products.tolist()),
         total=total, bias=bias, result=result, forward=float(y[channel, row, col]),
         next_layer=seen_pass.next_layer, next_type=seen_pass.next_type, next_value=after,
+        picture_window=_picture_window(loaded.model, tuple(batch.shape[1:]), layer, row, col),
     )  # fmt: skip
+
+
+def _picture_window(
+    model: nn.Module, input_size: tuple[int, ...], layer: str, row: int, col: int
+) -> tuple[int, int, int, int] | None:
+    """Where output (row, col) of `layer` looks in the input picture: its receptive field,
+    from one recorded meta pass of the same network (explorer.graph.receptive)."""
+    from explorer.analysis.analysis import analyse
+
+    c, h, w = input_size
+    field = analyse(model, (int(c), int(h), int(w))).fields.get(layer)
+    return None if field is None else field.window(row, col)
