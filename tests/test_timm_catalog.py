@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import explorer
 from explorer.catalog import get, names, published, search, suggest
-from explorer.catalog.timm_models import PREFIX, fvcore_macs
+from explorer.catalog.timm_models import DEPLOY, PREFIX, fvcore_macs
 
 # At least 30 models across timm's families: convnets, mobile nets, transformers, hybrids,
 # MLP-mixers, attention-free token mixers.
@@ -33,7 +33,7 @@ SAMPLE = [
 
 
 def test_every_timm_model_is_registered_by_prefixed_name() -> None:
-    ours = {n for n in names() if n.startswith(PREFIX)}
+    ours = {n for n in names() if n.startswith(PREFIX) and not n.endswith(DEPLOY)}
     assert len(ours) == len(timm.list_models()) >= 1200
     assert {PREFIX + n for n in timm.list_models()} == ours
     # torchvision's resnet50 and timm's are different entries
@@ -125,7 +125,9 @@ def test_app_picker_searches_the_whole_catalog() -> None:
     assert not at.exception
     picker = at.selectbox(key="arch_name")
     assert picker.value == "timm/resnet18"
-    assert sum(o.startswith(PREFIX) for o in picker.options) == len(timm.list_models())
+    deploy_forms = sum(n.endswith(DEPLOY) for n in names())  # 48 re-parameterised forms
+    shown_timm = sum(o.startswith(PREFIX) for o in picker.options)
+    assert shown_timm == len(timm.list_models()) + deploy_forms
     shown = {m.label: m.value for m in at.metric}
     assert shown["Parameters"] == f"{explorer.trace('timm/resnet18').total_params:,}"
     checks = [df.value for df in at.dataframe if "Check" in df.value.columns]
@@ -151,3 +153,46 @@ def test_mixed_rope_vit_builds_on_meta_without_the_cpu_fallback() -> None:
     params = sum(p.numel() for p in direct.parameters())
     assert sum(p.numel() for p in model.parameters()) == params
     assert explorer.trace(name).total_params == params
+
+
+@pytest.mark.parametrize("name", ["repvgg_a0", "fastvit_t8", "mobileone_s0", "repvit_m1"])
+def test_the_deploy_form_is_timms_own_and_matches_timms_table(name: str) -> None:
+    """Issue 21: timm's table gives re-parameterised figures (repvgg_a2 25.5 M); the catalog
+    showed the training form only. The deploy form is built by timm's own
+    reparameterize_model on meta; a real CPU build fused by timm is the oracle, and timm's
+    published parameters and GMACs (fvcore) are met, which the training form's are not."""
+    from timm.utils import reparameterize_model
+
+    deploy = get(PREFIX + name + DEPLOY)
+    assert deploy.published is not None and "deploy" in deploy.tags
+    ours = explorer.trace(deploy.name)
+    real = reparameterize_model(timm.create_model(name).eval())
+    assert ours.total_params == sum(p.numel() for p in real.parameters())
+    pub = deploy.published
+    assert abs(ours.total_params - pub.params) <= pub.params_tolerance
+    assert abs(fvcore_macs(ours) - pub.macs) <= pub.macs_tolerance
+    trained = explorer.trace(PREFIX + name)
+    assert trained.total_params > ours.total_params
+    assert abs(trained.total_params - pub.params) > pub.params_tolerance
+
+
+def test_the_architecture_page_shows_the_deploy_form_beside_the_trained_one() -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    view = Path(__file__).resolve().parents[1] / "components" / "views" / "architecture.py"
+    at = AppTest.from_file(str(view), default_timeout=180)
+    at.query_params["arch"] = "timm/repvgg_a2"
+    at.run()
+    assert not at.exception
+    beside = [m.value for m in at.markdown if m.value.startswith("**Deploy form**")]
+    assert beside and "25,499,944 parameters" in beside[0] and "28,210,600" in beside[0]
+    assert "?arch=timm/repvgg_a2%40deploy" in beside[0]
+
+    at = AppTest.from_file(str(view), default_timeout=180)
+    at.query_params["arch"] = "timm/repvgg_a2@deploy"
+    at.run()
+    assert not at.exception
+    published = next(df.value for df in at.dataframe if "Check" in df.value.columns)
+    assert published["Check"].iloc[0].startswith("✓")  # timm's 25.50 M is the fused form's

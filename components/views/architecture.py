@@ -9,6 +9,7 @@ import streamlit as st
 import explorer
 from components import cache, diagram_view, widgets
 from components.markdown import plain
+from explorer.catalog.timm_models import deploy_form
 from explorer.core.layer_math import short
 from explorer.graph.diagram import COLOURS, KIND_NAMES, dot_available
 
@@ -49,6 +50,20 @@ if spec.published is not None and (rows or spec.published.extra):
         st.markdown("  \n".join(f"**{k}:** {v}" for k, v in spec.published.extra))
     if spec.published.note:
         st.caption(spec.published.note)
+# A re-parameterisable timm network: its deploy form beside it (what timm's table describes).
+deploy = deploy_form(name)
+if deploy is not None:
+    try:
+        fused = cache.trace(deploy)
+    except explorer.ExplorerError as exc:
+        st.caption(plain(f"Its deploy form could not be traced: {exc}"))
+    else:
+        st.markdown(
+            f"**Deploy form** (fused by timm's `reparameterize_model` for inference): "
+            f"{fused.total_params:,} parameters and {short(fused.total_macs)} MACs, against "
+            f"{trace.total_params:,} and {short(trace.total_macs)} as trained. "
+            f"[Open `{deploy}` →](?arch={quote(deploy)})"
+        )
 
 # --- diagram -------------------------------------------------------------------------------
 max_depth = max(r.depth for r in trace.layers)
