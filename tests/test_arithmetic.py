@@ -229,3 +229,22 @@ def test_the_picture_window_is_every_input_pixel_the_value_depends_on(
     rows, cols = hit[:, 0], hit[:, 1]
     assert (int(rows.min()), int(cols.min())) == (max(top, 0), max(left, 0))
     assert (int(rows.max()), int(cols.max())) == (min(bottom, 31), min(right, 31))
+
+
+def test_a_window_too_wide_to_write_out_is_refused_before_the_forward_pass() -> None:
+    from torch import nn
+
+    from explorer.weights.records import LoadedModel
+
+    class Counting(nn.Conv2d):
+        calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            Counting.calls += 1
+            return super().forward(x)
+
+    model = nn.Sequential(Counting(1, 1, 17)).eval()
+    loaded = LoadedModel("wide", "random", model, torch.device("cpu"), ("a",), (1, 40, 40))
+    with pytest.raises(BudgetError, match="17×17"):
+        ar.explain_layer(loaded, torch.zeros(1, 1, 40, 40), "0", 0, 0, 0)
+    assert Counting.calls == 0

@@ -412,19 +412,22 @@ def explain_layer(
     """Output `channel` at (`row`, `col`) of `layer` for one preprocessed image (`batch`,
     1×C×H×W), recomputed from the layer's real input activations and weights, beside the value
     the real forward pass produced. The shared model is never touched (a private copy)."""
+    chosen = dict(loaded.model.named_modules()).get(layer)  # checked before any work
+    if isinstance(chosen, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+        f_h, f_w = pair(chosen.kernel_size)
+        if max(f_h, f_w) > limits.ARITHMETIC_MAX_WINDOW_SIDE:
+            raise BudgetError(
+                f"{layer}'s window is {f_h}×{f_w}; the view shows windows of up to "
+                f"{limits.ARITHMETIC_MAX_WINDOW_SIDE} a side."
+            )
+        if isinstance(chosen.padding, str):  # "same"/"valid": no number to pad by
+            raise SpecError(f"{layer} uses padding={chosen.padding!r}; pick another layer.")
     module, seen_pass = _layer_io(loaded.model, layer, batch.to(loaded.device))
     x, y = seen_pass.input, seen_pass.output
     c_out, out_h, out_w = y.shape
     if not (0 <= channel < c_out and 0 <= row < out_h and 0 <= col < out_w):
         raise SpecError(f"{layer} has {c_out} channels of {out_h}×{out_w}; pick inside them.")
-    if isinstance(module.padding, str):  # "same"/"valid": no number to pad by
-        raise SpecError(f"{layer} uses padding={module.padding!r}; pick another layer.")
     f_h, f_w = pair(module.kernel_size)
-    if max(f_h, f_w) > limits.ARITHMETIC_MAX_WINDOW_SIDE:
-        raise BudgetError(
-            f"{layer}'s window is {f_h}×{f_w}; the view shows windows of up to "
-            f"{limits.ARITHMETIC_MAX_WINDOW_SIDE} a side."
-        )
     s_h, s_w = pair(module.stride or module.kernel_size)
     p_h, p_w = pair(module.padding)
     d_h, d_w = pair(getattr(module, "dilation", 1))
