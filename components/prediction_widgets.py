@@ -12,8 +12,8 @@ from components import cache, job_widgets
 from components.markdown import plain
 from explorer.core import devices, images, work
 from explorer.core.errors import ExplorerError
-from explorer.core.units import format_bytes
 from explorer.labs import digits, predict
+from explorer.serving.download_jobs import download_job
 from explorer.weights import loading as weights
 from explorer.weights import shipped
 
@@ -64,22 +64,23 @@ def weights_picker(arch: str, key: str) -> str | None:
     if info.cached:
         return info.name
     st.warning(f"{info.filename} (~{info.size_text}) is not on this machine yet.")
+    fetching = f"{key}_fetching"  # this session asked for this file: follow its download job
     if st.button(f"Download {info.filename}", key=f"{key}_download"):
-        bar = st.progress(0.0, text="Downloading…")
-
-        def progress(done: int, total: int) -> None:
-            if total:
-                bar.progress(
-                    min(done / total, 1.0), text=f"{format_bytes(done)} / {format_bytes(total)}"
-                )
-
-        try:
-            weights.download(info, progress)
-        except ExplorerError as exc:
-            bar.empty()  # no stale "Downloading…" bar above the error
-            st.error(plain(f"Could not download {info.filename}: {exc}"))
-            return None
-        st.rerun()
+        st.session_state[fetching] = info.name
+    if st.session_state.get(fetching) == info.name:
+        slot = f"{key}_download_job"
+        job = job_widgets.start(
+            slot, ("download", arch, info.name), download_job, arch, info.name, lane="long"
+        )
+        if job is not None:
+            try:
+                job_widgets.follow(job, f"Downloading {info.filename}", slot)
+            except ExplorerError as exc:
+                st.session_state.pop(fetching, None)
+                st.error(plain(f"Could not download {info.filename}: {exc}"))
+                return None
+            st.session_state.pop(fetching, None)
+            st.rerun()
     st.caption(f"Without a network, copy the file to `{info.path}`, or choose random weights.")
     return None
 

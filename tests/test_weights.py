@@ -6,6 +6,7 @@ under the exact file name torchvision expects; loading goes through the path use
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -14,6 +15,7 @@ import pickle
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -133,16 +135,57 @@ def test_download_checks_the_hash_and_reports_progress(
         }
     )
     seen: list[tuple[int, int]] = []
-    path = weights.download(
-        good, progress=lambda done, total: seen.append((done, total)), chunk=4096
-    )
+    with _slow_server(source.read_bytes()) as url:
+        good = dataclasses.replace(good, url=url)
+        # a download stopped mid-way (its job worker ended) left torch.hub's partial file
+        stale = good.path.with_name(good.path.name + ".0123abcd.partial")
+        stale.parent.mkdir(parents=True, exist_ok=True)
+        stale.write_bytes(b"half a file")
+        path = weights.download(
+            good, progress=lambda done, total: seen.append((done, total)), poll_s=0.02
+        )
     assert path.read_bytes() == source.read_bytes()
-    assert seen[-1][0] == source.stat().st_size and len(seen) > 1
+    assert not stale.exists()
+    size = source.stat().st_size
+    assert seen[-1] == (size, size)
+    growing = [done for done, _ in seen]
+    assert growing == sorted(growing) and len({d for d in growing if 0 < d < size}) >= 2
 
     bad = weights.WeightsInfo(**{**good.__dict__, "path": real.path.with_name("sq-deadbeef.pth")})
-    with pytest.raises(WeightsError, match="corrupt"):
-        weights.download(bad)
-    assert not bad.path.exists() and not list(bad.path.parent.glob("*.tmp"))
+    with _slow_server(source.read_bytes(), pause=0.0) as url, pytest.raises(
+        WeightsError, match="corrupt"
+    ):
+        weights.download(dataclasses.replace(bad, url=url))
+    assert not bad.path.exists() and not list(bad.path.parent.glob("*.partial"))
+
+
+@contextlib.contextmanager
+def _slow_server(body: bytes, pause: float = 0.1) -> Iterator[str]:
+    """A real HTTP server on loopback that sends `body` in four parts, `pause` s apart."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            step = max(1, len(body) // 4)
+            for start in range(0, len(body), step):
+                self.wfile.write(body[start : start + step])
+                self.wfile.flush()
+                time.sleep(pause)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/weights.pth"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_download_without_network_names_the_file(torch_home: Path) -> None:
@@ -444,3 +487,25 @@ def test_a_file_of_the_other_format_than_its_name_is_named_as_such() -> None:
             weights.load("lenet5", weights.hold_upload(data, name), device="cpu")
     for name, data in (("net.safetensors", safetensors_bytes), ("net.pt", buffer.getvalue())):
         assert weights.load("lenet5", weights.hold_upload(data, name), device="cpu").model
+
+
+def test_a_download_runs_as_a_job_in_a_worker_and_says_why_it_failed(torch_home: Path) -> None:
+    """The app's download button starts a job (explorer.serving.download_jobs) instead of
+    holding the page's script run: here, with no internet, the worker's torch.hub download
+    fails and the job carries the one-line reason, the file's name and where to put it."""
+    from explorer.serving.download_jobs import download_job
+    from explorer.serving.jobs import JobRunner
+
+    runner = JobRunner(1, threads=1)  # its worker inherits TORCH_HOME
+    try:
+        job = runner.submit(("download", ARCH, "DEFAULT"), download_job, ARCH, "DEFAULT")
+        assert job.wait(120)
+        with pytest.raises(WeightsError) as err:
+            job.outcome()
+    finally:
+        runner.shutdown()
+    info = weights.find(ARCH)
+    assert "cannot reach download.pytorch.org" in str(err.value) or "name is unknown" in str(
+        err.value
+    )
+    assert str(torch_home) in str(err.value) and info.filename in str(err.value)

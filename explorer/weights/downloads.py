@@ -1,25 +1,31 @@
 """Downloading torchvision weights into the hub cache, and checking cached files.
 
-Safe for a classroom: a lock file makes sessions and processes share one download; the data
-goes to a temporary file that replaces the target only once complete and hash-checked
-(explorer.core.safe_io); a cached file's SHA-256 prefix (in its name) is checked once per process
-before it is used, and a corrupt one is removed so that the next download replaces it.
+Safe for a classroom: a lock file makes sessions and processes share one download, which is
+torch.hub's own `download_url_to_file` (a temporary `.partial` file that replaces the target
+only once complete and hash-checked); a cached file's SHA-256 prefix (in its name) is checked
+once per process before it is used, and a corrupt one is removed so that the next download
+replaces it. The app runs a download as a job (explorer.serving.inside_jobs.download_job):
+its progress is shown and Cancel ends it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import re
 import socket
 import threading
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import torch.hub
+
 from explorer.core.errors import WeightsError
-from explorer.core.safe_io import atomic_open, file_lock
+from explorer.core.safe_io import file_lock
+from explorer.core.units import MiB
 from explorer.weights.records import WeightsInfo
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when unknown)
@@ -34,13 +40,17 @@ def needed_message(info: WeightsInfo) -> str:
     )
 
 
-def download(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1 << 20) -> Path:
-    """Fetch `info`'s file into the hub cache, checking the SHA-256 prefix in its name.
+def download(info: WeightsInfo, progress: Progress | None = None, poll_s: float = 0.25) -> Path:
+    """Fetch `info`'s file into the hub cache with `torch.hub.download_url_to_file`, which
+    checks the SHA-256 prefix in its name and moves its `.partial` file into place only once
+    complete and checked.
 
     Safe to call from several sessions or processes at once: a lock file makes them take turns
-    (the second finds the file done), and the data goes to a temporary file that replaces the
-    target only once complete and hash-checked, so a download stopped mid-way leaves nothing
-    that looks cached.
+    (the second finds the file done). `progress(done, total)` hears the bytes written so far
+    every `poll_s` seconds (torch.hub only draws a terminal bar): a watcher thread reads the
+    size of torch.hub's `.partial` file. Stopping: a job worker that is ended mid-way
+    (explorer.serving.jobs cancels that way) leaves a `.partial` file, removed by the next
+    download under the same lock.
     """
     if info.cached:
         return info.path
@@ -50,24 +60,57 @@ def download(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1
     with file_lock(info.path):
         if info.cached:  # another session finished it while we waited
             return info.path
+        for stale in _partials(info.path):  # a download stopped mid-way (its worker ended)
+            stale.unlink(missing_ok=True)
+        total = round(info.size_mb * MiB)
+        match = _HASH_IN_NAME.search(info.filename)
+        stop = threading.Event()
+        watcher = None
+        if progress is not None:
+            watcher = threading.Thread(
+                target=_watch, args=(info.path, total, progress, stop, poll_s), daemon=True
+            )
+            watcher.start()
         try:
-            with urllib.request.urlopen(info.url, timeout=30) as response, atomic_open(
-                info.path
-            ) as out:
-                total = int(response.headers.get("Content-Length") or 0)
-                digest = hashlib.sha256()
-                done = 0
-                while block := response.read(chunk):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress is not None:
-                        progress(done, total)
-                _check_digest(info, digest.hexdigest())  # raising here removes the temp file
+            torch.hub.download_url_to_file(
+                info.url, str(info.path), hash_prefix=match.group(1) if match else None,
+                progress=False,
+            )  # fmt: skip
+        except RuntimeError as exc:
+            if "invalid hash value" not in str(exc):
+                raise
+            raise WeightsError(
+                f"The downloaded {info.filename} is corrupt: its SHA-256 does not start with "
+                f"{match.group(1) if match else '?'}. Try again."
+            ) from None
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise WeightsError(f"{_why_failed(info, exc)} {needed_message(info)}") from None
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join()
         _mark_verified(info.path)
+    if progress is not None:
+        size = info.path.stat().st_size
+        progress(size, size)
     return info.path
+
+
+def _partials(path: Path) -> list[Path]:
+    """torch.hub's temporary files for `path` (`<name>.<hex>.partial`, beside it)."""
+    return list(path.parent.glob(f"{glob.escape(path.name)}.*.partial"))
+
+
+def _watch(
+    path: Path, total: int, progress: Progress, stop: threading.Event, poll_s: float
+) -> None:
+    """Report the size of the download's `.partial` file until `stop` is set."""
+    while not stop.wait(poll_s):
+        done = 0
+        for partial in _partials(path):
+            with contextlib.suppress(FileNotFoundError):  # moved into place meanwhile
+                done += partial.stat().st_size
+        progress(done, max(total, done))
 
 
 def _why_failed(info: WeightsInfo, exc: BaseException) -> str:
