@@ -175,7 +175,7 @@ def test_concurrent_downloads_of_one_file_share_one_download(
     def fetch() -> None:
         barrier.wait()
         try:
-            assert weights.download(info, chunk=4096) == info.path
+            assert weights.download(info) == info.path
         except BaseException as exc:  # collected: a thread's exception is otherwise lost
             errors.append(exc)
 
@@ -196,7 +196,7 @@ def test_a_download_cut_short_leaves_nothing_that_looks_cached(
     info = _info(server, tmp_path, payload)
     server.cut_after = len(payload) // 2
     with pytest.raises(WeightsError, match=r"Download failed|corrupt"):
-        weights.download(info, chunk=4096)
+        weights.download(info)
     assert not info.cached and not info.path.exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
     server.cut_after = None  # the next try starts clean and completes
