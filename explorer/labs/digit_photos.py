@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from explorer.labs import digits
 
@@ -60,6 +62,64 @@ def photo(raw: np.ndarray, pen: Pen, rng: np.random.Generator, desk: bool = Fals
     width, height = int(rng.integers(180, 260)), int(rng.integers(180, 260))
     side = int(rng.integers(90, 130))
     mask = _ink_mask(raw, pen, side, float(rng.uniform(-10, 10)))
+    return _on_paper(mask, pen, rng, width, height, desk)
+
+
+# Printed digits: the fonts every installation has (matplotlib ships them). The model trains
+# on DejaVu's faces; STIX (a Times face) and Computer Modern (TeX's) are kept for the check.
+FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+TRAINING_FONTS = (
+    "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique",
+    "DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic",
+    "DejaVuSansMono", "DejaVuSansMono-Bold", "DejaVuSansMono-Oblique",
+    "DejaVuSansMono-BoldOblique",
+)  # fmt: skip
+HELD_OUT_FONTS = (
+    "STIXGeneral", "STIXGeneralBol", "STIXGeneralItalic", "cmr10", "cmss10", "cmtt10", "cmb10",
+    "cmti10",
+)  # fmt: skip
+
+
+def _glyph_mask(digit: int, font: str, side: int, angle: float) -> np.ndarray:
+    """The printed digit (0..1 coverage), its height about `side` pixels, turned by `angle`."""
+    face = ImageFont.truetype(str(FONT_DIR / f"{font}.ttf"), side)
+    canvas = Image.new("L", (2 * side, 2 * side), 0)
+    ImageDraw.Draw(canvas).text((side // 2, side // 4), str(digit), font=face, fill=255)
+    box = canvas.getbbox()
+    glyph = canvas.crop(box) if box else canvas
+    glyph = glyph.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True)
+    margin = side // 6  # paper around the digit, as a handwritten digit's blank border
+    return np.pad(np.asarray(glyph, dtype=np.float32) / 255.0, margin)
+
+
+def printed_photo(
+    digit: int, font: str, pen: Pen, rng: np.random.Generator, desk: bool = False
+) -> Image.Image:
+    """One photo (RGB) of `digit` printed in `font` (a printer's or a pen's ink colour) on a
+    random sheet of paper, as `photo` takes a handwritten one."""
+    width, height = int(rng.integers(180, 260)), int(rng.integers(180, 260))
+    mask = _glyph_mask(digit, font, int(rng.integers(70, 120)), float(rng.uniform(-6, 6)))
+    return _on_paper(mask, pen, rng, width, height, desk)
+
+
+def printed_set(
+    fonts: tuple[str, ...], per_digit: int = 1, seed: int = 0
+) -> Iterator[tuple[Image.Image, int, str]]:
+    """`per_digit` photos of every digit in every font: (photo, label, font)."""
+    rng = np.random.default_rng(seed)
+    i = 0
+    for font in fonts:
+        for digit in range(10):
+            for _ in range(per_digit):
+                pen = PENS[i % len(PENS)]
+                yield printed_photo(digit, font, pen, rng, desk=i % 5 == 4), digit, font
+                i += 1
+
+
+def _on_paper(
+    mask: np.ndarray, pen: Pen, rng: np.random.Generator, width: int, height: int, desk: bool
+) -> Image.Image:
+    """The ink `mask` at a random place on a random sheet: tint, shadow, noise, blur."""
     if pen.grain:
         mask = mask * (1 - pen.grain * rng.random(mask.shape, dtype=np.float32))
     canvas = np.zeros((height, width), np.float32)

@@ -234,6 +234,28 @@ def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
     return data
 
 
+# Printed digits beside the handwriting: photos of every digit in each training font
+# (explorer.labs.digit_photos.TRAINING_FONTS), cleaned as any photo is. Fonts kept out of
+# training check how well the model reads print it has never seen.
+PRINTED_PER_DIGIT = 4
+
+
+@functools.lru_cache(maxsize=2)
+def printed_training(per_digit: int = PRINTED_PER_DIGIT, seed: int = 0) -> tuple[
+    torch.Tensor, torch.Tensor
+]:
+    """Photos of printed digits in the training fonts, prepared: x in [0, 1] (N, 1, 32, 32)
+    and labels (N,), the same on every run."""
+    from explorer.labs import digit_photos
+
+    pictures = digit_photos.printed_set(digit_photos.TRAINING_FONTS, per_digit, seed)
+    xs, ys = [], []
+    for picture, label, _ in pictures:
+        xs.append(photo_digit(picture))
+        ys.append(label)
+    return torch.stack(xs), torch.as_tensor(ys, dtype=torch.long)
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -272,6 +294,7 @@ class TrainReport:
     test_accuracy: float
     seconds: float
     losses: tuple[float, ...]
+    printed_size: int = 0  # of train_size: photos of printed digits (the rest handwriting)
 
 
 Progress = Callable[[int, int, float, float], None]  # epoch, epochs, loss, test accuracy
@@ -284,6 +307,7 @@ def train(
     split_seed: int = DEFAULT_SEED,
     batch_size: int = 64,
     lr: float = 3e-3,
+    printed: bool = True,
     progress: Progress | None = None,
 ) -> tuple[nn.Module, TrainReport]:
     """Train the lecture's LeNet-5 on the digits' training split, reproducibly from `seed`
@@ -295,21 +319,25 @@ def train(
         raise ValueError("epochs must be at least 1")
     start = time.perf_counter()
     data = load_data(split_seed)
+    x_train, y_train = data.x_train, data.y_train
+    if printed:  # handwriting and print, shuffled together
+        x_print, y_print = printed_training()
+        x_train, y_train = torch.cat([x_train, x_print]), torch.cat([y_train, y_print])
     init = torch.Generator().manual_seed(seed)  # the weights: never the global RNG
     gen = torch.Generator().manual_seed(seed)  # shuffling and augmentation
     model = build_model("lenet5", generator=init)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     losses = []
-    n = len(data.y_train)
+    n = len(y_train)
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(n, generator=gen)
         total = 0.0
         for i in range(0, n, batch_size):
             idx = order[i : i + batch_size]
-            xb = normalize(_augment(data.x_train[idx], gen))
-            loss = F.cross_entropy(model(xb), data.y_train[idx])
+            xb = normalize(_augment(x_train[idx], gen))
+            loss = F.cross_entropy(model(xb), y_train[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -332,6 +360,7 @@ def train(
         test_accuracy=acc,
         seconds=time.perf_counter() - start,
         losses=tuple(losses),
+        printed_size=n - len(data.y_train),
     )
     return model, report
 
@@ -350,7 +379,14 @@ def save(model: nn.Module, report: TrainReport, path: str | Path) -> Path:
     meta: dict[str, Any] = {
         "architecture": "lenet5",
         "weights": path.stem,
-        "dataset": "sklearn.datasets.load_digits (1,797 8×8 images)",
+        "dataset": "sklearn.datasets.load_digits (1,797 8×8 images)"
+        + (
+            f", and {report.printed_size} photos of printed digits (explorer.labs.digit_photos:"
+            f" {PRINTED_PER_DIGIT} of each digit in each of the "
+            f"{report.printed_size // (10 * PRINTED_PER_DIGIT)} training fonts)"
+            if report.printed_size
+            else ""
+        ),
         "split": f"stratified train_test_split(test_size={TEST_SIZE}, random_state=split_seed)",
         "preprocessing": "explorer.labs.digits.prepare_digit, then (x - 0.5) / 0.5",
         "augmentation": "random rotation ±10°, scale 0.9-1.1, shift ±2 px",
