@@ -75,3 +75,61 @@ def test_models_and_look_inside_recordings_hold_their_bytes_while_they_live() ->
     del recorded
     gc.collect()
     assert L.LEDGER.held == before
+
+
+def test_decoded_pictures_hold_their_pixels_while_they_live() -> None:
+    """The ledger counted models, recordings and uploads; a decoded picture (a 40-megapixel
+    upload is 120 MB of pixels) was not. Its pixels are reserved before they are decoded."""
+    import io
+
+    from PIL import Image
+
+    from explorer.core.images import decode_image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(buffer, format="PNG")
+    gc.collect()
+    before = L.LEDGER.held
+    picture = decode_image(buffer.getvalue())
+    assert L.LEDGER.held == before + 300 * 200 * 3
+    thumb = decode_image(buffer.getvalue(), mode="L", max_side=50)
+    assert L.LEDGER.held == before + 300 * 200 * 3 + 50 * 50
+    del picture, thumb
+    gc.collect()
+    assert L.LEDGER.held == before
+
+
+def test_finished_results_kept_for_reuse_hold_their_bytes_until_forgotten() -> None:
+    from explorer.serving.jobs import JobRunner, countdown
+
+    before = L.LEDGER.held
+    runner = JobRunner(1, keep_finished=1)
+    try:
+        first = runner.submit("a", countdown, 0.1)
+        assert first.wait(60) and first.nbytes > 0
+        assert L.LEDGER.held == before + first.nbytes  # kept for the next visitor
+        second = runner.submit("b", countdown, 0.1)
+        assert second.wait(60)
+        assert L.LEDGER.held == before + second.nbytes  # the first was forgotten: released
+    finally:
+        runner.shutdown()
+
+
+def test_a_class_activation_map_reserves_its_activations_and_gradients_while_it_runs() -> None:
+    from explorer.inside import cam
+    from explorer.labs.preprocessing import preprocessor_for
+
+    loaded = weights.load("lenet5", "lenet5-digits", device="cpu")
+    batch = preprocessor_for(loaded).single(sample_photo(0)[0])[None]
+    _, values = A.check_budget(loaded)
+    gc.collect()
+    before = L.LEDGER.held
+    seen: list[int] = []
+
+    def progress(done: int, total: int, what: str = "") -> bool:
+        seen.append(L.LEDGER.held)
+        return True
+
+    cam.class_maps(loaded, batch, method="gradcam", progress=progress)
+    assert seen and min(seen) >= before + 4 * values * 2  # activations and their gradients
+    assert L.LEDGER.held == before

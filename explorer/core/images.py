@@ -28,6 +28,7 @@ from PIL import Image, ImageFile, ImageOps
 
 from explorer.core import limits
 from explorer.core.errors import ImageError
+from explorer.core.ledger import LEDGER
 from explorer.core.safe_io import read_bounded
 from explorer.core.units import format_bytes
 
@@ -144,6 +145,23 @@ def decode_image(
             image.draft("RGB" if mode == "RGB" else "L", (max_side, max_side))
 
     source_mode = image.mode
+    # The decoded pixels are reserved in the process's memory ledger before they exist, and
+    # stay reserved while the picture lives (a page that keeps it keeps its share).
+    kept = width * height if max_side is None else min(width * height, max_side * max_side)
+    held = LEDGER.reserve(kept * len(mode), "Decoding this picture")
+    try:
+        result = _decode(image, fmt, source_mode, mode, width, height, max_pixels, max_side)
+    except BaseException:
+        held.release()
+        raise
+    return held.hold_while(result)
+
+
+def _decode(
+    image: Image.Image, fmt: str, source_mode: str, mode: str, width: int, height: int,
+    max_pixels: int, max_side: int | None,
+) -> Image.Image:  # fmt: skip
+    """decode_image's pixels, its header checked: frame 0, EXIF orientation, `mode`, size."""
     try:
         image.seek(0)  # first frame of an animation or of a multi-page TIFF
         image.load()

@@ -2,7 +2,9 @@
 
 Each part of the explorer has its own limit for one request (limits.py); the ledger bounds
 what all requests hold together. Work reserves its bytes before it starts (a model's weights
-before they are loaded, a Look inside recording before the forward pass), concurrent
+before they are loaded, a Look inside recording before the forward pass, a class activation
+map's activations and gradients while it runs, a picture's pixels before they are decoded,
+an uploaded file before it is stored, a finished job's result while it is kept), concurrent
 requests count against each other, and a reservation is released when the work ends, or,
 for a result that outlives the request (a cached model, cached activations), when that
 object is freed (`hold_while`: a weak reference tells). Work that does not fit waits up to

@@ -36,6 +36,7 @@ from torch import nn
 from explorer.core import limits
 from explorer.core.devices import autocast
 from explorer.core.errors import BudgetError
+from explorer.core.ledger import LEDGER
 from explorer.core.work import JobCancelled
 from explorer.inside import activations as acts
 from explorer.inside import pictures as P
@@ -241,6 +242,11 @@ def class_maps(
     cam = kind(model=_Logits(model, after_forward), target_layers=[target])
     cam.batch_size = SCORECAM_BATCH
     heats, logits = [], []
+    # One image at a time: its activations and their gradients (Grad-CAM), or a batch of
+    # masked copies' activations (Score-CAM), reserved in the memory ledger while it runs.
+    _, values = acts.check_budget(loaded, "Drawing a class activation map of")
+    copies = SCORECAM_BATCH if method == "scorecam" else 2
+    held = LEDGER.reserve(4 * values * copies, f"A class activation map of {loaded.architecture}")
     try:
         for i in range(len(x)):
             xd = x[i : i + 1].to(device)
@@ -252,6 +258,7 @@ def class_maps(
             logits.append(cam.outputs.detach().float().cpu()[0])  # the unmasked forward pass
     finally:
         cam.activations_and_grads.release()
+        held.release()
     probs = torch.stack(logits).softmax(-1)
     chosen = probs.argmax(-1).tolist() if wanted is None else wanted
     pre = preprocessor_for(loaded)

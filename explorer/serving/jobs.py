@@ -52,6 +52,7 @@ from typing import Any
 
 from explorer.core import limits
 from explorer.core.errors import BudgetError
+from explorer.core.ledger import LEDGER, Reservation
 from explorer.core.work import JobCancelled, JobError
 from explorer.serving.replies import load_reply
 
@@ -87,6 +88,7 @@ class Job:
         self.result: Any = None
         self.error: BaseException | None = None
         self.nbytes = 0  # the result's size on the channel (the finished-results bound)
+        self.kept: Reservation | None = None  # its share of the memory ledger while kept
         self.subscribers: set[str] = set()
         self.seen: dict[str, float] = {}  # subscriber -> when it last asked for this job
         self.cancel_requested = False
@@ -412,10 +414,18 @@ class JobRunner:
             self._wake.notify_all()
             if state != "done" and self._jobs.get(job.key) is job:
                 del self._jobs[job.key]
+            elif self._jobs.get(job.key) is job and job.nbytes:
+                try:  # kept for the next visitor only while the memory ledger has room
+                    job.kept = LEDGER.reserve(job.nbytes, "a finished result", wait_s=0)
+                except BudgetError:
+                    del self._jobs[job.key]  # its waiters have it; nobody else will
             done = [k for k, j in self._jobs.items() if j.done]  # least recently asked first
             total = sum(self._jobs[k].nbytes for k in done)
             while done and (len(done) > self.keep_finished or total > self.keep_bytes):
-                total -= self._jobs.pop(done.pop(0)).nbytes
+                forgotten = self._jobs.pop(done.pop(0))
+                total -= forgotten.nbytes
+                if forgotten.kept is not None:
+                    forgotten.kept.release()
 
     def _stop_workers(self) -> None:
         for worker in (*self._pool, self._short):
