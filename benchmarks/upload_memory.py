@@ -63,7 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tabs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--ttl", type=float, default=3.0)
+    parser.add_argument("--ttl", type=int, default=3)
     args = parser.parse_args()
     port = cl.free_port()
     server = subprocess.Popen(
@@ -79,13 +79,13 @@ def main() -> int:
             return 1
         time.sleep(2)
         start = cl.rss_mib(server.pid)
-        print(f"{args.tabs} tabs a round, {FILE // 2**20} MiB files, session TTL {args.ttl:g} s; "
+        print(f"{args.tabs} tabs a round, {FILE // 2**20} MiB files, session TTL {args.ttl} s; "
               f"server RSS at start {start:,.0f} MiB")  # fmt: skip
         for r in range(1, args.rounds + 1):
             before = cl.rss_mib(server.pid)
             stored, refused = asyncio.run(_round(port, args.tabs))
             held = cl.rss_mib(server.pid)
-            time.sleep(args.ttl + 8)  # the sessions expire; Streamlit drops their files
+            time.sleep(args.ttl + 15)  # the sessions expire; the sweep (10 s) drops their files
             after = cl.rss_mib(server.pid)
             print(f"round {r}: {stored} files stored ({stored * FILE / 2**20:,.0f} MiB), "
                   f"{refused} refused; RSS {before:,.0f} → {held:,.0f} with the files → "

@@ -12,11 +12,22 @@ the process's memory ledger (explorer.core.ledger) until Streamlit removes it (t
 replaced or deleted, or its session ends); nothing else changes, and nothing outside this
 server's manager is touched. `install` fails loudly when the installed Streamlit no
 longer has the manager this relies on (tests/test_upload_quota.py checks it).
+
+Files of ended sessions are forgotten. Streamlit keeps a closed tab's session for
+`server.disconnectedSessionTTL` seconds so that it can reconnect, in a TTL cache that drops
+it silently when the time is up: the session is never shut down, so its uploaded files were
+never removed (benchmarks/upload_memory.py: +1,096 MiB after three tabs' uploads, kept for
+good). A background thread started by `install` looks every `SWEEP_S` seconds for stored
+files whose session the server no longer knows (neither connected nor kept for reconnecting)
+and removes them, as Streamlit's own shutdown would.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 from streamlit import runtime
@@ -29,6 +40,7 @@ from explorer.core.ledger import LEDGER, Reservation
 from explorer.core.units import format_bytes
 
 _installed = threading.Lock()
+_LOG = logging.getLogger(__name__)
 
 
 class QuotaUploadedFileManager(MemoryUploadedFileManager):
@@ -105,6 +117,36 @@ class QuotaUploadedFileManager(MemoryUploadedFileManager):
         for held in released:
             held.release()
 
+    def forget_ended_sessions(self, known: Callable[[str], bool]) -> list[str]:
+        """Remove the files of every session for which `known(session_id)` is False (the
+        server no longer has it); the sessions whose files went."""
+        with self._lock:
+            sessions = list(self.file_storage)
+        ended = [session_id for session_id in sessions if not known(session_id)]
+        for session_id in ended:
+            self.remove_session_files(session_id)
+        return ended
+
+
+SWEEP_S = 10.0  # how often the files of ended sessions are looked for
+
+
+def _server_knows(session_id: str) -> bool:
+    """The session is connected, or kept for reconnecting (Streamlit's session manager)."""
+    if not runtime.exists():
+        return True
+    manager = runtime.get_instance()._session_mgr
+    return manager.get_session_info(session_id) is not None
+
+
+def _sweep(manager: QuotaUploadedFileManager) -> None:
+    while True:
+        time.sleep(SWEEP_S)
+        try:
+            manager.forget_ended_sessions(_server_knows)
+        except Exception:  # a sweep that failed is tried again next time
+            _LOG.exception("explorer: forgetting the uploads of ended sessions failed")
+
 
 def install() -> bool:
     """Give the running server's upload store the quota (once; True when it is in place).
@@ -119,13 +161,20 @@ def install() -> bool:
     with _installed:
         if type(manager) is QuotaUploadedFileManager:
             return True
-        if type(manager) is not MemoryUploadedFileManager or not all(
-            hasattr(manager, name) for name in ("file_storage", "_lock", "_total_bytes")
+        sessions = getattr(runtime.get_instance(), "_session_mgr", None)
+        if (
+            type(manager) is not MemoryUploadedFileManager
+            or not all(hasattr(manager, n) for n in ("file_storage", "_lock", "_total_bytes"))
+            or not callable(getattr(sessions, "get_session_info", None))
         ):
             raise RuntimeError(
                 f"Streamlit's upload store is {type(manager).__qualname__}, not the "
-                "MemoryUploadedFileManager components/upload_quota.py was written for; "
-                "update it before serving a class."
+                "MemoryUploadedFileManager components/upload_quota.py was written for (or "
+                "its session manager has no get_session_info); update it before serving a "
+                "class."
             )
         manager.__class__ = QuotaUploadedFileManager
+        threading.Thread(
+            target=_sweep, args=(manager,), name="explorer-upload-sweep", daemon=True
+        ).start()
     return True

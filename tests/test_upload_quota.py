@@ -110,3 +110,29 @@ def test_the_store_this_relies_on_is_still_streamlits(name: str) -> None:
     """Pinned to the installed Streamlit: if its upload store changes, this fails (and
     upload_quota.install refuses to start the server) instead of the quota silently lapsing."""
     assert hasattr(MemoryUploadedFileManager("/_stcore/upload_file"), name)
+
+
+def test_the_files_of_sessions_the_server_no_longer_has_are_forgotten() -> None:
+    """Streamlit drops a disconnected session from its TTL cache without shutting it down,
+    so its uploads stayed in memory for good; the sweep removes them (and their ledger
+    share) once the server no longer knows the session."""
+    store = MemoryUploadedFileManager("/_stcore/upload_file")
+    store.__class__ = QuotaUploadedFileManager
+    quota: Any = store
+    held = LEDGER.held
+    for session in ("kept", "ended"):
+        for name in ("1", "2"):
+            store.add_file(session, UploadedFileRec(name, name, "image/png", b"x" * 1000))
+    assert LEDGER.held == held + 4000
+    assert quota.forget_ended_sessions(lambda session: session == "kept") == ["ended"]
+    assert sorted(store.file_storage) == ["kept"] and LEDGER.held == held + 2000
+    assert quota.forget_ended_sessions(lambda session: True) == []
+    store.remove_session_files("kept")
+    assert LEDGER.held == held
+
+
+def test_the_session_manager_the_sweep_asks_is_still_streamlits() -> None:
+    """Pinned: the sweep asks Streamlit's session manager whether a session still exists."""
+    from streamlit.runtime.session_manager import SessionManager
+
+    assert callable(getattr(SessionManager, "get_session_info", None))
