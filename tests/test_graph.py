@@ -268,3 +268,37 @@ def test_a_diagram_box_names_the_layers_it_stands_for():
         assert a.box_layers(runs[0].id, 1, True) == runs[0].members
     rows = [{"Layer": name} for name in ("conv1", "layer1", "layer1.0", "layer1.0.conv1", "fc")]
     assert picked_rows(rows, ("layer1.0",)) == [1, 2, 3]  # its block, itself, inside it
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's dot")
+@pytest.mark.parametrize("arch", ["lenet5", "googlenet-paper", "resnet18", "densenet121"])
+def test_left_to_right_wraps_into_rows_cut_where_every_route_passes(arch: str) -> None:
+    """Issue 21: "left → right" was one strip (LeNet-5 1535×44 px, GoogLeNet 6897×230).
+    Rows now: every box once, each row after the first fed by one tensor from the row
+    before (a cut every route passes), and the stacked SVG carries every box's id once."""
+    import re
+
+    from explorer.graph.rows import rows, rows_svg
+
+    a = analyse(arch)
+    graph = a.graph(None, True)
+    wrapped = rows(graph)
+    assert len(wrapped) >= 2
+    placed = [n.id for row in wrapped for n in row.nodes if not n.id.startswith("from")]
+    assert sorted(placed) == sorted(n.id for n in graph.nodes)  # each box in one row
+    kept = sum(len(row.edges) for row in wrapped)
+    assert kept == len(graph.edges)  # an arrow within a row, or from the row's "from" box
+    for row in wrapped[1:]:
+        stub = row.nodes[0]
+        assert stub.id.startswith("from") and stub.name.startswith("from ")
+        assert all(e.src != n.id for n in row.nodes[1:] for e in row.edges if e.dst == stub.id)
+    svg = rows_svg(graph, modules=a.modules).decode()
+    ids = re.findall(r'id="([^"]+)"', svg)
+    assert len(ids) == len(set(ids))  # graphviz's own ids made unique per row
+    for node in graph.nodes:
+        assert svg.count(f'id="box&#45;{node.id}"') == 1, node.id
+    size = re.compile(r'viewBox="0.00 0.00 ([\d.]+) ([\d.]+)"')
+    width, height = (float(v) for v in size.search(svg).groups())  # type: ignore[union-attr]
+    strip = diagram.render(graph, "svg", rankdir="LR", modules=a.modules).decode()
+    strip_w, strip_h = (float(v) for v in size.search(strip).groups())  # type: ignore[union-attr]
+    assert width / height < 0.6 * strip_w / strip_h  # rows: far less of a strip than one line

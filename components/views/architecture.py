@@ -91,7 +91,8 @@ rankdir = (
         default="TB",
         key="arch_rankdir",
         format_func=lambda d: {"TB": "↓ down", "LR": "→ across"}[d],
-        help="Left to right suits a projector's wide screen for short networks.",
+        help="Left to right suits a projector's wide screen: the network wraps into rows, "
+        "as text does, each cut where every route passes (the PNG download stays one strip).",
     )
     or "TB"
 )

@@ -32,6 +32,7 @@ from explorer.graph import diagram as _diagram
 from explorer.graph.dataflow import auto_depth, build_graph, layers_on_longest_path
 from explorer.graph.main_path import ShapePoint, main_path
 from explorer.graph.receptive import Field, fields
+from explorer.graph.rows import rows_svg
 from explorer.graph.types import DataFlowGraph
 
 __all__ = ["ANALYSIS_CACHE_SIZE", "Analysis", "analyse", "data_flow", "record_architecture"]
@@ -142,8 +143,14 @@ class Analysis:
     def diagram(
         self, fmt: str, depth: int | None = None, collapse: bool = True, rankdir: str = "TB"
     ) -> bytes:
-        """The block diagram rendered by graphviz's `dot` ("svg" or "png")."""
+        """The block diagram rendered by graphviz's `dot` ("svg" or "png"). Left to right
+        ("LR"), the SVG wraps into rows like text (explorer.graph.rows); the PNG stays one
+        strip."""
         graph = self.graph(depth, collapse)
+        if rankdir == "LR" and fmt == "svg":
+            return self._once(
+                ("rows", graph.depth, collapse), lambda: rows_svg(graph, modules=self.modules)
+            )
         return self._once(
             ("diagram", fmt, graph.depth, collapse, rankdir),
             lambda: _diagram.render(graph, fmt, rankdir=rankdir, modules=self.modules),

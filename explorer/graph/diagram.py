@@ -208,8 +208,8 @@ def _label(
     inside: str | None = None,
     image: tuple[int, ...] = (),
 ) -> str:
-    if node.kind == "input":
-        return f"input\n{lecture_shape(node.output_shape, image)}"
+    if node.kind == "input":  # the network's input, or a wrapped row's "from …" box
+        return f"{node.name}\n{lecture_shape(node.output_shape, image)}"
     if node.kind == "output":
         if not node.output_shapes:
             return "output"
