@@ -127,6 +127,13 @@ def _boxes(page) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return result
 
 
+def _open_diagram(page, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Open `url` and wait until its pan-and-zoom diagram has drawn its boxes."""
+    page.goto(url)
+    page.locator('.explorer-diagram[data-ready="1"] svg g.node').first.wait_for(timeout=120_000)
+    _idle(page)
+
+
 def _pick_network(page, name: str) -> None:  # type: ignore[no-untyped-def]
     box = page.locator("[data-testid=stSelectbox]").filter(has_text="Architecture").first
     box.locator("input").click()
@@ -352,11 +359,7 @@ def test_a_big_diagram_opens_readable_and_pans_zooms_and_fits(  # type: ignore[n
     page = browser.new_page(viewport={"width": width, "height": height})
     errors = _console_errors(page)
     try:
-        page.goto(f"{app_url}/?arch={arch}")
-        page.locator('.explorer-diagram[data-ready="1"] svg g.node').first.wait_for(
-            timeout=120_000
-        )
-        _idle(page)
+        _open_diagram(page, f"{app_url}/?arch={arch}")
         diagram = page.locator(".explorer-diagram").first
         diagram.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
@@ -454,11 +457,7 @@ def test_a_click_on_a_box_picks_its_layer_and_leads_to_its_arithmetic(  # type: 
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     errors = _console_errors(page)
     try:
-        page.goto(f"{app_url}/?arch=lenet5")
-        page.locator('.explorer-diagram[data-ready="1"] svg g.node').first.wait_for(
-            timeout=120_000
-        )
-        _idle(page)
+        _open_diagram(page, f"{app_url}/?arch=lenet5")
         page.locator(".explorer-diagram").first.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
         found = page.evaluate(VISIBLE_BOX, "conv")

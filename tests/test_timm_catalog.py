@@ -113,16 +113,22 @@ def test_published_figures_within_rounding() -> None:
     assert abs(fvcore_macs(tv) - vit.published.macs) <= vit.published.macs_tolerance
 
 
-def test_app_picker_searches_the_whole_catalog() -> None:
+def _architecture_page(arch: str):  # type: ignore[no-untyped-def]
+    """The Architecture page under AppTest, run on `arch` (?arch=), without an exception."""
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
 
     view = Path(__file__).resolve().parents[1] / "components" / "views" / "architecture.py"
     at = AppTest.from_file(str(view), default_timeout=180)
-    at.query_params["arch"] = "timm/resnet18"
+    at.query_params["arch"] = arch
     at.run()
     assert not at.exception
+    return at
+
+
+def test_app_picker_searches_the_whole_catalog() -> None:
+    at = _architecture_page("timm/resnet18")
     picker = at.selectbox(key="arch_name")
     assert picker.value == "timm/resnet18"
     deploy_forms = sum(n.endswith(DEPLOY) for n in names())  # 48 re-parameterised forms
@@ -177,22 +183,11 @@ def test_the_deploy_form_is_timms_own_and_matches_timms_table(name: str) -> None
 
 
 def test_the_architecture_page_shows_the_deploy_form_beside_the_trained_one() -> None:
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
-    view = Path(__file__).resolve().parents[1] / "components" / "views" / "architecture.py"
-    at = AppTest.from_file(str(view), default_timeout=180)
-    at.query_params["arch"] = "timm/repvgg_a2"
-    at.run()
-    assert not at.exception
+    at = _architecture_page("timm/repvgg_a2")
     beside = [m.value for m in at.markdown if m.value.startswith("**Deploy form**")]
     assert beside and "25,499,944 parameters" in beside[0] and "28,210,600" in beside[0]
     assert "?arch=timm/repvgg_a2%40deploy" in beside[0]
 
-    at = AppTest.from_file(str(view), default_timeout=180)
-    at.query_params["arch"] = "timm/repvgg_a2@deploy"
-    at.run()
-    assert not at.exception
+    at = _architecture_page("timm/repvgg_a2@deploy")
     published = next(df.value for df in at.dataframe if "Check" in df.value.columns)
     assert published["Check"].iloc[0].startswith("✓")  # timm's 25.50 M is the fused form's
