@@ -3,7 +3,7 @@
     python benchmarks/digits_printed.py [--per-digit 5]
 
 For each shipped model: the held-out handwriting (scikit-learn's 360 held-out digits), the
-360 generated photos of held-out handwriting (explorer.labs.digit_photos.photo_set), and
+360 generated photos of held-out handwriting (explorer.labs.digits.held_out_photos), and
 photos of printed digits in fonts the training never saw (digit_photos.HELD_OUT_FONTS: STIX
 and Computer Modern, `per_digit` photos of each digit in each font), per font, and the
 40-photo check (the first four unseen fonts, one photo of each digit).
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     per_digit = parser.parse_args(argv).per_digit
     unseen = list(digit_photos.printed_set(digit_photos.HELD_OUT_FONTS, per_digit, seed=1))
     check = list(digit_photos.printed_set(digit_photos.HELD_OUT_FONTS[:4], 1, seed=7))
-    handwritten = list(digit_photos.photo_set(360, seed=0))
+    handwritten = list(digits.held_out_photos(360, seed=0))
     data = digits.load_data()
     print(f"training fonts: {', '.join(digit_photos.TRAINING_FONTS)}")
     print(f"unseen fonts:   {', '.join(digit_photos.HELD_OUT_FONTS)}\n")

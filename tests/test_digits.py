@@ -119,7 +119,7 @@ def test_generated_photo_set_is_read_right() -> None:
     """360 photos of the held-out digits, four pens, tinted paper with shadows, noise, blur,
     rotation, a fifth of them on a darker desk: at least 95% read right."""
     lenet = weights.load("lenet5-digits", device="cpu").model.eval()
-    photos = list(digit_photos.photo_set(360, seed=0))
+    photos = list(digits.held_out_photos(360, seed=0))
     x = torch.stack([digits.photo_digit(p) for p, _, _ in photos])
     y = torch.tensor([label for _, label, _ in photos])
     with torch.inference_mode():

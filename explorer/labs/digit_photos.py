@@ -8,8 +8,8 @@ blur, a little rotation and a random place and size on the page. `explorer.labs.
 these right about as often as the held-out digits themselves; tests/test_digits.py checks
 that at least 95% are.
 
-    from explorer.labs import digit_photos
-    for photo, label, pen in digit_photos.photo_set(60): ...
+    from explorer.labs import digits
+    for photo, label, pen in digits.held_out_photos(60): ...
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
-from explorer.labs import digits
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,6 @@ def photo(raw: np.ndarray, pen: Pen, rng: np.random.Generator, desk: bool = Fals
 
 # Printed digits: the fonts every installation has (matplotlib ships them). The model trains
 # on DejaVu's faces; STIX (a Times face) and Computer Modern (TeX's) are kept for the check.
-FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 TRAINING_FONTS = (
     "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique",
     "DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic",
@@ -80,9 +76,16 @@ HELD_OUT_FONTS = (
 )  # fmt: skip
 
 
+def font_dir() -> Path:
+    """Where matplotlib keeps the fonts it ships (imported only when a digit is printed)."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
 def _glyph_mask(digit: int, font: str, side: int, angle: float) -> np.ndarray:
     """The printed digit (0..1 coverage), its height about `side` pixels, turned by `angle`."""
-    face = ImageFont.truetype(str(FONT_DIR / f"{font}.ttf"), side)
+    face = ImageFont.truetype(str(font_dir() / f"{font}.ttf"), side)
     canvas = Image.new("L", (2 * side, 2 * side), 0)
     ImageDraw.Draw(canvas).text((side // 2, side // 4), str(digit), font=face, fill=255)
     box = canvas.getbbox()
@@ -152,13 +155,15 @@ def _on_paper(
     return out.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
 
 
-def photo_set(n: int = 360, seed: int = 0) -> Iterator[tuple[Image.Image, int, str]]:
-    """`n` photos of held-out digits (every pen in turn; every fifth on a sheet lying on a
-    darker desk): (photo, label, pen name)."""
-    images, labels, _, held_out = digits.raw_split(digits.DEFAULT_SEED)
+def photo_set(
+    raws: np.ndarray, labels: np.ndarray, n: int = 360, seed: int = 0
+) -> Iterator[tuple[Image.Image, int, str]]:
+    """`n` photos of the 8×8 digits `raws` (0..16) labelled `labels`, taken in turn (every pen
+    in turn; every fifth on a sheet lying on a darker desk): (photo, label, pen name).
+    explorer.labs.digits.held_out_photos gives those of the held-out digits."""
     rng = np.random.default_rng(seed)
     for i in range(n):
-        k = int(held_out[i % len(held_out)])
+        k = i % len(raws)
         pen = PENS[i % len(PENS)]
         desk = i % 5 == 4
-        yield photo(images[k], pen, rng, desk), int(labels[k]), pen.name
+        yield photo(raws[k], pen, rng, desk), int(labels[k]), pen.name

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from PIL import Image
 from torch import nn
 
 from explorer.core.errors import ImageError
+from explorer.labs import digit_photos
 
 SIZE = 32  # LeNet-5's input
 BOX = 24  # the digit's longest side inside the 32×32 canvas
@@ -240,14 +241,19 @@ def load_data(seed: int = DEFAULT_SEED) -> DigitsData:
 PRINTED_PER_DIGIT = 4
 
 
+def held_out_photos(n: int = 360, seed: int = 0) -> Iterator[tuple[Image.Image, int, str]]:
+    """`n` generated photos of the held-out handwritten digits (explorer.labs.digit_photos):
+    (photo, label, pen name)."""
+    images, labels, _, held_out = raw_split(DEFAULT_SEED)
+    return digit_photos.photo_set(images[held_out], labels[held_out], n, seed)
+
+
 @functools.lru_cache(maxsize=2)
 def printed_training(per_digit: int = PRINTED_PER_DIGIT, seed: int = 0) -> tuple[
     torch.Tensor, torch.Tensor
 ]:
     """Photos of printed digits in the training fonts, prepared: x in [0, 1] (N, 1, 32, 32)
     and labels (N,), the same on every run."""
-    from explorer.labs import digit_photos
-
     pictures = digit_photos.printed_set(digit_photos.TRAINING_FONTS, per_digit, seed)
     xs, ys = [], []
     for picture, label, _ in pictures:
