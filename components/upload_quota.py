@@ -16,8 +16,8 @@ longer has the manager this relies on (tests/test_upload_quota.py checks it).
 Files of ended sessions are forgotten. Streamlit keeps a closed tab's session for
 `server.disconnectedSessionTTL` seconds so that it can reconnect, in a TTL cache that drops
 it silently when the time is up: the session is never shut down (streamlit/streamlit#12506;
-the fix proposed in #12521 was closed unmerged, and 1.67 still uses a plain TTLCache), so its
-uploaded files were never removed (benchmarks/upload_memory.py: +1,096 MiB after three
+#12521 proposed a fix, and the installed 1.67 still uses a plain TTLCache), so its uploaded
+files were never removed (benchmarks/upload_memory.py: +1,096 MiB after three
 tabs' uploads, kept for good). A background thread started by `install` looks every
 `SWEEP_S` seconds for stored files whose session the server no longer knows (neither
 connected nor kept for reconnecting) and removes them, as Streamlit's own shutdown would.
