@@ -18,6 +18,7 @@ Budgets are checked before anything is computed: frames per animation and values
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.core import limits
-from explorer.core.errors import BudgetError, SpecError
+from explorer.core.errors import BudgetError, ExplorerError, SpecError
 from explorer.core.layer_math import conv_macs, conv_output_size, pair
+from explorer.graph.receptive import Field
 from explorer.weights.model_cache import private_copy
 from explorer.weights.records import LoadedModel
 
@@ -479,17 +481,30 @@ def explain_layer(
         products=_as_matrix(products.tolist()),
         total=total, bias=bias, result=result, forward=float(y[channel, row, col]),
         next_layer=seen_pass.next_layer, next_type=seen_pass.next_type, next_value=after,
-        picture_window=_picture_window(loaded.model, tuple(batch.shape[1:]), layer, row, col),
+        picture_window=_picture_window(loaded, tuple(batch.shape[1:]), layer, row, col),
     )  # fmt: skip
 
 
 def _picture_window(
-    model: nn.Module, input_size: tuple[int, ...], layer: str, row: int, col: int
+    loaded: LoadedModel, input_size: tuple[int, ...], layer: str, row: int, col: int
 ) -> tuple[int, int, int, int] | None:
     """Where output (row, col) of `layer` looks in the input picture: its receptive field,
-    from one recorded meta pass of the same network (explorer.graph.receptive)."""
+    from one recorded meta pass of the same network (explorer.graph.receptive), done once per
+    catalog network and input size (a model from elsewhere is traced each time)."""
+    c, h, w = (int(v) for v in input_size)
+    size = (c, h, w)
+    try:
+        fields = _catalog_fields(loaded.architecture, size)
+    except ExplorerError:  # not a catalog network (a test's module): its own meta copy
+        from explorer.analysis.analysis import analyse
+
+        fields = analyse(loaded.model, size).fields
+    field = fields.get(layer)
+    return None if field is None else field.window(row, col)
+
+
+@functools.lru_cache(maxsize=32)  # bounded: a few networks × input sizes
+def _catalog_fields(architecture: str, input_size: tuple[int, int, int]) -> dict[str, Field]:
     from explorer.analysis.analysis import analyse
 
-    c, h, w = input_size
-    field = analyse(model, (int(c), int(h), int(w))).fields.get(layer)
-    return None if field is None else field.window(row, col)
+    return analyse(architecture, input_size).fields
