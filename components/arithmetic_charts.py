@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.core.layer_math import commas
-from explorer.labs.arithmetic import CostFrame, LayerPosition, PixelDot, WindowResult
+from explorer.labs.arithmetic import CostFrame, PixelDot, WindowResult
+from explorer.labs.real_layer import LayerPosition
 
 FONT = 16  # readable on a projector
 

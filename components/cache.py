@@ -24,9 +24,9 @@ from explorer.labs import augment as _augment
 from explorer.labs import digits as _digits
 from explorer.labs import residual_experiment as _residual
 from explorer.labs import transfer as _transfer
-from explorer.labs.arithmetic import LayerPosition, explain_layer
 from explorer.labs.augment import lab as _lab
 from explorer.labs.preprocessing import preprocessor_for
+from explorer.labs.real_layer import LayerPosition, explain_layer
 from explorer.serving import jobs as _jobs
 from explorer.weights import loading as _weights
 
@@ -131,7 +131,7 @@ def layer_position(
     channel: int, row: int, col: int, look_at: int | None = None,
 ) -> LayerPosition:
     """One output value of a real layer recomputed from its real input and weights, beside the
-    forward pass's own (explorer.labs.arithmetic.explain_layer; `image_key` names the image)."""
+    forward pass's own (explorer.labs.real_layer.explain_layer; `image_key` names the image)."""
     loaded = loaded_model(arch, weights, "cpu")
     batch = preprocessor_for(loaded).single(_image)[None]
     return explain_layer(loaded, batch, layer, channel, row, col, look_at)

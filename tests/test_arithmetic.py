@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import explorer
 from explorer.core.errors import BudgetError, SpecError
 from explorer.labs import arithmetic as ar
+from explorer.labs import real_layer as rl
 from explorer.labs.preprocessing import preprocessor_for
 from explorer.weights import loading as weights
 
@@ -102,7 +103,7 @@ def test_a_real_layer_recomputed_by_hand_equals_its_forward(
 
     loaded = weights.load(arch, choice, device="cpu")
     batch = preprocessor_for(loaded).single(load_sample("cat"))[None]
-    shown = ar.explain_layer(loaded, batch, layer, channel, row, col)
+    shown = rl.explain_layer(loaded, batch, layer, channel, row, col)
     assert shown.matches, (shown.result, shown.forward)
     model = dict(loaded.model.named_modules())
     assert shown.next_type == type(model[shown.next_layer]).__name__
@@ -123,7 +124,7 @@ def test_a_layer_padded_by_name_is_a_clear_error() -> None:
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"))
     loaded = LoadedModel("custom", "random", model, torch.device("cpu"), ("a", "b"), (1, 8, 8))
     with pytest.raises(SpecError, match="padding='same'"):
-        ar.explain_layer(loaded, torch.zeros(1, 1, 8, 8), "0", 0, 0, 0)
+        rl.explain_layer(loaded, torch.zeros(1, 1, 8, 8), "0", 0, 0, 0)
 
 
 def test_the_layer_after_is_the_networks_own_and_an_in_place_relu_changes_nothing() -> None:
@@ -133,7 +134,7 @@ def test_the_layer_after_is_the_networks_own_and_an_in_place_relu_changes_nothin
 
     lenet = weights.load("lenet5", "lenet5-digits", device="cpu")
     batch = preprocessor_for(lenet).single(load_sample("cat"))[None]
-    shown = ar.explain_layer(lenet, batch, "features.0", 3, 10, 12)
+    shown = rl.explain_layer(lenet, batch, "features.0", 3, 10, 12)
     assert (shown.next_layer, shown.next_type) == ("features.1", "Tanh")
     assert shown.next_value == pytest.approx(math.tanh(shown.result), abs=1e-5)
     assert shown.next_formula is not None and shown.next_formula.endswith("✓")
@@ -142,7 +143,7 @@ def test_the_layer_after_is_the_networks_own_and_an_in_place_relu_changes_nothin
     batch = preprocessor_for(vgg).single(load_sample("cat"))[None]
     negatives = 0
     for channel in range(8):
-        shown = ar.explain_layer(vgg, batch, "features.0", channel, 50, 60)
+        shown = rl.explain_layer(vgg, batch, "features.0", channel, 50, 60)
         assert shown.matches, (channel, shown.result, shown.forward)
         assert shown.next_type == "ReLU"
         assert shown.next_value == pytest.approx(max(shown.result, 0.0), abs=1e-5)
@@ -163,7 +164,7 @@ def test_a_5x5x192_window_is_summed_in_channel_groups_and_one_channel_written_ou
     model = nn.Sequential(nn.Conv2d(192, 32, 5, padding=2)).eval()
     loaded = LoadedModel("lecture", "random", model, torch.device("cpu"), ("a",), (192, 28, 28))
     x = torch.randn(1, 192, 28, 28)
-    shown = ar.explain_layer(loaded, x, "0", channel=5, row=13, col=20, look_at=100)
+    shown = rl.explain_layer(loaded, x, "0", channel=5, row=13, col=20, look_at=100)
     assert shown.matches
     assert [(g.first, g.last) for g in shown.groups] == [(i, i + 15) for i in range(0, 192, 16)]
     assert len(shown.groups) <= limits.ARITHMETIC_MAX_GROUPS
@@ -179,7 +180,7 @@ def test_a_5x5x192_window_is_summed_in_channel_groups_and_one_channel_written_ou
     sent = 3 * 25 + len(shown.groups)  # the numbers the page writes out
     assert sent == 87
     with pytest.raises(SpecError, match="sees input channels 0…191, not 192"):
-        ar.explain_layer(loaded, x, "0", channel=5, row=13, col=20, look_at=192)
+        rl.explain_layer(loaded, x, "0", channel=5, row=13, col=20, look_at=192)
 
 
 def test_a_depthwise_filter_shows_its_one_channel() -> None:
@@ -189,7 +190,7 @@ def test_a_depthwise_filter_shows_its_one_channel() -> None:
 
     model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8)).eval()
     loaded = LoadedModel("dw", "random", model, torch.device("cpu"), ("a",), (8, 6, 6))
-    shown = ar.explain_layer(loaded, torch.randn(1, 8, 6, 6), "0", channel=3, row=2, col=2)
+    shown = rl.explain_layer(loaded, torch.randn(1, 8, 6, 6), "0", channel=3, row=2, col=2)
     assert shown.input_channels == (3,) and shown.look_at == 3
     assert [(g.first, g.last) for g in shown.groups] == [(3, 3)]
 
@@ -217,7 +218,7 @@ def test_the_picture_window_is_every_input_pixel_the_value_depends_on(
     ).eval()  # fmt: skip
     x = torch.rand(1, 3, 32, 32) + 0.5  # positive: every ReLU passes something
     loaded = LoadedModel("fields", "random", model, torch.device("cpu"), ("a",), (3, 32, 32))
-    shown = ar.explain_layer(loaded, x, layer, 0, row, col)
+    shown = rl.explain_layer(loaded, x, layer, 0, row, col)
     assert shown.picture_window is not None
     top, left, bottom, right = shown.picture_window
 
@@ -246,5 +247,5 @@ def test_a_window_too_wide_to_write_out_is_refused_before_the_forward_pass() -> 
     model = nn.Sequential(Counting(1, 1, 17)).eval()
     loaded = LoadedModel("wide", "random", model, torch.device("cpu"), ("a",), (1, 40, 40))
     with pytest.raises(BudgetError, match="17×17"):
-        ar.explain_layer(loaded, torch.zeros(1, 1, 40, 40), "0", 0, 0, 0)
+        rl.explain_layer(loaded, torch.zeros(1, 1, 40, 40), "0", 0, 0, 0)
     assert Counting.calls == 0

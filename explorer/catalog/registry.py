@@ -142,6 +142,12 @@ def get(name: str) -> ArchSpec:
         raise UnknownArchitectureError(name, suggest(name)) from None
 
 
+def known(name: str) -> bool:
+    """`name` is a catalog entry (checked without working out suggestions, as `get` would)."""
+    _ensure_loaded(name)
+    return name in _REGISTRY
+
+
 def is_registered(spec: ArchSpec) -> bool:
     """True for the catalog's own entry (not a layer stack or a spec built on the fly)."""
     _ensure_loaded(spec.name)

@@ -179,7 +179,7 @@ AUGMENT_LAB_MAX_SIDE = 512  # the lab augments a copy whose longer side is at mo
 # each for ~7 students' latest pipelines at that size; 224² crops take a fifth of that).
 AUGMENT_MEMO_MAX_BYTES = 256 * 2**20
 
-# --- How a layer computes (explorer.labs.arithmetic) ------------------------------------------
+# --- How a layer computes (explorer.labs.arithmetic, explorer.labs.real_layer) ----------------
 #: Animation frames of one view: every frame goes to the browser at once, so stepping never
 #: asks the server again (a 20×20 output, or the cost counter's 16 + 32 channels).
 ARITHMETIC_MAX_FRAMES = 400
