@@ -1,6 +1,6 @@
 """A classroom on one server: N concurrent sessions (default 60) spread over every page.
 
-Starts the server as `explorer app` does (`python -m components.server run components/app.py`:
+Starts the server as `explorer app` does (`python -m components.server run components/asgi.py`:
 imports warmed first, malloc arenas capped) on 127.0.0.1 (a free port) and opens N sessions at
 once over Streamlit's own websocket protocol (what a browser tab does: one session per
 connection, the page chosen by its URL name, the Architecture pages with `?arch=NAME`). The
@@ -257,7 +257,7 @@ def start_server(
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "components.server", "run", "components/app.py",
+        [sys.executable, "-m", "components.server", "run", "components/asgi.py",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,

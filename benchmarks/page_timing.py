@@ -1,6 +1,6 @@
 """How long a student waits: the app's pages in a real Chromium, against a bare Streamlit page.
 
-Starts two servers on 127.0.0.1: the app (`components/app.py`, fresh process, cold caches) and
+Starts two servers on 127.0.0.1: the app (`components/asgi.py`, fresh process, cold caches) and
 a *bare* page with the same widgets (selectboxes, number inputs, checkboxes, a slider, a
 metric row, a 60-row table, an inline SVG diagram, three plotly charts, download buttons) but
 no computation. The bare page is the floor this machine sets: Streamlit's own start-up,
@@ -222,7 +222,7 @@ def main() -> None:
         try:
             with server(bare) as url:
                 floor = bare_timings(browser, url, args.repeat)
-            with server(ROOT / "components" / "app.py", "components.server") as url:
+            with server(ROOT / "components" / "asgi.py", "components.server") as url:
                 app = app_timings(browser, url, args.repeat)
         finally:
             browser.close()

@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--others", type=int, default=30)
     parser.add_argument("--switches", type=int, default=10)
     args = parser.parse_args()
-    with pt.server(pt.ROOT / "components" / "app.py", runner="components.server") as url, \
+    with pt.server(pt.ROOT / "components" / "asgi.py", runner="components.server") as url, \
             sync_playwright() as p:  # fmt: skip
         port = int(url.rsplit(":", 1)[1])
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])

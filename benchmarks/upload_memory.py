@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/upload_memory.py [--tabs 3] [--rounds 3] [--ttl 3]
 
-Starts the server as `explorer app` does (`python -m components.server run components/app.py`,
+Starts the server as `explorer app` does (`python -m components.server run components/asgi.py`,
 malloc arenas capped) on loopback with Streamlit's `server.disconnectedSessionTTL` set to
 `--ttl` seconds (120 by default in a real server: a closed tab's session, and its uploaded
 files, live that long). Each round, `--tabs` tabs open the Transfer page and upload 19 MiB
@@ -67,7 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     port = cl.free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "components.server", "run", "components/app.py",
+        [sys.executable, "-m", "components.server", "run", "components/asgi.py",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless",
          "true", "--browser.gatherUsageStats", "false", "--server.enableXsrfProtection",
          "false", "--server.disconnectedSessionTTL", str(args.ttl)],

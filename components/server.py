@@ -1,9 +1,9 @@
 """The app's server process: Streamlit, with the heavy imports warmed first and its memory kept
 bounded across a lecture.
 
-`explorer app` execs into `python -m components.server run components/app.py ...`. Three
-things
-happen here, in the server process only (the launcher itself imports no torch):
+`explorer app` execs into `python -m components.server run components/asgi.py ...` (the app,
+components/app.py, served as an st.App). Three things happen here, in the server process only
+(the launcher itself imports no torch):
 
 - **Imports are warmed in a background thread** while Streamlit starts listening, so the server
   answers /_stcore/health at once. A student's first visit would otherwise pay torch's and

@@ -184,7 +184,13 @@ def metrics(trace: Trace, depth: int | None = None) -> None:
         )
     else:
         cards.append(("Layers", commas(len(leaves)), f"{len(weighted)} with weights"))
-    with st.container(horizontal=True, gap="medium", key="headline_metrics"):
+    metric_row(cards, key="headline_metrics")
+
+
+def metric_row(cards: Sequence[tuple[str, str, str | None]], key: str) -> None:
+    """Metric cards (label, value, help) in a wrapping row: a long number moves to the next
+    line instead of being cut to "128,049,1…" in a fixed column."""
+    with st.container(horizontal=True, gap="medium", key=key):
         for label, value, help_text in cards:
             st.metric(label, value, help=help_text, width="content", border=True)
 

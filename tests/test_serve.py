@@ -115,7 +115,7 @@ def test_no_page_builds_a_python_ast_in_its_thread(tmp_path: Path) -> None:
         with errors.open("wb") as err:
             server = subprocess.Popen(
                 [sys.executable, "-c", textwrap.dedent(SERVER), str(log), "run",
-                 "components/app.py", "--server.address", "127.0.0.1", "--server.port",
+                 "components/asgi.py", "--server.address", "127.0.0.1", "--server.port",
                  str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
             )  # fmt: skip
@@ -188,7 +188,7 @@ def test_the_server_opens_every_page_once_before_the_students_do() -> None:
     with tempfile.TemporaryDirectory() as folder:
         ready = Path(folder) / "ready"
         server = subprocess.Popen(
-            [sys.executable, "-m", "components.server", "run", "components/app.py",
+            [sys.executable, "-m", "components.server", "run", "components/asgi.py",
              "--server.address", "127.0.0.1", "--server.port", str(port),
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -69,7 +69,7 @@ def test_a_real_server_refuses_uploads_over_a_sessions_share() -> None:
     client = load_client()
     port = client.free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "components.server", "run", "components/app.py",
+        [sys.executable, "-m", "components.server", "run", "components/asgi.py",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless",
          "true", "--browser.gatherUsageStats", "false",
          "--server.enableXsrfProtection", "false"],  # this client sends no XSRF cookie

@@ -185,10 +185,14 @@ try:
 except (explorer.ExplorerError, ValueError) as exc:
     st.error(plain(str(exc)))
     st.stop()
-m = st.columns(3)
-m[0].metric("Output", lecture_shape(inc_t.output_shape))
-m[1].metric("Parameters", commas(inc_t.total_params), help=short(inc_t.total_params))
-m[2].metric("MACs", commas(inc_t.total_macs), help=short(inc_t.total_macs))
+widgets.metric_row(
+    [
+        ("Output", lecture_shape(inc_t.output_shape), None),
+        ("Parameters", commas(inc_t.total_params), short(inc_t.total_params)),
+        ("MACs", commas(inc_t.total_macs), short(inc_t.total_macs)),
+    ],
+    key="cost_inception_metrics",
+)
 branch_rows = [
     {
         "Branch": r.name,

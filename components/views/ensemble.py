@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import cache
+from components import cache, widgets
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core import limits
@@ -119,18 +119,16 @@ def run() -> None:
             st.subheader("Ensemble with random weights: no prediction")
         else:
             st.subheader(f"Ensemble: {best.label} — {best.probability:.1%}")
-        a, b, c = st.columns(3)
-        a.metric("Members", len(result.members))
-        b.metric(
-            "Agreement",
-            f"{result.agreement:.0%}",
-            help="Share of members whose own top class is the ensemble's top class.",
-        )
-        c.metric(
-            "Total latency",
-            predict.duration_text(result.latency_ms),
-            help="Sum of every member's forward.",
-        )
+        widgets.metric_row(
+            [
+                ("Members", str(len(result.members)), None),
+                ("Agreement", f"{result.agreement:.0%}",
+                 "Share of members whose own top class is the ensemble's top class."),
+                ("Total latency", predict.duration_text(result.latency_ms),
+                 "Sum of every member's forward."),
+            ],
+            key="ensemble_metrics",
+        )  # fmt: skip
         t1, t2 = st.columns(2)
         t1.dataframe(w.top_table(result.averaged.top), hide_index=True, width="stretch")
         t2.plotly_chart(

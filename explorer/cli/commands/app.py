@@ -35,6 +35,9 @@ NAME = "app"
 HELP = "start the Streamlit web app"
 
 ENTRY = Path(__file__).resolve().parents[3] / "components" / "app.py"
+# What Streamlit serves: ENTRY as an st.App, whose pages tell the browser where the server is
+# (components/asgi.py: no 404s from the frontend guessing its base path).
+SERVED = ENTRY.with_name("asgi.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +61,7 @@ def command(args: argparse.Namespace) -> list[str]:
         "-m",
         "components.server",  # Streamlit, with torch's imports warmed in the background
         "run",
-        str(ENTRY),
+        str(SERVED),
         "--server.port",
         str(args.port),
         "--server.address",
