@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from components import cache, job_widgets
+from components import cache, job_widgets, plots
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core import limits, work
@@ -183,10 +183,11 @@ def all_layers(acts: A.Activations, categories: tuple[str, ...]) -> None:
         cols = st.columns(len(vectors))
         for col, layer in zip(cols, vectors):
             last = layer is acts.layers[-1]
-            col.plotly_chart(
+            plots.show(
                 vector_chart(layer, categories, logits=last),
-                width="stretch",
                 key=f"vec_{layer.name}",
+                where=col,
+                width="stretch",
             )
 
 
@@ -282,7 +283,7 @@ def one_layer(acts: A.Activations, key: str) -> None:
         )
         start = int(chosen or 0)
     picked = list(range(start, min(start + DETAIL_CHANNELS, c)))
-    st.plotly_chart(channel_figure(layer, picked), width="stretch", key=f"{key}_channels")
+    plots.show(channel_figure(layer, picked), width="stretch", key=f"{key}_channels")
     strongest = P.strongest_channels(layer, 8)
     st.markdown(f"**The channels that respond most to this image** ({layer.lecture_shape})")
     cols = st.columns(len(strongest))
@@ -423,7 +424,7 @@ def _cam_layout(
         def one_occlusion(occluded: tuple[cam.OcclusionMap, ...]) -> None:
             o = occluded[0]
             _show(o.overlay, f"occlusion: {o.label} ({o.probability:.1%} unoccluded)", cols[2])
-            cols[3].plotly_chart(occlusion_chart(o), width="stretch", key=f"{key}_drops")
+            plots.show(occlusion_chart(o), key=f"{key}_drops", where=cols[3], width="stretch")
             cols[3].caption(f"drop in p({o.label}) per patch ({o.patch} px, stride {o.stride})")
 
         return one_map, one_occlusion

@@ -463,6 +463,39 @@ def test_every_page_opened_by_its_url_fits_and_logs_nothing(  # type: ignore[no-
         page.close()
 
 
+# For each titled plotly chart: its title's and its toolbar's boxes, and whether they meet.
+TITLE_UNDER_TOOLBAR = """(plot) => {
+  const t = plot.querySelector('.gtitle'), m = plot.querySelector('.modebar');
+  if (!t || !m) return null;
+  const a = t.getBoundingClientRect(), b = m.getBoundingClientRect();
+  const meet = a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  return {title: t.textContent, meet: meet, shown: getComputedStyle(m).opacity};
+}"""
+
+
+@pytest.mark.parametrize("path", ["?arch=vgg16", "compare"])
+def test_chart_toolbars_leave_the_titles_readable(app_url: str, browser, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: plotly's toolbar, shown while the mouse is over a chart, covered the end of
+    "Multiply-accumulates per layer" on a 1280×720 projector."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(f"{app_url}/{path}")
+        plots = page.locator(".js-plotly-plot")
+        plots.first.wait_for(timeout=120_000)
+        _idle(page)
+        seen = []
+        for i in range(plots.count()):
+            plots.nth(i).scroll_into_view_if_needed()
+            plots.nth(i).hover()
+            page.wait_for_timeout(300)
+            seen.append(plots.nth(i).evaluate(TITLE_UNDER_TOOLBAR))
+        titled = [s for s in seen if s is not None]
+        assert len(titled) >= 3 and all(s["shown"] == "1" for s in titled), seen
+        assert [s["title"] for s in titled if s["meet"]] == []
+    finally:
+        page.close()
+
+
 # The centre of the first box of the diagram (not its input) that lies inside the visible part
 # of its frame, clear of the buttons and the minimap, and the box's id.
 VISIBLE_BOX = """(kind) => {

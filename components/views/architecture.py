@@ -7,7 +7,7 @@ from urllib.parse import quote
 import streamlit as st
 
 import explorer
-from components import cache, diagram_view, widgets
+from components import cache, diagram_view, plots, widgets
 from components.markdown import plain
 from explorer.catalog.timm_models import deploy_form
 from explorer.core.layer_math import short
@@ -195,15 +195,15 @@ st.caption(
 )
 
 left, right = st.columns(2)
-left.plotly_chart(macs_chart, key="arch_macs_chart")
-right.plotly_chart(params_chart, key="arch_params_chart")
+plots.show(macs_chart, key="arch_macs_chart", where=left)
+plots.show(params_chart, key="arch_params_chart", where=right)
 branches = st.toggle(
     "Shape chart: every conv and pool layer (branches and 1×1 reductions too)",
     key="arch_shape_branches",
     help="Off: only the main path, the tensors every route from input to output passes "
     "through (a ResNet block's output, an inception module's concatenation).",
 )
-st.plotly_chart(cache.shape_view(name, input_size, batch, branches), key="arch_shape_chart")
+plots.show(cache.shape_view(name, input_size, batch, branches), key="arch_shape_chart")
 
 # --- downloads -----------------------------------------------------------------------------
 # Every file is made now from cached results and a click does not rerun the page, so quick

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from components import cache, widgets
+from components import cache, plots, widgets
 from components.markdown import plain
 from explorer.core.layer_math import commas
 from explorer.core.units import format_bytes
@@ -131,7 +131,7 @@ scatter.update_layout(
     yaxis={"title": "MACs per image", "type": "log", "tickformat": "~s"},
     margin={"l": 10, "r": 10, "t": 40, "b": 10},
 )
-st.plotly_chart(scatter, key="compare_scatter")
+plots.show(scatter, key="compare_scatter")
 
 left, right = st.columns(2)
 with_top1 = [(r.architecture, r.top1) for r in rows if r.top1 is not None]
@@ -151,7 +151,7 @@ if with_top1:
         xaxis_title="architecture",
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
-    left.plotly_chart(bar, key="compare_top1")
+    plots.show(bar, key="compare_top1", where=left)
 else:
     left.info("None of these has an ImageNet top-1 figure in torchvision's metadata.")
 depth_bar = go.Figure(
@@ -172,7 +172,7 @@ depth_bar.update_layout(
     xaxis_title="architecture",
     margin={"l": 10, "r": 10, "t": 40, "b": 10},
 )
-right.plotly_chart(depth_bar, key="compare_depth")
+plots.show(depth_bar, key="compare_depth", where=right)
 missing = [r.architecture for r in rows if r.top1 is None]
 if missing:
     st.caption(f"No ImageNet top-1 for: {', '.join(missing)} (no torchvision weights).")

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from components import cache, widgets
+from components import cache, plots, widgets
 from components.markdown import plain
 from explorer.core.layer_math import (
     LECTURE_6X6,
@@ -114,7 +114,7 @@ bars.update_layout(
     xaxis_title="design",
     margin={"l": 10, "r": 10, "t": 40, "b": 10},
 )
-st.plotly_chart(bars, key="cost_bars")
+plots.show(bars, key="cost_bars")
 
 # --- 2. the 1×1 convolution ----------------------------------------------------------------
 st.header("2 · What a 1×1 convolution does")

@@ -7,7 +7,7 @@ import html
 import streamlit as st
 
 import explorer
-from components import cache, widgets
+from components import cache, plots, widgets
 from components.markdown import plain
 from explorer.catalog.custom import input_rows, looks_like_spec, order_hint
 from explorer.core.layer_math import commas
@@ -137,7 +137,7 @@ if image:
     left, right = st.columns([3, 2])
     with left:
         points = analysis.main_path
-        st.plotly_chart(widgets.shape_chart(points), key="custom_shape_chart")
+        plots.show(widgets.shape_chart(points), key="custom_shape_chart")
     with right:
         st.markdown("#### Diagram")
         widgets.diagram(svg, dot, height=520)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import cache, widgets
+from components import cache, plots, widgets
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core import limits
@@ -131,9 +131,8 @@ def run() -> None:
         )  # fmt: skip
         t1, t2 = st.columns(2)
         t1.dataframe(w.top_table(result.averaged.top), hide_index=True, width="stretch")
-        t2.plotly_chart(
-            w.top_chart(result.averaged.top, "Averaged"), width="stretch", key="ens_avg"
-        )
+        plots.show(w.top_chart(result.averaged.top, "Averaged"), key="ens_avg", where=t2,
+                   width="stretch")  # fmt: skip
         _held_out(loaded, device)
         st.markdown("**Each member**")
         cols = st.columns(min(len(result.members), 3))

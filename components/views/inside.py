@@ -9,7 +9,7 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 import explorer
-from components import cache
+from components import cache, plots
 from components import inside_widgets as iw
 from components import prediction_widgets as w
 from components.markdown import plain
@@ -116,7 +116,7 @@ def run() -> None:
             w.enlarged(acts.seen, 160),
             caption="What the network saw (same preprocessing as a photo)",
         )
-        s2.plotly_chart(w.top_chart(acts.top[:5]), width="stretch", key="inside_top")
+        plots.show(w.top_chart(acts.top[:5]), key="inside_top", where=s2, width="stretch")
         st.caption(loaded.label)
     view = st.segmented_control(
         "View",

@@ -10,7 +10,7 @@ import streamlit as st
 
 import explorer
 from components import arithmetic_charts as charts
-from components import cache, widgets
+from components import cache, plots, widgets
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core.layer_math import commas
@@ -52,7 +52,7 @@ with conv_tab:
         st.error(plain(str(exc)))
     else:
         st.markdown(f"Output size along each side: `{formula}`")
-        st.plotly_chart(figure, key="ar_conv_chart")
+        plots.show(figure, key="ar_conv_chart")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -74,7 +74,7 @@ with one_tab:
         "n_C becomes the number of filters."
     )
     filters = st.slider("Number of 1×1 filters (n_C out)", 1, 16, 4, key="ar_filters")
-    st.plotly_chart(_one_by_one_figure(int(filters)), key="ar_one_chart")
+    plots.show(_one_by_one_figure(int(filters)), key="ar_one_chart")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -87,7 +87,7 @@ def _pool_figure(mode: str) -> dict[str, object]:
 with pool_tab:
     st.markdown("Pooling with **f = 2, s = 2**: no weights, each window is reduced to one number.")
     mode = st.segmented_control("Pooling", ["max", "avg"], default="max", key="ar_pool") or "max"
-    st.plotly_chart(_pool_figure(str(mode)), key="ar_pool_chart")
+    plots.show(_pool_figure(str(mode)), key="ar_pool_chart")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -111,11 +111,11 @@ with cost_tab:
     left, right = st.columns(2)
     with left:
         st.markdown("**5×5 same conv**, 28×28×192 → 28×28×32")
-        st.plotly_chart(naive_fig, key="ar_cost_naive")
+        plots.show(naive_fig, key="ar_cost_naive")
         st.metric("Naive", commas(naive_total))
     with right:
         st.markdown("**1×1 conv to 16 channels**, then the 5×5 conv to 32")
-        st.plotly_chart(bottle_fig, key="ar_cost_bottleneck")
+        plots.show(bottle_fig, key="ar_cost_bottleneck")
         st.metric("With the 1×1 bottleneck", commas(bottle_total))
 
 with real_tab:
@@ -192,11 +192,9 @@ with real_tab:
                 + (f"…{seen[-1]} ({len(seen)} of them)" if len(seen) > 1 else "")
                 + "."
             )
-            still = {"displayModeBar": False}  # no zoom tools over the titles
-            st.plotly_chart(charts.real_window_figure(shown), key="ar_real_window", config=still)
+            plots.show(charts.real_window_figure(shown), key="ar_real_window")
             if shown.kind == "conv":
-                st.plotly_chart(charts.channel_group_figure(shown), key="ar_real_groups",
-                                config=still)
+                plots.show(charts.channel_group_figure(shown), key="ar_real_groups")
                 st.markdown(
                     f"Σ over {len(seen)} channel{'s' if len(seen) > 1 else ''} of window × filter"
                     f" = **{shown.total:.5f}**, + bias {shown.bias:.5f} = **{shown.result:.5f}**"

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from components import cache, job_widgets
+from components import cache, job_widgets, plots
 from components import inside_widgets as iw
 from components import prediction_widgets as w
 from components.markdown import plain
@@ -103,7 +103,7 @@ def run() -> None:
             f"· device **{result.device}**"
         )
         st.caption(f"{loaded.label}")
-        st.plotly_chart(w.top_chart(result.top), width="stretch", key="predict_chart")
+        plots.show(w.top_chart(result.top), width="stretch", key="predict_chart")
         st.dataframe(w.top_table(result.top), hide_index=True, width="stretch")
         if crops is not None:
             st.markdown(

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from components import cache, job_widgets, widgets
+from components import cache, job_widgets, plots, widgets
 from components.markdown import plain
 from components.residual_charts import (
     curves_figure,
@@ -151,7 +151,7 @@ def _follow(job: Job, config: ExperimentConfig) -> ExperimentResult:
                     f"{100 * last.train_error:.1f}%, loss {last.train_loss:.3f}",
                 )
                 figure = curves_figure(_partial_result(config, partial).runs, config.epochs)
-                chart.plotly_chart(figure, key=f"residual_live_{done}")
+                plots.show(figure, key=f"residual_live_{done}", where=chart)
             elif job.state == "running":
                 bar.progress(0.0, text="Starting…")
     for slot in (cancel, bar, chart):
@@ -162,7 +162,7 @@ def _follow(job: Job, config: ExperimentConfig) -> ExperimentResult:
 
 def _show(result: ExperimentResult) -> None:
     runs = result.runs
-    st.plotly_chart(curves_figure(runs, result.config.epochs), key="residual_curves")
+    plots.show(curves_figure(runs, result.config.epochs), key="residual_curves")
     st.caption(
         "Dashed: plain, solid: residual; one colour per depth. Training loss and error are "
         "averaged over each epoch's mini-batches, as in the paper's training curves. "
@@ -184,7 +184,7 @@ def _show(result: ExperimentResult) -> None:
     if result.cancelled:
         return
     st.subheader("Gradient flow at the first step")
-    st.plotly_chart(gradients_figure(runs), key="residual_gradients")
+    plots.show(gradients_figure(runs), key="residual_gradients")
     st.caption(
         "‖∂L/∂W‖ of each convolution and the final fully connected layer after the first "
         "mini-batch, before any update (log scale). In a plain network the gradient must "
@@ -314,7 +314,7 @@ try:
             f"With {kept} not zero, z[l+2] ≠ 0 and the block no longer returns "
             f"{demo.expected_label}."
         )
-    st.plotly_chart(identity_figure(demo), key="residual_identity_chart")
+    plots.show(identity_figure(demo), key="residual_identity_chart")
 except ExplorerError as exc:
     st.error(plain(str(exc)))
 
