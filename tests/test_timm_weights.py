@@ -116,3 +116,33 @@ def test_preprocessing_is_timms_own_transform(combo: tuple[str, str]) -> None:
             std=tuple(config["std"]),
         )
         assert (old.single(photo) - pre.single(photo)).abs().max() > 0.5
+
+
+def test_a_deploy_form_loads_its_training_forms_file_and_fuses_it(offline_home: Path) -> None:
+    """Issue 21: `timm/<name>@deploy` had no pretrained weights. It reads the training form's
+    file (the same one, the same place) and timm's reparameterize_model fuses it: the same
+    predictions with timm's published (fewer) parameters."""
+    trained_name, deploy_name = "timm/repghostnet_050", "timm/repghostnet_050@deploy"
+    assert [w.tag for w in timm_weights.available(explorer.get(deploy_name))] == [
+        w.tag for w in timm_weights.available(explorer.get(trained_name))]
+    w = timm_weights.find(explorer.get(deploy_name))
+    reference = timm.create_model("repghostnet_050")
+    with torch.no_grad():  # BatchNorm statistics that are not the identity: fusing must use them
+        for m in reference.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    w.local_path.parent.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, w.local_path)
+
+    trained = weights.load(trained_name, "DEFAULT", device="cpu")
+    fused = weights.load(deploy_name, "DEFAULT", device="cpu")
+    assert fused.architecture == deploy_name and fused.weights == w.tag
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(fused.model) < count(trained.model)
+    assert count(fused.model) == explorer.trace(deploy_name).total_params
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = trained.model(x), fused.model(x)
+    assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (a - b).abs().max()
+    assert a.argmax(1).tolist() == b.argmax(1).tolist()

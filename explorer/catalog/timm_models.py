@@ -51,8 +51,15 @@ _DEPLOY_FAMILIES = ("repvgg", "mobileone", "fastvit", "repghostnet", "repvit", "
 
 
 def timm_name(name: str) -> str:
-    """'timm/resnet50' -> 'resnet50' (timm's own name; a deploy form has no pretrained tags)."""
-    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
+    """'timm/resnet50' -> 'resnet50', 'timm/repvgg_a2@deploy' -> 'repvgg_a2': timm's own name
+    (a deploy form's pretrained weights are its training form's, fused after loading)."""
+    name = name[len(PREFIX) :] if name.startswith(PREFIX) else name
+    return name.removesuffix(DEPLOY)
+
+
+def is_deploy(name: str) -> bool:
+    """Whether `name` is the deploy form of a re-parameterisable timm network."""
+    return name.startswith(PREFIX) and name.endswith(DEPLOY)
 
 
 def deploy_form(name: str) -> str | None:
@@ -220,16 +227,23 @@ def _deploy_spec(trained: ArchSpec, name: str) -> ArchSpec:
         ),
         source="timm",
         published=trained.published,
+        pretrained=trained.pretrained,  # the training form's weights, fused once loaded
         tags=("timm", "deploy"),
     )
 
 
 def _build_deploy(name: str, **overrides: Any) -> nn.Module:
-    """timm's model, re-parameterised by timm's own `reparameterize_model` (in eval mode, as
-    timm does; in a meta build the fused weights are made on meta too)."""
+    """timm's model, re-parameterised (in a meta build the fused weights are made on meta
+    too)."""
+    return reparameterized(_build(name, **overrides))
+
+
+def reparameterized(model: nn.Module) -> nn.Module:
+    """`model` (timm's training form, just built or just loaded) fused by timm's own
+    `reparameterize_model`, in eval mode as timm does: each block's branches become one
+    convolution with the same outputs."""
     from timm.utils import reparameterize_model
 
-    model = _build(name, **overrides)
     model.eval()
     fused: nn.Module = reparameterize_model(model, inplace=True)
     return fused

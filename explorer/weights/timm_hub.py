@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from explorer.catalog import ArchSpec
-from explorer.catalog.timm_models import timm_name
+from explorer.catalog.timm_models import is_deploy, reparameterized, timm_name
 from explorer.core.errors import WeightsError
 from explorer.weights.records import LoadedModel
 
@@ -165,10 +165,14 @@ def load(
     spec: ArchSpec, tag: str, device: torch.device, *, download_missing: bool = False
 ) -> Any:
     """explorer.weights.loading.load for a timm entry's pretrained tag: a LoadedModel whose
-    preprocessing is timm's own (TimmWeights.transform)."""
+    preprocessing is timm's own (TimmWeights.transform). A deploy form loads its training
+    form's weights and fuses them, as timm does before inference."""
 
     w = find(spec, tag)
-    model = build_pretrained(w, download_missing=download_missing).to(device)
+    model = build_pretrained(w, download_missing=download_missing)
+    if is_deploy(spec.name):
+        model = reparameterized(model)
+    model = model.to(device)
     return LoadedModel(
         architecture=spec.name,
         weights=w.tag,
