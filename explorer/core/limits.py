@@ -172,6 +172,10 @@ JOBS_PER_SESSION = 3  # jobs one session may have queued or running at once (one
 #: A job whose every session stopped asking for it this long ago (tab closed, page left) is
 #: cancelled: pages ask again every quarter second while they show its progress.
 JOBS_ABANDON_S = 20.0
+# A free pool worker takes waiting short jobs (a forward pass or a few) before long ones
+# (training), unless the oldest long job has waited this long: a burst of short jobs delays a
+# long one by at most about this, and a long one never starves.
+JOBS_LONG_YIELDS_S = 20.0
 
 # --- the augmentation lab (explorer.labs.augment) ----------------------------------------------
 AUGMENT_LAB_MAX_SIDE = 512  # the lab augments a copy whose longer side is at most this

@@ -29,8 +29,11 @@ None, or raises JobCancelled from deep inside its work, which the worker reports
 - Fairness: a job is submitted in a lane, "long" (training) or "short" (a forward pass or a
   few: Look inside, ten-crop, ensembles). Besides the pool, one short-lane worker takes short
   jobs only, and only while every pool worker is busy, so a short job never waits behind a
-  long one. A session (a subscriber) has at most `PER_SESSION` jobs queued or running and runs
-  one at a time; the others' jobs go first.
+  long one. A free pool worker also takes waiting short jobs first (a burst of 20 ten-crops
+  and Look insides then shares every worker, not only the short lane's), unless the oldest
+  long job has waited `LONG_YIELDS_S`: then first come, first served, so none starves. A
+  session (a subscriber) has at most `PER_SESSION` jobs queued or running and runs one at a
+  time; the others' jobs go first.
 - Abandoned work stops: a page that shows a job's progress `touch`es it every poll; a job whose
   every subscriber stopped asking `abandon_s` ago (the tab closed, the student left the page)
   is cancelled, queued or running. The empty subscriber (the CLI, a script) always waits.
@@ -60,6 +63,7 @@ WORKERS_ENV = "EXPLORER_WORKERS"
 MAX_QUEUED = limits.JOBS_MAX_QUEUED
 PER_SESSION = limits.JOBS_PER_SESSION
 ABANDON_S = limits.JOBS_ABANDON_S
+LONG_YIELDS_S = limits.JOBS_LONG_YIELDS_S
 LANES = ("long", "short")
 KEEP_FINISHED = 64  # finished results kept for identical requests
 KEEP_FINISHED_BYTES = 256 * 2**20  # ... and their size together (as they came over the channel)
@@ -272,6 +276,7 @@ class JobRunner:
         preload: tuple[str, ...] = (),
         per_session: int = PER_SESSION,
         abandon_s: float = ABANDON_S,
+        long_yields_s: float = LONG_YIELDS_S,
     ) -> None:
         self.workers = workers or default_workers()
         self.max_queued = max_queued
@@ -280,6 +285,7 @@ class JobRunner:
         self.threads = threads
         self.per_session = per_session
         self.abandon_s = abandon_s
+        self.long_yields_s = long_yields_s
         self._lock = threading.RLock()  # _take asks _abandoned while holding it
         self._wake = threading.Condition(self._lock)
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
@@ -344,17 +350,13 @@ class JobRunner:
             return time.monotonic() - last > self.abandon_s
 
     def _take(self, worker: _Worker) -> Job | None:
-        """The next job for `worker` (None: stop): the first queued job whose sessions have
-        no job running (or that is cancelled: it ends at once), short jobs only for the
-        short-lane worker and only while every pool worker is busy. Waits for one."""
+        """The next job for `worker` (None: stop): the first queued job (in `_order`) whose
+        sessions have no job running (or that is cancelled: it ends at once). Waits for one."""
         with self._wake:
             while not self._stopping:
                 running = [j for j in self._jobs.values() if j.state == "running"]
                 busy = {s for j in running for s in j.subscribers} - {""}
-                pool_busy = all(w.busy for w in self._pool)
-                for job in self._waiting:
-                    if worker.short_lane and (job.lane != "short" or not pool_busy):
-                        continue
+                for job in self._order(worker):
                     named = job.subscribers - {""}
                     blocked = bool(named) and "" not in job.subscribers and named <= busy
                     if job.cancel_requested or self._abandoned(job) or not blocked:
@@ -366,6 +368,18 @@ class JobRunner:
                         return job
                 self._wake.wait(0.5)  # also wakes to notice abandoned queued jobs
             return None
+
+    def _order(self, worker: _Worker) -> list[Job]:
+        """The queued jobs `worker` may take, in the order it tries them: the short-lane
+        worker, short jobs only and only while every pool worker is busy; a pool worker,
+        short jobs first unless the oldest long job has waited LONG_YIELDS_S."""
+        if worker.short_lane:
+            pool_busy = all(w.busy for w in self._pool)
+            return [j for j in self._waiting if j.lane == "short"] if pool_busy else []
+        longs = [j for j in self._waiting if j.lane == "long"]
+        if longs and time.monotonic() - longs[0].submitted >= self.long_yields_s:
+            return list(self._waiting)
+        return sorted(self._waiting, key=lambda j: j.lane != "short")  # stable: FIFO within
 
     def _release(self, worker: _Worker) -> None:
         with self._wake:
