@@ -58,9 +58,10 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/page_timing.py
 
 # 60 concurrent websocket sessions over every page against a local server (loopback only,
-# bounded rounds).
+# bounded rounds); then 60 that work their pages as hard as a student can.
 bench-load: $(VENV)/.installed-run
 	$(PY) benchmarks/classroom_load.py
+	$(PY) benchmarks/heavy_load.py
 
 # On a CUDA machine: predict, activations and Grad-CAM on resnet50 against the CPU, latencies.
 gpu-check: $(VENV)/.installed-run
