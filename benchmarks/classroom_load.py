@@ -264,6 +264,15 @@ def start_server(
     )  # fmt: skip
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def wait_healthy(server: subprocess.Popen[bytes], port: int) -> bool:
     deadline = time.monotonic() + 90
     while True:
@@ -367,12 +376,7 @@ def main() -> int:
         print(f"errors in all rounds: {errors}")
         return 0 if errors == 0 and bounded else 1
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
 
 
 if __name__ == "__main__":

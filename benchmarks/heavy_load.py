@@ -36,7 +36,6 @@ import asyncio
 import io
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -450,12 +449,7 @@ def main() -> int:
               f"worker: {slow} of {len(short)}")  # fmt: skip
         return 0 if errors == 0 and within and level and slow == 0 else 1
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        cl.stop_server(server)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from load_client import load_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -64,12 +65,7 @@ def app_url(repo_root: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        load_client().stop_server(proc)
 
 
 def _save(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]

@@ -205,12 +205,10 @@ def test_a_short_job_does_not_wait_behind_a_long_one() -> None:
         one.shutdown()
 
 
-def test_a_free_worker_takes_short_jobs_first_but_a_long_one_never_starves() -> None:
-    """Issue 24's heavy classroom: 21 ten-crops and Look insides arrived in one second and
-    queued for the short-lane worker alone (median 20.6 s) while the pool worker went from one
-    training to the next. A free pool worker now takes waiting short jobs first, unless the
-    oldest long job has waited `long_yields_s`."""
-    one = JobRunner(1, threads=1, long_yields_s=30.0)
+def _short_behind_long(long_yields_s: float) -> tuple[float, float]:
+    """A long job runs; the short lane is busy; a second long job queues, then a short one.
+    When the first long job ends: (when the second long job started, when the short did)."""
+    one = JobRunner(1, threads=1, long_yields_s=long_yields_s)
     try:
         first = one.submit("long1", countdown, 1.5, subscriber="a")
         time.sleep(0.3)
@@ -218,19 +216,18 @@ def test_a_free_worker_takes_short_jobs_first_but_a_long_one_never_starves() -> 
         later_long = one.submit("long2", countdown, 0.2, subscriber="c")
         short = one.submit("s1", countdown, 0.2, subscriber="d", lane="short")
         assert all(j.wait(60) for j in (first, busy_lane, later_long, short))
-        assert short.started is not None and later_long.started is not None
-        assert short.started < later_long.started  # queued after it, run before it
+        assert later_long.started is not None and short.started is not None
+        return later_long.started, short.started
     finally:
         one.shutdown()
-    patient = JobRunner(1, threads=1, long_yields_s=0.5)
-    try:
-        first = patient.submit("long1", countdown, 1.5, subscriber="a")
-        time.sleep(0.3)
-        busy_lane = patient.submit("s0", countdown, 2.5, subscriber="b", lane="short")
-        waited_long = patient.submit("long2", countdown, 0.2, subscriber="c")
-        short = patient.submit("s1", countdown, 0.2, subscriber="d", lane="short")
-        assert all(j.wait(60) for j in (first, busy_lane, waited_long, short))
-        assert waited_long.started is not None and short.started is not None
-        assert waited_long.started < short.started  # it had waited its turn: first come
-    finally:
-        patient.shutdown()
+
+
+def test_a_free_worker_takes_short_jobs_first_but_a_long_one_never_starves() -> None:
+    """Issue 24's heavy classroom: 21 ten-crops and Look insides arrived in one second and
+    queued for the short-lane worker alone (median 20.6 s) while the pool worker went from one
+    training to the next. A free pool worker now takes waiting short jobs first, unless the
+    oldest long job has waited `long_yields_s`."""
+    long_started, short_started = _short_behind_long(30.0)
+    assert short_started < long_started  # queued after the long job, run before it
+    long_started, short_started = _short_behind_long(0.5)
+    assert long_started < short_started  # the long job had waited its turn: first come
