@@ -173,6 +173,9 @@ _SCRIPT = r"""
     pz.fit(); pz.center();
     const k = pz.getSizes().realZoom;
     if (k >= readable) return false;  // the whole diagram is readable: keep it whole
+    // zoom counts from the fitted view: DenseNet-201 at depth 4 (35,579 px tall) needs 111×,
+    // past the library's default ceiling, which left its text at 13 px
+    pz.setMaxZoom(Math.max(60, 4 * readable / k));
     pz.zoom(pz.getZoom() * readable / k);
     const all = nodes();
     bring(where === "end" ? all[all.length - 1] : all[0], where);

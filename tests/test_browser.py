@@ -398,6 +398,28 @@ def test_a_big_diagram_opens_readable_and_pans_zooms_and_fits(  # type: ignore[n
         page.close()
 
 
+def test_the_deepest_densenet_diagram_opens_readable(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """DenseNet-201 at depth 4 (512 boxes, a drawing 35,579 px tall) needed a 111× zoom from
+    its fitted view to reach 16-px text; the pan-and-zoom library stopped at 60×: 13 px."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        _open_diagram(page, f"{app_url}/?arch=densenet201")
+        page.get_by_text("Auto detail").click()
+        _idle(page)
+        slider = page.get_by_role("slider", name="Diagram detail (depth)")
+        slider.focus()
+        for _ in range(3):  # depth 1 -> 4, one step at a time as a student would
+            page.keyboard.press("ArrowRight")
+            _idle(page)
+        page.locator(".explorer-diagram").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        state = page.evaluate(DIAGRAM_STATE)
+        boxes = page.locator(".explorer-diagram svg .svg-pan-zoom_viewport g.node").count()
+        assert boxes >= 500 and state["minText"] >= 16 and state["firstIn"], (boxes, state)
+    finally:
+        page.close()
+
+
 # Elements whose content is wider than their box (a cut number, a picture past the page's edge).
 OVERFLOWING = """() => {
   const main = document.querySelector('[data-testid=stMainBlockContainer]')
