@@ -40,6 +40,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import websockets
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -150,16 +151,8 @@ async def session(
     (as a browser tab does after its connection dropped)."""
     result = Result(page, f"{page}?{query}" if query else page)
     start = time.perf_counter()
-    # Streamlit reads (subprotocol, XSRF token, existing session id) from this header.
-    protocols = ["streamlit", *(["xsrf", session_id] if session_id else [])]
     try:
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/_stcore/stream",
-            subprotocols=[websockets.Subprotocol(p) for p in protocols],
-            origin=websockets.Origin(f"http://127.0.0.1:{port}"),
-            max_size=64 * 2**20,
-            open_timeout=timeout,
-        ) as ws:
+        async with connect(port, timeout, session_id) as ws:
             if ws.response is not None:
                 result.server = ws.response.headers.get("X-Explorer-Server", "")
             async with asyncio.timeout(timeout):
@@ -181,6 +174,20 @@ async def session(
         result.errors.append(f"{type(exc).__name__}: {exc}")
     result.ok = not result.errors
     return result
+
+
+def connect(port: int, timeout: float = 10.0, session_id: str = "") -> Any:
+    """A browser tab's websocket to the server on 127.0.0.1:`port`: a new session, or with
+    `session_id` the tab rejoining its session (Streamlit reads the subprotocol, an XSRF token
+    and the session id from one header)."""
+    protocols = ["streamlit", *(["xsrf", session_id] if session_id else [])]
+    return websockets.connect(
+        f"ws://127.0.0.1:{port}/_stcore/stream",
+        subprotocols=[websockets.Subprotocol(p) for p in protocols],
+        origin=websockets.Origin(f"http://127.0.0.1:{port}"),
+        max_size=64 * 2**20,
+        open_timeout=timeout,
+    )
 
 
 def plan(n: int, clicking: int = RESIDUAL_CLICKERS) -> list[tuple[str, str, bool]]:

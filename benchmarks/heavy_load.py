@@ -361,7 +361,7 @@ async def tab(port: int, i: int, timeout: float, round_no: int) -> Outcome:
     errors: list[str] = []
     waited = queued_s = None
     try:
-        async with cl_connect(port, timeout) as ws:
+        async with cl.connect(port, timeout) as ws:
             t = Tab(ws, page, query, label)
             async with asyncio.timeout(timeout):
                 problem = await work(t, port, round_no)
@@ -370,16 +370,6 @@ async def tab(port: int, i: int, timeout: float, round_no: int) -> Outcome:
     except (OSError, TimeoutError, KeyError, websockets.WebSocketException) as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
     return Outcome(label, time.perf_counter() - began, errors, waited, queued_s)
-
-
-def cl_connect(port: int, timeout: float) -> Any:
-    return websockets.connect(
-        f"ws://127.0.0.1:{port}/_stcore/stream",
-        subprotocols=[websockets.Subprotocol("streamlit")],
-        origin=websockets.Origin(f"http://127.0.0.1:{port}"),
-        max_size=64 * 2**20,
-        open_timeout=timeout,
-    )
 
 
 async def one_round(port: int, n: int, timeout: float, round_no: int) -> list[Outcome]:

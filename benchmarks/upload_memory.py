@@ -42,12 +42,7 @@ async def _round(port: int, tabs: int) -> tuple[int, int]:
     """Open `tabs` tabs, fill their upload shares; (files stored, files refused)."""
     sockets, ids = [], []
     for _ in range(tabs):
-        ws = await cl.websockets.connect(
-            f"ws://127.0.0.1:{port}/_stcore/stream",
-            subprotocols=[cl.websockets.Subprotocol("streamlit")],
-            origin=cl.websockets.Origin(f"http://127.0.0.1:{port}"),
-            max_size=64 * 2**20,
-        )
+        ws = await cl.connect(port)
         await ws.send(cl._rerun("", "transfer"))
         found = await cl._until_finished(ws, cl.Result("transfer", ""))
         sockets.append(ws)

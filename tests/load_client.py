@@ -4,16 +4,16 @@ websocket connection to a server on loopback."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-import websockets
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=1)  # one module: each call does not run it again
 def load_client() -> Any:
     spec = importlib.util.spec_from_file_location(
         "classroom_load", ROOT / "benchmarks" / "classroom_load.py"
@@ -27,9 +27,4 @@ def load_client() -> Any:
 
 def connect(port: int) -> Any:
     """A browser tab's websocket to the server on 127.0.0.1:`port` (a new session)."""
-    return websockets.connect(
-        f"ws://127.0.0.1:{port}/_stcore/stream",
-        subprotocols=[websockets.Subprotocol("streamlit")],
-        origin=websockets.Origin(f"http://127.0.0.1:{port}"),
-        max_size=64 * 2**20,
-    )
+    return load_client().connect(port)
