@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components import plots
 from explorer.core.layer_math import commas
 from explorer.labs.arithmetic import CostFrame, PixelDot, WindowResult
 from explorer.labs.real_layer import LayerPosition
@@ -59,7 +60,7 @@ def _controls(labels: list[str], duration: int = 700, y: float = -0.02) -> dict[
     }  # fmt: skip
 
 
-def window_animation(result: WindowResult) -> dict[str, Any]:
+def window_animation(result: WindowResult) -> go.Figure:
     """The padded input with the window framed, and the output filling in, one frame per
     output value; the title writes the products and their sum."""
     padded, steps, reach = result.padded, result.steps, result.reach
@@ -103,10 +104,10 @@ def window_animation(result: WindowResult) -> dict[str, Any]:
     fig.update_xaxes(range=[-0.5, n_w - 0.5], showticklabels=False, showgrid=False, row=1, col=1)
     fig.update_xaxes(range=[-0.5, out_w - 0.5], showticklabels=False, showgrid=False, row=1,
                      col=2)  # fmt: skip
-    return dict(fig.to_dict())
+    return plots.finished(fig)
 
 
-def pixel_animation(dots: tuple[PixelDot, ...], filters: int) -> dict[str, Any]:
+def pixel_animation(dots: tuple[PixelDot, ...], filters: int) -> go.Figure:
     """A 1×1 convolution at every pixel: the filters' dot products (bars) and after ReLU."""
     frames, labels = [], []
     names = [f"filter {k + 1}" for k in range(filters)]
@@ -125,10 +126,10 @@ def pixel_animation(dots: tuple[PixelDot, ...], filters: int) -> dict[str, Any]:
     margin = {"l": 10, "r": 10, "t": 70, "b": 150}
     fig.update_layout(height=460, barmode="group", font={"size": FONT}, margin=margin,
                       **_controls(labels, 500, y=-0.16))  # fmt: skip
-    return dict(fig.to_dict())
+    return plots.finished(fig)
 
 
-def cost_animation(frames: tuple[CostFrame, ...]) -> dict[str, Any]:
+def cost_animation(frames: tuple[CostFrame, ...]) -> go.Figure:
     """The multiply-accumulates counted output channel by output channel (the slider names the
     stage and how many of its output channels are counted)."""
     stages = list(dict.fromkeys(f.stage for f in frames))
@@ -150,10 +151,10 @@ def cost_animation(frames: tuple[CostFrame, ...]) -> dict[str, Any]:
     margin = {"l": 10, "r": 10, "t": 50, "b": 150}
     fig.update_layout(height=460, font={"size": FONT}, yaxis={"range": [0, top * 1.25]},
                       margin=margin, **_controls(labels, 120, y=-0.16))  # fmt: skip
-    return dict(fig.to_dict())
+    return plots.finished(fig)
 
 
-def real_window_figure(shown: LayerPosition) -> dict[str, Any]:
+def real_window_figure(shown: LayerPosition) -> go.Figure:
     """One input channel of a real layer's window: the input values, the filter's weights and
     their products (a pooling layer: its window only), each cell written out."""
     matrices = [shown.window]
@@ -177,10 +178,10 @@ def real_window_figure(shown: LayerPosition) -> dict[str, Any]:
     fig.update_annotations(font={"size": FONT})
     fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       font={"size": FONT})  # fmt: skip
-    return dict(fig.to_dict())
+    return plots.finished(fig)
 
 
-def channel_group_figure(shown: LayerPosition) -> dict[str, Any]:
+def channel_group_figure(shown: LayerPosition) -> go.Figure:
     """Σ window × filter per group of input channels, one bar each (a 5×5×192 window is 12
     bars, not 4,800 products); together they are the layer's sum before the bias."""
     groups = shown.groups
@@ -201,4 +202,4 @@ def channel_group_figure(shown: LayerPosition) -> dict[str, Any]:
     high = max(0.0, *(g.total for g in groups))
     room = 0.3 * (high - low) or 1.0  # the numbers written outside the bars stay clear
     fig.update_xaxes(range=[low - room if low < 0 else 0, high + room if high > 0 else 0])
-    return dict(fig.to_dict())
+    return plots.finished(fig)

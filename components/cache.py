@@ -1,19 +1,24 @@
-"""All Streamlit cache wrappers, in one place.
+"""All Streamlit caches of what the pages compute, in one place (what they send, made from
+these, is kept ready in components/ready.py).
 
-st.cache_resource: shared immutable objects, one copy for all sessions: an `Analysis` per
-(network, input, batch), which every Explore view reads (trace, graphs, diagrams, main path,
-depth, receptive fields), and models with weights.
-st.cache_data: tables, figures and images built for one page (copied per session).
+st.cache_resource: shared immutable objects, one copy for all sessions, never changed: an
+`Analysis` per (network, input, batch), which every Explore view reads (trace, graphs,
+diagrams, main path, depth, receptive fields), models with weights, inline predictions,
+decoded pictures.
+st.cache_data: results that hold per-session data or that a page changes (copied per session).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import streamlit as st
 from PIL import Image as _PILImage
 
 import explorer
+from components.tables import Table
 from explorer.analysis.analysis import Analysis
 from explorer.core import images as _images
 from explorer.core.gc_settings import settle_after_imports
@@ -22,13 +27,15 @@ from explorer.graph import diagram as _diagram
 from explorer.graph.main_path import ShapePoint
 from explorer.labs import augment as _augment
 from explorer.labs import digits as _digits
-from explorer.labs import residual_experiment as _residual
+from explorer.labs import predict as _predict
 from explorer.labs import transfer as _transfer
 from explorer.labs.augment import lab as _lab
 from explorer.labs.preprocessing import preprocessor_for
 from explorer.labs.real_layer import LayerPosition, explain_layer
 from explorer.serving import jobs as _jobs
+from explorer.weights import labels as _labels
 from explorer.weights import loading as _weights
+from explorer.weights import shipped as _shipped
 
 # Imported once per server process, by the first page. Everything loaded so far (torch,
 # torchvision's model modules, the catalog) lives as long as the server (explorer.core.gc_settings).
@@ -147,10 +154,17 @@ def network_picture(arch: str, weights: str, image_key: str, _image: _PILImage.I
 # --- Prediction lab: models with weights, features for new heads (issue 6) -----------------
 
 
-@st.cache_data(show_spinner=False)
-def with_weights() -> list[str]:
-    """The catalog names that have pretrained weights (immutable: a copy per session)."""
-    return _weights.with_weights()
+@st.cache_resource(show_spinner=False)
+def with_weights() -> tuple[str, ...]:
+    """The catalog names that have pretrained weights (shared, never changed)."""
+    return tuple(_weights.with_weights())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def model_labels(stamp: int) -> Mapping[str, str]:
+    """Each network's label in the model boxes at this state of the weights folder
+    (explorer.weights.labels.checkpoints_stamp), shared and never changed."""
+    return MappingProxyType({n: _labels.model_label(n) for n in with_weights()})
 
 
 def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> _weights.LoadedModel:
@@ -163,11 +177,73 @@ def loaded_model(arch: str, weights: str = "DEFAULT", device: str = "auto") -> _
     return model_cache.loaded_model(arch, weights, device)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def held_out_accuracies(members: tuple[str, ...], device: str) -> tuple[list[float], float]:
+@st.cache_resource(max_entries=32, show_spinner=False)
+def page_prediction(
+    _loaded: _weights.LoadedModel, model: tuple[str, str, str], picture: tuple[object, ...],
+    _image: _PILImage.Image, top: int, ten: bool,
+) -> _predict.PagePrediction | None:  # fmt: skip
+    """An inline prediction (`model`: architecture, weights, device; `picture`: the image's
+    work.Picture key), kept for the next run and the next visitor, as a job's result is: a
+    rerun shows it (its latency included) without another forward pass. Never changed."""
+    return _predict.page_prediction(_loaded, _image, top, ten)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def ensemble_prediction(
+    _loaded: tuple[_weights.LoadedModel, ...], members: tuple[tuple[str, str], ...], device: str,
+    picture: tuple[object, ...], _image: _PILImage.Image, top: int, ten: bool,
+) -> _predict.EnsemblePrediction:  # fmt: skip
+    """An inline ensemble prediction, kept the same way (`members`: architecture, weights)."""
+    return _predict.ensemble_predict(list(_loaded), _image, top, ten_crop=ten)
+
+
+# Pictures a page works on, decoded or drawn once and shared (never changed).
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def sample_picture(name: str) -> _PILImage.Image:
+    return _images.load_sample(name)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def digit_photo(index: int) -> tuple[_PILImage.Image, int]:
+    """A held-out digit drawn as dark ink on light paper, and its label."""
+    return _digits.sample_photo(index)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading the image…")
+def uploaded_picture(file_id: str, _data: bytes) -> _PILImage.Image:
+    """An uploaded picture (`file_id`: Streamlit's id of that upload), decoded and checked once
+    (explorer.core.images.decode_image; ImageError if bad). Its pixels count against the
+    memory ledger while it is kept, so only a few are."""
+    return _images.decode_image(_data)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def ensemble_default(stamp: int) -> tuple[str, ...]:
+    """The Ensembles page's first members at this state of the weights folder: three
+    torchvision networks whose weights are here, else the shipped digits models."""
+    cached = sorted({i.architecture for i in _weights.cached() if i.source == "torchvision"})
+    if len(cached) >= 2:
+        return tuple(cached[:3])
+    return tuple(n for n in with_weights() if n in _shipped.SHIPPED)
+
+
+class HeldOut(NamedTuple):
+    each: tuple[float, ...]  # each member's accuracy
+    together: float  # the averaged probabilities'
+    table: Table
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def held_out_view(members: tuple[str, ...], device: str) -> HeldOut:
     """The shipped digits models' accuracies on the held-out digits, alone and averaged: the
     same numbers for every session (each run costs ~0.5 s of CPU and ~40 MB of activations)."""
-    return _digits.held_out_accuracies([loaded_model(m, "DEFAULT", device).model for m in members])
+    each, together = _digits.held_out_accuracies(
+        [loaded_model(m, "DEFAULT", device).model for m in members])
+    rows = [{"model": m, "accuracy": f"{a:.2%}"} for m, a in zip(members, each, strict=True)]
+    rows.append({"model": "ensemble (averaged probabilities)", "accuracy": f"{together:.2%}"})
+    return HeldOut(tuple(each), together, Table.of(rows))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -199,9 +275,10 @@ def frozen_dot(arch: str, frozen_blocks: tuple[str, ...]) -> str:
 AUGMENT_MAX_SIDE = _lab.MAX_SIDE  # the lab augments a copy whose longer side is at most this
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the image…")
+@st.cache_resource(max_entries=8, show_spinner="Reading the image…")
 def lab_image(kind: str, value: str | bytes) -> _PILImage.Image:
-    """("sample", name) or ("upload", bytes) -> RGB image, longer side ≤ 512; ImageError if bad."""
+    """("sample", name) or ("upload", bytes) -> RGB image, longer side ≤ 512; ImageError if bad.
+    Shared by every session that picks the same picture: never changed."""
     if kind == "sample" or isinstance(value, str):
         image = _images.load_sample(str(value))
     else:
@@ -216,33 +293,29 @@ def augment_memo() -> _augment.PrefixMemo:
     return _augment.PrefixMemo()
 
 
-@st.cache_data(max_entries=32, show_spinner="Augmenting…")
+@st.cache_resource(max_entries=32, show_spinner="Augmenting…")
 def augment_grid(
     kind: str, value: str | bytes, pipeline_json: str, n: int, seed: int, columns: int
-) -> tuple[bytes, tuple[tuple[int, int], ...]]:
-    """The grid of n seeded samples as PNG bytes, and each sample's (width, height), drawn
-    inline (pipelines without a slow step; the others run as augment.lab.grid_job)."""
+) -> _lab.Grid:
+    """The grid of n seeded samples (PNG, each sample's size, the picture the page shows),
+    drawn inline (pipelines without a slow step; the others run as augment.lab.grid_job)."""
     pipeline = _augment.Pipeline.from_json(pipeline_json)
     grid = _lab.preview_grid(lab_image(kind, value), pipeline, n, seed, columns,
                              memo=augment_memo())  # fmt: skip
     assert grid is not None  # no progress callback: never cut short
-    return grid.png, grid.sizes
+    return grid
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def lab_image_eigen(kind: str, value: str | bytes) -> _augment.Eigen:
-    return _augment.image_eigen(lab_image(kind, value))
-
-
-@st.cache_data(max_entries=32, show_spinner="Mixing…")
+@st.cache_resource(max_entries=32, show_spinner="Mixing…")
 def mix_preview(
     a: tuple[str, str | bytes], b: tuple[str, str | bytes], method: str, alpha: float, seed: int
 ) -> tuple[bytes, float]:
-    """MixUp/CutMix of image a with image b: (PNG bytes, a's share of the soft label)."""
+    """MixUp/CutMix of image a with image b: (the picture as the page shows it, a's share of
+    the soft label)."""
     mixed = _augment.mix_preview(
         lab_image(*a), lab_image(*b), method=method, alpha=alpha, seed=seed
     )
-    return _images.to_png_bytes(_augment.to_pil(mixed.image)), mixed.weight_a
+    return _images.shown(_augment.to_pil(mixed.image)), mixed.weight_a
 
 
 # --- Why ResNets work: plain vs residual experiment (issue 7) ---------------------------------
@@ -259,52 +332,3 @@ def job_runner() -> _jobs.JobRunner:
         "explorer.labs.transfer", "explorer.serving.inside_jobs", "pytorch_grad_cam"))  # fmt: skip
     runner.warm()
     return runner
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def identity_demo(
-    in_features: int, out_features: int, zero_weight: bool, zero_bias: bool, nonnegative: bool
-) -> _residual.IdentityDemo:
-    return _residual.identity_demo(
-        in_features,
-        out_features,
-        zero_weight=zero_weight,
-        zero_bias=zero_bias,
-        nonnegative_input=nonnegative,
-    )
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def layer_view(
-    arch: str, input_size: Size, batch_size: int, depth: int
-) -> tuple[list[dict[str, object]], dict[str, object], dict[str, object]]:
-    """The Architecture page's layer table and its two bar charts (plotly dicts), built once."""
-    from components import widgets
-
-    t = trace(arch, input_size, batch_size)
-    rows = widgets.layer_rows(t, depth, receptive_fields(arch, input_size))
-    macs = widgets.bar_chart(rows, "MACs", "Multiply-accumulates per layer", "#1f78b4")
-    params = widgets.bar_chart(rows, "Params", "Parameters per layer", "#33a02c")
-    return rows, _light(macs), _light(params)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def shape_view(arch: str, input_size: Size, batch_size: int, branches: bool) -> dict[str, object]:
-    """The n_H, n_W ↓ n_C ↑ chart: the main path, or every conv/pool layer (`branches`)."""
-    from components import widgets
-
-    if branches:
-        points = widgets.conv_pool_points(trace(arch, input_size, batch_size))
-    else:
-        points = main_path(arch, input_size, batch_size)
-    return _light(widgets.shape_chart(points, branches))
-
-
-def _light(fig: object) -> dict[str, object]:
-    """A figure as a dict without plotly's default template (Streamlit applies its own theme),
-    which is most of the work of re-validating it on every rerun."""
-    d: dict[str, object] = fig.to_dict()  # type: ignore[attr-defined]
-    layout = d.get("layout")
-    if isinstance(layout, dict):
-        layout.pop("template", None)
-    return d

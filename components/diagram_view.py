@@ -19,7 +19,7 @@ import base64
 import hashlib
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import streamlit.components.v2 as components_v2
@@ -48,8 +48,12 @@ def _measures(svg: str) -> tuple[float, float, float]:
     return width, height, min(sizes, default=14.0)
 
 
+@lru_cache(maxsize=32)
 def html(svg: str, max_height: int = 760) -> str:
-    """The diagram's HTML and script for `st.html(..., unsafe_allow_javascript=True)`."""
+    """The diagram's HTML and script for `st.html(..., unsafe_allow_javascript=True)`. Made
+    once per diagram and kept (the SVG comes from a cache, the same string object every run,
+    so the key's hash is already known): a rerun sends it without scanning and escaping the
+    SVG again."""
     width, height, font = _measures(svg)
     readable = READABLE_PX / font  # screen pixels per SVG unit: its smallest text readable
     box_px = min(max_height, round(height * readable) + 24)

@@ -208,7 +208,7 @@ def vector_chart(
         fig = go.Figure(go.Histogram(x=values, nbinsx=60))
         fig.update_xaxes(title="value")
     fig.update_layout(title=title, height=240, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return fig
+    return plots.finished(fig)
 
 
 def channel_figure(layer: A.LayerActivation, channels: list[int], columns: int = 8) -> go.Figure:
@@ -253,7 +253,7 @@ def channel_figure(layer: A.LayerActivation, channels: list[int], columns: int =
         height=int(rows * cell_px + 40),
         margin={"l": 0, "r": 0, "t": 10, "b": 10},
     )
-    return fig
+    return plots.finished(fig)
 
 
 def one_layer(acts: A.Activations, key: str) -> None:
@@ -310,7 +310,7 @@ def filters_view(loaded: LoadedModel) -> None:
 
 
 def _show(pixels: np.ndarray, caption: str, col: Any, side: int = 224) -> None:
-    col.image(w.enlarged(pixels, side), caption=caption)
+    w.picture(col, pixels, caption, enlarge=side)
 
 
 def cam_panel(
@@ -472,7 +472,7 @@ def occlusion_chart(o: cam.OcclusionMap) -> go.Figure:
     fig.update_xaxes(range=[-0.5, cols - 0.5], constrain="domain", title="patch position")
     fig.update_yaxes(range=[rows - 0.5, -0.5], scaleanchor="x", constrain="domain")
     fig.update_layout(height=230, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
+    return plots.finished(fig)
 
 
 def canvas_image(drawn: Any) -> Image.Image | None:

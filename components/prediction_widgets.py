@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from components import cache, job_widgets
+from components import cache, job_widgets, prediction_charts, ready
 from components.markdown import plain
 from explorer.core import devices, images, work
 from explorer.core.errors import ExplorerError
 from explorer.labs import digits, predict
 from explorer.serving.download_jobs import download_job
+from explorer.weights import labels
 from explorer.weights import loading as weights
-from explorer.weights import shipped
 
 RANDOM_CHOICE = "random weights (predictions are meaningless)"
 FILE_CHOICE = "my own weights file (.safetensors, .pt, .pth)"
 DIGIT_PREFIX = "handwritten digit #"
 
 
-def model_label(name: str) -> str:
-    if name == shipped.WEIGHTS_NAME:
-        return "lenet5-digits — LeNet-5 trained on handwritten digits (shipped, offline)"
-    if name in shipped.SHIPPED:
-        return f"{name} — the same, trained from another seed (shipped, offline)"
-    info = weights.find(name)
-    mark = "✓ cached" if info.cached else f"{info.size_text}, not downloaded"
-    top1 = f", ImageNet top-1 {info.top1:.1f}%" if info.top1 is not None else ""
-    return f"{name} ({mark}{top1})"
+def model_picker(label: str, key: str, where: Any = st) -> str:
+    """A select box of every network with weights, each labelled with whether its file is
+    here (labels made again only when a weights file arrives or leaves)."""
+    names = cache.with_weights()
+    text = cache.model_labels(labels.checkpoints_stamp())
+    return str(where.selectbox(label, names, key=key, format_func=text.__getitem__))
 
 
 def device_picker(key: str) -> str:
@@ -110,7 +107,7 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
         if upload is None:
             return None
         try:
-            return images.decode_image(upload.getvalue())
+            return cache.uploaded_picture(upload.file_id, upload.getvalue())
         except ExplorerError as exc:
             st.error(plain(str(exc)))
             return None
@@ -119,30 +116,29 @@ def image_picker(key: str, default_digit: bool = True) -> Image.Image | None:
     name = st.selectbox("Sample", options, index=default, key=f"{key}_sample",
                         format_func=_sample_label)  # fmt: skip
     if str(name).startswith(DIGIT_PREFIX):
-        picture, label = digits.sample_photo(int(str(name).removeprefix(DIGIT_PREFIX)))
+        picture, label = cache.digit_photo(int(str(name).removeprefix(DIGIT_PREFIX)))
         st.caption(f"A held-out digit (label {label}) drawn as dark ink on light paper.")
         return picture
-    return images.load_sample(str(name))
+    return cache.sample_picture(str(name))
 
 
-def enlarged(
-    pixels: Any, side: int, box: tuple[int, int, int, int] | None = None
-) -> Image.Image:
-    """A small network input (LeNet's 32×32) blown up with square pixels, not blurred; `box`
-    (top, left, bottom, right input pixels, inclusive) framed in red, cut at the edges."""
-    picture = Image.fromarray(pixels).convert("RGB")
-    scale = max(1, side // max(picture.size))
-    big = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
-    if box is not None:
-        top, left, bottom, right = box
-        top, left = max(top, 0), max(left, 0)
-        bottom, right = min(bottom, picture.height - 1), min(right, picture.width - 1)
-        line = max(2, big.width // 110)
-        ImageDraw.Draw(big).rectangle(
-            (left * scale, top * scale, (right + 1) * scale - 1, (bottom + 1) * scale - 1),
-            outline=(230, 30, 30), width=line,
-        )
-    return big
+def picture(
+    where: Any, image: Any, caption: str | None = None, width: int | str = "content", *,
+    enlarge: int = 0, box: tuple[int, int, int, int] | None = None,
+) -> None:  # fmt: skip
+    """`where.image(image, …)` from bytes made once per picture and kept (keyed by its pixels),
+    so a rerun sends them as they are: a Pillow image as JPEG at most `width` pixels wide; or,
+    with `enlarge`, a small network input (an array, LeNet's 32×32) blown up to about that
+    many pixels in square pixels, not blurred, `box` (top, left, bottom, right input pixels,
+    inclusive) framed in red."""
+    if enlarge:
+        digest = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
+        key = (image.shape, str(image.dtype), digest)
+        data = ready.enlarged_picture(key, image, enlarge, box)
+    else:
+        widest = width if isinstance(width, int) else images.SHOWN_MAX_WIDTH
+        data = ready.shown_picture(work.Picture.of(image).key, image, widest)
+    where.image(data, caption=caption, width=width, output_format=images.shown_format(data))
 
 
 def random_warning(is_random: bool) -> None:
@@ -164,32 +160,9 @@ def headline(best: Any, is_random: bool, random_note: str, prefix: str = "") -> 
         st.subheader(f"{prefix}{best.label} — {best.probability:.1%}")
 
 
-def top_table(top: Any) -> list[dict[str, Any]]:
-    return [
-        {"rank": r, "class": t.label, "index": t.index, "probability": f"{t.probability:.2%}"}
-        for r, t in enumerate(top, 1)
-    ]
-
-
-def top_chart(top: Any, title: str = "") -> go.Figure:
-    labels = [t.label for t in top][::-1]
-    fig = go.Figure(
-        go.Bar(
-            x=[t.probability for t in top][::-1],
-            y=labels,
-            orientation="h",
-            text=[f"{t.probability:.1%}" for t in top][::-1],
-            textposition="auto",
-        )
-    )
-    fig.update_layout(
-        title=title or None,
-        height=60 + 32 * len(labels),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis={"range": [0, 1], "tickformat": ".0%"},
-        yaxis={"type": "category"},  # digit labels "7" are names, not numbers
-    )
-    return fig
+def top_view(top: Any, title: str = "") -> prediction_charts.TopView:
+    """The top classes' table and chart, made once per result and shared."""
+    return ready.top_view(prediction_charts.plain(top), title)
 
 
 def ensemble_result(
@@ -202,10 +175,11 @@ def ensemble_result(
     traces = [cache.trace(m.architecture, m.input_size) for m in loaded]
     macs = predict.check_ensemble_prediction(traces, ten)
     uploaded = any(m.weights.startswith("file:") for m in loaded)  # held here only: inline
-    if work.runs_inline(macs) or uploaded:
-        return predict.ensemble_predict(loaded, image, top, ten_crop=ten)
     members = tuple((m.architecture, m.weights) for m in loaded)
     picture = work.Picture.of(image)
+    if work.runs_inline(macs) or uploaded:
+        return cache.ensemble_prediction(tuple(loaded), members, device, picture.key, image, top,
+                                         ten)  # fmt: skip
     key = ("ensemble", members, device, picture.key, top, ten)
     job = job_widgets.start("ensemble_job", key, predict.ensemble_job, members, device, picture,
                             top, ten)  # fmt: skip

@@ -8,6 +8,7 @@ from itertools import pairwise
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from components import plots
 from explorer.labs.residual_experiment import SUPPORTED_DEPTHS, IdentityDemo, RunResult
 
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
@@ -67,7 +68,7 @@ def curves_figure(runs: Sequence[RunResult], epochs: int | None = None) -> go.Fi
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     fig.update_layout(height=420, margin=dict(t=40, b=40, l=50, r=10), legend_title="network")
-    return fig
+    return plots.finished(fig)
 
 
 def gradients_figure(runs: Sequence[RunResult]) -> go.Figure:
@@ -93,7 +94,7 @@ def gradients_figure(runs: Sequence[RunResult]) -> go.Figure:
     fig.update_yaxes(type="log", dtick=1, tickformat="~g", title_text="gradient norm ‖∂L/∂W‖ (log)")
     fig.update_xaxes(title_text="weighted layer (1 = first conv, last = fully connected)")
     fig.update_layout(height=400, margin=dict(t=20, b=40, l=60, r=10))
-    return fig
+    return plots.finished(fig)
 
 
 def summary_rows(runs: Sequence[RunResult]) -> list[dict[str, object]]:
@@ -158,4 +159,4 @@ def identity_figure(demo: IdentityDemo, units: int = 40) -> go.Figure:
         xaxis_title=f"unit (first {n} of {len(demo.output)})",
         yaxis_title="value",
     )
-    return fig
+    return plots.finished(fig)

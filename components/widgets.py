@@ -1,11 +1,11 @@
 """Shared widgets and view helpers of the Explore pages (architecture picker, input-size
-controls, metric cards, layer table rows, plotly charts). Numbers come from `explorer`;
-this module only arranges and formats them."""
+controls, metric cards, plotly charts; the layer table is components/tables.py). Numbers come
+from `explorer`; this module only arranges and formats them."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -13,16 +13,14 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
-from components import diagram_view
+from components import diagram_view, plots
 from components.markdown import plain
-from explorer.analysis.trace import LayerRecord, Trace
-from explorer.catalog import ArchSpec, published
+from explorer.analysis.trace import Trace
+from explorer.catalog import ArchSpec
 from explorer.core import limits
-from explorer.core.layer_kinds import lecture_labels
-from explorer.core.layer_math import commas, hwc, lecture_shape, output_size_formula, short
+from explorer.core.layer_math import commas, hwc, short
 from explorer.core.units import format_bytes
 from explorer.graph.main_path import ShapePoint
-from explorer.graph.receptive import describe as describe_rf
 
 MAX_SIDE = limits.PAGE_MAX_SIDE
 MAX_BATCH = limits.PAGE_MAX_BATCH
@@ -198,120 +196,10 @@ def metric_row(cards: Sequence[tuple[str, str, str | None]], key: str) -> None:
 # --------------------------------------------------------------------------- tables
 
 
-def shape_text(record: LayerRecord, image: tuple[int, ...] = ()) -> str:
-    if not record.output_shape:
-        return "not used"
-    text = lecture_shape(record.output_shape, image)
-    if len(record.output_shapes) > 1:
-        text += f" (+{len(record.output_shapes) - 1} more)"
-    return text
-
-
-def layer_rows(
-    trace: Trace, depth: int, fields: dict[str, int] | None = None
-) -> list[dict[str, Any]]:
-    """One row per layer shown at `depth`: what a teacher reads off the table."""
-    total = trace.total_macs or 1
-    fields = fields or {}
-    side = trace.input_shape[2] if len(trace.input_shape) == 4 else 0
-    lecture = lecture_labels(trace.layers)
-    rows = []
-    for r in trace.at_depth(depth):
-        formula = None
-        if r.input_shapes and r.calls > 0:
-            formula = output_size_formula(r.hyper, r.input_shapes[0])
-        rows.append(
-            {
-                "Layer": r.name,
-                "Lecture": lecture.get(r.name, ""),
-                "Type": r.type,
-                "Output n_H×n_W×n_C": shape_text(r, trace.input_shape),
-                "Params": r.params,
-                "MACs": r.macs,
-                "Share of MACs %": round(100 * r.macs / total, 2),
-                "Receptive field": describe_rf(fields.get(r.name), side)
-                if r.name in fields
-                else "",
-                "Output size ⌊(n + 2p − f)/s⌋ + 1": formula or "",
-            }
-        )
-    return rows
-
-
-# No fixed widths: the grid sizes each column to its header and values, so nothing is cut.
-TABLE_CONFIG = {
-    "Share of MACs %": st.column_config.ProgressColumn(
-        format="%.1f%%", min_value=0, max_value=100, help="this layer's share of all MACs"
-    ),
-    "Receptive field": st.column_config.TextColumn(
-        help="input pixels (along n_H) that one output value can see"
-    ),
-}
-
-
-NUMBER_HELP = {
-    "Params": "parameters of this layer (and everything inside it)",
-    "MACs": "multiply-accumulates",
-}
-
-
-def number_width(rows: Sequence[dict[str, Any]], column: str) -> int:
-    """Pixels for a column of comma-grouped integers, from its widest value. The grid sizes
-    a column from its first rows only: VGG's 102,764,544-parameter fc6 is row 32, and was
-    shown as ',764,544'."""
-    widest = max((len(commas(r[column])) for r in rows if r.get(column) is not None), default=1)
-    return 28 + 9 * max(widest, len(column))
-
-
-def picked_rows(rows: Sequence[dict[str, Any]], picked: Sequence[str]) -> list[int]:
-    """The table rows of the picked layers: a picked layer's own row, the rows inside a
-    picked block, and the row of the block a picked layer sits in."""
-    hits = []
-    for i, row in enumerate(rows):
-        layer = str(row.get("Layer", ""))
-        if any(
-            layer == p or layer.startswith(p + ".") or p.startswith(layer + ".") for p in picked
-        ):
-            hits.append(i)
-    return hits
-
-
-def layer_table(rows: list[dict[str, Any]], key: str, picked: Sequence[str] = ()) -> None:
-    """The layer table; the rows of the `picked` layers (a click on a diagram box) start
-    selected (each new pick is a new table, so its selection shows at once)."""
-    config = dict(TABLE_CONFIG)
-    for column, help_text in NUMBER_HELP.items():
-        if rows and column in rows[0]:
-            config[column] = st.column_config.NumberColumn(
-                format="localized", help=help_text, width=number_width(rows, column)
-            )
-    hits = picked_rows(rows, picked)
-    height = min(38 + 35 * len(rows), 560)
-    if not hits:
-        st.dataframe(rows, hide_index=True, column_config=config, key=key, height=height)
-        return
-    st.dataframe(
-        rows,
-        hide_index=True,
-        column_config=config,
-        key=f"{key}_{'_'.join(map(str, hits))}",
-        height=height,
-        on_select="rerun",
-        selection_mode="multi-row",
-        selection_default={"selection": {"rows": hits}},
-    )
-
-
-def published_rows(spec: ArchSpec, trace: Trace) -> tuple[list[dict[str, str]], list[str]]:
-    """Our exact figures beside the published ones (explorer.catalog.published: ✓ or Δ), and
-    notes."""
-    return published.published_rows(spec, trace)
-
-
 # --------------------------------------------------------------------------- charts
 
 
-def bar_chart(rows: Sequence[dict[str, Any]], column: str, title: str, colour: str) -> go.Figure:
+def bar_chart(rows: Sequence[Mapping[str, Any]], column: str, title: str, colour: str) -> go.Figure:
     shown = [r for r in rows if r[column]]
     fig = go.Figure(
         go.Bar(
@@ -333,7 +221,7 @@ def bar_chart(rows: Sequence[dict[str, Any]], column: str, title: str, colour: s
         yaxis_tickformat="~s",
         xaxis_type="category",
     )
-    return fig
+    return plots.finished(fig)
 
 
 def conv_pool_points(trace: Trace) -> list[ShapePoint]:
@@ -391,7 +279,7 @@ def shape_chart(points: Sequence[ShapePoint], branches: bool = False) -> go.Figu
         tickmode="auto",  # round channel numbers, not the pixel axis's grid
         nticks=6,
     )
-    return fig
+    return plots.finished(fig)
 
 
 def diagram(svg: str | None, dot: str, height: int = 760) -> None:
@@ -407,20 +295,6 @@ def diagram(svg: str | None, dot: str, height: int = 760) -> None:
 
 def show_error(exc: BaseException, what: str = "") -> None:
     st.error(plain(f"{what}{exc}"))
-
-
-def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
-    import csv
-    import io
-
-    rows = list(rows)
-    if not rows:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def matrix_html(matrix: Sequence[Sequence[float]], caption: str) -> str:

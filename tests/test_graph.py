@@ -253,7 +253,7 @@ def test_the_recording_reads_the_traces_own_records():
 def test_a_diagram_box_names_the_layers_it_stands_for():
     """What a click on a box picks: a layer its path, a collapsed "×N" box each block, a
     residual addition the block whose forward adds, the input nothing, a forged id nothing."""
-    from components.widgets import picked_rows
+    from components.tables import picked_rows
 
     a = analyse("resnet18")
     full = a.graph(4, collapse=False)

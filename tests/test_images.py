@@ -350,3 +350,22 @@ def test_a_strip_within_the_pixel_limit_is_refused_by_its_side() -> None:
         decode_image(strip)
     panorama = encode(Image.new("RGB", (16_000, 20), "white"), "PNG")
     assert decode_image(panorama).size == (16_000, 20)
+
+
+def test_a_shown_picture_is_what_st_image_sends_as_it_is() -> None:
+    """images.shown: JPEG at most the page's width (st.image then sends the bytes untouched),
+    PNG where there is transparency or squares must stay sharp."""
+    from explorer.core.images import SHOWN_MAX_WIDTH, shown, shown_format
+
+    wide = Image.new("RGB", (3000, 1000), (200, 30, 30))
+    data = shown(wide)
+    back = Image.open(io.BytesIO(data))
+    assert (back.format, back.size) == ("JPEG", (SHOWN_MAX_WIDTH, 487))
+    assert shown_format(data) == "JPEG"
+    assert Image.open(io.BytesIO(shown(wide, 220))).size == (220, 73)
+    small = Image.new("RGB", (32, 32))
+    assert Image.open(io.BytesIO(shown(small))).size == (32, 32)  # never enlarged
+    sharp = shown(small, lossless=True)
+    assert shown_format(sharp) == "PNG" and Image.open(io.BytesIO(sharp)).mode == "RGB"
+    clear = shown(Image.new("RGBA", (10, 10), (0, 0, 0, 0)))
+    assert shown_format(clear) == "PNG" and Image.open(io.BytesIO(clear)).mode == "RGBA"

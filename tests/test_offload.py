@@ -37,7 +37,7 @@ def cat() -> object:
 
 
 def test_replies_rebuild_only_plain_data_never_code_or_torch_objects() -> None:
-    grid = lab.Grid(b"png", ((3, 4),))
+    grid = lab.Grid(b"png", ((3, 4),), b"jpeg")
     reply = ("done", {"grid": grid, "probs": np.arange(3, dtype=np.float32), "n": [1, 2.5],
                       7: {np.float32(0.5), None}, "cat": frozenset({"a"})})  # fmt: skip
     back = load_reply(dump_reply(reply))

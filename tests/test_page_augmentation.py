@@ -177,7 +177,7 @@ def test_added_steps_reuse_the_memo_and_elastic_grids_come_from_a_worker(page):
                                 compress_level=1)  # fmt: skip
         if kind == "horizontal_flip":  # inline: all 8 samples restart after the old pipeline
             assert memo.hits >= hits + 8
-            png, _ = cache.augment_grid("sample", "cat", json_text, 8, 0, 4)  # the page's grid
+            png = cache.augment_grid("sample", "cat", json_text, 8, 0, 4).png  # the page's grid
         else:  # warped in a worker: this process's memo is not used
             assert memo.hits == hits
             job = cache.job_runner().get(("augment-grid", Picture.of(image).key, json_text, 8,

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import streamlit as st
 
 import explorer
-from components import cache, diagram_view, plots, widgets
+from components import cache, diagram_view, plots, ready, tables, widgets
 from components.markdown import plain
 from explorer.catalog.timm_models import deploy_form
 from explorer.core.layer_math import short
@@ -33,7 +33,8 @@ if spec.notes:
 widgets.metrics(trace, analysis.depth)
 
 # --- published figures ---------------------------------------------------------------------
-rows, notes = widgets.published_rows(spec, trace)
+published, notes = ready.published_view(name, input_size, batch)
+rows = published.rows
 if spec.published is not None and (rows or spec.published.extra):
     st.markdown(f"#### Published figures — {spec.published.source}")
     if input_size != spec.input_size and rows:
@@ -42,7 +43,7 @@ if spec.published is not None and (rows or spec.published.extra):
             "MACs change with the input size."
         )
     if rows:
-        st.dataframe(rows, hide_index=True, key="arch_published")
+        st.dataframe(published.arrow, hide_index=True, key="arch_published")
     if notes:
         with st.expander(f"Notes on the published figures ({len(notes)})"):
             st.markdown("\n".join(f"{i}. {note}" for i, note in enumerate(notes, 1)))
@@ -154,7 +155,7 @@ if picked:
     if len(picked) > 1:
         text += f" … `{picked[-1]}` ({len(picked)} identical blocks, each)"
     text += (
-        f" — {first.type}, output {widgets.shape_text(first, trace.input_shape)}, "
+        f" — {first.type}, output {tables.shape_text(first, trace.input_shape)}, "
         f"{first.params:,} parameters, {short(first.macs)} MACs. Its rows are selected in the "
         "layer table below."
     )
@@ -187,23 +188,23 @@ depth = st.slider(
     disabled=max_depth <= 1,
     help="1 = top-level blocks; the deepest level lists every single layer.",
 )
-table, macs_chart, params_chart = cache.layer_view(name, input_size, batch, depth)
-widgets.layer_table(table, key="arch_layers", picked=picked)
+view = ready.layer_view(name, input_size, batch, depth)
+tables.layer_table(view.table, key="arch_layers", picked=picked)
 st.caption(
     "Output size of a conv/pool layer: ⌊(n + 2p − f)/s⌋ + 1 (n input size, p padding, "
     "f filter size, s stride). Receptive field: input pixels one output value can see."
 )
 
 left, right = st.columns(2)
-plots.show(macs_chart, key="arch_macs_chart", where=left)
-plots.show(params_chart, key="arch_params_chart", where=right)
+plots.show(view.macs, key="arch_macs_chart", where=left)
+plots.show(view.params, key="arch_params_chart", where=right)
 branches = st.toggle(
     "Shape chart: every conv and pool layer (branches and 1×1 reductions too)",
     key="arch_shape_branches",
     help="Off: only the main path, the tensors every route from input to output passes "
     "through (a ResNet block's output, an inception module's concatenation).",
 )
-plots.show(cache.shape_view(name, input_size, batch, branches), key="arch_shape_chart")
+plots.show(ready.shape_view(name, input_size, batch, branches), key="arch_shape_chart")
 
 # --- downloads -----------------------------------------------------------------------------
 # Every file is made now from cached results and a click does not rerun the page, so quick
@@ -212,7 +213,7 @@ st.markdown("#### Downloads")
 stem = f"{name}_{input_size[1]}x{input_size[2]}"
 d = [*st.columns(3), *st.columns(3)]  # two rows: five labels fit a 1024-px page
 files: list[tuple[str, str | bytes, str, str]] = [
-    ("Layer table (CSV)", widgets.rows_to_csv(table), "csv", "text/csv"),
+    ("Layer table (CSV)", view.csv, "csv", "text/csv"),
     ("Trace (JSON)", analysis.trace_json, "json", "application/json"),
     ("Diagram (DOT)", dot, "dot", "text/vnd.graphviz"),
 ]

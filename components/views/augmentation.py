@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from components import cache, job_widgets, widgets
+from components import cache, job_widgets, ready, widgets
 from components.markdown import plain
 from explorer.core.errors import ExplorerError
 from explorer.core.images import sample_names
@@ -17,11 +17,9 @@ from explorer.labs.augment import (
     DEFAULT_PIPELINE,
     PRESETS,
     Augmentation,
-    Eigen,
     ParamSpec,
     PCAColor,
     Pipeline,
-    imagenet_eigen,
     lab,
 )
 
@@ -245,8 +243,8 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     image = cache.lab_image(*source)
     try:
         if not lab.needs_worker(pipeline):
-            grid_png, sizes = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
-            _show_samples(image, label, pipeline, n, int(seed), grid_png, sizes)
+            grid = cache.augment_grid(*source, pipeline.to_json(), n, int(seed), columns)
+            _show_samples(source, image, label, pipeline, n, int(seed), grid)
             return
         # Elastic warping: seconds, so the grid is drawn in a worker process (explorer.serving.jobs)
         pipeline.check_budget(image.height, image.width, n)  # refused here, before the job
@@ -261,30 +259,30 @@ def _samples_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
         return
 
     def show(grid: lab.Grid) -> None:
-        _show_samples(image, label, pipeline, n, int(seed), grid.png, grid.sizes)
+        _show_samples(source, image, label, pipeline, n, int(seed), grid)
 
     _PENDING.add(job, f"Warping {n} samples", "aug_grid", show)
 
 
 def _show_samples(
-    image: Any, label: str, pipeline: Pipeline, n: int, seed: int, grid_png: bytes,
-    sizes: tuple[tuple[int, int], ...],
+    source: ImageSource, image: Any, label: str, pipeline: Pipeline, n: int, seed: int,
+    grid: lab.Grid,
 ) -> None:  # fmt: skip
     left, right = st.columns([1, 3])
     with left:
         width, height = image.size
         full = tuple(image.info.get("unshrunk_size", image.size))
         note = "" if full == (width, height) else f", shrunk from {full[0]}×{full[1]}"
-        st.image(image, caption=f"original: {label}, {width}×{height}{note}")
+        st.image(ready.lab_picture(*source), caption=f"original: {label}, {width}×{height}{note}")
     with right:
-        shapes = sorted(set(sizes))
+        shapes = sorted(set(grid.sizes))
         shown = ", ".join(f"{w}×{h}" for w, h in shapes[:4]) + (" …" if len(shapes) > 4 else "")
         st.image(
-            grid_png,
+            grid.shown,
             caption=f"{n} samples, seeds {seed}…{seed + n - 1} "
             f"(sample k uses seed {seed} + k); sizes {shown}",
         )
-    _downloads(pipeline, grid_png, seed)
+    _downloads(pipeline, grid.png, seed)
 
 
 # Jobs drawn last, so that the other tabs are usable while they run (made anew each run).
@@ -323,19 +321,6 @@ def _downloads(pipeline: Pipeline, grid_png: bytes, seed: int) -> None:
         st.code(code, language="python")
 
 
-def _eigen_table(eigen: Eigen) -> list[dict[str, Any]]:
-    return [
-        {
-            "component": f"p{j + 1}",
-            "eigenvalue λ": eigen.values[j],
-            "R": eigen.vectors[0][j],
-            "G": eigen.vectors[1][j],
-            "B": eigen.vectors[2][j],
-        }
-        for j in range(3)
-    ]
-
-
 def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     st.markdown(
         "AlexNet (Krizhevsky et al. 2012, §4.1) alters the intensities of the RGB channels along "
@@ -354,22 +339,22 @@ def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
     # the directions the offsets take. Four seeded samples of each, beside the original.
     seed = widgets.whole(st.session_state.get("aug_seed", 0), 0, 2**31 - 1, 0)
     shown = st.columns([1, 3])
-    shown[0].image(cache.lab_image(*source), caption=f"original: {label}")
+    shown[0].image(ready.lab_picture(*source), caption=f"original: {label}")
     with shown[1]:
         for sigma, what in (
             (0.1, "the paper's σ = 0.1: subtle on purpose"),
             (1.0, "σ = 1.0, exaggerated ten times to show the colour axes"),
         ):
             json_text = Pipeline((PCAColor(std=sigma),)).to_json()
-            png, _ = cache.augment_grid(*source, json_text, 4, seed, 4)
-            st.image(png, caption=f"PCA colour, {what} (seeds {seed}…{seed + 3})")
-    eigens = [imagenet_eigen(), cache.lab_image_eigen(*source)]
-    for column, eigen in zip(st.columns(2), eigens):
+            grid = cache.augment_grid(*source, json_text, 4, seed, 4)
+            st.image(grid.shown, caption=f"PCA colour, {what} (seeds {seed}…{seed + 3})")
+    views = [ready.eigen_view(None, None), ready.eigen_view(*source)]
+    for column, (eigen, table) in zip(st.columns(2), views):
         with column:
             title = "ImageNet (fb.resnet.torch)" if eigen.source.startswith("ImageNet") else label
             st.markdown(f"**Principal components of {title}** (pixels in [0, 1]; p_j are columns)")
             st.dataframe(
-                _eigen_table(eigen),
+                table.arrow,
                 hide_index=True,
                 width="stretch",
                 column_config={
@@ -452,8 +437,8 @@ def _mix_view(source: ImageSource, label: str) -> None:
         st.error(plain(str(exc)))
         return
     a, b, mixed = st.columns(3)
-    a.image(cache.lab_image(*source), caption=f"A: {label}")
-    b.image(cache.lab_image("sample", other), caption=f"B: {other}")
+    a.image(ready.lab_picture(*source), caption=f"A: {label}")
+    b.image(ready.lab_picture("sample", other), caption=f"B: {other}")
     mixed.image(
         png,
         caption=f"label = {weight_a:.3f} × {label} + {1 - weight_a:.3f} × {other} "

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from components import cache, plots, widgets
+from components import cache, plots, ready, widgets
 from components.markdown import plain
 from explorer.core.layer_math import (
-    LECTURE_6X6,
-    BottleneckComparison,
     agreement,
     commas,
-    conv1x1_single_channel,
     conv_macs,
     lecture_shape,
     short,
@@ -38,14 +34,12 @@ b = c[5].slider(
     "Bottleneck width", 1, 1024, 16, key="cost_b", help="Channels after the 1×1 convolution"
 )
 
-cmp = BottleneckComparison(h=h, w=w, c_in=c_in, c_out=c_out, f=f, bottleneck=b)
-size = dict(height=h, width=w, in_channels=c_in, out_channels=c_out, kernel_size=f)
 try:
-    naive_t = cache.block_trace("naive_conv_spec", tuple(size.items()))
-    bott_t = cache.block_trace("bottleneck_conv_spec", (*size.items(), ("bottleneck_channels", b)))
+    bottleneck = ready.bottleneck_view(h, w, c_in, c_out, int(f), b)
 except (explorer.ExplorerError, ValueError) as exc:
     st.error(plain(str(exc)))
     st.stop()
+cmp = bottleneck.cmp
 
 left, right = st.columns(2)
 with left:
@@ -73,48 +67,8 @@ else:  # not a success: the "bottleneck" is wider than what it should squeeze
         "the 1×1 reduction costs more than it saves at these sizes."
     )
 
-check_rows = [
-    {
-        "Block": "naive",
-        "Formula": commas(cmp.naive.macs),
-        "Traced": commas(naive_t.total_macs),
-        "Match": agreement(cmp.naive.macs, naive_t.total_macs),
-        "Params (traced)": commas(naive_t.total_params),
-    },
-    {
-        "Block": "bottleneck",
-        "Formula": commas(cmp.bottleneck_macs),
-        "Traced": commas(bott_t.total_macs),
-        "Match": agreement(cmp.bottleneck_macs, bott_t.total_macs),
-        "Params (traced)": commas(bott_t.total_params),
-    },
-]
-st.dataframe(check_rows, hide_index=True, key="cost_check")
-
-bars = go.Figure()
-bars.add_trace(
-    go.Bar(
-        name=f"{f}×{f} conv",
-        x=["naive", "bottleneck"],
-        y=[cmp.naive.macs, cmp.expand.macs],
-        marker_color="#1f78b4",
-    )
-)
-bars.add_trace(
-    go.Bar(
-        name="1×1 reduce", x=["naive", "bottleneck"], y=[0, cmp.reduce.macs], marker_color="#fdbf6f"
-    )
-)
-bars.update_layout(
-    barmode="stack",
-    height=320,
-    title="Multiply-accumulates",
-    yaxis_title="MACs",
-    yaxis_tickformat="~s",
-    xaxis_title="design",
-    margin={"l": 10, "r": 10, "t": 40, "b": 10},
-)
-plots.show(bars, key="cost_bars")
+st.dataframe(bottleneck.check.arrow, hide_index=True, key="cost_check")
+plots.show(bottleneck.bars, key="cost_bars")
 
 # --- 2. the 1×1 convolution ----------------------------------------------------------------
 st.header("2 · What a 1×1 convolution does")
@@ -125,17 +79,7 @@ with one:
     weight = left_in.number_input(
         "The 1×1 filter's value", -10.0, 10.0, 2.0, 0.5, key="cost_weight"
     )
-    result = conv1x1_single_channel(LECTURE_6X6, weight)
-    # The grids wrap onto a new line on a narrow screen and scroll rather than overlap.
-    st.markdown(
-        "<div style='display:flex;align-items:center;gap:0.8rem;flex-wrap:wrap;"
-        "overflow-x:auto;max-width:100%'>"
-        + widgets.matrix_html(LECTURE_6X6, "6×6×1 input")
-        + f"<span style='font-size:1.5rem;white-space:nowrap'>∗ {weight:g} =</span>"
-        + widgets.matrix_html(result, "6×6×1 output")
-        + "</div>",
-        unsafe_allow_html=True,
-    )
+    st.markdown(ready.one_by_one_html(float(weight)), unsafe_allow_html=True)
 many = st.container()
 with many:
     st.markdown(
@@ -180,11 +124,11 @@ inc = tuple(
     for col, (key, label, default) in zip(i, fields)
 )
 try:
-    inc_t = cache.block_trace("inception_module_spec", inc)
-    inc_dot = cache.block_dot("inception_module_spec", inc, 3)
+    inception = ready.inception_view(inc)
 except (explorer.ExplorerError, ValueError) as exc:
     st.error(plain(str(exc)))
     st.stop()
+inc_t, inc_dot = inception.trace, inception.dot
 widgets.metric_row(
     [
         ("Output", lecture_shape(inc_t.output_shape), None),
@@ -193,17 +137,7 @@ widgets.metric_row(
     ],
     key="cost_inception_metrics",
 )
-branch_rows = [
-    {
-        "Branch": r.name,
-        "Output": lecture_shape(r.output_shape),
-        "Params": commas(r.params),
-        "MACs": commas(r.macs),
-        "MACs %": f"{100 * r.macs / max(inc_t.total_macs, 1):.1f}%",
-    }
-    for r in inc_t.children("")
-]
-st.dataframe(branch_rows, hide_index=True, key="cost_inc_branches")
+st.dataframe(inception.branches.arrow, hide_index=True, key="cost_inc_branches")
 st.caption(
     "The 5×5 branch would cost far more without its 1×1 reduction: try raising "
     "'5×5 reduce' to the input's channel count."

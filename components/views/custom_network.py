@@ -7,7 +7,7 @@ import html
 import streamlit as st
 
 import explorer
-from components import cache, plots, widgets
+from components import cache, plots, ready, tables, widgets
 from components.markdown import plain
 from explorer.catalog.custom import input_rows, looks_like_spec, order_hint
 from explorer.core.layer_math import commas
@@ -111,33 +111,14 @@ if said:
     st.info(said, icon=":material/input:")
 widgets.metrics(trace, analysis.depth)
 dot = analysis.dot(None, False)
-SHAPE = "Output n_H×n_W×n_C"
-
-
-def table_rows(t: explorer.Trace, fields: dict[str, int] | None = None) -> list[dict[str, object]]:
-    """The layer table; for anything but an image, shapes in PyTorch's order (batch dropped)
-    instead of the lecture's n_H×n_W×n_C, and no receptive-field column (it counts pixels)."""
-    depth = max(r.depth for r in t.layers)
-    rows = widgets.layer_rows(t, depth, fields)
-    if len(t.input_shape) == 4:
-        return rows
-    shapes = ["×".join(map(str, r.output_shape[1:])) or "not used" for r in t.at_depth(depth)]
-    return [
-        {("Output (PyTorch order)" if k == SHAPE else k): (shape if k == SHAPE else v)
-         for k, v in row.items() if k != "Receptive field"}
-        for row, shape in zip(rows, shapes, strict=True)
-    ]  # fmt: skip
-
-
 st.markdown("#### Layers")
-fields = analysis.receptive_fields if image else None
-widgets.layer_table(table_rows(trace, fields), key="custom_layers")
+table, shape_chart = ready.stack_view(text)
+tables.layer_table(table, key="custom_layers")
 svg = cache.dot_svg(dot) if dot_available() else None
-if image:
+if shape_chart is not None:
     left, right = st.columns([3, 2])
     with left:
-        points = analysis.main_path
-        plots.show(widgets.shape_chart(points), key="custom_shape_chart")
+        plots.show(shape_chart, key="custom_shape_chart")
     with right:
         st.markdown("#### Diagram")
         widgets.diagram(svg, dot, height=520)
@@ -173,4 +154,5 @@ if signature.strip():
             f"Output {'×'.join(map(str, sig_trace.output_shape))} · "
             f"{commas(sig_trace.total_macs)} MACs · {commas(sig_trace.total_params)} parameters"
         )
-        widgets.layer_table(table_rows(sig_trace), key="custom_signature_layers")
+        sig_table = tables.Table.of_layers(tables.stack_rows(sig_trace))
+        tables.layer_table(sig_table, key="custom_signature_layers")

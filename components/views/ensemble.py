@@ -10,8 +10,8 @@ from components.markdown import plain
 from explorer.core import limits
 from explorer.core.errors import ExplorerError
 from explorer.labs import predict
+from explorer.weights import labels, shipped
 from explorer.weights import loading as weights
-from explorer.weights import shipped
 
 st.title("Ensembles")
 st.caption(
@@ -22,24 +22,16 @@ st.caption(
 )
 
 
-def _default_members() -> list[str]:
-    cached = sorted({i.architecture for i in weights.cached() if i.source == "torchvision"})
-    return (
-        cached[:3]
-        if len(cached) >= 2
-        else [n for n in weights.with_weights() if n in shipped.SHIPPED]
-    )
 
 
 def _held_out(loaded: list[weights.LoadedModel], device: str) -> None:
     """For the shipped digits models: accuracy on the 360 held-out digits, alone and together."""
     if len(loaded) < 2 or not all(m.weights in shipped.SHIPPED for m in loaded):
         return
-    each, together = cache.held_out_accuracies(tuple(m.weights for m in loaded), device)
+    held_out = cache.held_out_view(tuple(m.weights for m in loaded), device)
+    each, together = held_out.each, held_out.together
     st.markdown("**On all 360 held-out digits**")
-    rows = [{"model": m.label, "accuracy": f"{a:.2%}"} for m, a in zip(loaded, each)]
-    rows.append({"model": "ensemble (averaged probabilities)", "accuracy": f"{together:.2%}"})
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(held_out.table.arrow, hide_index=True)
     best = max(each)
     wrong = round((1 - best) * 360)
     if together > best:
@@ -67,8 +59,8 @@ def run() -> None:
         st.error(f"An ensemble has at most {limits.ENSEMBLE_MAX_MODELS} members on this server.")
     members = st.multiselect(
         "Models",
-        weights.with_weights(),
-        default=_default_members(),
+        cache.with_weights(),
+        default=list(cache.ensemble_default(labels.checkpoints_stamp())),
         key="ensemble_models",
         max_selections=limits.ENSEMBLE_MAX_MODELS,
         help=f"At most {limits.ENSEMBLE_MAX_MODELS} models on a shared server.",
@@ -87,7 +79,7 @@ def run() -> None:
         ten = st.toggle("Ten-crop each model", key="ensemble_ten_crop")
     with right:
         if image is not None:
-            st.image(image, caption="Your picture", width=200)
+            w.picture(st, image, "Your picture", 200)
         if not members or image is None:
             st.info("Pick at least one model and an image.")
             return
@@ -130,9 +122,9 @@ def run() -> None:
             key="ensemble_metrics",
         )  # fmt: skip
         t1, t2 = st.columns(2)
-        t1.dataframe(w.top_table(result.averaged.top), hide_index=True, width="stretch")
-        plots.show(w.top_chart(result.averaged.top, "Averaged"), key="ens_avg", where=t2,
-                   width="stretch")  # fmt: skip
+        averaged = w.top_view(result.averaged.top, "Averaged")
+        t1.dataframe(averaged.table.arrow, hide_index=True, width="stretch")
+        plots.show(averaged.chart, key="ens_avg", where=t2, width="stretch")
         _held_out(loaded, device)
         st.markdown("**Each member**")
         cols = st.columns(min(len(result.members), 3))
@@ -140,11 +132,8 @@ def run() -> None:
             with cols[i % len(cols)]:
                 st.markdown(f"**{model.label}**")  # the name alone: three columns stay aligned
                 st.caption(predict.duration_text(member.latency_ms))
-                rows = [  # three tables side by side: the order is the rank, no class index
-                    {k: v for k, v in r.items() if k not in ("index", "rank")}
-                    for r in w.top_table(member.top)
-                ]
-                st.dataframe(rows, hide_index=True, width="stretch")
+                # three tables side by side: the order is the rank, no class index
+                st.dataframe(w.top_view(member.top).short.arrow, hide_index=True, width="stretch")
 
 
 try:

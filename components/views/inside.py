@@ -66,9 +66,7 @@ def _inputs() -> tuple[str, str | None, str, Image.Image | None]:
             st.error(plain(str(exc)))
             image = None
         return arch, "DEFAULT", device, image
-    arch = str(
-        st.selectbox("Model", weights.with_weights(), key="inside_model", format_func=w.model_label)
-    )
+    arch = w.model_picker("Model", key="inside_model")
     choice = w.weights_picker(arch, key="inside_weights")
     device = w.device_picker("inside_device")
     image = w.image_picker("inside_image", default_digit=arch in shipped.SHIPPED)
@@ -112,11 +110,9 @@ def run() -> None:
             f"(recording every layer) · device **{acts.device}**"
         )
         s1, s2 = st.columns([1, 2])
-        s1.image(
-            w.enlarged(acts.seen, 160),
-            caption="What the network saw (same preprocessing as a photo)",
-        )
-        plots.show(w.top_chart(acts.top[:5]), key="inside_top", where=s2, width="stretch")
+        w.picture(s1, acts.seen, "What the network saw (same preprocessing as a photo)",
+                  enlarge=160)  # fmt: skip
+        plots.show(w.top_view(acts.top[:5]).chart, key="inside_top", where=s2, width="stretch")
         st.caption(loaded.label)
     view = st.segmented_control(
         "View",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
+import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
@@ -30,8 +31,8 @@ conv_tab, one_tab, pool_tab, cost_tab, real_tab = st.tabs(
 )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _conv_figure(padding: int, stride: int, dilation: int) -> tuple[dict[str, object], str]:
+@st.cache_resource(max_entries=64, show_spinner=False)  # finished figures: shared, never changed
+def _conv_figure(padding: int, stride: int, dilation: int) -> tuple[go.Figure, str]:
     result = ar.convolve(padding=padding, stride=stride, dilation=dilation)
     return charts.window_animation(result), result.formula
 
@@ -55,8 +56,8 @@ with conv_tab:
         plots.show(figure, key="ar_conv_chart")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _one_by_one_figure(filters: int) -> dict[str, object]:
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _one_by_one_figure(filters: int) -> go.Figure:
     import numpy as np
 
     rng = np.random.default_rng(0)  # a local generator: the same lecture numbers every time
@@ -77,8 +78,8 @@ with one_tab:
     plots.show(_one_by_one_figure(int(filters)), key="ar_one_chart")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _pool_figure(mode: str) -> dict[str, object]:
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _pool_figure(mode: str) -> go.Figure:
     image = [[1, 3, 2, 1, 3, 2], [2, 9, 1, 1, 5, 1], [1, 3, 2, 3, 2, 1],
              [8, 3, 5, 1, 0, 2], [5, 6, 1, 2, 9, 1], [1, 2, 3, 4, 0, 7]]  # fmt: skip
     return charts.window_animation(ar.pool([[float(v) for v in r] for r in image], mode=mode))
@@ -90,8 +91,8 @@ with pool_tab:
     plots.show(_pool_figure(str(mode)), key="ar_pool_chart")
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _cost_figures() -> tuple[dict[str, object], dict[str, object], int, int]:
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cost_figures() -> tuple[go.Figure, go.Figure, int, int]:
     naive = ar.cost_frames(28, 28, 192, 32, 5)
     bottleneck = ar.cost_frames(28, 28, 192, 32, 5, bottleneck=16)
     return (
@@ -126,12 +127,12 @@ with real_tab:
     )
     # Any network with weights (trained, or seeded random), on a sample or your own picture;
     # ?arch=NAME&layer=NAME (the Architecture page's link) picks them.
-    models = weights.with_weights()
+    models = cache.with_weights()
     asked_arch, asked_layer = st.query_params.get("arch"), st.query_params.get("layer")
     if asked_arch in models and "ar_real_arch" not in st.session_state:
         st.session_state["ar_real_arch"] = asked_arch
     a, b = st.columns(2)
-    arch = str(a.selectbox("Network", models, key="ar_real_arch", format_func=w.model_label))
+    arch = w.model_picker("Network", key="ar_real_arch", where=a)
     with b:
         choice = w.weights_picker(arch, key="ar_real_weights")
     loaded = None
@@ -182,7 +183,7 @@ with real_tab:
                     f"{h}×{w_} picture the network saw (framed; past its edges is padding)."
                 )
             left_col, right_col = st.columns([1, 2])
-            left_col.image(w.enlarged(picture, 220, box), width="stretch")
+            w.picture(left_col, picture, width="stretch", enlarge=220, box=box)
             right_col.markdown(where)
             right_col.markdown(
                 f"Window rows {shown.window_rows[0]}…{shown.window_rows[1]}, columns "

@@ -34,9 +34,9 @@ def _prediction(
     takes 13 s of one core). The budgets are checked first, either way."""
     one_image = cache.trace(loaded.architecture, loaded.input_size)
     macs = predict.check_page_prediction(one_image, ten)
-    if work.runs_inline(macs):
-        return predict.page_prediction(loaded, image, top, ten)
     picture = work.Picture.of(image)
+    if work.runs_inline(macs):
+        return cache.page_prediction(loaded, (arch, choice, device), picture.key, image, top, ten)
     key = ("predict", arch, choice, device, picture.key, top, ten)
     job = job_widgets.start("predict_job", key, predict.prediction_job, arch, choice, device,
                             picture, top, ten, model_cache.upload_of(choice))  # fmt: skip
@@ -52,9 +52,7 @@ def _prediction(
 def run() -> None:
     left, right = st.columns([1, 2])
     with left:
-        arch = st.selectbox(
-            "Model", weights.with_weights(), key="predict_model", format_func=w.model_label
-        )
+        arch = w.model_picker("Model", key="predict_model")
         choice = w.weights_picker(str(arch), key="predict_weights")
         device = w.device_picker("predict_device")
         image = w.image_picker("predict_image", default_digit=arch == "lenet5-digits")
@@ -68,7 +66,7 @@ def run() -> None:
     with right:
         if choice is None or image is None:
             if image is not None:
-                st.image(image, caption="Your picture", width=220)
+                w.picture(st, image, "Your picture", 220)
             st.info("Choose weights and an image to see the prediction.")
             return
         loaded = cache.loaded_model(str(arch), choice, device)
@@ -79,14 +77,11 @@ def run() -> None:
         result = single if crops is None else crops.averaged
         pictures = st.columns(2)
         # each fills its column (at 1024×768 two 220-px pictures ran past the page's edge)
-        pictures[0].image(image, caption="Your picture", width="stretch")
+        w.picture(pictures[0], image, "Your picture", "stretch")
         if single.seen is not None:
             h, w_ = single.seen.shape[:2]
-            pictures[1].image(
-                w.enlarged(single.seen, 220),
-                caption=f"What the network saw: {w_}×{h} after preprocessing",
-                width="stretch",
-            )
+            w.picture(pictures[1], single.seen, f"What the network saw: {w_}×{h} after "
+                      "preprocessing", "stretch", enlarge=220)  # fmt: skip
         w.headline(result.top[0], loaded.random, "with other random weights it would be another.")
         if loaded.architecture == "lenet5" and loaded.input_size == (1, 32, 32):
             st.caption(
@@ -103,8 +98,9 @@ def run() -> None:
             f"· device **{result.device}**"
         )
         st.caption(f"{loaded.label}")
-        plots.show(w.top_chart(result.top), width="stretch", key="predict_chart")
-        st.dataframe(w.top_table(result.top), hide_index=True, width="stretch")
+        ranked = w.top_view(result.top)
+        plots.show(ranked.chart, width="stretch", key="predict_chart")
+        st.dataframe(ranked.table.arrow, hide_index=True, width="stretch")
         if crops is not None:
             st.markdown(
                 f"**Ten crops**: {predict.duration_text(crops.averaged.latency_ms)} for the ten "
@@ -122,11 +118,8 @@ def run() -> None:
             for row in (crops.crops[:5], crops.crops[5:]):
                 cols = st.columns(5)
                 for col, crop in zip(cols, row):
-                    col.image(
-                        crop.image,
-                        width="stretch",
-                        caption=f"{crop.position}: {crop.top.label} ({crop.top.probability:.0%})",
-                    )
+                    w.picture(col, crop.image, f"{crop.position}: {crop.top.label} "
+                              f"({crop.top.probability:.0%})", "stretch", enlarge=160)  # fmt: skip
         iw.where_it_looks(loaded, str(arch), choice, device, image, "predict_cam", ten_crop=ten)
 
 

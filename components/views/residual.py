@@ -6,13 +6,12 @@ import json
 
 import streamlit as st
 
-from components import cache, job_widgets, plots, widgets
+from components import cache, job_widgets, plots, ready, widgets
 from components.markdown import plain
 from components.residual_charts import (
     curves_figure,
     depth_trend,
     gradients_figure,
-    identity_figure,
     summary_rows,
 )
 from components.scheduling import GATE
@@ -294,7 +293,9 @@ zero_w = t1.toggle("Set W[l+2] = 0", value=True, key="residual_zero_w")
 zero_b = t2.toggle("Set b[l+2] = 0", value=True, key="residual_zero_b")
 nonneg = t3.toggle("a[l] ≥ 0 (it comes out of a ReLU)", value=True, key="residual_nonneg")
 try:
-    demo = cache.identity_demo(128 if shape == "projection" else 256, 256, zero_w, zero_b, nonneg)
+    identity = ready.identity_view(128 if shape == "projection" else 256, 256, zero_w, zero_b,
+                                   nonneg)  # fmt: skip
+    demo = identity.demo
     m1, m2 = st.columns(2)
     m1.metric(f"max |a[l+2] − {demo.expected_label}|", f"{demo.max_abs_difference:.6g}")
     m2.metric("bit-for-bit equal (torch.equal)", "yes" if demo.exact else "no")
@@ -314,7 +315,7 @@ try:
             f"With {kept} not zero, z[l+2] ≠ 0 and the block no longer returns "
             f"{demo.expected_label}."
         )
-    plots.show(identity_figure(demo), key="residual_identity_chart")
+    plots.show(identity.figure, key="residual_identity_chart")
 except ExplorerError as exc:
     st.error(plain(str(exc)))
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from components import cache, job_widgets, widgets
+from components import cache, job_widgets, prediction_charts, ready, widgets
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer import names
@@ -49,31 +48,7 @@ def regimes() -> str:
         st.metric("Frozen parameters", f"{plan.frozen_params:,}")
         st.caption(f"New head: `{plan.head}` with {classes} outputs.")
     with c2:
-        rows = [
-            {
-                "block": b.name,
-                "type": b.type,
-                "parameters": b.params,
-                "trainable": b.trainable_params,
-                "state": "frozen" if b.frozen else "trained",
-            }
-            for b in plan.blocks
-        ]
-
-        def shade(row: pd.Series) -> list[str]:
-            frozen = row["state"] == "frozen"
-            colour = (
-                "background-color: #d9d9d9; color: #555" if frozen else "background-color: #d9f2d0"
-            )
-            return [colour] * len(row)
-
-        frame = pd.DataFrame(rows)
-        st.dataframe(
-            frame.style.apply(shade, axis=1).format({"parameters": "{:,}", "trainable": "{:,}"}),
-            hide_index=True,
-            width="stretch",
-            height=min(40 + 35 * len(rows), 560),
-        )
+        st.html(ready.freeze_table(str(arch), int(k), int(classes)))
         st.caption(
             "Grey: frozen (its weights stay as they were trained). Green: trained on your "
             "data. Parameter counts come from tracing the network itself."
@@ -129,7 +104,7 @@ def few_shot_digits(device: str) -> None:
         loaded = cache.loaded_model("lenet5-digits", "DEFAULT", device)
         top = transfer.predict_with_head(loaded, result.head, image, 3)
         st.image(image, width=120)
-        st.dataframe(w.top_table(top), hide_index=True)
+        st.dataframe(prediction_charts.top_rows(top), hide_index=True)
 
 
 Backbone = tuple[str, str]  # (architecture, weights name)
@@ -222,7 +197,8 @@ def few_shot_uploads(device: str, section_one: str) -> None:
         key = ("features", arch, weights_name, device, hashlib.sha256(blob).hexdigest())
         feats = _features(arch, weights_name, device, key, (blob,), "up_query_features")
         if feats is not None:
-            st.dataframe(w.top_table(transfer.head_top(head, feats, 3)), hide_index=True)
+            top = transfer.head_top(head, feats, 3)
+            st.dataframe(prediction_charts.top_rows(top), hide_index=True)
 
 
 REQUEST = "up_request"  # session key: the features job (key, pictures, labels, names, steps)

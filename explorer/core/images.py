@@ -440,3 +440,30 @@ def fit_within(image: Image.Image, max_side: int) -> Image.Image:
     resized = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     resized.info = {**image.info, "unshrunk_size": (width, height)}
     return resized
+
+
+SHOWN_MAX_WIDTH = 1460  # a page's widest picture: Streamlit's content width, 2 × 730 px
+SHOWN_QUALITY = 90  # what Streamlit itself re-encodes a picture at
+
+
+def shown(image: Image.Image, max_width: int = SHOWN_MAX_WIDTH, lossless: bool = False) -> bytes:
+    """A picture as a page sends it: at most `max_width` pixels wide (Lanczos), as JPEG, or as
+    PNG where it has transparency or is `lossless` (a small input blown up into square pixels:
+    show it with st.image's output_format="PNG"). Given these bytes, `st.image` sends them as
+    they are; given a Pillow image, or a wider or a PNG picture, it decodes, resizes and
+    re-encodes on every run."""
+    if image.width > max_width:
+        height = max(1, round(image.height * max_width / image.width))
+        image = image.resize((max_width, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    if lossless or image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image.save(buffer, format="PNG")
+    else:
+        image.convert("RGB").save(buffer, format="JPEG", quality=SHOWN_QUALITY)
+    return buffer.getvalue()
+
+
+def shown_format(data: bytes) -> str:
+    """"PNG" or "JPEG": what `shown` made (st.image's output_format, so that it sends the
+    bytes as they are instead of re-encoding a PNG as JPEG on every run)."""
+    return "PNG" if data.startswith(b"\x89PNG\r\n\x1a\n") else "JPEG"

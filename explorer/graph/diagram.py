@@ -8,6 +8,7 @@ also needs graphviz's `dot` binary.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -57,7 +58,10 @@ KIND_NAMES: dict[str, str] = {
 _ACT_NAMES = {"relu": "ReLU", "relu_": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU"}
 
 
+@functools.cache
 def dot_available() -> bool:
+    """Whether graphviz's `dot` is on the PATH: looked up once per process (a page asks on
+    every run, and the lookup stats every directory of the PATH)."""
     return shutil.which("dot") is not None
 
 

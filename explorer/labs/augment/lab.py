@@ -42,15 +42,18 @@ Progress = Callable[..., bool]  # explorer.serving.jobs' callback: False once th
 
 @dataclass(frozen=True)
 class Grid:
-    """A grid of samples as PNG bytes, and each sample's (width, height)."""
+    """A grid of samples as PNG bytes (the download), each sample's (width, height), and the
+    grid as the page shows it (images.shown: sent as it is, every run)."""
 
     png: bytes
     sizes: tuple[tuple[int, int], ...]
+    shown: bytes
 
 
 @dataclass(frozen=True)
 class Gallery:
-    """The gallery's input size, and per augmentation one row of samples (PNG) and their sizes."""
+    """The gallery's input size, and per augmentation one row of samples as the page shows it
+    (images.shown) and their sizes."""
 
     size: tuple[int, int]
     rows: dict[str, tuple[bytes, str]]
@@ -79,7 +82,7 @@ def preview_grid(
         return None
     grid = grid_image(samples, columns, max_cell=MAX_SIDE)
     sizes = tuple((int(s.shape[-1]), int(s.shape[-2])) for s in samples)
-    return Grid(_images.to_png_bytes(grid, compress_level=1), sizes)
+    return Grid(_images.to_png_bytes(grid, compress_level=1), sizes, _images.shown(grid))
 
 
 def gallery_image(image: PIL.Image.Image) -> PIL.Image.Image:
@@ -104,7 +107,7 @@ def gallery(
         step = cls(**VISIBLE_PARAMS.get(name, {}))
         samples = Pipeline((step,)).samples(small, n, seed)
         sizes = ", ".join(f"{s.shape[-1]}×{s.shape[-2]}" for s in samples)
-        rows[name] = (_images.to_png_bytes(grid_image(samples, n), compress_level=1), sizes)
+        rows[name] = (_images.shown(grid_image(samples, n)), sizes)
         if progress is not None and not progress(done, len(AUGMENTATIONS), step.TITLE):
             return None
     return Gallery(small.size, rows)
