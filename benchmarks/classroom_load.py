@@ -15,6 +15,7 @@ rejoin round 1's sessions instead). Reports:
 - time to a usable page (the page's script finished), median and p95, per round and per page;
 - the residual run's time (click to result) while the other sessions are active, and how many
   distinct runs the identical requests got;
+- the server processes' CPU time in every round (user + system, job workers not included);
 - server RSS after every round (bounded: every later round ≤ round 1 + 10%) and its change
   from round to round (levelling off: the last change is small), and the job workers' RSS.
 
@@ -96,6 +97,15 @@ def rss_mib(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc/PID/stat, clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int, deep: bool = True) -> list[int]:
@@ -355,7 +365,10 @@ def main() -> int:
         ids: list[str] | None = None
         for round_no in range(1, args.rounds + 1):
             t0 = time.perf_counter()
+            servers = servers_of(server.pid, args.processes)
+            cpu0 = sum(cpu_seconds(p) for p in servers)
             results = asyncio.run(one_round(port, sessions, args.timeout, ids))
+            cpu = sum(cpu_seconds(p) for p in servers) - cpu0
             ids = [r.session_id for r in results] if args.reconnect else None
             report(f"round {round_no}", results, time.perf_counter() - t0)
             everything += results
@@ -365,8 +378,8 @@ def main() -> int:
                 f"{rss_mib(p):.0f}" for s in servers for p in children(s)
             )
             print(
-                f"  server RSS after round {round_no}: {rss[-1]:.0f} MiB; job worker "
-                f"processes: {workers} MiB"
+                f"  server CPU in round {round_no}: {cpu:.1f} s; server RSS after it: "
+                f"{rss[-1]:.0f} MiB; job worker processes: {workers} MiB"
             )
             if round_no < args.rounds and args.pause > 0:
                 print(f"  (pausing {args.pause:.0f} s: closed tabs' sessions expire)")

@@ -101,16 +101,22 @@ print(json.dumps(out))
 """
 
 
-def measure(repo: Path) -> dict[str, object]:
+def run_child(repo: Path, child: str, *args: str) -> dict[str, object]:
+    """`child` (Python source) run on checkout `repo` in a fresh process, with the views'
+    folder and `args` as its arguments; its last line of output, read as JSON."""
     env = dict(os.environ, PYTHONPATH=str(repo))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(repo / "components" / "views")],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=1200,
-    )
+        [sys.executable, "-c", child, str(repo / "components" / "views"), *args],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
     if done.returncode:
         raise SystemExit(f"{repo}: {done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def measure(repo: Path) -> dict[str, object]:
+    return run_child(repo, CHILD)
 
 
 def main() -> None:

@@ -14,11 +14,9 @@ has a page (benchmarks/classroom_load.py measures that end to end).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from render_work import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["architecture", "compare", "cost_lab", "custom_network", "augmentation", "predict",
@@ -51,16 +49,8 @@ print(json.dumps(out))
 
 
 def measure(repo: Path, runs: int) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(repo / "components" / "views"), ",".join(PAGES),
-         str(runs)],
-        cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True, text=True,
-        timeout=1800,
-    )  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"{repo}: {done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    result = run_child(repo, CHILD, ",".join(PAGES), str(runs))
+    return {page: float(ms) for page, ms in result.items()}  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -85,40 +85,35 @@ def top1_bar(rows: Sequence[Row]) -> go.Figure | None:
     with_top1 = [(r.architecture, r.top1) for r in rows if r.top1 is not None]
     if not with_top1:
         return None
-    fig = go.Figure(
-        go.Bar(
-            x=[name for name, _ in with_top1],
-            y=[top1 for _, top1 in with_top1],
-            marker_color="#33a02c",
-            text=[f"{top1:.1f}" for _, top1 in with_top1],
-        )
+    bar = go.Bar(
+        x=[name for name, _ in with_top1],
+        y=[top1 for _, top1 in with_top1],
+        marker_color="#33a02c",
+        text=[f"{top1:.1f}" for _, top1 in with_top1],
     )
-    fig.update_layout(
-        title="ImageNet top-1 accuracy (torchvision weights)",
-        height=360,
-        yaxis_title="top-1 %",
-        xaxis_title="architecture",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    return plots.finished(fig)
+    return _per_network(bar, "ImageNet top-1 accuracy (torchvision weights)", "top-1 %")
 
 
 def depth_bar(rows: Sequence[Row]) -> go.Figure:
-    fig = go.Figure(
-        go.Bar(
-            x=[r.architecture for r in rows],
-            y=[r.depth for r in rows],
-            marker_color="#ff7f00",
-            text=[r.depth for r in rows],
-            textposition="outside",  # a short bar's label stays upright above it ("8", not "∞")
-            textangle=0,
-            cliponaxis=False,
-        )
+    bar = go.Bar(
+        x=[r.architecture for r in rows],
+        y=[r.depth for r in rows],
+        marker_color="#ff7f00",
+        text=[r.depth for r in rows],
+        textposition="outside",  # a short bar's label stays upright above it ("8", not "∞")
+        textangle=0,
+        cliponaxis=False,
     )
+    return _per_network(bar, "Depth: conv + FC layers on the longest path", "weight layers")
+
+
+def _per_network(bar: go.Bar, title: str, y_title: str) -> go.Figure:
+    """One bar per network, under the page's two-column layout."""
+    fig = go.Figure(bar)
     fig.update_layout(
-        title="Depth: conv + FC layers on the longest path",
+        title=title,
         height=360,
-        yaxis_title="weight layers",
+        yaxis_title=y_title,
         xaxis_title="architecture",
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
