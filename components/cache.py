@@ -211,21 +211,28 @@ def digit_photo(index: int) -> tuple[_PILImage.Image, int]:
     return _digits.sample_photo(index)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading the image…")
+@st.cache_resource(max_entries=8, ttl=600, show_spinner="Reading the image…")
 def uploaded_picture(file_id: str, _data: bytes) -> _PILImage.Image:
     """An uploaded picture (`file_id`: Streamlit's id of that upload), decoded and checked once
-    (explorer.core.images.decode_image; ImageError if bad). Its pixels count against the
-    memory ledger while it is kept, so only a few are."""
+    (explorer.core.images.decode_image; ImageError if bad; a 24-megapixel JPEG took 0.34 s on
+    every run). Its pixels count against the memory ledger while it is kept, so only a few
+    are, for 10 minutes."""
     return _images.decode_image(_data)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
+def weights_here(stamp: int) -> tuple[_weights.WeightsInfo, ...]:
+    """The weights whose files are on this machine at this state of the weights folder
+    (explorer.weights.labels.checkpoints_stamp; listing them walks the whole catalog)."""
+    return tuple(_weights.cached())
+
+
 def ensemble_default(stamp: int) -> tuple[str, ...]:
-    """The Ensembles page's first members at this state of the weights folder: three
-    torchvision networks whose weights are here, else the shipped digits models."""
-    cached = sorted({i.architecture for i in _weights.cached() if i.source == "torchvision"})
-    if len(cached) >= 2:
-        return tuple(cached[:3])
+    """The Ensembles page's first members: three torchvision networks whose weights are here,
+    else the shipped digits models."""
+    here = sorted({i.architecture for i in weights_here(stamp) if i.source == "torchvision"})
+    if len(here) >= 2:
+        return tuple(here[:3])
     return tuple(n for n in with_weights() if n in _shipped.SHIPPED)
 
 

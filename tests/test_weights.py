@@ -509,3 +509,23 @@ def test_a_download_runs_as_a_job_in_a_worker_and_says_why_it_failed(torch_home:
         err.value
     )
     assert str(torch_home) in str(err.value) and info.filename in str(err.value)
+
+
+def test_the_model_boxes_labels_follow_the_weights_folder(torch_home: Path, squeeze_state) -> None:
+    """explorer.weights.labels: a label says whether the file is here; the folder's stamp
+    (what the page's labels are kept by) changes when a file arrives or leaves."""
+    from explorer.weights import labels
+
+    assert labels.checkpoints_stamp() == 0  # no folder yet
+    assert labels.model_label("lenet5-digits").endswith("(shipped, offline)")
+    info = weights.find(ARCH)
+    assert labels.model_label(ARCH) == (
+        f"{ARCH} ({info.size_text}, not downloaded, ImageNet top-1 {info.top1:.1f}%)")
+    info.path.parent.mkdir(parents=True)
+    empty = labels.checkpoints_stamp()
+    assert empty > 0
+    torch.save(squeeze_state, info.path)
+    arrived = labels.checkpoints_stamp()
+    assert arrived != empty
+    info.path.unlink()
+    assert labels.checkpoints_stamp() not in (arrived, 0)

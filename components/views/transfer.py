@@ -18,6 +18,7 @@ from explorer.graph.diagram import dot_available
 from explorer.labs import transfer
 from explorer.weights import loading as weights
 from explorer.weights import shipped
+from explorer.weights.labels import checkpoints_stamp
 
 st.title("Transfer learning")
 st.caption(
@@ -124,7 +125,8 @@ def few_shot_uploads(device: str, section_one: str) -> None:
         "Upload a handful of pictures per class (e.g. your two cats and 'neither'). The frozen "
         "backbone's features are computed once per picture; only the new head is trained."
     )
-    local: list[Backbone] = [(i.architecture, i.name) for i in weights.cached()]
+    here = cache.weights_here(checkpoints_stamp())
+    local: list[Backbone] = [(i.architecture, i.name) for i in here]
     mine = [c for c in local if c[0] == section_one]
     choices = [*mine, *(c for c in local if c not in mine), (section_one, weights.RANDOM)]
     if not mine:
