@@ -529,3 +529,32 @@ def test_the_model_boxes_labels_follow_the_weights_folder(torch_home: Path, sque
     assert arrived != empty
     info.path.unlink()
     assert labels.checkpoints_stamp() not in (arrived, 0)
+
+
+def test_download_progress_never_falls_back_when_the_file_moves_into_place(tmp_path: Path) -> None:
+    """torch.hub moves its `.partial` file into place before the download returns: the polls
+    between that and the end find no partial file, and reported 0 (the bar fell back)."""
+    import threading
+
+    from explorer.weights import downloads
+
+    target = tmp_path / "net.pth"
+    partial = tmp_path / "net.pth.0a1b.partial"
+    seen: list[int] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=downloads._watch,
+                               args=(target, 300, lambda done, _: seen.append(done), stop, 0.01))
+    partial.write_bytes(b"x" * 100)
+    watcher.start()
+    while not seen:
+        stop.wait(0.01)
+    partial.write_bytes(b"x" * 300)
+    while seen[-1] < 300:
+        stop.wait(0.01)
+    partial.rename(target)  # in place: no partial file left
+    count = len(seen)
+    while len(seen) < count + 3:  # polls after the move
+        stop.wait(0.01)
+    stop.set()
+    watcher.join()
+    assert seen == sorted(seen) and seen[-1] == 300

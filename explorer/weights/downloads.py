@@ -104,13 +104,17 @@ def _partials(path: Path) -> list[Path]:
 def _watch(
     path: Path, total: int, progress: Progress, stop: threading.Event, poll_s: float
 ) -> None:
-    """Report the size of the download's `.partial` file until `stop` is set."""
+    """Report the size of the download's `.partial` file until `stop` is set. Never less than
+    already reported: once torch.hub has moved the file into place (before `stop` is set) no
+    `.partial` file is left, and the bar must not fall back to 0 just before it is full."""
+    reported = 0
     while not stop.wait(poll_s):
         done = 0
         for partial in _partials(path):
             with contextlib.suppress(FileNotFoundError):  # moved into place meanwhile
                 done += partial.stat().st_size
-        progress(done, max(total, done))
+        reported = max(reported, done)
+        progress(reported, max(total, reported))
 
 
 def _why_failed(info: WeightsInfo, exc: BaseException) -> str:
