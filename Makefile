@@ -44,6 +44,7 @@ test: lint layers typecheck pytest
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/catalog_snapshot.py --check tests/data/catalog_snapshot.json --timm
 	$(PY) benchmarks/render_work.py
+	$(PY) benchmarks/warm_render.py
 	$(PY) benchmarks/arithmetic_view.py
 	$(PY) benchmarks/mutation.py
 	$(PY) benchmarks/trace_speed.py
