@@ -20,12 +20,10 @@ TOOLBAR_PX = 34  # plotly's toolbar: 2 px from the top, 26 px high with its padd
 TITLE_PX = 28  # one line of title at the theme's size, with its gap above the plot
 
 
-def finished(fig: go.Figure | dict[str, Any]) -> go.Figure:
-    """`fig` (a Figure, or its dict) ready to send: its title, if it has one, below the
-    toolbar's row with room made for it, and no template. Changes a Figure in place; call it
-    once, on a figure made for it, and do not change the result after."""
-    if isinstance(fig, dict):
-        fig = go.Figure(fig)
+def finished(fig: go.Figure) -> go.Figure:
+    """`fig` ready to send: its title, if it has one, below the toolbar's row with room made
+    for it, and no template. Changes `fig` in place; call it once, on a figure made for it,
+    and do not change the result after."""
     text, top = fig.layout.title.text, fig.layout.margin.t
     if not text:
         fig.update_layout(template=None)

@@ -197,10 +197,13 @@ class EigenView(NamedTuple):
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def eigen_view(kind: str | None, value: str | bytes | None) -> EigenView:
-    """The RGB principal components of a lab picture, or ImageNet's (`kind` None)."""
-    eigen = _augment.imagenet_eigen() if kind is None else _augment.image_eigen(
-        cache.lab_image(kind, value or ""))
+def eigen_view(source: tuple[str, str | bytes] | None) -> EigenView:
+    """The RGB principal components of a lab picture (`source`: ("sample", name) or
+    ("upload", bytes)), or ImageNet's (None)."""
+    if source is None:
+        eigen = _augment.imagenet_eigen()
+    else:
+        eigen = _augment.image_eigen(cache.lab_image(*source))
     rows = [{"component": f"p{j + 1}", "eigenvalue λ": eigen.values[j], "R": eigen.vectors[0][j],
              "G": eigen.vectors[1][j], "B": eigen.vectors[2][j]} for j in range(3)]  # fmt: skip
     return EigenView(eigen, Table.of(rows))

@@ -18,11 +18,9 @@ def test_a_titled_figure_moves_its_title_below_the_toolbar() -> None:
     assert fig.layout.margin.t == TOOLBAR_PX + TITLE_PX
 
 
-def test_a_figure_dict_becomes_the_same_finished_figure() -> None:
-    spec = go.Figure(layout={"title": {"text": "Parameters per layer", "x": 0.02},
-                             "margin": {"t": 90, "l": 10}}).to_dict()  # fmt: skip
-    fig = finished(spec)
-    assert isinstance(fig, go.Figure)
+def test_a_title_with_room_enough_keeps_its_margin_and_its_own_settings() -> None:
+    fig = finished(go.Figure(layout={"title": {"text": "Parameters per layer", "x": 0.02},
+                                     "margin": {"t": 90, "l": 10}}))  # fmt: skip
     assert fig.layout.title.text == "Parameters per layer" and fig.layout.title.x == 0.02
     assert fig.layout.title.yref == "container"
     assert (fig.layout.margin.t, fig.layout.margin.l) == (90, 10)  # room enough already

@@ -348,7 +348,7 @@ def _pca_view(source: ImageSource, label: str, pipeline: Pipeline) -> None:
             json_text = Pipeline((PCAColor(std=sigma),)).to_json()
             grid = cache.augment_grid(*source, json_text, 4, seed, 4)
             st.image(grid.shown, caption=f"PCA colour, {what} (seeds {seed}…{seed + 3})")
-    views = [ready.eigen_view(None, None), ready.eigen_view(*source)]
+    views = [ready.eigen_view(None), ready.eigen_view(source)]
     for column, (eigen, table) in zip(st.columns(2), views):
         with column:
             title = "ImageNet (fb.resnet.torch)" if eigen.source.startswith("ImageNet") else label
