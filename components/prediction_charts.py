@@ -27,10 +27,11 @@ def plain(top: Sequence[Any]) -> Top:
     return tuple((t.label, t.index, t.probability) for t in top)
 
 
-def top_rows(top: Sequence[Any]) -> list[dict[str, Any]]:
+def top_rows(top: Top) -> list[dict[str, Any]]:
+    """The top classes' table rows: rank, class, index, probability."""
     return [
-        {"rank": r, "class": t.label, "index": t.index, "probability": f"{t.probability:.2%}"}
-        for r, t in enumerate(top, 1)
+        {"rank": r, "class": label, "index": index, "probability": f"{p:.2%}"}
+        for r, (label, index, p) in enumerate(top, 1)
     ]
 
 
@@ -56,10 +57,7 @@ def top_chart(top: Top, title: str = "") -> go.Figure:
 
 
 def top_view(top: Top, title: str = "") -> TopView:
-    rows = [
-        {"rank": r, "class": label, "index": index, "probability": f"{p:.2%}"}
-        for r, (label, index, p) in enumerate(top, 1)
-    ]
+    rows = top_rows(top)
     short = [{"class": r["class"], "probability": r["probability"]} for r in rows]
     return TopView(Table.of(rows), Table.of(short), top_chart(top, title))
 

@@ -105,7 +105,7 @@ def few_shot_digits(device: str) -> None:
         loaded = cache.loaded_model("lenet5-digits", "DEFAULT", device)
         top = transfer.predict_with_head(loaded, result.head, image, 3)
         st.image(image, width=120)
-        st.dataframe(prediction_charts.top_rows(top), hide_index=True)
+        st.dataframe(prediction_charts.top_rows(prediction_charts.plain(top)), hide_index=True)
 
 
 Backbone = tuple[str, str]  # (architecture, weights name)
@@ -200,7 +200,7 @@ def few_shot_uploads(device: str, section_one: str) -> None:
         feats = _features(arch, weights_name, device, key, (blob,), "up_query_features")
         if feats is not None:
             top = transfer.head_top(head, feats, 3)
-            st.dataframe(prediction_charts.top_rows(top), hide_index=True)
+            st.dataframe(prediction_charts.top_rows(prediction_charts.plain(top)), hide_index=True)
 
 
 REQUEST = "up_request"  # session key: the features job (key, pictures, labels, names, steps)
