@@ -15,6 +15,7 @@ from PIL import Image as _PILImage
 
 import explorer
 from components import (
+    arithmetic_charts,
     cache,
     compare_charts,
     cost_charts,
@@ -28,6 +29,7 @@ from explorer.analysis.trace import Trace
 from explorer.catalog import published
 from explorer.core import images as _images
 from explorer.core.layer_math import BottleneckComparison
+from explorer.labs import arithmetic as ar
 from explorer.labs import augment as _augment
 from explorer.labs import residual_experiment as _residual
 
@@ -141,6 +143,51 @@ def inception_view(inc: cache.BlockArgs) -> InceptionView:
     t = cache.block_trace("inception_module_spec", inc)
     dot = cache.block_dot("inception_module_spec", inc, 3)
     return InceptionView(t, dot, cost_charts.branch_table(t))
+
+
+# --- How a layer computes: the lecture's animations --------------------------------------------
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def conv_figure(padding: int, stride: int, dilation: int) -> tuple[go.Figure, str]:
+    """The lecture's 6×6 picture and vertical-edge filter, animated; the output-size formula."""
+    result = ar.convolve(padding=padding, stride=stride, dilation=dilation)
+    return arithmetic_charts.window_animation(result), result.formula
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def one_by_one_figure(filters: int) -> go.Figure:
+    """A 6×6×32 input and `filters` 1×1×32 filters, one pixel's dot products at a time."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)  # a local generator: the same lecture numbers every time
+    pixels = rng.normal(size=(6, 6, 32)).round(1)
+    weights = rng.normal(scale=0.3, size=(filters, 32)).round(2)
+    dots = ar.one_by_one(pixels.tolist(), weights.tolist(), relu=True)
+    return arithmetic_charts.pixel_animation(dots, filters)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def pool_figure(mode: str) -> go.Figure:
+    """Max or average pooling, f = 2, s = 2, on the lecture's 6×6 numbers."""
+    image = [[1, 3, 2, 1, 3, 2], [2, 9, 1, 1, 5, 1], [1, 3, 2, 3, 2, 1],
+             [8, 3, 5, 1, 0, 2], [5, 6, 1, 2, 9, 1], [1, 2, 3, 4, 0, 7]]  # fmt: skip
+    pooled = ar.pool([[float(v) for v in r] for r in image], mode=mode)
+    return arithmetic_charts.window_animation(pooled)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cost_figures() -> tuple[go.Figure, go.Figure, int, int]:
+    """The 5×5 conv on 28×28×192 counted channel by channel, naive and through a 16-channel
+    1×1 bottleneck, and their totals."""
+    naive = ar.cost_frames(28, 28, 192, 32, 5)
+    bottleneck = ar.cost_frames(28, 28, 192, 32, 5, bottleneck=16)
+    return (
+        arithmetic_charts.cost_animation(naive),
+        arithmetic_charts.cost_animation(bottleneck),
+        naive[-1].total_macs,
+        bottleneck[-1].total_macs,
+    )
 
 
 # --- Predictions: pictures and top classes ----------------------------------------------------

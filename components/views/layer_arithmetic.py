@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import hashlib
 
-import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
 from components import arithmetic_charts as charts
-from components import cache, plots, widgets
+from components import cache, plots, ready, widgets
 from components import prediction_widgets as w
 from components.markdown import plain
 from explorer.core.layer_math import commas
 from explorer.inside import activations as A
-from explorer.labs import arithmetic as ar
 from explorer.weights import loading as weights
 from explorer.weights import shipped
 
@@ -31,12 +29,6 @@ conv_tab, one_tab, pool_tab, cost_tab, real_tab = st.tabs(
 )
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)  # finished figures: shared, never changed
-def _conv_figure(padding: int, stride: int, dilation: int) -> tuple[go.Figure, str]:
-    result = ar.convolve(padding=padding, stride=stride, dilation=dilation)
-    return charts.window_animation(result), result.formula
-
-
 with conv_tab:
     st.markdown(
         "The lecture's 6×6 picture (bright left, dark right) and its 3×3 vertical-edge filter. "
@@ -48,23 +40,12 @@ with conv_tab:
     dilation = c3.segmented_control("Dilation", [1, 2], default=1, key="ar_dilation") or 1
     padding = dilation if same == "same" else 0  # "same" for a 3×3 filter: p = d·(3 − 1)/2
     try:
-        figure, formula = _conv_figure(padding, int(stride), int(dilation))
+        figure, formula = ready.conv_figure(padding, int(stride), int(dilation))
     except explorer.ExplorerError as exc:
         st.error(plain(str(exc)))
     else:
         st.markdown(f"Output size along each side: `{formula}`")
         plots.show(figure, key="ar_conv_chart")
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _one_by_one_figure(filters: int) -> go.Figure:
-    import numpy as np
-
-    rng = np.random.default_rng(0)  # a local generator: the same lecture numbers every time
-    pixels = rng.normal(size=(6, 6, 32)).round(1)
-    weights = rng.normal(scale=0.3, size=(filters, 32)).round(2)
-    dots = ar.one_by_one(pixels.tolist(), weights.tolist(), relu=True)
-    return charts.pixel_animation(dots, filters)
 
 
 with one_tab:
@@ -75,32 +56,13 @@ with one_tab:
         "n_C becomes the number of filters."
     )
     filters = st.slider("Number of 1×1 filters (n_C out)", 1, 16, 4, key="ar_filters")
-    plots.show(_one_by_one_figure(int(filters)), key="ar_one_chart")
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _pool_figure(mode: str) -> go.Figure:
-    image = [[1, 3, 2, 1, 3, 2], [2, 9, 1, 1, 5, 1], [1, 3, 2, 3, 2, 1],
-             [8, 3, 5, 1, 0, 2], [5, 6, 1, 2, 9, 1], [1, 2, 3, 4, 0, 7]]  # fmt: skip
-    return charts.window_animation(ar.pool([[float(v) for v in r] for r in image], mode=mode))
+    plots.show(ready.one_by_one_figure(int(filters)), key="ar_one_chart")
 
 
 with pool_tab:
     st.markdown("Pooling with **f = 2, s = 2**: no weights, each window is reduced to one number.")
     mode = st.segmented_control("Pooling", ["max", "avg"], default="max", key="ar_pool") or "max"
-    plots.show(_pool_figure(str(mode)), key="ar_pool_chart")
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _cost_figures() -> tuple[go.Figure, go.Figure, int, int]:
-    naive = ar.cost_frames(28, 28, 192, 32, 5)
-    bottleneck = ar.cost_frames(28, 28, 192, 32, 5, bottleneck=16)
-    return (
-        charts.cost_animation(naive),
-        charts.cost_animation(bottleneck),
-        naive[-1].total_macs,
-        bottleneck[-1].total_macs,
-    )
+    plots.show(ready.pool_figure(str(mode)), key="ar_pool_chart")
 
 
 with cost_tab:
@@ -108,7 +70,7 @@ with cost_tab:
         "Each output channel of a convolution costs n_H × n_W positions × f × f × n_C "
         "multiplies. Press ▶ to count them channel by channel."
     )
-    naive_fig, bottle_fig, naive_total, bottle_total = _cost_figures()
+    naive_fig, bottle_fig, naive_total, bottle_total = ready.cost_figures()
     left, right = st.columns(2)
     with left:
         st.markdown("**5×5 same conv**, 28×28×192 → 28×28×32")
