@@ -121,6 +121,24 @@ def server(script: Path, runner: str = "streamlit") -> Iterator[str]:
             proc.kill()
 
 
+# Set `window.__ran` once the app's script state has been "running" since this was called: a
+# widget change is timed until the run it starts has ended, not until the page merely looks idle
+# (under load the run may start later than the first idle check).
+ARM = """() => { window.__ran = false; const app = document.querySelector('[data-testid=stApp]');
+new MutationObserver((records, seen) => {
+  if (records.some(r => r.oldValue === 'running') || app.dataset.testScriptState === 'running') {
+    window.__ran = true; seen.disconnect(); } })
+.observe(app, {attributes: true, attributeOldValue: true,
+          attributeFilter: ['data-test-script-state']}); }"""
+
+
+def _rerun(page, click: Callable[[], None]) -> None:  # type: ignore[no-untyped-def]
+    """Do `click` and wait until the script run it starts has begun."""
+    page.evaluate(ARM)
+    click()
+    page.wait_for_function("() => window.__ran", timeout=300_000, polling=20)
+
+
 def _idle(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_timeout(150)
     page.wait_for_function(IDLE, timeout=300_000, polling=50)
@@ -141,14 +159,20 @@ def _visit(page, url: str, text: str) -> Callable[[], None]:  # type: ignore[no-
     return go
 
 
+def typed(page, name: str):  # type: ignore[no-untyped-def]
+    """Type `name` into the network box; its exact option, once listed (not the first match:
+    "resnet152" also finds timm/resnet152)."""
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text="Architecture").first
+    box.locator("input").click()
+    page.keyboard.type(name)
+    option = page.get_by_role("option").filter(has_text=re.compile(rf"^{re.escape(name)}( |$)"))
+    option.first.wait_for(timeout=300_000)
+    return option.first
+
+
 def _pick(page, name: str) -> Callable[[], None]:  # type: ignore[no-untyped-def]
     def go() -> None:
-        box = page.locator("[data-testid=stSelectbox]").filter(has_text="Architecture").first
-        box.locator("input").click()
-        page.keyboard.type(name)
-        # The exact option, not the first match: "resnet152" also finds timm/resnet152.
-        exact = re.compile(rf"^{re.escape(name)}( |$)")
-        page.get_by_role("option").filter(has_text=exact).first.click()
+        _rerun(page, typed(page, name).click)
 
     return go
 
@@ -160,7 +184,7 @@ def _add_step(page, title: str) -> Callable[[], None]:  # type: ignore[no-untype
         page.keyboard.type(title)
         page.keyboard.press("Enter")
         _idle(page)
-        page.get_by_role("button", name="Add step").click()
+        _rerun(page, page.get_by_role("button", name="Add step").click)
 
     return go
 
