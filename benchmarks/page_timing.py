@@ -55,6 +55,7 @@ st.title("Architecture")
 c = st.columns([1, 2])
 c[0].selectbox("Family", ["All families", "ResNet", "VGG"], key="fam")
 name = c[1].selectbox("Architecture", ["resnet18", "resnet152", "vgg16"], key="name")
+st.query_params["arch"] = name  # as the app's picker does (the timing waits for it)
 n = st.columns(3)
 n[0].number_input("Input height n_H", 1, 1024, 224)
 n[1].number_input("Input width n_W", 1, 1024, 224)
@@ -121,24 +122,6 @@ def server(script: Path, runner: str = "streamlit") -> Iterator[str]:
             proc.kill()
 
 
-# Set `window.__ran` once the app's script state has been "running" since this was called: a
-# widget change is timed until the run it starts has ended, not until the page merely looks idle
-# (under load the run may start later than the first idle check).
-ARM = """() => { window.__ran = false; const app = document.querySelector('[data-testid=stApp]');
-new MutationObserver((records, seen) => {
-  if (records.some(r => r.oldValue === 'running') || app.dataset.testScriptState === 'running') {
-    window.__ran = true; seen.disconnect(); } })
-.observe(app, {attributes: true, attributeOldValue: true,
-          attributeFilter: ['data-test-script-state']}); }"""
-
-
-def _rerun(page, click: Callable[[], None]) -> None:  # type: ignore[no-untyped-def]
-    """Do `click` and wait until the script run it starts has begun."""
-    page.evaluate(ARM)
-    click()
-    page.wait_for_function("() => window.__ran", timeout=300_000, polling=20)
-
-
 def _idle(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_timeout(150)
     page.wait_for_function(IDLE, timeout=300_000, polling=50)
@@ -170,9 +153,22 @@ def typed(page, name: str):  # type: ignore[no-untyped-def]
     return option.first
 
 
+def picked(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the run that picking `name` started has ended: the address names it (the run
+    sets ?arch=) and the page is idle. Idle alone is not enough: under load the run may start
+    after the first idle check, and a quick run's "running" state may never reach the DOM
+    (React applies it and the run's end together)."""
+    page.wait_for_function(
+        f"() => new URLSearchParams(location.search).get('arch') === {name!r} && ({IDLE})()",
+        timeout=300_000,
+        polling=20,
+    )
+
+
 def _pick(page, name: str) -> Callable[[], None]:  # type: ignore[no-untyped-def]
     def go() -> None:
-        _rerun(page, typed(page, name).click)
+        typed(page, name).click()
+        picked(page, name)
 
     return go
 
@@ -184,7 +180,7 @@ def _add_step(page, title: str) -> Callable[[], None]:  # type: ignore[no-untype
         page.keyboard.type(title)
         page.keyboard.press("Enter")
         _idle(page)
-        _rerun(page, page.get_by_role("button", name="Add step").click)
+        page.get_by_role("button", name="Add step").click()
 
     return go
 

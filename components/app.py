@@ -50,5 +50,9 @@ PAGES = {
 # page once (its own sessions, ?warmup=1, wait for the imports only). At once otherwise.
 serve.wait_until_warm(pages=st.query_params.get("warmup") != "1")
 upload_quota.install()  # every session runs this file before it can upload anything
-with GATE.slot():  # a bounded number of page runs at once, first come first served
+# A bounded number of page runs at once, first come first served; a click in a tab that
+# already shows a page goes before tabs being opened (components/scheduling.py).
+open_tab = "explorer_tab_open" in st.session_state
+with GATE.slot(open_tab):
+    st.session_state["explorer_tab_open"] = True
     st.navigation(PAGES).run()

@@ -207,9 +207,12 @@ def test_custom_network_traces_and_marks_the_bad_token() -> None:
 
 def test_app_entry_routes_to_the_architecture_page() -> None:
     at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)
+    assert "explorer_tab_open" not in at.session_state
     at.run()
     assert not at.exception
     assert at.title[0].value == "Architecture"
+    # The tab now shows a page: its next run (a click) goes before tabs being opened.
+    assert at.session_state["explorer_tab_open"] is True
 
 
 def test_custom_network_input_signature_field() -> None:

@@ -1,4 +1,5 @@
-"""components.scheduling: a bounded number of page runs at once, first come first served."""
+"""components.scheduling: a bounded number of page runs at once, first come first served, a
+click in an open tab before a tab being opened."""
 
 from __future__ import annotations
 
@@ -34,6 +35,56 @@ def test_at_most_n_runs_at_once_in_arrival_order() -> None:
     for t in threads:
         t.join()
     assert order == list(range(8)) and peak[0] == 2 and gate.inside == 0
+
+
+def _line_up(gate: Gate, kinds: str) -> tuple[list[str], threading.Event, list[threading.Thread]]:
+    """One slot held; then runs arrive one after the other, "o" for a tab being opened and
+    "c" for a click in an open tab. Returns the order they get in, once the slot is let go."""
+    order: list[str] = []
+    go = threading.Event()
+    held = threading.Event()
+
+    def holder() -> None:
+        with gate.slot():
+            held.set()
+            go.wait(5)
+
+    def run(name: str) -> None:
+        with gate.slot(open_tab=name.startswith("c")):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    assert held.wait(5)
+    counts = {"o": 0, "c": 0}
+    for kind in kinds:
+        counts[kind] += 1
+        threads.append(threading.Thread(target=run, args=(f"{kind}{counts[kind]}",)))
+        threads[-1].start()
+        while gate.waiting < len(threads) - 1:  # it is in line before the next one comes
+            time.sleep(0.001)
+    return order, go, threads
+
+
+def test_a_click_in_an_open_tab_goes_before_tabs_being_opened() -> None:
+    gate = Gate(1, passes=3)
+    order, go, threads = _line_up(gate, "ooooc")
+    go.set()
+    for t in threads:
+        t.join(5)
+    # The click came last but goes first; the tabs being opened keep their order.
+    assert order == ["c1", "o1", "o2", "o3", "o4"] and gate.inside == 0 and gate.waiting == 0
+
+
+def test_clicks_never_starve_tabs_being_opened() -> None:
+    """However many clicks wait, a tab being opened gets in after at most `passes` of them."""
+    gate = Gate(1, passes=3)
+    order, go, threads = _line_up(gate, "oocccccccc")
+    go.set()
+    for t in threads:
+        t.join(5)
+    assert order == ["c1", "c2", "c3", "o1", "c4", "c5", "c6", "o2", "c7", "c8"]
+    assert gate.inside == 0 and gate.waiting == 0
 
 
 def test_a_run_waiting_on_a_worker_gives_its_slot_back() -> None:
