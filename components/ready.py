@@ -39,18 +39,16 @@ from explorer.labs import residual_experiment as _residual
 class LayerView(NamedTuple):
     table: Table
     csv: str
-    macs: go.Figure
-    params: go.Figure
+    bars: go.Figure  # MACs above parameters, layer by layer
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def layer_view(arch: str, input_size: cache.Size, batch_size: int, depth: int) -> LayerView:
-    """The Architecture page's layer table at `depth` (and its CSV) and its two bar charts."""
+    """The Architecture page's layer table at `depth` (and its CSV) and its MACs and
+    parameters chart."""
     a = cache.analysis(arch, input_size, batch_size)
     table = Table.of_layers(tables.layer_rows(a.trace, depth, a.receptive_fields))
-    macs = widgets.bar_chart(table.rows, "MACs", "Multiply-accumulates per layer", "#1f78b4")
-    params = widgets.bar_chart(table.rows, "Params", "Parameters per layer", "#33a02c")
-    return LayerView(table, table.csv(), macs, params)
+    return LayerView(table, table.csv(), widgets.layer_bars(table.rows))
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -199,27 +199,40 @@ def metric_row(cards: Sequence[tuple[str, str, str | None]], key: str) -> None:
 # --------------------------------------------------------------------------- charts
 
 
-def bar_chart(rows: Sequence[Mapping[str, Any]], column: str, title: str, colour: str) -> go.Figure:
-    shown = [r for r in rows if r[column]]
-    fig = go.Figure(
-        go.Bar(
-            x=[r["Layer"] for r in shown],
-            y=[r[column] for r in shown],
-            marker_color=colour,
-            customdata=[[commas(r[column]), r["Type"], r["Output n_H×n_W×n_C"]] for r in shown],
-            hovertemplate="<b>%{x}</b> (%{customdata[1]})<br>"
-            + column
-            + ": %{customdata[0]}<br>output %{customdata[2]}<extra></extra>",
+#: The layer chart's two rows: (the table's column, the axis title, the bars' colour).
+LAYER_BARS = (("MACs", "MACs", "#1f78b4"), ("Params", "parameters", "#33a02c"))
+
+
+def layer_bars(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Multiply-accumulates above parameters, layer by layer on one shared axis (every layer
+    with either): where a network computes and where it keeps its weights line up (VGG-16:
+    the convolutions compute, the first fully connected layer holds most of the weights)."""
+    shown = [r for r in rows if any(r[column] for column, _, _ in LAYER_BARS)]
+    x = [r["Layer"] for r in shown]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    for i, (column, label, colour) in enumerate(LAYER_BARS, 1):
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=[r[column] for r in shown],
+                name=label,
+                marker_color=colour,
+                customdata=[[commas(r[column]), r["Type"], r["Output n_H×n_W×n_C"]] for r in shown],
+                hovertemplate="<b>%{x}</b> (%{customdata[1]})<br>"
+                + label
+                + ": %{customdata[0]}<br>output %{customdata[2]}<extra></extra>",
+            ),
+            row=i,
+            col=1,
         )
-    )
+        fig.update_yaxes(title_text=label, tickformat="~s", row=i, col=1)
+    fig.update_xaxes(type="category")
+    fig.update_xaxes(title_text="layer (in forward order)", row=2, col=1)
     fig.update_layout(
-        title=title,
-        height=360,
+        title="Multiply-accumulates and parameters per layer",
+        height=560,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis_title="layer (in forward order)",
-        yaxis_title=column,
-        yaxis_tickformat="~s",
-        xaxis_type="category",
+        showlegend=False,
     )
     return plots.finished(fig)
 

@@ -76,10 +76,10 @@ def test_what_a_page_sends_is_shared_and_unchanged_by_sending() -> None:
     first, second = page("architecture", arch="resnet18"), page("architecture", arch="resnet18")
     first.run()
     view = ready.layer_view("resnet18", (3, 224, 224), 1, 2)
-    before = (view.macs.to_dict(), view.params.to_dict(), view.table.arrow, view.csv)
+    before = (view.bars.to_dict(), view.table.arrow, view.csv)
     second.run()
     first.run()
     assert not first.exception and not second.exception
     assert ready.layer_view("resnet18", (3, 224, 224), 1, 2) is view
-    assert (view.macs.to_dict(), view.params.to_dict()) == before[:2]
-    assert view.table.arrow.equals(before[2]) and view.csv == before[3]
+    assert view.bars.to_dict() == before[0]
+    assert view.table.arrow.equals(before[1]) and view.csv == before[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -55,7 +56,13 @@ def test_architecture_page_shows_exact_numbers_and_published_check() -> None:
     assert conv1["Output size ⌊(n + 2p − f)/s⌋ + 1"] == "⌊(224 + 2·3 − 7)/2⌋ + 1 = 112"
     assert conv1["Receptive field"] == "7×7"
     assert shown["Depth (weight layers)"] == "18"
-    assert len(at.get("plotly_chart")) == 3
+    # Two charts: MACs above parameters on one layer axis, and the n_H, n_W, n_C chart.
+    bars, shapes = (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+    macs, params = bars["data"]
+    assert macs["x"] == params["x"] and macs["x"][:2] == ["conv1", "bn1"]
+    assert (macs["y"][0], params["y"][0]) == (t.layer("conv1").macs, t.layer("conv1").params)
+    assert params["xaxis"] == "x2" and bars["layout"]["xaxis"]["matches"] == "x2"  # shared
+    assert [d["name"] for d in shapes["data"]][-1] == "n_C (channels)"
     (svg,) = diagrams(at)
     assert svg.count('class="node"') >= 10 and "\n" not in svg
     assert [b.proto.label for b in at.get("download_button")] == [

@@ -195,9 +195,7 @@ st.caption(
     "f filter size, s stride). Receptive field: input pixels one output value can see."
 )
 
-left, right = st.columns(2)
-plots.show(view.macs, key="arch_macs_chart", where=left)
-plots.show(view.params, key="arch_params_chart", where=right)
+plots.show(view.bars, key="arch_layer_bars")
 branches = st.toggle(
     "Shape chart: every conv and pool layer (branches and 1×1 reductions too)",
     key="arch_shape_branches",
