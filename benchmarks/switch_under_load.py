@@ -5,13 +5,12 @@
 Starts the app as `explorer app` does (`components.server`, one process) on loopback and
 opens the Architecture page in Chromium at 1280×720. It times `--switches` picks in the
 network box, back and forth between two networks the server has seen (resnet18 and
-resnet152: the warm case), from the first key typed to the page's script run having finished
-(the run the click started, then the page idle), each also split in two: typing until the
-exact name is listed, and the click until idle. First
-with no other tab, then while `--others` tabs (benchmarks/classroom_load.py's websocket
-sessions, no residual clicks, in a process of their own) open pages over and over, in waves,
-as a class does. Issue 23's
-target: p95 < 1.5 s with 30 other sessions.
+resnet152: the warm case), from the first key typed until the run the click started has ended
+and the page is idle, and splits each in two: typing until the exact name is listed, then the
+click until idle. First with no other tab, then while `--others` tabs
+(benchmarks/classroom_load.py's websocket sessions, no residual clicks, in a process of their
+own) open pages over and over, in waves, as a class does. Issue 23's target: p95 < 1.5 s with
+30 other sessions.
 
 On one machine the measured browser, the server and the other tabs' client share its cores; in
 a classroom the browser has a computer of its own. `--pin` gives the browser (and Playwright)
