@@ -37,9 +37,9 @@ def test_at_most_n_runs_at_once_in_arrival_order() -> None:
     assert order == list(range(8)) and peak[0] == 2 and gate.inside == 0
 
 
-def _line_up(gate: Gate, kinds: str) -> tuple[list[str], threading.Event, list[threading.Thread]]:
+def _order_in(gate: Gate, kinds: str) -> list[str]:
     """One slot held; then runs arrive one after the other, "o" for a tab being opened and
-    "c" for a click in an open tab. Returns the order they get in, once the slot is let go."""
+    "c" for a click in an open tab. The order they get in once the slot is let go."""
     order: list[str] = []
     go = threading.Event()
     held = threading.Event()
@@ -63,28 +63,22 @@ def _line_up(gate: Gate, kinds: str) -> tuple[list[str], threading.Event, list[t
         threads[-1].start()
         while gate.waiting < len(threads) - 1:  # it is in line before the next one comes
             time.sleep(0.001)
-    return order, go, threads
-
-
-def test_a_click_in_an_open_tab_goes_before_tabs_being_opened() -> None:
-    gate = Gate(1, passes=3)
-    order, go, threads = _line_up(gate, "ooooc")
     go.set()
     for t in threads:
         t.join(5)
+    assert gate.inside == 0 and gate.waiting == 0
+    return order
+
+
+def test_a_click_in_an_open_tab_goes_before_tabs_being_opened() -> None:
     # The click came last but goes first; the tabs being opened keep their order.
-    assert order == ["c1", "o1", "o2", "o3", "o4"] and gate.inside == 0 and gate.waiting == 0
+    assert _order_in(Gate(1, passes=3), "ooooc") == ["c1", "o1", "o2", "o3", "o4"]
 
 
 def test_clicks_never_starve_tabs_being_opened() -> None:
     """However many clicks wait, a tab being opened gets in after at most `passes` of them."""
-    gate = Gate(1, passes=3)
-    order, go, threads = _line_up(gate, "oocccccccc")
-    go.set()
-    for t in threads:
-        t.join(5)
+    order = _order_in(Gate(1, passes=3), "oocccccccc")
     assert order == ["c1", "c2", "c3", "o1", "c4", "c5", "c6", "o2", "c7", "c8"]
-    assert gate.inside == 0 and gate.waiting == 0
 
 
 def test_a_run_waiting_on_a_worker_gives_its_slot_back() -> None:
