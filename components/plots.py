@@ -5,7 +5,7 @@ top right when the mouse is over it and used to cover the end of a long title
 own theme, and the template was most of the figure's JSON and of its build.
 
 Charts that every session sees alike are kept finished in `st.cache_resource`, keyed by what
-they show (components/cache.py), and never changed after: a page run then only has Streamlit
+they show (components/ready.py), and never changed after: a page run then only has Streamlit
 copy the figure out (`Figure.to_dict`), not build, validate or lay it out again."""
 
 from __future__ import annotations

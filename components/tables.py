@@ -1,6 +1,6 @@
 """Tables ready to send. `st.dataframe` turns a list of rows or a pandas frame into Arrow on
 every page run; a `Table` is turned once, kept in `st.cache_resource` with the figures, keyed
-by what it shows (components/cache.py), and never changed after. Also the layer table's rows,
+by what it shows (components/ready.py), and never changed after. Also the layer table's rows,
 column settings and row selection."""
 
 from __future__ import annotations
@@ -180,8 +180,6 @@ def rows_to_csv(rows: Sequence[Row]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
 
 
 def shaded_html(rows: Sequence[Row], styles: Sequence[str], max_height: int = 560) -> str:

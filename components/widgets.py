@@ -193,9 +193,6 @@ def metric_row(cards: Sequence[tuple[str, str, str | None]], key: str) -> None:
             st.metric(label, value, help=help_text, width="content", border=True)
 
 
-# --------------------------------------------------------------------------- tables
-
-
 # --------------------------------------------------------------------------- charts
 
 

@@ -22,8 +22,6 @@ st.caption(
 )
 
 
-
-
 def _held_out(loaded: list[weights.LoadedModel], device: str) -> None:
     """For the shipped digits models: accuracy on the 360 held-out digits, alone and together."""
     if len(loaded) < 2 or not all(m.weights in shipped.SHIPPED for m in loaded):
