@@ -455,11 +455,10 @@ def shown(image: Image.Image, max_width: int = SHOWN_MAX_WIDTH, lossless: bool =
     if image.width > max_width:
         height = max(1, round(image.height * max_width / image.width))
         image = image.resize((max_width, height), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
     if lossless or image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        image.save(buffer, format="PNG")
-    else:
-        image.convert("RGB").save(buffer, format="JPEG", quality=SHOWN_QUALITY)
+        return to_png_bytes(image)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=SHOWN_QUALITY)
     return buffer.getvalue()
 
 
