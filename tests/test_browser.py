@@ -559,6 +559,11 @@ def test_a_click_on_a_box_picks_its_layer_and_leads_to_its_arithmetic(  # type: 
             ".map(g => g.id)"
         )
         assert marked == [box_id]
+        # The run the click started may still be sending the table below the text (under
+        # load it starts after _idle's first look): wait until its selected row is there.
+        page.locator("[data-testid=stDataFrame] [aria-selected=true]").first.wait_for(
+            state="attached", timeout=60_000  # the grid's cells for screen readers, not drawn
+        )
         selected = page.evaluate(
             "() => [...document.querySelectorAll('[data-testid=stDataFrame] [aria-selected=true]')]"
             ".map(e => e.textContent)"
