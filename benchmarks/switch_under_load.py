@@ -76,11 +76,6 @@ def _switch(page, name: str) -> tuple[float, float]:  # type: ignore[no-untyped-
     return click - start, time.perf_counter() - click
 
 
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
-
-
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -148,13 +143,13 @@ def main() -> int:
         (f"with {args.others} other tabs", busy, busy_s),
     ):
         print(f"warm network switch, {label}: median {statistics.median(times):.2f} s, "
-              f"p95 {_p95(times):.2f} s, max {max(times):.2f} s ({len(times)} switches); "
+              f"p95 {cl.p95(times):.2f} s, max {max(times):.2f} s ({len(times)} switches); "
               f"typing the name: median {statistics.median(t for t, _ in parts):.2f} s, "
               f"click to idle: median {statistics.median(a for _, a in parts):.2f} s, "
-              f"p95 {_p95([a for _, a in parts]):.2f} s")
+              f"p95 {cl.p95([a for _, a in parts]):.2f} s")
     print(f"with the other tabs / alone: median "
           f"{statistics.median(busy_s) / statistics.median(alone_s):.2f}×, "
-          f"p95 {_p95(busy_s) / _p95(alone_s):.2f}×")
+          f"p95 {cl.p95(busy_s) / cl.p95(alone_s):.2f}×")
     print(f"other tabs: {opened.value} page opens, {failed.value} with errors")
     return 0
 
